@@ -1,0 +1,2 @@
+//! `ssobar`: the helper binary.
+fn main() {}

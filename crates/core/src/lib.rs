@@ -1,0 +1,1 @@
+//! ssobar-core: every rule of ssobar's domain.

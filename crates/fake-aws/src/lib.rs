@@ -1,0 +1,1 @@
+//! ssobar-fake-aws.

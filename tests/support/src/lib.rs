@@ -1,0 +1,1 @@
+//! Shared harness for ssobar's end-to-end tests.
