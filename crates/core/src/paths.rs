@@ -1,0 +1,144 @@
+//! Where everything lives: the AWS files shared with other tools, and ssobar's own folders.
+
+use crate::env::Env;
+use std::path::{Path, PathBuf};
+
+/// Every path ssobar reads or writes, derived from an [`Env`].
+///
+/// ssobar's own folders follow the platform convention (XDG on Linux, `Library` on macOS,
+/// `APPDATA` on Windows); they are computed from the captured environment rather than through
+/// a platform crate so that a test's `HOME` is honoured in-process too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// `AWS_CONFIG_FILE` or `~/.aws/config`.
+    pub config_file: PathBuf,
+    /// `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`.
+    pub credentials_file: PathBuf,
+    /// `~/.aws/sso/cache`: SSO tokens and client registrations, shared with the AWS CLI.
+    pub sso_cache_dir: PathBuf,
+    /// ssobar's settings file.
+    pub settings_file: PathBuf,
+    /// Per-user, non-persistent state: locks, the EKS token cache, the app's socket.
+    pub runtime_dir: PathBuf,
+}
+
+/// The home directory could not be determined.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot tell your home directory: set HOME (USERPROFILE on Windows)")]
+pub struct NoHomeDir;
+
+impl Paths {
+    /// The paths for this environment.
+    pub fn from_env(env: &Env) -> Result<Self, NoHomeDir> {
+        let home = env.home().ok_or(NoHomeDir)?;
+        let aws_dir = home.join(".aws");
+        let config_file = env
+            .get("AWS_CONFIG_FILE")
+            .map(|p| expand_tilde(p, &home))
+            .unwrap_or_else(|| aws_dir.join("config"));
+        let credentials_file = env
+            .get("AWS_SHARED_CREDENTIALS_FILE")
+            .map(|p| expand_tilde(p, &home))
+            .unwrap_or_else(|| aws_dir.join("credentials"));
+        let (config_dir, runtime_dir) = platform_dirs(env, &home);
+        Ok(Self {
+            config_file,
+            credentials_file,
+            sso_cache_dir: aws_dir.join("sso").join("cache"),
+            settings_file: config_dir.join("settings.toml"),
+            runtime_dir,
+        })
+    }
+
+    /// All paths under one root, as a throwaway HOME would give (for tests and the demo).
+    pub fn under(home: &Path) -> Self {
+        let env = Env::from_pairs([("HOME", home.to_string_lossy().into_owned())]);
+        // A HOME was just given, so from_env cannot fail.
+        Self::from_env(&env).unwrap_or_else(|NoHomeDir| unreachable!())
+    }
+}
+
+/// Expands a leading `~` the way the AWS SDKs do for `AWS_CONFIG_FILE`.
+fn expand_tilde(path: &str, home: &Path) -> PathBuf {
+    match path.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with(['/', '\\']) => {
+            home.join(rest.trim_start_matches(['/', '\\']))
+        }
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn platform_dirs(_env: &Env, home: &Path) -> (PathBuf, PathBuf) {
+    let library = home.join("Library");
+    (
+        library.join("Application Support").join("ssobar"),
+        library.join("Caches").join("ssobar"),
+    )
+}
+
+#[cfg(windows)]
+fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
+    let roaming = env
+        .get("APPDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join("AppData").join("Roaming"));
+    let local = env
+        .get("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join("AppData").join("Local"));
+    (roaming.join("ssobar"), local.join("ssobar"))
+}
+
+#[cfg(not(any(target_os = "macos", windows)))]
+fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
+    let xdg = |var: &str, fallback: &str| {
+        env.get(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| home.join(fallback))
+    };
+    let config = xdg("XDG_CONFIG_HOME", ".config").join("ssobar");
+    let runtime = match env.get("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir.join("ssobar"),
+        _ => xdg("XDG_CACHE_HOME", ".cache").join("ssobar").join("run"),
+    };
+    (config, runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_paths_follow_home_and_overrides() {
+        let env = Env::from_pairs([("HOME", "/h"), ("AWS_CONFIG_FILE", "~/cfg/aws")]);
+        let paths = Paths::from_env(&env).unwrap();
+        assert_eq!(paths.config_file, PathBuf::from("/h/cfg/aws"));
+        assert_eq!(paths.credentials_file, PathBuf::from("/h/.aws/credentials"));
+        assert_eq!(paths.sso_cache_dir, PathBuf::from("/h/.aws/sso/cache"));
+    }
+
+    #[test]
+    fn no_home_is_an_error_not_a_panic() {
+        assert!(Paths::from_env(&Env::default()).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn xdg_dirs_are_honoured() {
+        let env = Env::from_pairs([
+            ("HOME", "/h"),
+            ("XDG_CONFIG_HOME", "/cfg"),
+            ("XDG_RUNTIME_DIR", "/run/user/7"),
+        ]);
+        let paths = Paths::from_env(&env).unwrap();
+        assert_eq!(
+            paths.settings_file,
+            PathBuf::from("/cfg/ssobar/settings.toml")
+        );
+        assert_eq!(paths.runtime_dir, PathBuf::from("/run/user/7/ssobar"));
+        let paths = Paths::under(Path::new("/h"));
+        assert_eq!(paths.runtime_dir, PathBuf::from("/h/.cache/ssobar/run"));
+    }
+}

@@ -1,0 +1,294 @@
+//! ssobar's own settings: one small TOML file, each key overridable by `SSOBAR_<KEY>`.
+//!
+//! A bad value never stops ssobar: it is reported and the default is used, so a typo in the
+//! settings file cannot lock anyone out of their sessions.
+
+use crate::env::Env;
+use crate::fsutil;
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::path::Path;
+
+/// Where SSO tokens are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenStoreKind {
+    /// The AWS CLI cache (`~/.aws/sso/cache`), shared with `aws` and every SDK.
+    #[default]
+    AwsCli,
+    /// Only the OS keychain: no bearer token in a plain file.
+    Keychain,
+}
+
+impl TokenStoreKind {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwsCli => "aws-cli",
+            Self::Keychain => "keychain",
+        }
+    }
+}
+
+/// How to sign in when a browser is available.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignInFlowKind {
+    /// Authorization code with PKCE: the browser returns to a loopback port.
+    #[default]
+    Browser,
+    /// Device authorization: a code to confirm on any device.
+    DeviceCode,
+}
+
+impl SignInFlowKind {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::DeviceCode => "device-code",
+        }
+    }
+}
+
+/// Every setting, with its default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// A session counts as expiring (and is announced) this many minutes before it expires.
+    pub warning_minutes: u32,
+    /// Refresh sessions that allow it in the background, without a browser.
+    pub silent_refresh: bool,
+    /// Refresh a session this many minutes before it expires.
+    pub refresh_minutes: u32,
+    /// Reuse stored role credentials until this many minutes before they expire.
+    pub credential_margin_minutes: u32,
+    /// Where SSO tokens are kept.
+    pub token_store: TokenStoreKind,
+    /// The sign-in flow used when a browser is available.
+    pub sign_in_flow: SignInFlowKind,
+    /// Start the tray app when the user logs in.
+    pub start_at_login: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            warning_minutes: 15,
+            silent_refresh: true,
+            refresh_minutes: 15,
+            credential_margin_minutes: 5,
+            token_store: TokenStoreKind::AwsCli,
+            sign_in_flow: SignInFlowKind::Browser,
+            start_at_login: false,
+        }
+    }
+}
+
+/// The setting keys, as in the file; the environment variable is `SSOBAR_` + upper case.
+pub const KEYS: &[&str] = &[
+    "warning_minutes",
+    "silent_refresh",
+    "refresh_minutes",
+    "credential_margin_minutes",
+    "token_store",
+    "sign_in_flow",
+    "start_at_login",
+];
+
+impl Settings {
+    /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
+    /// Returns the settings and one warning per value that was ignored.
+    pub fn load(file: &Path, env: &Env) -> (Self, Vec<String>) {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return (
+                    Self::default().with_env(env, &mut Vec::new()),
+                    vec![format!(
+                        "{}: cannot read: {e}; using defaults",
+                        file.display()
+                    )],
+                );
+            }
+        };
+        let mut warnings = Vec::new();
+        let mut settings = Self::default();
+        if let Some(text) = text {
+            settings.apply_file(&text, &file.display().to_string(), &mut warnings);
+        }
+        let settings = settings.with_env(env, &mut warnings);
+        (settings, warnings)
+    }
+
+    /// Writes the settings file atomically.
+    pub fn save(&self, file: &Path) -> io::Result<()> {
+        if let Some(dir) = file.parent() {
+            fsutil::ensure_private_dir(dir)?;
+        }
+        let text = toml::to_string(self).map_err(io::Error::other)?;
+        fsutil::write_atomic(file, text.as_bytes())
+    }
+
+    fn apply_file(&mut self, text: &str, origin: &str, warnings: &mut Vec<String>) {
+        let table: toml::Table = match text.parse() {
+            Ok(table) => table,
+            Err(e) => {
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+                warnings.push(format!(
+                    "{origin}{at}: {}; using defaults",
+                    e.message().trim()
+                ));
+                return;
+            }
+        };
+        for (key, value) in table {
+            let raw = match &value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let Err(why) = self.set(&key, &raw) {
+                warnings.push(format!("{origin}: {why}"));
+            }
+        }
+    }
+
+    fn with_env(mut self, env: &Env, warnings: &mut Vec<String>) -> Self {
+        for key in KEYS {
+            let var = format!("SSOBAR_{}", key.to_ascii_uppercase());
+            if let Some(raw) = env.get(&var)
+                && let Err(why) = self.set(key, raw)
+            {
+                warnings.push(format!("{var}: {why}"));
+            }
+        }
+        self
+    }
+
+    /// Sets one key from its text form (as in the file or an environment variable).
+    pub fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        let raw = raw.trim();
+        let minutes = |slot: &mut u32| {
+            raw.parse::<u32>().map(|v| *slot = v).map_err(|_| {
+                format!("{key} = `{raw}` is not a whole number of minutes; keeping {slot}")
+            })
+        };
+        let flag = |slot: &mut bool| match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => {
+                *slot = true;
+                Ok(())
+            }
+            "false" | "0" | "no" | "off" => {
+                *slot = false;
+                Ok(())
+            }
+            _ => Err(format!(
+                "{key} = `{raw}` is not true or false; keeping {slot}"
+            )),
+        };
+        match key {
+            "warning_minutes" => minutes(&mut self.warning_minutes),
+            "refresh_minutes" => minutes(&mut self.refresh_minutes),
+            "credential_margin_minutes" => minutes(&mut self.credential_margin_minutes),
+            "silent_refresh" => flag(&mut self.silent_refresh),
+            "start_at_login" => flag(&mut self.start_at_login),
+            "token_store" => {
+                self.token_store = match raw {
+                    "aws-cli" => TokenStoreKind::AwsCli,
+                    "keychain" => TokenStoreKind::Keychain,
+                    _ => {
+                        return Err(format!(
+                            "{key} = `{raw}` is not aws-cli or keychain; keeping {}",
+                            self.token_store.as_str()
+                        ));
+                    }
+                };
+                Ok(())
+            }
+            "sign_in_flow" => {
+                self.sign_in_flow = match raw {
+                    "browser" => SignInFlowKind::Browser,
+                    "device-code" => SignInFlowKind::DeviceCode,
+                    _ => {
+                        return Err(format!(
+                            "{key} = `{raw}` is not browser or device-code; keeping {}",
+                            self.sign_in_flow.as_str()
+                        ));
+                    }
+                };
+                Ok(())
+            }
+            _ => Err(format!(
+                "unknown setting `{key}`; the settings are {}",
+                KEYS.join(", ")
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(
+            &file,
+            "warning_minutes = 30\ntoken_store = \"keychain\"\nsilent_refresh = false\n",
+        )
+        .unwrap();
+        let env = Env::from_pairs([("SSOBAR_WARNING_MINUTES", "5")]);
+        let (s, warnings) = Settings::load(&file, &env);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.warning_minutes, 5);
+        assert_eq!(s.token_store, TokenStoreKind::Keychain);
+        assert!(!s.silent_refresh);
+        assert_eq!(s.refresh_minutes, 15);
+    }
+
+    #[test]
+    fn bad_values_are_reported_and_defaults_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(&file, "warning_minutes = \"soon\"\ncolour = 3\n").unwrap();
+        let env = Env::from_pairs([("SSOBAR_TOKEN_STORE", "disk")]);
+        let (s, warnings) = Settings::load(&file, &env);
+        assert_eq!(s, Settings::default());
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        let has = |needle: &str| warnings.iter().any(|w| w.contains(needle));
+        assert!(has("warning_minutes = `soon` is not a whole number"));
+        assert!(has("unknown setting `colour`"));
+        assert!(has(
+            "SSOBAR_TOKEN_STORE: token_store = `disk` is not aws-cli or keychain"
+        ));
+    }
+
+    #[test]
+    fn a_broken_file_gives_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(&file, "warning_minutes = 3\nthis is not toml\n").unwrap();
+        let (s, warnings) = Settings::load(&file, &Env::default());
+        assert_eq!(s, Settings::default());
+        assert!(warnings[0].contains("settings.toml:2: "), "{warnings:?}");
+    }
+
+    #[test]
+    fn saves_what_it_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cfg/settings.toml");
+        let s = Settings {
+            warning_minutes: 42,
+            sign_in_flow: SignInFlowKind::DeviceCode,
+            ..Settings::default()
+        };
+        s.save(&file).unwrap();
+        assert_eq!(Settings::load(&file, &Env::default()), (s, vec![]));
+    }
+}

@@ -1,0 +1,120 @@
+//! Timestamps as the AWS files write them, and durations as people read them.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// Parses a timestamp from an AWS cache file.
+///
+/// Accepts RFC 3339 (`2024-05-01T12:00:00Z`, offsets, fractional seconds) and the
+/// `2024-05-01T12:00:00UTC` form that older AWS CLI v2 releases wrote.
+pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    let trimmed = text.trim();
+    let normalized = match trimmed.strip_suffix("UTC") {
+        Some(base) => format!("{}Z", base.trim_end()),
+        None => trimmed.to_owned(),
+    };
+    normalized
+        .parse::<Timestamp>()
+        .map_err(|_| format!("`{text}` is not a timestamp like 2024-05-01T12:00:00Z"))
+}
+
+/// Formats a timestamp the way botocore writes it: `YYYY-MM-DDTHH:MM:SSZ`, whole seconds, UTC.
+pub fn format_timestamp(ts: Timestamp) -> String {
+    // Truncate first: strftime's %S would otherwise be fine, but a fraction must not round up.
+    let whole = Timestamp::from_second(ts.as_second()).unwrap_or(ts);
+    whole.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A time left (or past) as a person says it: `2h 13m`, `3d 4h`, `45m`, `<1m`.
+pub fn format_duration(seconds: i64) -> String {
+    let s = seconds.unsigned_abs();
+    let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        "<1m".to_owned()
+    }
+}
+
+/// A timestamp in the local time zone, as short as it can be while unambiguous:
+/// `14:02` today, `Tue 14:02` within the week, `Dec 3 14:02` this year, else with the year.
+pub fn format_local(ts: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
+    let at = ts.to_zoned_datetime(tz.clone());
+    let today = now.to_zoned_datetime(tz.clone());
+    let within_week = ts.duration_since(now).as_secs().abs() < 6 * 86_400;
+    let pattern = if at.date() == today.date() {
+        "%H:%M"
+    } else if within_week {
+        "%a %H:%M"
+    } else if at.year() == today.year() {
+        "%b %-d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    at.strftime(pattern).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_every_form_the_aws_tools_write() {
+        let expected = ts("2024-05-01T12:00:00Z");
+        for text in [
+            "2024-05-01T12:00:00Z",
+            "2024-05-01T12:00:00UTC",
+            "2024-05-01T12:00:00+00:00",
+            "2024-05-01T14:00:00+02:00",
+            "2024-05-01T12:00:00.000Z",
+        ] {
+            assert_eq!(parse_timestamp(text).unwrap(), expected, "{text}");
+        }
+        assert!(parse_timestamp("tomorrow").is_err());
+        assert!(parse_timestamp("").is_err());
+    }
+
+    #[test]
+    fn formats_whole_seconds_in_utc() {
+        assert_eq!(
+            format_timestamp(ts("2024-05-01T14:00:00.999+02:00")),
+            "2024-05-01T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn durations_read_like_speech() {
+        assert_eq!(format_duration(2 * 3600 + 13 * 60 + 59), "2h 13m");
+        assert_eq!(format_duration(3 * 86_400 + 4 * 3600), "3d 4h");
+        assert_eq!(format_duration(45 * 60), "45m");
+        assert_eq!(format_duration(30), "<1m");
+        assert_eq!(format_duration(-90 * 60), "1h 30m");
+    }
+
+    #[test]
+    fn local_times_are_short_but_unambiguous() {
+        let tz = TimeZone::UTC;
+        let now = ts("2024-05-01T09:00:00Z");
+        assert_eq!(format_local(ts("2024-05-01T14:02:00Z"), now, &tz), "14:02");
+        assert_eq!(
+            format_local(ts("2024-05-03T14:02:00Z"), now, &tz),
+            "Fri 14:02"
+        );
+        assert_eq!(
+            format_local(ts("2024-06-03T14:02:00Z"), now, &tz),
+            "Jun 3 14:02"
+        );
+        assert_eq!(
+            format_local(ts("2025-06-03T14:02:00Z"), now, &tz),
+            "2025-06-03 14:02"
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! The AWS CLI's SSO token cache, `~/.aws/sso/cache`: tokens and client registrations.
+//!
+//! Every byte here is shared with the AWS CLI, botocore and every SDK, so the formats follow
+//! them exactly (see `aws-facts` in the project docs): camelCase JSON, timestamps as
+//! `YYYY-MM-DDTHH:MM:SSZ`, file names from SHA-1. Writes are atomic and private.
+
+use crate::config::SessionId;
+use crate::fsutil;
+use crate::paths::Paths;
+use crate::secret::Secret;
+use crate::time::{format_timestamp, parse_timestamp};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// An SSO access token as the AWS CLI caches it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoToken {
+    /// The start URL the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_url: Option<String>,
+    /// The IAM Identity Center region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The bearer token for the SSO portal.
+    pub access_token: Secret,
+    /// When the access token stops working.
+    #[serde(with = "timestamp")]
+    pub expires_at: Timestamp,
+    /// The OIDC client that obtained it (needed to refresh).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// That client's secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// When that client registration expires.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_timestamp"
+    )]
+    pub registration_expires_at: Option<Timestamp>,
+    /// Present only when the service issued one (sso-session profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+    /// Fields other tools wrote that ssobar does not use; kept so a rewrite loses nothing.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SsoToken {
+    /// True when the token can be refreshed at `now` without a browser: it carries a refresh
+    /// token and the client registration that goes with it has not expired.
+    pub fn is_refreshable(&self, now: Timestamp) -> bool {
+        self.refresh_token.is_some()
+            && self.client_id.is_some()
+            && self.client_secret.is_some()
+            && self.registration_expires_at.is_some_and(|at| at > now)
+    }
+}
+
+/// What the cache holds for one session.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CachedToken {
+    /// No file: never signed in, or signed out.
+    Missing,
+    /// A well-formed token (which may have expired).
+    Present(SsoToken),
+    /// A file that is not a token: unreadable, not JSON, or missing `accessToken`/`expiresAt`.
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, in words.
+        reason: String,
+    },
+}
+
+/// An OIDC client registration as the AWS CLI caches it beside the tokens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRegistration {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: Secret,
+    /// When the registration expires (from `clientSecretExpiresAt`).
+    #[serde(with = "timestamp")]
+    pub expires_at: Timestamp,
+    /// The scopes it was registered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Present for authorization-code (PKCE) registrations only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// Fields other tools wrote that ssobar does not use.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The folder of cached tokens and registrations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenCache {
+    dir: PathBuf,
+}
+
+impl TokenCache {
+    /// The cache in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The cache at the AWS CLI's location.
+    pub fn from_paths(paths: &Paths) -> Self {
+        Self::new(&paths.sso_cache_dir)
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The token file of a session.
+    pub fn token_path(&self, id: &SessionId) -> PathBuf {
+        self.dir.join(format!("{}.json", id.cache_key()))
+    }
+
+    /// Reads a session's token. Never fails: a bad file is [`CachedToken::Invalid`].
+    pub fn load(&self, id: &SessionId) -> CachedToken {
+        let path = self.token_path(id);
+        match std::fs::read(&path) {
+            Ok(bytes) => parse_token(&bytes)
+                .map(CachedToken::Present)
+                .unwrap_or_else(|reason| CachedToken::Invalid { path, reason }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => CachedToken::Missing,
+            Err(e) => CachedToken::Invalid {
+                path,
+                reason: format!("cannot read it: {e}"),
+            },
+        }
+    }
+
+    /// Writes a session's token atomically (0600, folder 0700).
+    pub fn store(&self, id: &SessionId, token: &SsoToken) -> io::Result<()> {
+        self.write_json(&self.token_path(id), token)
+    }
+
+    /// Deletes a session's token; `Ok(false)` when there was none.
+    pub fn remove(&self, id: &SessionId) -> io::Result<bool> {
+        fsutil::remove_if_exists(&self.token_path(id))
+    }
+
+    /// The registration file for this key (see [`registration_cache_key`]).
+    pub fn registration_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// Reads a cached client registration; an unreadable one counts as absent (the caller
+    /// registers a new client, which is what the AWS CLI does too).
+    pub fn load_registration(&self, key: &str) -> Option<ClientRegistration> {
+        let bytes = std::fs::read(self.registration_path(key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Writes a client registration atomically.
+    pub fn store_registration(
+        &self,
+        key: &str,
+        registration: &ClientRegistration,
+    ) -> io::Result<()> {
+        self.write_json(&self.registration_path(key), registration)
+    }
+
+    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> io::Result<()> {
+        fsutil::ensure_private_dir(&self.dir)?;
+        let json = serde_json::to_vec(value).map_err(io::Error::other)?;
+        fsutil::write_atomic(path, &json)
+    }
+}
+
+/// Parses a token file's bytes; the error says what is wrong in words.
+pub fn parse_token(bytes: &[u8]) -> Result<SsoToken, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON ({e})"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "not a JSON object".to_owned())?;
+    for field in ["accessToken", "expiresAt"] {
+        if !object.get(field).is_some_and(serde_json::Value::is_string) {
+            return Err(format!("no {field}: not an SSO token"));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("malformed token ({e})"))
+}
+
+/// The file name (without `.json`) of a client registration, computed exactly as the AWS CLI
+/// v2 does: SHA-1 of Python's `json.dumps({...}, sort_keys=True)` over the tool, start URL,
+/// region, scopes and session name.
+pub fn registration_cache_key(
+    start_url: &str,
+    region: &str,
+    scopes: Option<&[String]>,
+    session_name: Option<&str>,
+) -> String {
+    let scopes = match scopes {
+        Some(list) => {
+            let items: Vec<String> = list.iter().map(|s| py_json_str(s)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        None => "null".to_owned(),
+    };
+    let session = session_name.map_or_else(|| "null".to_owned(), py_json_str);
+    // Keys in sorted order, with Python's default separators.
+    let text = format!(
+        "{{\"region\": {}, \"scopes\": {scopes}, \"session_name\": {session}, \"startUrl\": {}, \"tool\": \"botocore\"}}",
+        py_json_str(region),
+        py_json_str(start_url),
+    );
+    hex::encode(Sha1::digest(text.as_bytes()))
+}
+
+/// A JSON string literal as Python's `json.dumps` writes it (`ensure_ascii=True`).
+fn py_json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+mod timestamp {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_timestamp(*ts))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_timestamp(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod optional_timestamp {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match ts {
+            Some(ts) => s.serialize_str(&format_timestamp(*ts)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| parse_timestamp(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> SsoToken {
+        SsoToken {
+            start_url: Some("https://corp.awsapps.com/start".into()),
+            region: Some("us-east-1".into()),
+            access_token: "at".into(),
+            expires_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+            client_id: Some("cid".into()),
+            client_secret: Some("cs".into()),
+            registration_expires_at: Some("2024-08-01T12:00:00Z".parse().unwrap()),
+            refresh_token: Some("rt".into()),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn writes_the_aws_cli_layout() {
+        let json = serde_json::to_string(&token()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"startUrl":"https://corp.awsapps.com/start","region":"us-east-1","accessToken":"at","expiresAt":"2024-05-01T12:00:00Z","clientId":"cid","clientSecret":"cs","registrationExpiresAt":"2024-08-01T12:00:00Z","refreshToken":"rt"}"#
+        );
+    }
+
+    #[test]
+    fn round_trips_through_the_cache_and_keeps_unknown_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("sso/cache"));
+        let id = SessionId::Named("corp".into());
+        assert_eq!(cache.load(&id), CachedToken::Missing);
+        let mut t = token();
+        t.extra.insert("tool".into(), serde_json::json!("other"));
+        cache.store(&id, &t).unwrap();
+        assert_eq!(cache.load(&id), CachedToken::Present(t));
+        assert!(cache.remove(&id).unwrap());
+        assert!(!cache.remove(&id).unwrap());
+    }
+
+    #[test]
+    fn bad_files_are_invalid_with_a_reason() {
+        for (bytes, reason) in [
+            (&b"{not json"[..], "not valid JSON"),
+            (b"[1,2]", "not a JSON object"),
+            (
+                b"{\"expiresAt\":\"2024-05-01T12:00:00Z\"}",
+                "no accessToken",
+            ),
+            (b"{\"accessToken\":\"x\"}", "no expiresAt"),
+            (
+                b"{\"accessToken\":\"x\",\"expiresAt\":\"soon\"}",
+                "malformed token",
+            ),
+            (b"", "not valid JSON"),
+        ] {
+            let err = parse_token(bytes).unwrap_err();
+            assert!(err.starts_with(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn refreshable_needs_a_refresh_token_and_a_live_registration() {
+        let now: Timestamp = "2024-05-01T11:00:00Z".parse().unwrap();
+        let mut t = token();
+        assert!(t.is_refreshable(now));
+        t.registration_expires_at = Some("2024-05-01T10:00:00Z".parse().unwrap());
+        assert!(!t.is_refreshable(now));
+        t = token();
+        t.refresh_token = None;
+        assert!(!t.is_refreshable(now));
+    }
+
+    #[test]
+    fn registration_keys_match_the_aws_cli() {
+        // python3 -c 'import hashlib,json; print(hashlib.sha1(json.dumps({"tool":"botocore",
+        //   "startUrl":"https://corp.awsapps.com/start","region":"us-east-1",
+        //   "scopes":["sso:account:access"],"session_name":"corp"},sort_keys=True).encode()).hexdigest())'
+        assert_eq!(
+            registration_cache_key(
+                "https://corp.awsapps.com/start",
+                "us-east-1",
+                Some(&["sso:account:access".to_owned()]),
+                Some("corp")
+            ),
+            "1b56c55d6e723362537167a7f43960b8185b5a80"
+        );
+        assert_eq!(
+            registration_cache_key("https://x/start", "eu-west-1", None, None),
+            "68d703f0ed798ade346df3ab4e14bfe7c7cccebb"
+        );
+        assert_eq!(
+            py_json_str("é\"\\/\u{1F600}"),
+            "\"\\u00e9\\\"\\\\/\\ud83d\\ude00\""
+        );
+    }
+}
