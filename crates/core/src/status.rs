@@ -333,10 +333,7 @@ fn profile_status(
         detail: None,
         session_id: None,
     };
-    if let Some(problem) = profile.problems.first() {
-        return misconfigured(status, problem.clone());
-    }
-    match kind {
+    let status = match kind {
         ProfileKind::SsoSession | ProfileKind::SsoLegacy => match config.sso_profile(profile) {
             Ok(sso) => {
                 status.account_id = sso.account_id.clone();
@@ -401,6 +398,12 @@ fn profile_status(
             None => status,
         },
         ProfileKind::Static | ProfileKind::Other => status,
+    };
+    // A malformed line outranks whatever the rest of the section says, but the rest is
+    // still shown: it tells the person which profile this is.
+    match profile.problems.first() {
+        Some(problem) => misconfigured(status, problem.clone()),
+        None => status,
     }
 }
 
