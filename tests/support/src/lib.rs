@@ -1,1 +1,216 @@
 //! Shared harness for ssobar's end-to-end tests.
+//!
+//! A [`Sandbox`] is a throwaway HOME: the AWS files, ssobar's folders and every command run in
+//! it see only that HOME and a cleaned environment, so nothing of the machine's own AWS setup
+//! can leak into a test or be touched by one.
+
+use sha1::{Digest, Sha1};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Variables a child keeps from the test's environment; everything else is cleared.
+const PASSED_THROUGH: &[&str] = &[
+    "PATH",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "DISPLAY",
+    "XAUTHORITY",
+    "LANG",
+    "TZ",
+    "RUST_BACKTRACE",
+];
+
+/// A throwaway HOME.
+pub struct Sandbox {
+    home: tempfile::TempDir,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    /// An empty HOME (no `~/.aws` at all).
+    pub fn new() -> Self {
+        let home = tempfile::Builder::new()
+            .prefix("ssobar-test-home.")
+            .tempdir()
+            .expect("create a temporary HOME");
+        Self {
+            home,
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// The HOME folder.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// `~/.aws/sso/cache`.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.home().join(".aws/sso/cache")
+    }
+
+    /// Writes `~/.aws/config`.
+    pub fn write_config(&self, text: &str) {
+        let dir = self.home().join(".aws");
+        std::fs::create_dir_all(&dir).expect("create ~/.aws");
+        std::fs::write(dir.join("config"), text).expect("write ~/.aws/config");
+    }
+
+    /// The token file of a session (or legacy start URL), named as the AWS CLI names it.
+    pub fn token_path(&self, session_or_start_url: &str) -> PathBuf {
+        self.cache_dir()
+            .join(format!("{}.json", sha1_hex(session_or_start_url)))
+    }
+
+    /// Writes a token file with exactly these bytes.
+    pub fn write_token_bytes(&self, session_or_start_url: &str, bytes: &[u8]) {
+        std::fs::create_dir_all(self.cache_dir()).expect("create the cache folder");
+        std::fs::write(self.token_path(session_or_start_url), bytes).expect("write a token");
+    }
+
+    /// Writes a token file as JSON.
+    pub fn write_token(&self, session_or_start_url: &str, token: &serde_json::Value) {
+        self.write_token_bytes(session_or_start_url, token.to_string().as_bytes());
+    }
+
+    /// Adds a variable to every command's environment (e.g. the fake's endpoints).
+    pub fn set_env(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.extra_env.push((key.into(), value.into()));
+    }
+
+    /// A command that runs in this HOME with a cleaned environment.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear();
+        for key in PASSED_THROUGH {
+            if let Some(value) = std::env::var_os(key) {
+                cmd.env(key, value);
+            }
+        }
+        let home = self.home();
+        cmd.env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_RUNTIME_DIR", home.join(".run"))
+            .env("NO_COLOR", "1")
+            .current_dir(home);
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+/// Hex SHA-1, computed here independently of ssobar-core so tests check core's naming.
+pub fn sha1_hex(text: &str) -> String {
+    hex::encode(Sha1::digest(text.as_bytes()))
+}
+
+/// What a finished command printed, with assertions that show both streams on failure.
+pub struct Ran {
+    /// Exit code (None when killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Runs `cmd` to completion.
+    pub fn run(cmd: &mut Command) -> Self {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        Self {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// Panics unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Panics unless the command succeeded.
+    pub fn success(self) -> Self {
+        self.expect_code(0)
+    }
+
+    /// Standard output parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/support is two levels below the root")
+        .to_path_buf()
+}
+
+/// The Python with the peer packages (botocore from PyPI) that the README's test command
+/// installs in `target/peer-venv`. Peer tests fail rather than skip without it: a skipped
+/// compatibility test would pass while proving nothing.
+pub fn peer_python() -> PathBuf {
+    let python = std::env::var_os("SSOBAR_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/peer-venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test (the README's test command), which creates the peer venv",
+        python.display()
+    );
+    python
+}
+
+/// A script under `tests/peers/`.
+pub fn peer_script(name: &str) -> PathBuf {
+    workspace_root().join("tests/peers").join(name)
+}
+
+/// A UTC timestamp `seconds` from now, as the AWS CLI writes it.
+pub fn utc_in(seconds: i64) -> String {
+    format_utc(jiff::Timestamp::now().as_second() + seconds)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_utc(epoch: i64) -> String {
+    jiff::Timestamp::from_second(epoch)
+        .expect("a timestamp in jiff's range")
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_like_the_aws_cli() {
+        assert_eq!(format_utc(1_714_564_800), "2024-05-01T12:00:00Z");
+    }
+}
