@@ -1,0 +1,148 @@
+use serde::{Deserialize, Serialize};
+
+/// How the fake behaves: lifetimes, the person at the browser, the accounts they can reach.
+///
+/// Every field has a default, so a JSON file (or a `POST /_fake/config` body) only needs the
+/// fields it changes. Lifetimes are signed seconds so a test can ask for something that is
+/// already expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FakeConfig {
+    /// Lifetime of access tokens from `CreateToken` (default 8 hours).
+    pub access_token_lifetime_seconds: i64,
+    /// Lifetime of role credentials from `GetRoleCredentials` (default 1 hour).
+    pub role_credentials_lifetime_seconds: i64,
+    /// Lifetime of a client secret from `RegisterClient` (default 90 days).
+    pub client_secret_lifetime_seconds: i64,
+    /// Lifetime of a device code from `StartDeviceAuthorization` (default 600 s).
+    pub device_code_lifetime_seconds: i64,
+    /// The polling interval the device flow announces (default 1 s so tests are quick; AWS says 5).
+    pub device_poll_interval_seconds: u32,
+    /// `None`: a device code is approved only when its verification page is visited, like a
+    /// person would. `Some(n)`: approved by itself after `n` `authorization_pending` answers.
+    pub pending_polls_before_approval: Option<u32>,
+    /// How many `slow_down` answers a device code gets before anything else.
+    pub slow_down_polls: u32,
+    /// The person refuses: device codes end in `AccessDeniedException` and `/authorize`
+    /// redirects with `error=access_denied`.
+    pub deny: bool,
+    /// The accounts and roles the signed-in person is assigned.
+    pub accounts: Vec<FakeAccount>,
+    /// The signed-in person's name; it is the session name of their role sessions.
+    pub user_name: String,
+    /// The IAM Identity Center region; it shows in the path of SSO role ARNs.
+    pub identity_center_region: String,
+    /// A delay added to every AWS call, in milliseconds (default 0).
+    pub latency_ms: u64,
+}
+
+/// One AWS account the signed-in person can reach, with the permission sets (roles) assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FakeAccount {
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The account's display name.
+    pub account_name: String,
+    /// The account's root email address.
+    #[serde(default)]
+    pub email: String,
+    /// The role (permission set) names assigned in this account.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl FakeAccount {
+    /// An account with the given id, name, email and roles.
+    pub fn new(account_id: &str, account_name: &str, email: &str, roles: &[&str]) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            account_name: account_name.to_owned(),
+            email: email.to_owned(),
+            roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        }
+    }
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime_seconds: 8 * 3600,
+            role_credentials_lifetime_seconds: 3600,
+            client_secret_lifetime_seconds: 90 * 24 * 3600,
+            device_code_lifetime_seconds: 600,
+            device_poll_interval_seconds: 1,
+            pending_polls_before_approval: None,
+            slow_down_polls: 0,
+            deny: false,
+            accounts: vec![
+                FakeAccount::new(
+                    "111122223333",
+                    "acme-dev",
+                    "aws-dev@example.com",
+                    &["AdministratorAccess", "ReadOnlyAccess"],
+                ),
+                FakeAccount::new(
+                    "444455556666",
+                    "acme-prod",
+                    "aws-prod@example.com",
+                    &["ReadOnlyAccess", "PowerUserAccess"],
+                ),
+            ],
+            user_name: "dev@example.com".to_owned(),
+            identity_center_region: "us-east-1".to_owned(),
+            latency_ms: 0,
+        }
+    }
+}
+
+impl FakeConfig {
+    /// The account with this id, if the person is assigned to it.
+    pub fn account(&self, account_id: &str) -> Option<&FakeAccount> {
+        self.accounts
+            .iter()
+            .find(|account| account.account_id == account_id)
+    }
+
+    /// Applies a partial configuration: every top-level field present in `patch` replaces the
+    /// current one, the others stay.
+    pub fn merge_json(&self, patch: &serde_json::Value) -> Result<FakeConfig, serde_json::Error> {
+        let mut merged = serde_json::to_value(self)?;
+        if let (Some(fields), Some(changes)) = (merged.as_object_mut(), patch.as_object()) {
+            for (name, value) in changes {
+                fields.insert(name.clone(), value.clone());
+            }
+        }
+        serde_json::from_value(merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_json_keeps_the_other_defaults() {
+        let config: FakeConfig =
+            serde_json::from_str(r#"{"slow_down_polls": 2, "user_name": "ana"}"#).unwrap();
+        assert_eq!(config.slow_down_polls, 2);
+        assert_eq!(config.user_name, "ana");
+        assert_eq!(config.access_token_lifetime_seconds, 8 * 3600);
+        assert_eq!(config.accounts.len(), 2);
+    }
+
+    #[test]
+    fn merge_replaces_only_the_given_fields() {
+        let config = FakeConfig::default();
+        let merged = config
+            .merge_json(&serde_json::json!({"deny": true, "pending_polls_before_approval": 3}))
+            .unwrap();
+        assert!(merged.deny);
+        assert_eq!(merged.pending_polls_before_approval, Some(3));
+        assert_eq!(merged.accounts, config.accounts);
+        assert!(
+            config
+                .merge_json(&serde_json::json!({"deny": "yes"}))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The router, and the layer that counts, logs, delays and faults every AWS call.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::Timestamp;
+
+use crate::model::{Fault, Operation, Protocol, RequestRecord};
+use crate::oidc::OidcError;
+use crate::portal::PortalError;
+use crate::state::App;
+use crate::sts::StsError;
+use crate::{admin, oidc, portal, sts};
+
+/// AWS request bodies here are a few kilobytes at most.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The AWS error code of an answer, attached by the handlers for the request log.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorCode(pub String);
+
+pub(crate) fn router(app: App) -> Router {
+    Router::new()
+        .route("/client/register", post(oidc::register_client))
+        .route(
+            "/device_authorization",
+            post(oidc::start_device_authorization),
+        )
+        .route("/token", post(oidc::create_token))
+        .route("/authorize", get(oidc::authorize))
+        .route("/device", get(oidc::device_page))
+        .route("/start", get(oidc::start_page))
+        .route("/federation/credentials", get(portal::get_role_credentials))
+        .route("/assignment/accounts", get(portal::list_accounts))
+        .route("/assignment/roles", get(portal::list_account_roles))
+        .route("/logout", post(portal::logout))
+        .route("/", get(sts::presigned).post(sts::query_api))
+        .merge(admin::routes())
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(app.clone(), track_call))
+        .with_state(app)
+}
+
+async fn unknown_route() -> Response {
+    let mut response = (
+        StatusCode::NOT_FOUND,
+        [("x-amzn-ErrorType", "UnknownOperationException")],
+        axum::Json(serde_json::json!({"message": "Unknown operation"})),
+    )
+        .into_response();
+    response
+        .extensions_mut()
+        .insert(ErrorCode("UnknownOperationException".to_owned()));
+    response
+}
+
+/// Counts the call, applies latency and any injected fault, and logs the answer.
+async fn track_call(State(app): State<App>, request: Request, next: Next) -> Response {
+    let arrived = Timestamp::now();
+    let (parts, body) = request.into_parts();
+    // STS names its action in the body, so the body is read before routing.
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let operation = Operation::of_request(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &body,
+    );
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_owned();
+    let k8s_aws_id = parts
+        .headers
+        .get("x-k8s-aws-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let request = Request::from_parts(parts, Body::from(body));
+    let Some(operation) = operation else {
+        return next.run(request).await;
+    };
+
+    let (fault, latency_ms) = {
+        let mut world = app.world();
+        world.count(operation);
+        (world.take_fault(operation), world.config.latency_ms)
+    };
+    let mut delay = Duration::from_millis(latency_ms);
+    if let Some(Fault::Latency(extra)) = fault {
+        delay += extra;
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let response = match fault {
+        Some(Fault::ServerError) => server_error(operation),
+        Some(Fault::Throttle) => throttled(operation),
+        _ => next.run(request).await,
+    };
+
+    let error_code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|code| code.0.clone());
+    app.world().log(RequestRecord {
+        operation,
+        method,
+        path,
+        status: response.status().as_u16(),
+        error_code,
+        k8s_aws_id,
+        timestamp: arrived,
+    });
+    response
+}
+
+fn server_error(operation: Operation) -> Response {
+    match operation.protocol() {
+        Protocol::Oidc => OidcError::server_error().into_response(),
+        Protocol::Portal => PortalError::server_error().into_response(),
+        Protocol::Sts => StsError::server_error().into_response(),
+        Protocol::Browser => oidc::fault_page(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+fn throttled(operation: Operation) -> Response {
+    match operation.protocol() {
+        Protocol::Oidc => OidcError::throttled().into_response(),
+        Protocol::Portal => PortalError::throttled().into_response(),
+        Protocol::Sts => StsError::throttled().into_response(),
+        Protocol::Browser => oidc::fault_page(StatusCode::TOO_MANY_REQUESTS),
+    }
+}
+
+/// The decoded query parameters; the last one wins when a name repeats.
+pub(crate) fn query_pairs(query: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
