@@ -2,10 +2,12 @@
 //!
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
+mod signin;
 mod status;
 mod table;
 
 use clap::{Parser, Subcommand};
+use ssobar_core::context::Context;
 use ssobar_core::env::Env;
 use std::process::ExitCode;
 
@@ -21,6 +23,12 @@ struct Cli {
 enum Command {
     /// Show every profile's SSO session: state, expiry, time left.
     Status(status::StatusArgs),
+    /// Sign in to a session in the browser (PKCE), or with a device code.
+    Login(signin::LoginArgs),
+    /// Renew a session with its refresh token, without a browser.
+    Refresh(signin::RefreshArgs),
+    /// Sign out of a session and delete its token.
+    Logout(signin::LogoutArgs),
 }
 
 /// How a command ended, as the process exit status.
@@ -33,10 +41,19 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let env = Env::from_process();
-    let result = match cli.command {
-        Command::Status(args) => status::run(&args, &env),
-    };
+    let result = Context::from_env(Env::from_process())
+        .map_err(anyhow::Error::from)
+        .and_then(|ctx| {
+            for warning in &ctx.settings_warnings {
+                eprintln!("ssobar: warning: {warning}");
+            }
+            match &cli.command {
+                Command::Status(args) => status::run(args, &ctx),
+                Command::Login(args) => signin::login(args, &ctx),
+                Command::Refresh(args) => signin::refresh(args, &ctx),
+                Command::Logout(args) => signin::logout(args, &ctx),
+            }
+        });
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(3),

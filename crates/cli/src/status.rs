@@ -3,14 +3,9 @@
 use crate::Outcome;
 use crate::table::{Style, render_table};
 use anyhow::Result;
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use ssobar_core::config::AwsConfig;
-use ssobar_core::env::Env;
-use ssobar_core::paths::Paths;
-use ssobar_core::settings::Settings;
+use ssobar_core::context::Context;
 use ssobar_core::status::{self, ProfileStatus};
-use ssobar_core::token_cache::TokenCache;
 use std::io::{IsTerminal, Write};
 
 /// Arguments of `ssobar status`.
@@ -31,18 +26,16 @@ pub struct StatusArgs {
 }
 
 /// Runs `ssobar status`.
-pub fn run(args: &StatusArgs, env: &Env) -> Result<Outcome> {
-    let paths = Paths::from_env(env)?;
-    let (settings, setting_warnings) = Settings::load(&paths.settings_file, env);
-    let config = AwsConfig::load(&paths);
+pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
     for name in &args.profile {
         if config.profile(name).is_none() {
             config.require_profile(name)?;
         }
     }
-    let tokens = status::read_tokens(&config, &TokenCache::from_paths(&paths));
-    let now = Timestamp::now();
-    let status = status::compute(&config, &tokens, now, &settings);
+    let tokens = status::read_tokens(&config, ctx.tokens.as_ref());
+    let now = ctx.now();
+    let status = status::compute(&config, &tokens, now, &ctx.settings);
 
     let selected: Vec<&ProfileStatus> = status
         .profiles
@@ -51,7 +44,7 @@ pub fn run(args: &StatusArgs, env: &Env) -> Result<Outcome> {
         .collect();
 
     let mut stderr = std::io::stderr().lock();
-    for warning in setting_warnings.iter().chain(&status.warnings) {
+    for warning in &status.warnings {
         writeln!(stderr, "ssobar: warning: {warning}")?;
     }
 
@@ -64,10 +57,10 @@ pub fn run(args: &StatusArgs, env: &Env) -> Result<Outcome> {
             writeln!(
                 stderr,
                 "No AWS profiles in {}. Add one with \"aws configure sso\".",
-                paths.config_file.display()
+                ctx.paths.config_file.display()
             )?;
         } else {
-            let style = if std::io::stdout().is_terminal() && env.get("NO_COLOR").is_none() {
+            let style = if std::io::stdout().is_terminal() && ctx.env.get("NO_COLOR").is_none() {
                 Style::Color
             } else {
                 Style::Plain

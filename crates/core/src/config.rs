@@ -204,14 +204,6 @@ impl SessionId {
             Self::Legacy(_) => None,
         }
     }
-
-    /// How to select this session on ssobar's command line.
-    pub fn selector(&self) -> String {
-        match self {
-            Self::Named(name) => format!("--sso-session {name}"),
-            Self::Legacy(url) => format!("--start-url {url}"),
-        }
-    }
 }
 
 impl fmt::Display for SessionId {
@@ -516,6 +508,35 @@ impl AwsConfig {
             account_id,
             role_name,
         })
+    }
+
+    /// The session that profile `name` signs in with: its own, its role chain's root's, or,
+    /// for a `credential_process = ssobar credential-process --profile X` profile, X's.
+    pub fn session_for_profile(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
+        let mut name = name.to_owned();
+        // Doorways can point at doorways; a handful of hops is plenty, more is a loop.
+        for _ in 0..8 {
+            let chain = self.role_chain(&name)?;
+            let root = chain.last().copied().ok_or_else(|| {
+                ConfigError::Invalid(format!("profile {name} has an empty role chain"))
+            })?;
+            if root.kind().is_sso() {
+                return Ok(self.sso_profile(root)?.session);
+            }
+            match root.ssobar_source_profile() {
+                Some(next) if next != root.name => name = next,
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "profile {} does not sign in through IAM Identity Center (it is {}); ssobar manages SSO profiles",
+                        root.name,
+                        root.kind()
+                    )));
+                }
+            }
+        }
+        Err(ConfigError::Invalid(format!(
+            "credential_process profiles starting at {name} point at each other in a loop"
+        )))
     }
 
     /// The chain of profiles from `name` down to the one that holds the base credentials:

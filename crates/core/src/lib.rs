@@ -3,12 +3,21 @@
 //! The binaries (`ssobar`, the tray app) capture the environment and the clock, call in here,
 //! and render what comes back. See `docs/architecture.md` for the map.
 
+pub mod aws;
+pub mod browser;
 pub mod config;
+pub mod context;
+pub mod endpoints;
 pub mod env;
 pub mod fsutil;
+pub mod lock;
+pub mod oidc;
 pub mod paths;
+pub mod pkce;
+pub mod portal;
 pub mod secret;
 pub mod settings;
+pub mod signin;
 pub mod status;
 pub mod time;
 pub mod token_cache;

@@ -3,10 +3,11 @@
 //! The tray menu, the window and `ssobar status` all render the one [`Status`] value computed
 //! here, so they can never disagree, and every rule is tested without a clock or a disk.
 
-use crate::config::{AwsConfig, Profile, ProfileKind, SessionId, SsoProfile};
+use crate::config::{AwsConfig, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig};
 use crate::settings::Settings;
+use crate::signin::login_command;
 use crate::time::format_timestamp;
-use crate::token_cache::{CachedToken, SsoToken, TokenCache};
+use crate::token_cache::{CachedToken, SsoToken, TokenStore};
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -161,11 +162,11 @@ pub fn referenced_sessions(config: &AwsConfig) -> Vec<SessionId> {
 }
 
 /// Reads the cached token of every session the config refers to.
-pub fn read_tokens(config: &AwsConfig, cache: &TokenCache) -> TokenSnapshot {
+pub fn read_tokens(config: &AwsConfig, store: &dyn TokenStore) -> TokenSnapshot {
     referenced_sessions(config)
         .into_iter()
         .map(|id| {
-            let token = cache.load(&id);
+            let token = store.load(&id);
             (id, token)
         })
         .collect()
@@ -179,11 +180,23 @@ pub fn compute(
     settings: &Settings,
 ) -> Status {
     let warn_seconds = i64::from(settings.warning_minutes) * 60;
+    let sessions_in_use: Vec<(SessionId, SsoSessionConfig, String)> = referenced_sessions(config)
+        .into_iter()
+        .filter_map(|id| {
+            let (session, profile) = session_config(config, &id)?;
+            let login = login_command(&session, profile.as_deref());
+            Some((id, session, login))
+        })
+        .collect();
     let judge = |id: &SessionId, start_url: &str| {
+        let login = sessions_in_use
+            .iter()
+            .find(|(known, ..)| known == id)
+            .map_or("ssobar login", |(.., login)| login.as_str());
         judge_token(
             tokens.get(id).unwrap_or(&CachedToken::Missing),
-            id,
             start_url,
+            login,
             now,
             warn_seconds,
         )
@@ -195,11 +208,9 @@ pub fn compute(
         .collect();
 
     let mut sessions: Vec<SessionStatus> = Vec::new();
-    for id in referenced_sessions(config) {
-        let Some(session) = session_config(config, &id) else {
-            continue;
-        };
-        let verdict = judge(&id, &session.start_url);
+    for (id, session, _) in &sessions_in_use {
+        let verdict = judge(id, &session.start_url);
+        let id = id.clone();
         sessions.push(SessionStatus {
             profiles: profiles
                 .iter()
@@ -207,8 +218,8 @@ pub fn compute(
                 .map(|p| p.profile.clone())
                 .collect(),
             id,
-            start_url: session.start_url,
-            region: session.region,
+            start_url: session.start_url.clone(),
+            region: session.region.clone(),
             state: verdict.state,
             expires_at: verdict.expires_at,
             refreshable: verdict.refreshable,
@@ -223,15 +234,25 @@ pub fn compute(
     }
 }
 
-fn session_config(config: &AwsConfig, id: &SessionId) -> Option<crate::config::SsoSessionConfig> {
+/// A session's settings, and for legacy sessions the first profile that uses it (legacy
+/// sessions are signed in to through a profile).
+fn session_config(
+    config: &AwsConfig,
+    id: &SessionId,
+) -> Option<(SsoSessionConfig, Option<String>)> {
     match id {
-        SessionId::Named(name) => config.sso_session(name).ok(),
+        SessionId::Named(name) => config.sso_session(name).ok().map(|s| (s, None)),
         SessionId::Legacy(url) => config
             .profiles()
             .filter(|p| p.kind() == ProfileKind::SsoLegacy)
-            .filter_map(|p| config.sso_profile(p).ok())
-            .map(|p| p.session)
-            .find(|s| &s.start_url == url),
+            .filter_map(|p| {
+                config
+                    .sso_profile(p)
+                    .ok()
+                    .map(|sso| (sso.session, p.name.clone()))
+            })
+            .find(|(s, _)| &s.start_url == url)
+            .map(|(s, name)| (s, Some(name))),
     }
 }
 
@@ -244,12 +265,12 @@ struct Verdict {
 
 fn judge_token(
     cached: &CachedToken,
-    id: &SessionId,
     start_url: &str,
+    login: &str,
     now: Timestamp,
     warn_seconds: i64,
 ) -> Verdict {
-    let login = format!("run \"ssobar login {}\"", id.selector());
+    let login = format!("run \"{login}\"");
     let token: &SsoToken = match cached {
         CachedToken::Missing => {
             return Verdict {

@@ -25,6 +25,16 @@ pub fn format_timestamp(ts: Timestamp) -> String {
     whole.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// `ts` moved by `seconds`, clamped to jiff's range instead of panicking on absurd input.
+pub fn add_seconds(ts: Timestamp, seconds: i64) -> Timestamp {
+    let target = ts.as_second().saturating_add(seconds);
+    Timestamp::from_second(target).unwrap_or(if seconds < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
 /// A time left (or past) as a person says it: `2h 13m`, `3d 4h`, `45m`, `<1m`.
 pub fn format_duration(seconds: i64) -> String {
     let s = seconds.unsigned_abs();

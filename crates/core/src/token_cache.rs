@@ -100,6 +100,23 @@ pub struct ClientRegistration {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Where SSO tokens are kept: the AWS CLI cache ([`TokenCache`]) or the OS keychain.
+pub trait TokenStore: Send + Sync {
+    /// Reads a session's token. Never fails: a bad entry is [`CachedToken::Invalid`].
+    fn load(&self, id: &SessionId) -> CachedToken;
+    /// Writes a session's token atomically.
+    fn store(&self, id: &SessionId, token: &SsoToken) -> Result<(), StoreError>;
+    /// Deletes a session's token; `Ok(false)` when there was none.
+    fn remove(&self, id: &SessionId) -> Result<bool, StoreError>;
+    /// Where a session's token lives, for messages.
+    fn location(&self, id: &SessionId) -> String;
+}
+
+/// A token could not be written or deleted; the message names where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
 /// The folder of cached tokens and registrations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenCache {
@@ -127,8 +144,7 @@ impl TokenCache {
         self.dir.join(format!("{}.json", id.cache_key()))
     }
 
-    /// Reads a session's token. Never fails: a bad file is [`CachedToken::Invalid`].
-    pub fn load(&self, id: &SessionId) -> CachedToken {
+    fn read_token(&self, id: &SessionId) -> CachedToken {
         let path = self.token_path(id);
         match std::fs::read(&path) {
             Ok(bytes) => parse_token(&bytes)
@@ -140,16 +156,6 @@ impl TokenCache {
                 reason: format!("cannot read it: {e}"),
             },
         }
-    }
-
-    /// Writes a session's token atomically (0600, folder 0700).
-    pub fn store(&self, id: &SessionId, token: &SsoToken) -> io::Result<()> {
-        self.write_json(&self.token_path(id), token)
-    }
-
-    /// Deletes a session's token; `Ok(false)` when there was none.
-    pub fn remove(&self, id: &SessionId) -> io::Result<bool> {
-        fsutil::remove_if_exists(&self.token_path(id))
     }
 
     /// The registration file for this key (see [`registration_cache_key`]).
@@ -177,6 +183,29 @@ impl TokenCache {
         fsutil::ensure_private_dir(&self.dir)?;
         let json = serde_json::to_vec(value).map_err(io::Error::other)?;
         fsutil::write_atomic(path, &json)
+    }
+}
+
+impl TokenStore for TokenCache {
+    fn load(&self, id: &SessionId) -> CachedToken {
+        self.read_token(id)
+    }
+
+    /// Writes the file atomically, 0600 in a 0700 folder.
+    fn store(&self, id: &SessionId, token: &SsoToken) -> Result<(), StoreError> {
+        let path = self.token_path(id);
+        self.write_json(&path, token)
+            .map_err(|e| StoreError(format!("cannot write {}: {e}", path.display())))
+    }
+
+    fn remove(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let path = self.token_path(id);
+        fsutil::remove_if_exists(&path)
+            .map_err(|e| StoreError(format!("cannot delete {}: {e}", path.display())))
+    }
+
+    fn location(&self, id: &SessionId) -> String {
+        self.token_path(id).display().to_string()
     }
 }
 

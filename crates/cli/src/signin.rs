@@ -1,0 +1,231 @@
+//! `ssobar login`, `ssobar refresh`, `ssobar logout`: thin layers over `ssobar_core::signin`.
+
+use crate::Outcome;
+use anyhow::{Result, bail};
+use jiff::tz::TimeZone;
+use ssobar_core::config::{AwsConfig, SsoSessionConfig};
+use ssobar_core::context::Context;
+use ssobar_core::signin::{
+    self, RefreshOutcome, SignInError, SignInEvent, SignInFlow, SignInOptions, SignInOutcome,
+    login_command,
+};
+use ssobar_core::status::referenced_sessions;
+use ssobar_core::time::{format_duration, format_local};
+use ssobar_core::token_cache::{CachedToken, SsoToken};
+
+/// Which session a command is about.
+#[derive(clap::Args)]
+pub struct SessionSelector {
+    /// The profile whose session to use (default: $AWS_PROFILE, else "default").
+    #[arg(long, short = 'p', conflicts_with = "sso_session")]
+    profile: Option<String>,
+    /// The [sso-session] to use.
+    #[arg(long)]
+    sso_session: Option<String>,
+}
+
+/// Arguments of `ssobar login`.
+#[derive(clap::Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    select: SessionSelector,
+    /// Use the device code flow (for SSH, WSL and machines without a browser).
+    #[arg(long)]
+    device_code: bool,
+    /// Print the sign-in URL instead of opening a browser.
+    #[arg(long)]
+    no_browser: bool,
+    /// Sign in even if the session is still valid.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Arguments of `ssobar refresh`.
+#[derive(clap::Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    select: SessionSelector,
+    /// Every signed-in session in the AWS config.
+    #[arg(long, conflicts_with_all = ["profile", "sso_session"])]
+    all: bool,
+    /// Refresh even if the token is not within the refresh window.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Arguments of `ssobar logout`.
+#[derive(clap::Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    select: SessionSelector,
+    /// Every session in the AWS config.
+    #[arg(long, conflicts_with_all = ["profile", "sso_session"])]
+    all: bool,
+}
+
+/// A session and how to tell a person to sign in to it.
+struct Target {
+    session: SsoSessionConfig,
+    login: String,
+}
+
+fn select_one(ctx: &Context, config: &AwsConfig, select: &SessionSelector) -> Result<Target> {
+    if let Some(name) = &select.sso_session {
+        let session = config.sso_session(name)?;
+        let login = login_command(&session, None);
+        return Ok(Target { session, login });
+    }
+    let profile = select
+        .profile
+        .clone()
+        .or_else(|| ctx.env.get("AWS_PROFILE").map(str::to_owned))
+        .unwrap_or_else(|| "default".to_owned());
+    let session = config.session_for_profile(&profile)?;
+    let login = login_command(&session, Some(&profile));
+    Ok(Target { session, login })
+}
+
+fn select_all(ctx: &Context, config: &AwsConfig) -> Vec<Target> {
+    referenced_sessions(config)
+        .into_iter()
+        .filter(|id| matches!(ctx.tokens.load(id), CachedToken::Present(_)))
+        .filter_map(|id| {
+            let profile = config.profiles().find(|p| {
+                config
+                    .session_for_profile(&p.name)
+                    .is_ok_and(|s| s.id == id)
+            })?;
+            let session = config.session_for_profile(&profile.name).ok()?;
+            let login = login_command(&session, Some(&profile.name));
+            Some(Target { session, login })
+        })
+        .collect()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// "until 14:02 (2h 13m left)".
+fn until(ctx: &Context, token: &SsoToken) -> String {
+    let now = ctx.now();
+    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
+    format!(
+        "until {} ({} left)",
+        format_local(token.expires_at, now, &tz),
+        format_duration(token.expires_at.as_second() - now.as_second())
+    )
+}
+
+fn print_event(event: SignInEvent) {
+    match event {
+        SignInEvent::WaitingForOtherSignIn => {
+            eprintln!("Another ssobar is signing in to this session; waiting for it...");
+        }
+        SignInEvent::OpenUrl { url, opened } => match opened {
+            Ok(_) => eprintln!(
+                "Opened the sign-in page in your browser. If it did not open, visit:\n\n    {url}\n"
+            ),
+            Err(_) => eprintln!("Open this URL in a browser to sign in:\n\n    {url}\n"),
+        },
+        SignInEvent::DeviceCode { user_code, .. } => {
+            eprintln!("Confirm this code in the browser: {user_code}");
+        }
+        SignInEvent::Waiting => eprintln!("Waiting for the browser... (Ctrl-C to cancel)"),
+    }
+}
+
+/// Runs `ssobar login`.
+pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let target = select_one(ctx, &config, &args.select)?;
+    let options = SignInOptions {
+        flow: args.device_code.then_some(SignInFlow::DeviceCode),
+        open_browser: !args.no_browser,
+        force: args.force,
+        ..SignInOptions::default()
+    };
+    let name = target.session.id.to_string();
+    let outcome = runtime()?.block_on(async {
+        tokio::select! {
+            r = signin::sign_in(ctx, &target.session, &options, &target.login, &print_event) => r.map_err(anyhow::Error::from),
+            _ = tokio::signal::ctrl_c() => bail!("sign-in to {name} cancelled; nothing was changed"),
+        }
+    })?;
+    let token = outcome.token();
+    match &outcome {
+        SignInOutcome::AlreadySignedIn(_) => println!(
+            "Already signed in to {name} {}; use --force to sign in again.",
+            until(ctx, token)
+        ),
+        SignInOutcome::SignedIn(_) | SignInOutcome::SignedInElsewhere(_) => {
+            println!("Signed in to {name} {}.", until(ctx, token));
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Runs `ssobar refresh`.
+pub fn refresh(args: &RefreshArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let targets = if args.all {
+        select_all(ctx, &config)
+    } else {
+        vec![select_one(ctx, &config, &args.select)?]
+    };
+    let runtime = runtime()?;
+    let mut failed = false;
+    for target in &targets {
+        let name = target.session.id.to_string();
+        match runtime.block_on(signin::refresh(ctx, &target.session, args.force, &target.login)) {
+            Ok(RefreshOutcome::Refreshed(token)) => {
+                println!("Refreshed {name}: signed in {}.", until(ctx, &token));
+            }
+            Ok(RefreshOutcome::NotNeeded(token)) => println!(
+                "{name} is signed in {}; not due for a refresh yet (--force refreshes now).",
+                until(ctx, &token)
+            ),
+            Err(e @ SignInError::SignInNeeded { .. }) if args.all => {
+                eprintln!("ssobar: {e}");
+                failed = true;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if targets.is_empty() {
+        println!("No signed-in sessions to refresh.");
+    }
+    if failed {
+        bail!("some sessions need a browser sign-in (see above)");
+    }
+    Ok(Outcome::Success)
+}
+
+/// Runs `ssobar logout`.
+pub fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let targets = if args.all {
+        select_all(ctx, &config)
+    } else {
+        vec![select_one(ctx, &config, &args.select)?]
+    };
+    let runtime = runtime()?;
+    for target in &targets {
+        let name = target.session.id.to_string();
+        let outcome = runtime.block_on(signin::sign_out(ctx, &target.session))?;
+        if let Some(why) = outcome.portal_error {
+            eprintln!("ssobar: warning: the portal did not confirm the sign-out of {name} ({why}); the local token is deleted anyway");
+        }
+        if outcome.removed {
+            println!("Signed out of {name}.");
+        } else {
+            println!("{name} was not signed in.");
+        }
+    }
+    if targets.is_empty() {
+        println!("No signed-in sessions.");
+    }
+    Ok(Outcome::Success)
+}

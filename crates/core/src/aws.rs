@@ -1,0 +1,114 @@
+//! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
+//! sentences.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use std::time::Duration;
+
+/// Standard retries (throttling and transient errors, with backoff), three attempts.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// Fail fast on a dead network instead of hanging a kubectl call.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// A failed AWS call, classified so that callers can react and people can read it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No connection (DNS, refused, TLS).
+    #[error(
+        "cannot reach {endpoint}: {cause}; check the network (and any AWS_ENDPOINT_URL_* setting)"
+    )]
+    Unreachable {
+        /// The endpoint.
+        endpoint: String,
+        /// What the connection attempt said.
+        cause: String,
+    },
+    /// No answer in time.
+    #[error("{endpoint} did not answer in time; try again")]
+    Timeout {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// Still throttled after the retries.
+    #[error("{endpoint} is throttling requests; wait a minute and try again")]
+    Throttled {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The service answered with an error.
+    #[error("{code}: {message}")]
+    Service {
+        /// The error type, e.g. `InvalidGrantException`.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// Anything else (an unparseable answer, say).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl CallError {
+    /// The service error code, when the service answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Classifies an SDK error.
+    pub fn from_sdk<E>(err: SdkError<E, HttpResponse>, endpoint: &str) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let endpoint = endpoint.to_owned();
+        match &err {
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                Self::Timeout { endpoint }
+            }
+            SdkError::DispatchFailure(_) => Self::Unreachable {
+                endpoint,
+                cause: innermost_cause(&err),
+            },
+            SdkError::TimeoutError(_) => Self::Timeout { endpoint },
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status().as_u16();
+                let code = service.err().code().unwrap_or("UnknownError").to_owned();
+                let message = service.err().message().unwrap_or_default().to_owned();
+                if status == 429
+                    || matches!(
+                        code.as_str(),
+                        "ThrottlingException" | "TooManyRequestsException" | "Throttling"
+                    )
+                {
+                    Self::Throttled { endpoint }
+                } else {
+                    Self::Service { code, message }
+                }
+            }
+            _ => Self::Other(format!("{}", DisplayErrorContext(&err))),
+        }
+    }
+}
+
+/// The last, most specific cause in an error chain ("Connection refused (os error 111)").
+fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}

@@ -1,0 +1,121 @@
+//! The SSO portal (aws-sdk-sso): role credentials, accounts, and sign-out.
+
+use crate::aws::{CallError, retry_config, timeout_config};
+use crate::endpoints::{Service, endpoint};
+use crate::env::Env;
+use crate::secret::Secret;
+use aws_sdk_sso::config::{BehaviorVersion, Region};
+
+/// Role credentials as the portal hands them out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Session token.
+    pub session_token: Secret,
+    /// Expiry, milliseconds since the epoch (the portal's own unit).
+    pub expiration_ms: i64,
+}
+
+/// An account the signed-in person can reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Account id.
+    pub account_id: String,
+    /// Account name.
+    pub account_name: Option<String>,
+}
+
+/// A client for one region's portal.
+#[derive(Clone, Debug)]
+pub struct PortalClient {
+    client: aws_sdk_sso::Client,
+    endpoint: String,
+}
+
+impl PortalClient {
+    /// A client for `region`, at `AWS_ENDPOINT_URL_SSO` when set.
+    pub fn new(env: &Env, region: &str) -> Self {
+        let endpoint = endpoint(env, Service::Sso, region);
+        let config = aws_sdk_sso::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&endpoint)
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .build();
+        Self {
+            client: aws_sdk_sso::Client::from_conf(config),
+            endpoint,
+        }
+    }
+
+    /// The endpoint, for messages.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// GetRoleCredentials.
+    pub async fn role_credentials(
+        &self,
+        access_token: &Secret,
+        account_id: &str,
+        role_name: &str,
+    ) -> Result<RoleCredentials, CallError> {
+        let out = self
+            .client
+            .get_role_credentials()
+            .access_token(access_token.expose())
+            .account_id(account_id)
+            .role_name(role_name)
+            .send()
+            .await
+            .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+        let creds = out
+            .role_credentials()
+            .ok_or_else(|| CallError::Other("GetRoleCredentials returned no credentials".into()))?;
+        Ok(RoleCredentials {
+            access_key_id: creds.access_key_id().unwrap_or_default().to_owned(),
+            secret_access_key: Secret::new(creds.secret_access_key().unwrap_or_default()),
+            session_token: Secret::new(creds.session_token().unwrap_or_default()),
+            expiration_ms: creds.expiration(),
+        })
+    }
+
+    /// ListAccounts, every page.
+    pub async fn accounts(&self, access_token: &Secret) -> Result<Vec<Account>, CallError> {
+        let mut accounts = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_accounts()
+                .access_token(access_token.expose())
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+            accounts.extend(out.account_list().iter().map(|a| Account {
+                account_id: a.account_id().unwrap_or_default().to_owned(),
+                account_name: a.account_name().map(str::to_owned),
+            }));
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(accounts),
+            }
+        }
+    }
+
+    /// Logout: ends the session at the portal.
+    pub async fn logout(&self, access_token: &Secret) -> Result<(), CallError> {
+        self.client
+            .logout()
+            .access_token(access_token.expose())
+            .send()
+            .await
+            .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+        Ok(())
+    }
+}

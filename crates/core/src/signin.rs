@@ -1,0 +1,759 @@
+//! Signing in to a session (PKCE in the browser, or the device code), refreshing it without a
+//! browser, and signing out, with one flight per session across every process.
+//!
+//! Each operation takes the session's lock first and reads the token store again once it has
+//! it: ten `kubectl` calls that find one expired session wait for the first to sign in, then
+//! use its token, so there is one browser tab and one authorization, not ten.
+
+use crate::aws::CallError;
+use crate::browser;
+use crate::config::{SessionId, SsoSessionConfig};
+use crate::context::Context;
+use crate::endpoints::check_start_url;
+use crate::lock::KeyLock;
+use crate::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
+use crate::pkce::{self, Callback, CallbackListener};
+use crate::portal::PortalClient;
+use crate::secret::Secret;
+use crate::settings::SignInFlowKind;
+use crate::time::add_seconds;
+use crate::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
+use jiff::Timestamp;
+use std::time::Duration;
+
+/// The scope that makes a session refreshable; what the AWS CLI registers by default.
+pub const DEFAULT_SCOPE: &str = "sso:account:access";
+/// The PKCE redirect URI registered with the client (the port is added per sign-in).
+pub const REGISTERED_REDIRECT_URI: &str = "http://127.0.0.1/oauth/callback";
+/// A cached client registration is reused only if it lives at least this much longer.
+const REGISTRATION_MARGIN_SECS: i64 = 15 * 60;
+/// How long a sign-in may take before it is abandoned.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// RFC 8628: a `slow_down` answer adds five seconds to the polling interval.
+const SLOW_DOWN_STEP: i64 = 5;
+
+/// How the person proves who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInFlow {
+    /// Authorization code with PKCE: the browser comes back to a loopback port.
+    Browser,
+    /// Device authorization: confirm a code on any device.
+    DeviceCode,
+}
+
+/// Choices for one sign-in.
+#[derive(Clone, Debug)]
+pub struct SignInOptions {
+    /// Force a flow; `None` lets [`choose_flow`] decide.
+    pub flow: Option<SignInFlow>,
+    /// Open the browser (else only report the URL).
+    pub open_browser: bool,
+    /// Sign in even if the cached token is still valid.
+    pub force: bool,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+impl Default for SignInOptions {
+    fn default() -> Self {
+        Self {
+            flow: None,
+            open_browser: true,
+            force: false,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Progress a person should see while signing in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignInEvent {
+    /// Another process is signing in to this session; waiting for it.
+    WaitingForOtherSignIn,
+    /// The URL to open; `opened` says whether a browser was started for it, or why not.
+    OpenUrl {
+        /// The URL.
+        url: String,
+        /// The browser command used, or why none could be.
+        opened: Result<String, String>,
+    },
+    /// The device code to confirm.
+    DeviceCode {
+        /// The code.
+        user_code: String,
+        /// Where to confirm it.
+        verification_uri: String,
+        /// The same page with the code filled in.
+        verification_uri_complete: Option<String>,
+    },
+    /// Waiting for the browser (PKCE) or for the confirmation (device code).
+    Waiting,
+}
+
+/// How a sign-in ended well.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SignInOutcome {
+    /// The cached token was still valid; nothing was done.
+    AlreadySignedIn(SsoToken),
+    /// This process signed in.
+    SignedIn(SsoToken),
+    /// Another process signed in while this one waited; its token is used.
+    SignedInElsewhere(SsoToken),
+}
+
+impl SignInOutcome {
+    /// The token now in the store.
+    pub fn token(&self) -> &SsoToken {
+        match self {
+            Self::AlreadySignedIn(t) | Self::SignedIn(t) | Self::SignedInElsewhere(t) => t,
+        }
+    }
+}
+
+/// How a refresh ended well.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RefreshOutcome {
+    /// A new access token was obtained and stored.
+    Refreshed(SsoToken),
+    /// The token is outside the refresh window; nothing was done.
+    NotNeeded(SsoToken),
+}
+
+/// What sign-out did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignOutOutcome {
+    /// A token was deleted.
+    pub removed: bool,
+    /// The portal's Logout failed (the local token is gone anyway); why.
+    pub portal_error: Option<String>,
+}
+
+/// Why a sign-in, refresh or sign-out failed; each message is one line that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// The start URL is not https.
+    #[error("{0}")]
+    InsecureStartUrl(String),
+    /// The person (or an administrator) refused.
+    #[error("sign-in to {session} was denied in the browser; run \"{command}\" to try again")]
+    Denied {
+        /// The session.
+        session: String,
+        /// The command to run.
+        command: String,
+    },
+    /// The device code expired before it was confirmed.
+    #[error(
+        "the sign-in code for {session} expired before it was confirmed; run \"{command}\" again"
+    )]
+    CodeExpired {
+        /// The session.
+        session: String,
+        /// The command to run.
+        command: String,
+    },
+    /// The browser came back with a `state` this sign-in did not send.
+    #[error(
+        "the browser answered with a different sign-in's state (an old tab?); run \"{command}\" again"
+    )]
+    StateMismatch {
+        /// The command to run.
+        command: String,
+    },
+    /// The service refused the code exchange (a wrong verifier, a reused code).
+    #[error("the sign-in could not be completed: {detail}; run \"{command}\" again")]
+    Rejected {
+        /// What the service said.
+        detail: String,
+        /// The command to run.
+        command: String,
+    },
+    /// Nothing came back in time.
+    #[error(
+        "no answer from the browser within {minutes} minutes; run \"{command}\" again (add --device-code to sign in from another device)"
+    )]
+    TimedOut {
+        /// The timeout.
+        minutes: u64,
+        /// The command to run.
+        command: String,
+    },
+    /// A refresh is impossible or was refused: a browser sign-in is needed.
+    #[error("sign-in needed for {session}: {reason}; run \"{command}\"")]
+    SignInNeeded {
+        /// The session.
+        session: String,
+        /// Why refreshing did not work.
+        reason: String,
+        /// The command to run.
+        command: String,
+    },
+    /// An AWS call failed.
+    #[error("{0}")]
+    Call(#[from] CallError),
+    /// The token store or a lock could not be used.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// The command that signs in to `session` again.
+pub fn login_command(session: &SsoSessionConfig, profile_hint: Option<&str>) -> String {
+    match (&session.id, profile_hint) {
+        (SessionId::Named(name), _) => format!("ssobar login --sso-session {name}"),
+        (SessionId::Legacy(_), Some(profile)) => format!("ssobar login --profile {profile}"),
+        (SessionId::Legacy(_), None) => "ssobar login --profile PROFILE".to_owned(),
+    }
+}
+
+/// The flow to use: the one asked for; else device code for legacy sessions (they cannot do
+/// PKCE) and where no browser can be opened; else the setting.
+pub fn choose_flow(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    asked: Option<SignInFlow>,
+) -> SignInFlow {
+    if let Some(flow) = asked {
+        return flow;
+    }
+    if matches!(session.id, SessionId::Legacy(_)) || !browser::can_open_browser(&ctx.env) {
+        return SignInFlow::DeviceCode;
+    }
+    match ctx.settings.sign_in_flow {
+        SignInFlowKind::Browser => SignInFlow::Browser,
+        SignInFlowKind::DeviceCode => SignInFlow::DeviceCode,
+    }
+}
+
+fn lock_path(ctx: &Context, id: &SessionId) -> std::path::PathBuf {
+    KeyLock::path(&ctx.paths.runtime_dir, &format!("sso-{}", id.cache_key()))
+}
+
+async fn lock_session(
+    ctx: &Context,
+    id: &SessionId,
+    on_wait: impl FnOnce(),
+) -> Result<KeyLock, SignInError> {
+    let path = lock_path(ctx, id);
+    KeyLock::acquire(&path, on_wait)
+        .await
+        .map_err(|e| SignInError::Local(format!("cannot lock {}: {e}", path.display())))
+}
+
+fn present(token: CachedToken) -> Option<SsoToken> {
+    match token {
+        CachedToken::Present(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// Signs in to `session` unless its token is still valid (or `force`).
+pub async fn sign_in(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    options: &SignInOptions,
+    command: &str,
+    on_event: &(dyn Fn(SignInEvent) + Send + Sync),
+) -> Result<SignInOutcome, SignInError> {
+    check_start_url(&session.start_url).map_err(SignInError::InsecureStartUrl)?;
+    let before = present(ctx.tokens.load(&session.id));
+    if !options.force
+        && let Some(token) = &before
+        && token.expires_at > ctx.now()
+    {
+        return Ok(SignInOutcome::AlreadySignedIn(token.clone()));
+    }
+
+    let run = async {
+        let _lock = lock_session(ctx, &session.id, || {
+            on_event(SignInEvent::WaitingForOtherSignIn)
+        })
+        .await?;
+        // Whoever held the lock may have just signed in: a token that is valid and is not the
+        // one seen before waiting is theirs, and it answers this request too.
+        if let Some(token) = present(ctx.tokens.load(&session.id))
+            && token.expires_at > ctx.now()
+            && (!options.force || before.as_ref() != Some(&token))
+        {
+            return Ok(SignInOutcome::SignedInElsewhere(token));
+        }
+        let flow = choose_flow(ctx, session, options.flow);
+        let oidc = OidcClient::new(&ctx.env, &session.region);
+        let registration = registration(ctx, &oidc, session, flow).await?;
+        let started = ctx.now();
+        let grant = match flow {
+            SignInFlow::Browser => {
+                browser_flow(
+                    ctx,
+                    &oidc,
+                    session,
+                    &registration,
+                    options,
+                    command,
+                    on_event,
+                )
+                .await?
+            }
+            SignInFlow::DeviceCode => {
+                device_flow(
+                    ctx,
+                    &oidc,
+                    session,
+                    &registration,
+                    options,
+                    command,
+                    on_event,
+                )
+                .await?
+            }
+        };
+        let token = token_from_grant(session, &registration, grant, started);
+        ctx.tokens
+            .store(&session.id, &token)
+            .map_err(|e| SignInError::Local(e.to_string()))?;
+        Ok(SignInOutcome::SignedIn(token))
+    };
+    tokio::time::timeout(options.timeout, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(SignInError::TimedOut {
+                minutes: options.timeout.as_secs().div_ceil(60),
+                command: command.to_owned(),
+            })
+        })
+}
+
+fn token_from_grant(
+    session: &SsoSessionConfig,
+    registration: &ClientRegistration,
+    grant: TokenGrant,
+    issued_at: Timestamp,
+) -> SsoToken {
+    SsoToken {
+        start_url: Some(session.start_url.clone()),
+        region: Some(session.region.clone()),
+        access_token: grant.access_token,
+        expires_at: add_seconds(issued_at, grant.expires_in),
+        client_id: Some(registration.client_id.clone()),
+        client_secret: Some(registration.client_secret.clone()),
+        registration_expires_at: Some(registration.expires_at),
+        refresh_token: grant.refresh_token,
+        extra: Default::default(),
+    }
+}
+
+/// The scopes to register with: the session's, or the default for sso-sessions.
+fn request_scopes(session: &SsoSessionConfig) -> Option<Vec<String>> {
+    match (&session.registration_scopes, &session.id) {
+        (Some(scopes), _) if !scopes.is_empty() => Some(scopes.clone()),
+        (_, SessionId::Named(_)) => Some(vec![DEFAULT_SCOPE.to_owned()]),
+        (_, SessionId::Legacy(_)) => None,
+    }
+}
+
+/// Reuses the cached client registration when it suits this flow and lives 15 more minutes;
+/// else registers a new client and caches it where the AWS CLI would.
+async fn registration(
+    ctx: &Context,
+    oidc: &OidcClient,
+    session: &SsoSessionConfig,
+    flow: SignInFlow,
+) -> Result<ClientRegistration, SignInError> {
+    let key = registration_cache_key(
+        &session.start_url,
+        &session.region,
+        session.registration_scopes.as_deref(),
+        session.id.session_name(),
+    );
+    let wants_code_grant = flow == SignInFlow::Browser;
+    let now = ctx.now();
+    if let Some(cached) = ctx.registrations.load_registration(&key) {
+        let has_code_grant = cached
+            .grant_types
+            .as_ref()
+            .is_some_and(|g| g.iter().any(|t| t == crate::oidc::GRANT_AUTHORIZATION_CODE));
+        if cached.expires_at > add_seconds(now, REGISTRATION_MARGIN_SECS)
+            && has_code_grant == wants_code_grant
+        {
+            return Ok(cached);
+        }
+    }
+    let scopes = request_scopes(session);
+    let client_name = format!("ssobar-{}", session.id.session_name().unwrap_or("legacy"));
+    let pkce = wants_code_grant.then_some((REGISTERED_REDIRECT_URI, session.start_url.as_str()));
+    let client = oidc
+        .register_client(&client_name, scopes.as_deref(), pkce)
+        .await?;
+    let registration = ClientRegistration {
+        client_id: client.client_id,
+        client_secret: client.client_secret,
+        expires_at: Timestamp::from_second(client.expires_at).unwrap_or(now),
+        scopes,
+        grant_types: wants_code_grant.then(|| {
+            vec![
+                crate::oidc::GRANT_AUTHORIZATION_CODE.to_owned(),
+                crate::oidc::GRANT_REFRESH_TOKEN.to_owned(),
+            ]
+        }),
+        extra: Default::default(),
+    };
+    ctx.registrations
+        .store_registration(&key, &registration)
+        .map_err(|e| {
+            SignInError::Local(format!(
+                "cannot write {}: {e}",
+                ctx.registrations.registration_path(&key).display()
+            ))
+        })?;
+    Ok(registration)
+}
+
+fn announce_url(
+    ctx: &Context,
+    url: &str,
+    open: bool,
+    on_event: &(dyn Fn(SignInEvent) + Send + Sync),
+) {
+    let opened = if open {
+        browser::open_url(&ctx.env, url)
+    } else {
+        Err("--no-browser".to_owned())
+    };
+    on_event(SignInEvent::OpenUrl {
+        url: url.to_owned(),
+        opened,
+    });
+}
+
+async fn browser_flow(
+    ctx: &Context,
+    oidc: &OidcClient,
+    session: &SsoSessionConfig,
+    registration: &ClientRegistration,
+    options: &SignInOptions,
+    command: &str,
+    on_event: &(dyn Fn(SignInEvent) + Send + Sync),
+) -> Result<TokenGrant, SignInError> {
+    let listener = CallbackListener::bind().await.map_err(|e| {
+        SignInError::Local(format!("cannot listen on 127.0.0.1 for the browser: {e}"))
+    })?;
+    let redirect_uri = listener.redirect_uri();
+    let verifier = pkce::random_unreserved(64);
+    let state = pkce::random_unreserved(32);
+    let scopes = request_scopes(session).unwrap_or_default();
+    let url = pkce::authorize_url(
+        oidc.endpoint(),
+        &registration.client_id,
+        &redirect_uri,
+        &state,
+        &pkce::challenge(&verifier),
+        &scopes,
+    );
+    announce_url(ctx, &url, options.open_browser, on_event);
+    on_event(SignInEvent::Waiting);
+    let callback = listener
+        .wait(|cb| match cb {
+            Callback::Code { state: got, .. } if *got != state => {
+                Err("this page belongs to another sign-in; start again from ssobar".to_owned())
+            }
+            _ => Ok(()),
+        })
+        .await;
+    drop(listener);
+    let code = match callback {
+        Callback::Code { state: got, .. } if got != state => {
+            return Err(SignInError::StateMismatch {
+                command: command.to_owned(),
+            });
+        }
+        Callback::Code { code, .. } => code,
+        Callback::Error {
+            error, description, ..
+        } => {
+            return Err(if error == "access_denied" {
+                SignInError::Denied {
+                    session: session.id.to_string(),
+                    command: command.to_owned(),
+                }
+            } else {
+                SignInError::Rejected {
+                    detail: description.unwrap_or(error),
+                    command: command.to_owned(),
+                }
+            });
+        }
+    };
+    oidc.create_token(
+        &registration.client_id,
+        &registration.client_secret,
+        Grant::AuthorizationCode {
+            code: &code,
+            redirect_uri: &redirect_uri,
+            code_verifier: &verifier,
+        },
+    )
+    .await
+    .map_err(|e| match e.code() {
+        Some("InvalidGrantException" | "InvalidRequestException") => SignInError::Rejected {
+            detail: e.to_string(),
+            command: command.to_owned(),
+        },
+        Some("AccessDeniedException") => SignInError::Denied {
+            session: session.id.to_string(),
+            command: command.to_owned(),
+        },
+        _ => SignInError::Call(e),
+    })
+}
+
+async fn device_flow(
+    ctx: &Context,
+    oidc: &OidcClient,
+    session: &SsoSessionConfig,
+    registration: &ClientRegistration,
+    options: &SignInOptions,
+    command: &str,
+    on_event: &(dyn Fn(SignInEvent) + Send + Sync),
+) -> Result<TokenGrant, SignInError> {
+    let DeviceAuthorization {
+        device_code,
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        expires_in,
+        interval,
+    } = oidc
+        .start_device_authorization(
+            &registration.client_id,
+            &registration.client_secret,
+            &session.start_url,
+        )
+        .await?;
+    on_event(SignInEvent::DeviceCode {
+        user_code,
+        verification_uri: verification_uri.clone(),
+        verification_uri_complete: verification_uri_complete.clone(),
+    });
+    let url = verification_uri_complete.unwrap_or(verification_uri);
+    announce_url(ctx, &url, options.open_browser, on_event);
+    on_event(SignInEvent::Waiting);
+
+    let expired = || SignInError::CodeExpired {
+        session: session.id.to_string(),
+        command: command.to_owned(),
+    };
+    let deadline = add_seconds(ctx.now(), expires_in.max(1));
+    let mut schedule = PollSchedule::new(interval);
+    loop {
+        tokio::time::sleep(schedule.wait()).await;
+        if ctx.now() > deadline {
+            return Err(expired());
+        }
+        let answer = oidc
+            .create_token(
+                &registration.client_id,
+                &registration.client_secret,
+                Grant::DeviceCode(&device_code),
+            )
+            .await;
+        match answer {
+            Ok(grant) => return Ok(grant),
+            Err(e) => match e.code() {
+                Some("AuthorizationPendingException") => {}
+                Some("SlowDownException") => schedule.slow_down(),
+                Some("ExpiredTokenException") => return Err(expired()),
+                Some("AccessDeniedException") => {
+                    return Err(SignInError::Denied {
+                        session: session.id.to_string(),
+                        command: command.to_owned(),
+                    });
+                }
+                Some("InvalidGrantException") => {
+                    return Err(SignInError::Rejected {
+                        detail: e.to_string(),
+                        command: command.to_owned(),
+                    });
+                }
+                _ => return Err(SignInError::Call(e)),
+            },
+        }
+    }
+}
+
+/// The device flow's polling interval: the service's, plus five seconds per `slow_down`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollSchedule {
+    interval: i64,
+}
+
+impl PollSchedule {
+    /// Starts at the service's `interval` (5 s if it gave none).
+    pub fn new(interval: i64) -> Self {
+        Self {
+            interval: if interval > 0 { interval } else { 5 },
+        }
+    }
+
+    /// How long to wait before the next poll.
+    pub fn wait(&self) -> Duration {
+        Duration::from_secs(self.interval.unsigned_abs())
+    }
+
+    /// The service said `slow_down`.
+    pub fn slow_down(&mut self) {
+        self.interval += SLOW_DOWN_STEP;
+    }
+}
+
+/// Refreshes `session` with its refresh token when it is inside the refresh window (or
+/// `force`). A refusal leaves the old token in place and says a sign-in is needed; there is
+/// no retry loop beyond the SDK's own for transient errors.
+pub async fn refresh(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    force: bool,
+    command: &str,
+) -> Result<RefreshOutcome, SignInError> {
+    let needed = |reason: &str| SignInError::SignInNeeded {
+        session: session.id.to_string(),
+        reason: reason.to_owned(),
+        command: command.to_owned(),
+    };
+    let window = i64::from(ctx.settings.refresh_minutes) * 60;
+    let due =
+        |token: &SsoToken, now: Timestamp| force || token.expires_at <= add_seconds(now, window);
+    let cached = ctx.tokens.load(&session.id);
+    if let CachedToken::Present(token) = &cached
+        && !due(token, ctx.now())
+    {
+        return Ok(RefreshOutcome::NotNeeded(token.clone()));
+    }
+    let _lock = lock_session(ctx, &session.id, || {}).await?;
+    let now = ctx.now();
+    let token = match ctx.tokens.load(&session.id) {
+        CachedToken::Present(token) => token,
+        CachedToken::Missing => return Err(needed("not signed in")),
+        CachedToken::Invalid { reason, .. } => return Err(needed(&reason)),
+    };
+    // Someone else may have refreshed while this one waited for the lock.
+    if let CachedToken::Present(before) = &cached
+        && before.access_token != token.access_token
+        && token.expires_at > now
+    {
+        return Ok(RefreshOutcome::Refreshed(token));
+    }
+    if !due(&token, now) {
+        return Ok(RefreshOutcome::NotNeeded(token));
+    }
+    let (Some(refresh_token), Some(client_id), Some(client_secret)) =
+        (&token.refresh_token, &token.client_id, &token.client_secret)
+    else {
+        return Err(needed(
+            "this session cannot be refreshed (no refresh token)",
+        ));
+    };
+    if token.registration_expires_at.is_none_or(|at| at <= now) {
+        return Err(needed("its client registration has expired"));
+    }
+    let oidc = OidcClient::new(&ctx.env, &session.region);
+    let grant = oidc
+        .create_token(client_id, client_secret, Grant::RefreshToken(refresh_token))
+        .await
+        .map_err(|e| match e.code() {
+            Some(
+                "InvalidGrantException"
+                | "InvalidClientException"
+                | "UnauthorizedClientException"
+                | "ExpiredTokenException"
+                | "AccessDeniedException",
+            ) => needed("the refresh was refused (signed out, or the session ended)"),
+            _ => SignInError::Call(e),
+        })?;
+    let refreshed = SsoToken {
+        access_token: grant.access_token,
+        expires_at: add_seconds(now, grant.expires_in),
+        refresh_token: grant.refresh_token.or_else(|| token.refresh_token.clone()),
+        ..token
+    };
+    ctx.tokens
+        .store(&session.id, &refreshed)
+        .map_err(|e| SignInError::Local(e.to_string()))?;
+    Ok(RefreshOutcome::Refreshed(refreshed))
+}
+
+/// Signs out of `session`: ends it at the portal (best effort) and deletes the token.
+pub async fn sign_out(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+) -> Result<SignOutOutcome, SignInError> {
+    let _lock = lock_session(ctx, &session.id, || {}).await?;
+    let mut portal_error = None;
+    if let CachedToken::Present(token) = ctx.tokens.load(&session.id)
+        && token.expires_at > ctx.now()
+    {
+        let portal = PortalClient::new(&ctx.env, &session.region);
+        if let Err(e) = portal.logout(&token.access_token).await
+            && e.code() != Some("UnauthorizedException")
+        {
+            portal_error = Some(e.to_string());
+        }
+    }
+    let removed = ctx
+        .tokens
+        .remove(&session.id)
+        .map_err(|e| SignInError::Local(e.to_string()))?;
+    Ok(SignOutOutcome {
+        removed,
+        portal_error,
+    })
+}
+
+/// A bearer token of the session, for callers that need one (credential fetches).
+pub fn valid_access_token(ctx: &Context, session: &SsoSessionConfig) -> Option<Secret> {
+    match ctx.tokens.load(&session.id) {
+        CachedToken::Present(t) if t.expires_at > ctx.now() => Some(t.access_token),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_down_adds_five_seconds_each_time() {
+        let mut s = PollSchedule::new(1);
+        assert_eq!(s.wait(), Duration::from_secs(1));
+        s.slow_down();
+        assert_eq!(s.wait(), Duration::from_secs(6));
+        s.slow_down();
+        assert_eq!(s.wait(), Duration::from_secs(11));
+        assert_eq!(PollSchedule::new(0).wait(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn scopes_default_only_for_sso_sessions() {
+        let mut s = SsoSessionConfig {
+            id: SessionId::Named("corp".into()),
+            start_url: "https://x/start".into(),
+            region: "us-east-1".into(),
+            registration_scopes: None,
+        };
+        assert_eq!(request_scopes(&s), Some(vec![DEFAULT_SCOPE.to_owned()]));
+        s.registration_scopes = Some(vec!["a".into(), "b".into()]);
+        assert_eq!(request_scopes(&s), Some(vec!["a".into(), "b".into()]));
+        s.id = SessionId::Legacy("https://x/start".into());
+        s.registration_scopes = None;
+        assert_eq!(request_scopes(&s), None);
+    }
+
+    #[test]
+    fn login_commands_name_the_session() {
+        let s = SsoSessionConfig {
+            id: SessionId::Legacy("https://x/start".into()),
+            start_url: "https://x/start".into(),
+            region: "us-east-1".into(),
+            registration_scopes: None,
+        };
+        assert_eq!(login_command(&s, Some("old")), "ssobar login --profile old");
+    }
+}
