@@ -95,7 +95,10 @@ fn sandbox() -> (Sandbox, String) {
     let sandbox = Sandbox::new();
     sandbox.write_config(CONFIG);
     let corp_expiry = utc_in(3 * 3600);
-    sandbox.write_token("corp", &token("https://corp.awsapps.com/start", &corp_expiry, true));
+    sandbox.write_token(
+        "corp",
+        &token("https://corp.awsapps.com/start", &corp_expiry, true),
+    );
     sandbox.write_token(
         "sandbox",
         &token("https://sandbox.awsapps.com/start", &utc_in(5 * 60), false),
@@ -113,7 +116,13 @@ fn sandbox() -> (Sandbox, String) {
 }
 
 fn status_json(sandbox: &Sandbox, args: &[&str]) -> Vec<Value> {
-    let ran = Ran::run(sandbox.command(SSOBAR).args(["status", "--json"]).args(args)).success();
+    let ran = Ran::run(
+        sandbox
+            .command(SSOBAR)
+            .args(["status", "--json"])
+            .args(args),
+    )
+    .success();
     ran.json().as_array().expect("a JSON array").clone()
 }
 
@@ -198,7 +207,9 @@ fn table_shows_local_expiry_and_time_left() {
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
         header,
-        ["PROFILE", "SESSION", "ACCOUNT", "ROLE", "STATE", "EXPIRES", "LEFT"]
+        [
+            "PROFILE", "SESSION", "ACCOUNT", "ROLE", "STATE", "EXPIRES", "LEFT"
+        ]
     );
     let dev: Vec<&str> = lines
         .iter()
@@ -206,20 +217,37 @@ fn table_shows_local_expiry_and_time_left() {
         .expect("a dev row")
         .split_whitespace()
         .collect();
-    assert_eq!(dev[..5], ["dev", "corp", "111111111111", "AdministratorAccess", "valid"]);
+    assert_eq!(
+        dev[..5],
+        [
+            "dev",
+            "corp",
+            "111111111111",
+            "AdministratorAccess",
+            "valid"
+        ]
+    );
     // Three hours minus the second or two the test took: "2h 59m" (or "3h 0m" on a fast run).
     let left = dev[6..].join(" ");
     assert!(left == "2h 59m" || left == "3h 0m", "{left}");
     assert!(!ran.stdout.contains('\x1b'), "NO_COLOR is set: no escapes");
     assert!(ran.stdout.contains("lab: expired at "));
-    assert!(ran.stdout.contains("run \"ssobar login --sso-session lab\""));
+    assert!(
+        ran.stdout
+            .contains("run \"ssobar login --sso-session lab\"")
+    );
 }
 
 #[test]
 fn check_exits_3_only_when_a_selected_session_needs_a_sign_in() {
     let (sandbox, _) = sandbox();
     let check = |args: &[&str]| {
-        Ran::run(sandbox.command(SSOBAR).args(["status", "--check", "--quiet"]).args(args))
+        Ran::run(
+            sandbox
+                .command(SSOBAR)
+                .args(["status", "--check", "--quiet"])
+                .args(args),
+        )
     };
     let all = check(&[]).expect_code(3);
     assert_eq!(all.stdout, "");
@@ -236,10 +264,18 @@ fn check_exits_3_only_when_a_selected_session_needs_a_sign_in() {
 fn profile_filter_and_unknown_profiles() {
     let (sandbox, _) = sandbox();
     let rows = status_json(&sandbox, &["--profile", "dev", "--profile", "static"]);
-    let names: Vec<&str> = rows.iter().map(|r| r["profile"].as_str().unwrap()).collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["dev", "static"]);
 
-    let ran = Ran::run(sandbox.command(SSOBAR).args(["status", "--profile", "sandbx"])).expect_code(1);
+    let ran = Ran::run(
+        sandbox
+            .command(SSOBAR)
+            .args(["status", "--profile", "sandbx"]),
+    )
+    .expect_code(1);
     assert_eq!(
         ran.stderr.trim(),
         "ssobar: there is no profile sandbx; did you mean sandbox?"
@@ -279,10 +315,17 @@ fn a_malformed_line_marks_its_profile_and_spares_the_rest() {
 #[test]
 fn a_profile_naming_a_missing_session_is_misconfigured() {
     let sandbox = Sandbox::new();
-    sandbox.write_config("[profile p]\nsso_session = nowhere\nsso_account_id = 1\nsso_role_name = R\n");
+    sandbox.write_config(
+        "[profile p]\nsso_session = nowhere\nsso_account_id = 1\nsso_role_name = R\n",
+    );
     let rows = status_json(&sandbox, &[]);
     assert_eq!(rows[0]["state"], "misconfigured");
-    assert!(rows[0]["detail"].as_str().unwrap().contains("sso-session nowhere"));
+    assert!(
+        rows[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sso-session nowhere")
+    );
 }
 
 #[test]

@@ -179,7 +179,12 @@ pub fn refresh(args: &RefreshArgs, ctx: &Context) -> Result<Outcome> {
     let mut failed = false;
     for target in &targets {
         let name = target.session.id.to_string();
-        match runtime.block_on(signin::refresh(ctx, &target.session, args.force, &target.login)) {
+        match runtime.block_on(signin::refresh(
+            ctx,
+            &target.session,
+            args.force,
+            &target.login,
+        )) {
             Ok(RefreshOutcome::Refreshed(token)) => {
                 println!("Refreshed {name}: signed in {}.", until(ctx, &token));
             }
@@ -216,7 +221,9 @@ pub fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Outcome> {
         let name = target.session.id.to_string();
         let outcome = runtime.block_on(signin::sign_out(ctx, &target.session))?;
         if let Some(why) = outcome.portal_error {
-            eprintln!("ssobar: warning: the portal did not confirm the sign-out of {name} ({why}); the local token is deleted anyway");
+            eprintln!(
+                "ssobar: warning: the portal did not confirm the sign-out of {name} ({why}); the local token is deleted anyway"
+            );
         }
         if outcome.removed {
             println!("Signed out of {name}.");

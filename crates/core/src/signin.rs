@@ -170,11 +170,11 @@ pub enum SignInError {
     },
     /// Nothing came back in time.
     #[error(
-        "no answer from the browser within {minutes} minutes; run \"{command}\" again (add --device-code to sign in from another device)"
+        "no answer from the browser within {after}; run \"{command}\" again (add --device-code to sign in from another device)"
     )]
     TimedOut {
-        /// The timeout.
-        minutes: u64,
+        /// The timeout, in words.
+        after: String,
         /// The command to run.
         command: String,
     },
@@ -194,6 +194,17 @@ pub enum SignInError {
     /// The token store or a lock could not be used.
     #[error("{0}")]
     Local(String),
+}
+
+/// "10 minutes", "1 second": a timeout as a person says it.
+fn spoken_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 60 && secs % 60 == 0 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The command that signs in to `session` again.
@@ -316,7 +327,7 @@ pub async fn sign_in(
         .await
         .unwrap_or_else(|_| {
             Err(SignInError::TimedOut {
-                minutes: options.timeout.as_secs().div_ceil(60),
+                after: spoken_duration(options.timeout),
                 command: command.to_owned(),
             })
         })

@@ -163,6 +163,67 @@ impl Ran {
     }
 }
 
+/// How the scripted browser behaves when ssobar opens a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrowserMode {
+    /// Follow every redirect, as a person's browser does after they approve: for PKCE this
+    /// lands on ssobar's loopback callback, for the device flow it opens the approval page.
+    Follow,
+    /// Take the redirect from `/authorize` but forge its `state` before following it.
+    ForgeState,
+    /// Record the URL and do nothing (the person never comes back).
+    Ignore,
+}
+
+/// A `$BROWSER` script that records each URL it is given and acts as [`BrowserMode`] says.
+pub struct ScriptedBrowser {
+    script: PathBuf,
+    log: PathBuf,
+}
+
+impl ScriptedBrowser {
+    /// Writes the script into `dir` (it uses `curl`, as a stand-in for a browser).
+    pub fn new(dir: &Path, mode: BrowserMode) -> Self {
+        let script = dir.join("browser.sh");
+        let log = dir.join("browser.log");
+        let act = match mode {
+            BrowserMode::Follow => r#"curl -fsS -L -o /dev/null "$1""#,
+            BrowserMode::ForgeState => {
+                r#"loc=$(curl -fsS -o /dev/null -w '%{redirect_url}' "$1")
+curl -sS -o /dev/null "$(printf '%s' "$loc" | sed 's/state=[^&]*/state=forged/')""#
+            }
+            BrowserMode::Ignore => ":",
+        };
+        let text = format!(
+            "#!/bin/sh
+printf '%s\n' \"$1\" >> '{}'
+{act}
+",
+            log.display()
+        );
+        std::fs::write(&script, text).expect("write the browser script");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("make the browser script executable");
+        }
+        Self { script, log }
+    }
+
+    /// The value for `$BROWSER`.
+    pub fn command(&self) -> String {
+        self.script.display().to_string()
+    }
+
+    /// Every URL opened so far.
+    pub fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .map(|text| text.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// The workspace's root folder.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

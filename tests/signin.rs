@@ -1,0 +1,519 @@
+//! `ssobar login`, `refresh` and `logout` end to end: the real binary, ssobar-fake-aws reached
+//! through `AWS_ENDPOINT_URL_*`, and a `$BROWSER` script that acts as the person's browser.
+
+use serde_json::Value;
+use ssobar_fake_aws::{FakeAws, FakeConfig, Fault, Operation};
+use ssobar_testkit::{BrowserMode, Ran, Sandbox, ScriptedBrowser};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
+
+struct World {
+    fake: FakeAws,
+    sandbox: Sandbox,
+    browser: ScriptedBrowser,
+}
+
+fn config_text(url: &str) -> String {
+    format!(
+        "[sso-session corp]
+sso_start_url = {url}/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[profile dev]
+sso_session = corp
+sso_account_id = 111122223333
+sso_role_name = ReadOnlyAccess
+region = eu-west-1
+
+[profile legacy]
+sso_start_url = {url}/legacy
+sso_region = us-east-1
+sso_account_id = 111122223333
+sso_role_name = ReadOnlyAccess
+"
+    )
+}
+
+fn world_with(config: FakeConfig, mode: BrowserMode) -> World {
+    let fake = FakeAws::start(config).expect("start the fake");
+    let mut sandbox = Sandbox::new();
+    for (k, v) in fake.endpoint_env() {
+        sandbox.set_env(k, v);
+    }
+    let browser = ScriptedBrowser::new(sandbox.home(), mode);
+    sandbox.set_env("BROWSER", browser.command());
+    sandbox.write_config(&config_text(fake.url()));
+    World {
+        fake,
+        sandbox,
+        browser,
+    }
+}
+
+fn world(mode: BrowserMode) -> World {
+    world_with(FakeConfig::default(), mode)
+}
+
+impl World {
+    fn ssobar(&self, args: &[&str]) -> Ran {
+        Ran::run(self.sandbox.command(SSOBAR).args(args))
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.sandbox
+            .command(SSOBAR)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ssobar")
+    }
+
+    fn token(&self) -> Option<Value> {
+        let text = std::fs::read_to_string(self.sandbox.token_path("corp")).ok()?;
+        Some(serde_json::from_str(&text).expect("the token file is JSON"))
+    }
+
+    fn calls(&self, op: Operation) -> usize {
+        self.fake.calls(op)
+    }
+}
+
+#[test]
+fn browser_sign_in_writes_an_aws_cli_token() {
+    let w = world(BrowserMode::Follow);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).success();
+    assert!(
+        ran.stdout.starts_with("Signed in to corp until "),
+        "{}",
+        ran.stdout
+    );
+    let opened = w.browser.opened();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let authorize = format!("{}/authorize?response_type=code&client_id=", w.fake.url());
+    assert!(opened[0].starts_with(&authorize), "{}", opened[0]);
+    assert!(opened[0].contains("&code_challenge_method=S256&"));
+    assert!(opened[0].contains("&scopes=sso%3Aaccount%3Aaccess&"));
+    assert!(
+        ran.stderr.contains(&opened[0]),
+        "the URL is printed for SSH users too:\n{}",
+        ran.stderr
+    );
+
+    let token = w.token().expect("a token file");
+    for field in [
+        "startUrl",
+        "region",
+        "accessToken",
+        "expiresAt",
+        "clientId",
+        "clientSecret",
+        "registrationExpiresAt",
+        "refreshToken",
+    ] {
+        assert!(token.get(field).is_some(), "{field} missing in {token}");
+    }
+    assert_eq!(token["startUrl"], format!("{}/start", w.fake.url()));
+    let expires = token["expiresAt"].as_str().unwrap();
+    assert_eq!(expires.len(), "2024-05-01T12:00:00Z".len(), "{expires}");
+    assert!(expires.ends_with('Z'));
+
+    assert_eq!(w.calls(Operation::RegisterClient), 1);
+    assert_eq!(w.calls(Operation::Authorize), 1);
+    assert_eq!(w.calls(Operation::CreateToken), 1);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&w.sandbox.token_path("corp")), 0o600);
+        assert_eq!(mode(&w.sandbox.cache_dir()), 0o700);
+    }
+    let registrations: Vec<Value> = std::fs::read_dir(w.sandbox.cache_dir())
+        .unwrap()
+        .map(|e| {
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
+        })
+        .filter(|v: &Value| v.get("accessToken").is_none())
+        .collect();
+    assert_eq!(registrations.len(), 1);
+    assert_eq!(
+        registrations[0]["grantTypes"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+
+    let status = w
+        .ssobar(&["status", "--json", "--profile", "dev"])
+        .success()
+        .json();
+    assert_eq!(status[0]["state"], "valid");
+    assert_eq!(status[0]["refreshable"], true);
+}
+
+#[test]
+fn a_valid_session_needs_no_network_call() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    w.fake.reset_counters();
+    let ran = w.ssobar(&["login", "--sso-session", "corp"]).success();
+    assert!(ran.stdout.starts_with("Already signed in to corp until "));
+    assert!(w.fake.requests().is_empty(), "{:?}", w.fake.requests());
+}
+
+#[test]
+fn a_forged_state_is_refused_and_nothing_is_written() {
+    let w = world(BrowserMode::ForgeState);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    assert_eq!(
+        ran.stderr.lines().last().unwrap(),
+        "ssobar: the browser answered with a different sign-in's state (an old tab?); run \"ssobar login --sso-session corp\" again"
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 0);
+    assert!(w.token().is_none());
+}
+
+#[test]
+fn a_denied_browser_sign_in_says_so() {
+    let config = FakeConfig {
+        deny: true,
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Follow);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    assert!(
+        ran.stderr
+            .contains("sign-in to corp was denied in the browser"),
+        "{}",
+        ran.stderr
+    );
+    assert!(w.token().is_none());
+}
+
+#[test]
+fn registrations_are_reused_until_they_near_expiry() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    w.ssobar(&["login", "--profile", "dev", "--force"])
+        .success();
+    assert_eq!(
+        w.calls(Operation::RegisterClient),
+        1,
+        "second sign-in reuses the client"
+    );
+    assert_eq!(w.calls(Operation::Authorize), 2);
+
+    let short = FakeConfig {
+        client_secret_lifetime_seconds: 10 * 60,
+        ..FakeConfig::default()
+    };
+    let w = world_with(short, BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    w.ssobar(&["login", "--profile", "dev", "--force"])
+        .success();
+    assert_eq!(
+        w.calls(Operation::RegisterClient),
+        2,
+        "a registration with less than 15 minutes left is replaced"
+    );
+}
+
+#[test]
+fn a_device_registration_is_not_reused_for_pkce() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev", "--device-code"])
+        .success();
+    assert_eq!(w.calls(Operation::StartDeviceAuthorization), 1);
+    w.ssobar(&["login", "--profile", "dev", "--force"])
+        .success();
+    assert_eq!(w.calls(Operation::RegisterClient), 2);
+    assert_eq!(w.calls(Operation::Authorize), 1);
+}
+
+#[test]
+fn device_code_polls_while_pending() {
+    let config = FakeConfig {
+        pending_polls_before_approval: Some(2),
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Ignore);
+    let ran = w
+        .ssobar(&["login", "--profile", "dev", "--device-code", "--no-browser"])
+        .success();
+    assert!(ran.stdout.starts_with("Signed in to corp until "));
+    assert!(ran.stderr.contains("Confirm this code in the browser: "));
+    assert!(
+        ran.stderr
+            .contains(&format!("{}/device?user_code=", w.fake.url()))
+    );
+    assert!(w.browser.opened().is_empty(), "--no-browser opens nothing");
+    assert_eq!(
+        w.calls(Operation::CreateToken),
+        3,
+        "two pending, then the token"
+    );
+}
+
+#[test]
+fn device_code_slows_down_when_told() {
+    let config = FakeConfig {
+        slow_down_polls: 1,
+        pending_polls_before_approval: Some(0),
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Ignore);
+    w.ssobar(&["login", "--profile", "dev", "--device-code"])
+        .success();
+    let polls: Vec<jiff::Timestamp> = w
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == Operation::CreateToken)
+        .map(|r| r.timestamp)
+        .collect();
+    assert_eq!(polls.len(), 2);
+    let gap = polls[1].duration_since(polls[0]);
+    assert!(
+        gap >= jiff::SignedDuration::from_secs(5),
+        "slow_down must add 5 s to the 1 s interval, waited {gap:?}"
+    );
+}
+
+#[test]
+fn device_code_denied_and_expired() {
+    let config = FakeConfig {
+        deny: true,
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Follow);
+    let ran = w
+        .ssobar(&["login", "--profile", "dev", "--device-code"])
+        .expect_code(1);
+    assert!(
+        ran.stderr.contains("was denied in the browser"),
+        "{}",
+        ran.stderr
+    );
+
+    let config = FakeConfig {
+        device_code_lifetime_seconds: 2,
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Ignore);
+    let ran = w
+        .ssobar(&["login", "--profile", "dev", "--device-code"])
+        .expect_code(1);
+    assert!(
+        ran.stderr
+            .contains("the sign-in code for corp expired before it was confirmed"),
+        "{}",
+        ran.stderr
+    );
+    assert!(w.token().is_none());
+}
+
+#[test]
+fn legacy_profiles_sign_in_with_the_device_code() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "legacy"]).success();
+    assert_eq!(w.calls(Operation::StartDeviceAuthorization), 1);
+    assert_eq!(w.calls(Operation::Authorize), 0);
+    let legacy_url = format!("{}/legacy", w.fake.url());
+    let text =
+        std::fs::read_to_string(w.sandbox.token_path(&legacy_url)).expect("token by start URL");
+    let token: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        token.get("refreshToken").is_none(),
+        "legacy sessions cannot refresh"
+    );
+}
+
+#[test]
+fn refresh_rotates_the_token_without_a_browser() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    let before = w.token().unwrap();
+    let ran = w.ssobar(&["refresh", "--profile", "dev"]).success();
+    assert!(
+        ran.stdout.contains("not due for a refresh yet"),
+        "{}",
+        ran.stdout
+    );
+    let ran = w
+        .ssobar(&["refresh", "--profile", "dev", "--force"])
+        .success();
+    assert!(
+        ran.stdout.starts_with("Refreshed corp: signed in until "),
+        "{}",
+        ran.stdout
+    );
+    let after = w.token().unwrap();
+    assert_ne!(before["accessToken"], after["accessToken"]);
+    assert_ne!(before["refreshToken"], after["refreshToken"]);
+    assert_eq!(before["clientId"], after["clientId"]);
+    assert_eq!(w.browser.opened().len(), 1, "no second browser tab");
+}
+
+#[test]
+fn a_revoked_refresh_token_leaves_the_old_token_and_asks_for_a_sign_in() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    let before = std::fs::read(w.sandbox.token_path("corp")).unwrap();
+    w.fake.revoke_refresh_tokens();
+    let ran = w
+        .ssobar(&["refresh", "--sso-session", "corp", "--force"])
+        .expect_code(1);
+    assert_eq!(
+        ran.stderr.trim(),
+        "ssobar: sign-in needed for corp: the refresh was refused (signed out, or the session ended); run \"ssobar login --sso-session corp\""
+    );
+    assert_eq!(std::fs::read(w.sandbox.token_path("corp")).unwrap(), before);
+    assert_eq!(
+        w.calls(Operation::CreateToken),
+        2,
+        "one sign-in, one refused refresh, no retries"
+    );
+}
+
+#[test]
+fn ten_concurrent_logins_open_one_browser_tab() {
+    let w = world(BrowserMode::Follow);
+    let children: Vec<Child> = (0..10)
+        .map(|_| w.spawn(&["login", "--profile", "dev"]))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(w.browser.opened().len(), 1);
+    assert_eq!(w.calls(Operation::RegisterClient), 1);
+    assert_eq!(w.calls(Operation::Authorize), 1);
+    assert_eq!(w.calls(Operation::CreateToken), 1);
+}
+
+#[test]
+fn logout_ends_the_session_and_deletes_the_token() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    let ran = w.ssobar(&["logout", "--profile", "dev"]).success();
+    assert_eq!(ran.stdout.trim(), "Signed out of corp.");
+    assert_eq!(w.calls(Operation::Logout), 1);
+    assert!(w.token().is_none());
+    let ran = w.ssobar(&["logout", "--all"]).success();
+    assert_eq!(ran.stdout.trim(), "No signed-in sessions.");
+    let status = w
+        .ssobar(&["status", "--json", "--profile", "dev"])
+        .success()
+        .json();
+    assert_eq!(status[0]["state"], "missing");
+}
+
+#[test]
+fn plain_http_start_urls_are_refused_off_loopback() {
+    let w = world(BrowserMode::Follow);
+    w.sandbox.write_config(
+        "[sso-session corp]\nsso_start_url = http://corp.example.com/start\nsso_region = us-east-1\n",
+    );
+    let ran = w.ssobar(&["login", "--sso-session", "corp"]).expect_code(1);
+    assert!(
+        ran.stderr
+            .contains("refusing to sign in to http://corp.example.com/start"),
+        "{}",
+        ran.stderr
+    );
+    assert!(w.fake.requests().is_empty());
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named() {
+    let mut w = world(BrowserMode::Follow);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    w.sandbox.set_env("AWS_ENDPOINT_URL_SSO_OIDC", &dead);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    let last = ran.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!("ssobar: cannot reach {dead}: ")),
+        "{last}"
+    );
+}
+
+#[test]
+fn throttling_is_retried_then_reported() {
+    let w = world(BrowserMode::Follow);
+    w.fake
+        .inject_fault(Operation::RegisterClient, Fault::Throttle, 10);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    assert!(
+        ran.stderr
+            .contains("is throttling requests; wait a minute and try again"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        w.calls(Operation::RegisterClient),
+        3,
+        "three attempts with backoff"
+    );
+
+    let w = world(BrowserMode::Follow);
+    w.fake
+        .inject_fault(Operation::RegisterClient, Fault::Throttle, 1);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_cleanly() {
+    let w = world(BrowserMode::Ignore);
+    let child = w.spawn(&["login", "--profile", "dev"]);
+    let started = Instant::now();
+    let url = loop {
+        if let Some(url) = w.browser.opened().pop() {
+            break url;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "ssobar never opened the browser"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let redirect = url
+        .split("redirect_uri=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap()
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    let port: u16 = redirect
+        .trim_start_matches("http://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ssobar: sign-in to corp cancelled; nothing was changed"),
+        "{stderr}"
+    );
+    assert!(w.token().is_none());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the loopback listener is closed"
+    );
+}
