@@ -199,7 +199,7 @@ pub enum SignInError {
 /// "10 minutes", "1 second": a timeout as a person says it.
 fn spoken_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs >= 60 && secs % 60 == 0 {
+    let (n, unit) = if secs >= 60 && secs.is_multiple_of(60) {
         (secs / 60, "minute")
     } else {
         (secs, "second")
