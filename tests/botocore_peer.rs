@@ -2,6 +2,9 @@
 //! ssobar writes, botocore reads; what botocore writes, ssobar reads; and botocore speaks to
 //! ssobar-fake-aws as it would to AWS.
 
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
 use serde_json::Value;
 use ssobar_core::config::SessionId;
 use ssobar_core::token_cache::{SsoToken, TokenCache, TokenStore};

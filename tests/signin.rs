@@ -1,6 +1,9 @@
 //! `ssobar login`, `refresh` and `logout` end to end: the real binary, ssobar-fake-aws reached
 //! through `AWS_ENDPOINT_URL_*`, and a `$BROWSER` script that acts as the person's browser.
 
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
 use serde_json::Value;
 use ssobar_fake_aws::{FakeAws, FakeConfig, Fault, Operation};
 use ssobar_testkit::{BrowserMode, Ran, Sandbox, ScriptedBrowser};

@@ -1,5 +1,8 @@
 //! The sign-in API that the CLI and the tray app share, driven directly against the fake.
 
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
 use ssobar_core::config::{SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::env::Env;

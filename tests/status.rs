@@ -1,6 +1,9 @@
 //! `ssobar status` end to end: the real binary over a throwaway HOME with every kind of
 //! profile and every state of token.
 
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
 use serde_json::{Value, json};
 use ssobar_testkit::{Ran, Sandbox, utc_in};
 

@@ -1,6 +1,9 @@
 //! Property tests: no input makes the config or cache parsers panic, and a malformed line
 //! costs only its own section.
 
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
 use proptest::prelude::*;
 use ssobar_core::config::{AwsConfig, ConfigText, FileKind};
 use ssobar_core::token_cache::{SsoToken, parse_token};
