@@ -234,7 +234,11 @@ fn table_shows_local_expiry_and_time_left() {
     let left = dev[6..].join(" ");
     assert!(left == "2h 59m" || left == "3h 0m", "{left}");
     assert!(!ran.stdout.contains('\x1b'), "NO_COLOR is set: no escapes");
-    assert!(ran.stdout.contains("lab: expired at "));
+    assert!(
+        ran.stdout.contains("lab: expired 1h 0m ago: "),
+        "{}",
+        ran.stdout
+    );
     assert!(
         ran.stdout
             .contains("run \"ssobar login --sso-session lab\"")

@@ -164,7 +164,7 @@ mod tests {
             Some("2024-05-01T11:00:00Z"),
         );
         expired.detail =
-            Some("expired at 2024-05-01T11:00:00Z: run \"ssobar login --sso-session corp\"".into());
+            Some("expired 1h 0m ago: run \"ssobar login --sso-session corp\"".into());
         let mut also_expired = expired.clone();
         also_expired.profile = "staging".into();
         let text = render_table(
@@ -180,7 +180,7 @@ mod tests {
              production  corp     111111111111  Admin  expired  11:00    -\n\
              staging     corp     111111111111  Admin  expired  11:00    -\n\
              \n\
-             corp: expired at 2024-05-01T11:00:00Z: run \"ssobar login --sso-session corp\"\n"
+             corp: expired 1h 0m ago: run \"ssobar login --sso-session corp\"\n"
         );
     }
 

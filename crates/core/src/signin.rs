@@ -209,10 +209,20 @@ fn spoken_duration(d: Duration) -> String {
 
 /// The command that signs in to `session` again.
 pub fn login_command(session: &SsoSessionConfig, profile_hint: Option<&str>) -> String {
+    session_command("login", session, profile_hint)
+}
+
+/// `ssobar VERB` with the selector of `session`: `--sso-session NAME`, or for legacy sessions
+/// (which have no name) `--profile` with a profile that uses it.
+pub fn session_command(
+    verb: &str,
+    session: &SsoSessionConfig,
+    profile_hint: Option<&str>,
+) -> String {
     match (&session.id, profile_hint) {
-        (SessionId::Named(name), _) => format!("ssobar login --sso-session {name}"),
-        (SessionId::Legacy(_), Some(profile)) => format!("ssobar login --profile {profile}"),
-        (SessionId::Legacy(_), None) => "ssobar login --profile PROFILE".to_owned(),
+        (SessionId::Named(name), _) => format!("ssobar {verb} --sso-session {name}"),
+        (SessionId::Legacy(_), Some(profile)) => format!("ssobar {verb} --profile {profile}"),
+        (SessionId::Legacy(_), None) => format!("ssobar {verb} --profile PROFILE"),
     }
 }
 

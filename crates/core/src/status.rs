@@ -5,7 +5,8 @@
 
 use crate::config::{AwsConfig, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig};
 use crate::settings::Settings;
-use crate::signin::login_command;
+use crate::signin::session_command;
+use crate::time::format_duration;
 use crate::time::format_timestamp;
 use crate::token_cache::{CachedToken, SsoToken, TokenStore};
 use jiff::Timestamp;
@@ -180,23 +181,31 @@ pub fn compute(
     settings: &Settings,
 ) -> Status {
     let warn_seconds = i64::from(settings.warning_minutes) * 60;
-    let sessions_in_use: Vec<(SessionId, SsoSessionConfig, String)> = referenced_sessions(config)
-        .into_iter()
-        .filter_map(|id| {
-            let (session, profile) = session_config(config, &id)?;
-            let login = login_command(&session, profile.as_deref());
-            Some((id, session, login))
-        })
-        .collect();
+    let sessions_in_use: Vec<(SessionId, SsoSessionConfig, SessionCommands)> =
+        referenced_sessions(config)
+            .into_iter()
+            .filter_map(|id| {
+                let (session, profile) = session_config(config, &id)?;
+                let commands = SessionCommands {
+                    login: session_command("login", &session, profile.as_deref()),
+                    refresh: session_command("refresh", &session, profile.as_deref()),
+                };
+                Some((id, session, commands))
+            })
+            .collect();
+    let fallback = SessionCommands {
+        login: "ssobar login".to_owned(),
+        refresh: "ssobar refresh".to_owned(),
+    };
     let judge = |id: &SessionId, start_url: &str| {
-        let login = sessions_in_use
+        let commands = sessions_in_use
             .iter()
             .find(|(known, ..)| known == id)
-            .map_or("ssobar login", |(.., login)| login.as_str());
+            .map_or(&fallback, |(.., commands)| commands);
         judge_token(
             tokens.get(id).unwrap_or(&CachedToken::Missing),
             start_url,
-            login,
+            commands,
             now,
             warn_seconds,
         )
@@ -256,6 +265,12 @@ fn session_config(
     }
 }
 
+/// What to tell a person to run for a session.
+struct SessionCommands {
+    login: String,
+    refresh: String,
+}
+
 struct Verdict {
     state: SessionState,
     expires_at: Option<Timestamp>,
@@ -266,11 +281,12 @@ struct Verdict {
 fn judge_token(
     cached: &CachedToken,
     start_url: &str,
-    login: &str,
+    commands: &SessionCommands,
     now: Timestamp,
     warn_seconds: i64,
 ) -> Verdict {
-    let login = format!("run \"{login}\"");
+    let login = format!("run \"{}\"", commands.login);
+    let refresh = format!("run \"{}\"", commands.refresh);
     let token: &SsoToken = match cached {
         CachedToken::Missing => {
             return Verdict {
@@ -305,17 +321,19 @@ fn judge_token(
     }
     let left = token.expires_at.as_second() - now.as_second();
     let (state, detail) = if left <= 0 {
+        let ago = format_duration(-left);
         let detail = if refreshable {
-            "expired; a refresh can renew it without a browser (\"ssobar refresh\")".to_owned()
+            format!("expired {ago} ago; renew it without a browser: {refresh}")
         } else {
-            format!("expired at {}: {login}", format_timestamp(token.expires_at))
+            format!("expired {ago} ago: {login}")
         };
         (SessionState::Expired, Some(detail))
     } else if left <= warn_seconds {
+        let within = format_duration(left);
         let detail = if refreshable {
-            "expires soon; it will be refreshed without a browser".to_owned()
+            format!("expires in {within}; renew it without a browser: {refresh}")
         } else {
-            format!("expires soon and cannot be refreshed: {login}")
+            format!("expires in {within} and cannot be refreshed: {login}")
         };
         (SessionState::Expiring, Some(detail))
     } else {
