@@ -51,8 +51,10 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Outcome> {
     if !args.quiet {
         let mut stdout = std::io::stdout().lock();
         if args.json {
-            serde_json::to_writer_pretty(&mut stdout, &selected)?;
-            writeln!(stdout)?;
+            // One write: stdout is line-buffered, and a thousand profiles are 15,000 lines.
+            let mut json = serde_json::to_vec_pretty(&selected)?;
+            json.push(b'\n');
+            stdout.write_all(&json)?;
         } else if selected.is_empty() {
             writeln!(
                 stderr,

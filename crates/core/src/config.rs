@@ -298,25 +298,38 @@ impl AwsConfig {
     pub fn parse(texts: &[ConfigText]) -> Self {
         let mut problems: Vec<(SectionId, String)> = Vec::new();
         let mut warnings = Vec::new();
-        let mut sanitized = Vec::with_capacity(texts.len());
-        for text in texts {
-            let (clean, mut found) = sanitize(text);
-            for (section, message) in found.drain(..) {
+        let mut note = |found: Found| {
+            for (section, message) in found {
                 match section {
                     Some(section) => problems.push((section, message)),
                     None => warnings.push(message),
                 }
             }
-            sanitized.push((text.kind, clean));
+        };
+        for text in texts {
+            note(unprefixed_sections(text));
         }
-
-        let sections = match parse_with_sdk(&sanitized) {
+        let whole: Vec<(FileKind, String)> =
+            texts.iter().map(|t| (t.kind, t.text.clone())).collect();
+        // Parse once; only a file the SDK rejects is taken apart line by line.
+        let sections = match parse_with_sdk(&whole) {
             Ok(sections) => sections,
-            Err(message) => {
-                // sanitize() re-parsed each file until it was clean, so merging cannot fail;
-                // if a future SDK disagrees, say so rather than lose everything silently.
-                warnings.push(format!("the AWS config could not be parsed: {message}"));
-                EnvConfigSections::default()
+            Err(_) => {
+                let mut sanitized = Vec::with_capacity(texts.len());
+                for text in texts {
+                    let (clean, found) = blank_bad_lines(text);
+                    note(found);
+                    sanitized.push((text.kind, clean));
+                }
+                parse_with_sdk(&sanitized).unwrap_or_else(|message| {
+                    // Each file was re-parsed until it was clean, so merging cannot fail; if a
+                    // future SDK disagrees, say so rather than lose everything silently.
+                    note(vec![(
+                        None,
+                        format!("the AWS config could not be parsed: {message}"),
+                    )]);
+                    EnvConfigSections::default()
+                })
             }
         };
 
@@ -663,32 +676,37 @@ fn section_of_header(line: &str, kind: FileKind) -> SectionId {
 
 type Found = Vec<(Option<SectionId>, String)>;
 
-/// Blanks every line the SDK parser rejects, so the rest of the file still parses, and says
-/// which section each problem belongs to. Line numbers are preserved.
-fn sanitize(file: &ConfigText) -> (String, Found) {
-    let mut lines: Vec<String> = file.text.lines().map(str::to_owned).collect();
-    let mut found: Found = Vec::new();
+/// `[name]` sections in the config file: the SDK drops them with only a log line, but people
+/// who write them mean a profile.
+fn unprefixed_sections(file: &ConfigText) -> Found {
+    if file.kind != FileKind::Config {
+        return Vec::new();
+    }
     let path = file.path.display();
-    for (i, line) in lines.iter().enumerate() {
-        // The SDK drops `[name]` in the config file with only a log line; people mean a profile.
-        if file.kind == FileKind::Config
-            && line.starts_with('[')
-            && let SectionId::Profile(name) = section_of_header(line, file.kind)
-            && name != "default"
-            && !line
-                .trim_start_matches('[')
-                .trim_start()
-                .starts_with("profile")
-        {
-            found.push((
+    file.text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with('['))
+        .filter(|(_, line)| !line.trim_start_matches('[').trim_start().starts_with("profile"))
+        .filter_map(|(i, line)| match section_of_header(line, file.kind) {
+            SectionId::Profile(name) if name != "default" => Some((
                 Some(SectionId::Profile(name.clone())),
                 format!(
                     "{path}:{}: section [{name}] is ignored by the AWS tools; in the config file write [profile {name}]",
                     i + 1
                 ),
-            ));
-        }
-    }
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Blanks every line the SDK parser rejects, so the rest of the file still parses, and says
+/// which section each problem belongs to. Line numbers are preserved.
+fn blank_bad_lines(file: &ConfigText) -> (String, Found) {
+    let mut lines: Vec<String> = file.text.lines().map(str::to_owned).collect();
+    let mut found: Found = Vec::new();
+    let path = file.path.display();
     loop {
         let joined = lines.join("\n");
         let Err(message) = parse_with_sdk(&[(file.kind, joined.clone())]) else {

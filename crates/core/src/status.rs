@@ -679,11 +679,13 @@ sso_role_name = R
                 .unwrap()
                 .contains("missing-session, which is not defined")
         );
-        assert!(
-            state_of(&s, "old")
-                .1
-                .unwrap()
-                .starts_with("expired at 2024-05-01T11:00:00Z")
+        assert_eq!(
+            state_of(&s, "old").1.unwrap(),
+            "expired 1h 0m ago: run \"ssobar login --profile old\""
+        );
+        assert_eq!(
+            state_of(&s, "lab").1.unwrap(),
+            "expires in 10m and cannot be refreshed: run \"ssobar login --sso-session lab\""
         );
     }
 
