@@ -163,8 +163,7 @@ mod tests {
             SessionState::Expired,
             Some("2024-05-01T11:00:00Z"),
         );
-        expired.detail =
-            Some("expired 1h 0m ago: run \"ssobar login --sso-session corp\"".into());
+        expired.detail = Some("expired 1h 0m ago: run \"ssobar login --sso-session corp\"".into());
         let mut also_expired = expired.clone();
         also_expired.profile = "staging".into();
         let text = render_table(
