@@ -9,9 +9,7 @@ use serde_json::Value;
 use ssobar_core::config::SessionId;
 use ssobar_core::token_cache::{SsoToken, TokenCache, TokenStore};
 use ssobar_fake_aws::{FakeAws, FakeConfig, Operation};
-use ssobar_testkit::{
-    BrowserMode, Ran, Sandbox, ScriptedBrowser, format_utc, peer_python, peer_script,
-};
+use ssobar_testkit::{BrowserMode, Ran, Sandbox, World, format_utc, peer_python, peer_script};
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
@@ -26,34 +24,17 @@ fn botocore(sandbox: &Sandbox, args: &[&str]) -> Value {
     ran.json()
 }
 
-fn signed_in_world(token_lifetime_seconds: i64) -> (FakeAws, Sandbox) {
-    let fake = FakeAws::start(FakeConfig {
-        access_token_lifetime_seconds: token_lifetime_seconds,
-        ..FakeConfig::default()
-    })
-    .unwrap();
-    let mut sandbox = Sandbox::new();
-    for (k, v) in fake.endpoint_env() {
-        sandbox.set_env(k, v);
-    }
-    let browser = ScriptedBrowser::new(sandbox.home(), BrowserMode::Follow);
-    sandbox.set_env("BROWSER", browser.command());
-    sandbox.write_config(&format!(
-        "[sso-session corp]
-sso_start_url = {url}/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-
-[profile dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-region = us-east-1
-",
-        url = fake.url()
-    ));
-    Ran::run(sandbox.command(SSOBAR).args(["login", "--profile", "dev"])).success();
-    (fake, sandbox)
+fn signed_in_world(token_lifetime_seconds: i64) -> World {
+    let w = World::start(
+        SSOBAR,
+        FakeConfig {
+            access_token_lifetime_seconds: token_lifetime_seconds,
+            ..FakeConfig::default()
+        },
+        BrowserMode::Follow,
+    );
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    w
 }
 
 #[test]
@@ -101,31 +82,30 @@ fn botocore_loads_the_tokens_ssobar_writes() {
 #[test]
 fn ssobar_reads_what_botocore_writes_when_it_refreshes() {
     // Five minutes left: inside botocore's 15-minute refresh window.
-    let (fake, sandbox) = signed_in_world(300);
-    fake.update_config(|c| c.access_token_lifetime_seconds = 8 * 3600);
-    let before = std::fs::read_to_string(sandbox.token_path("corp")).unwrap();
+    let w = signed_in_world(300);
+    w.fake
+        .update_config(|c| c.access_token_lifetime_seconds = 8 * 3600);
+    let path = w.sandbox.token_path(&w.session);
+    let before = std::fs::read_to_string(&path).unwrap();
 
-    let refreshed = botocore(&sandbox, &["refresh-token", "--profile", "dev"]);
-    let after = std::fs::read_to_string(sandbox.token_path("corp")).unwrap();
+    let refreshed = botocore(&w.sandbox, &["refresh-token", "--profile", "dev"]);
+    let after = std::fs::read_to_string(&path).unwrap();
     assert_ne!(before, after, "botocore rewrote the cache");
     let written: Value = serde_json::from_str(&after).unwrap();
     assert_eq!(written["accessToken"], refreshed["token"]);
     // botocore wrote this file its own way (Python's separators); ssobar reads it.
     assert!(after.contains("\"accessToken\": \""), "{after}");
 
-    let status = Ran::run(
-        sandbox
-            .command(SSOBAR)
-            .args(["status", "--json", "--profile", "dev"]),
-    )
-    .success()
-    .json();
+    let status = w
+        .ssobar(&["status", "--json", "--profile", "dev"])
+        .success()
+        .json();
     let epoch = refreshed["expirationEpoch"].as_i64().unwrap();
     assert_eq!(status[0]["expires_at"], format_utc(epoch));
     assert_eq!(status[0]["state"], "valid");
     assert_eq!(status[0]["refreshable"], true);
     assert_eq!(
-        fake.calls(Operation::CreateToken),
+        w.calls(Operation::CreateToken),
         2,
         "ssobar's sign-in, botocore's refresh"
     );
@@ -133,10 +113,11 @@ fn ssobar_reads_what_botocore_writes_when_it_refreshes() {
 
 #[test]
 fn botocore_gets_role_credentials_with_ssobars_sign_in() {
-    let (fake, sandbox) = signed_in_world(8 * 3600);
-    let creds = botocore(&sandbox, &["role-credentials", "--profile", "dev"]);
+    let w = signed_in_world(8 * 3600);
+    let creds = botocore(&w.sandbox, &["role-credentials", "--profile", "dev"]);
     let key = creds["accessKeyId"].as_str().unwrap();
-    let issued = fake
+    let issued = w
+        .fake
         .credentials(key)
         .expect("the fake issued these credentials");
     assert_eq!(issued.account_id, "111122223333");
@@ -147,7 +128,7 @@ fn botocore_gets_role_credentials_with_ssobars_sign_in() {
             .starts_with("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnlyAccess_"),
         "{creds}"
     );
-    assert_eq!(fake.calls(Operation::GetRoleCredentials), 1);
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
 }
 
 #[test]

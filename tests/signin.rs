@@ -5,84 +5,19 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
-use ssobar_fake_aws::{FakeAws, FakeConfig, Fault, Operation};
-use ssobar_testkit::{BrowserMode, Ran, Sandbox, ScriptedBrowser};
-use std::process::{Child, Command, Stdio};
+use ssobar_fake_aws::{FakeConfig, Fault, Operation};
+use ssobar_testkit::{BrowserMode, World};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
-struct World {
-    fake: FakeAws,
-    sandbox: Sandbox,
-    browser: ScriptedBrowser,
-}
-
-fn config_text(url: &str) -> String {
-    format!(
-        "[sso-session corp]
-sso_start_url = {url}/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-
-[profile dev]
-sso_session = corp
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-region = eu-west-1
-
-[profile legacy]
-sso_start_url = {url}/legacy
-sso_region = us-east-1
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-"
-    )
-}
-
 fn world_with(config: FakeConfig, mode: BrowserMode) -> World {
-    let fake = FakeAws::start(config).expect("start the fake");
-    let mut sandbox = Sandbox::new();
-    for (k, v) in fake.endpoint_env() {
-        sandbox.set_env(k, v);
-    }
-    let browser = ScriptedBrowser::new(sandbox.home(), mode);
-    sandbox.set_env("BROWSER", browser.command());
-    sandbox.write_config(&config_text(fake.url()));
-    World {
-        fake,
-        sandbox,
-        browser,
-    }
+    World::start(SSOBAR, config, mode)
 }
 
 fn world(mode: BrowserMode) -> World {
     world_with(FakeConfig::default(), mode)
-}
-
-impl World {
-    fn ssobar(&self, args: &[&str]) -> Ran {
-        Ran::run(self.sandbox.command(SSOBAR).args(args))
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.sandbox
-            .command(SSOBAR)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ssobar")
-    }
-
-    fn token(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(self.sandbox.token_path("corp")).ok()?;
-        Some(serde_json::from_str(&text).expect("the token file is JSON"))
-    }
-
-    fn calls(&self, op: Operation) -> usize {
-        self.fake.calls(op)
-    }
 }
 
 #[test]
@@ -90,7 +25,8 @@ fn browser_sign_in_writes_an_aws_cli_token() {
     let w = world(BrowserMode::Follow);
     let ran = w.ssobar(&["login", "--profile", "dev"]).success();
     assert!(
-        ran.stdout.starts_with("Signed in to corp until "),
+        ran.stdout
+            .starts_with(&format!("Signed in to {} until ", w.session)),
         "{}",
         ran.stdout
     );
@@ -132,7 +68,7 @@ fn browser_sign_in_writes_an_aws_cli_token() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&w.sandbox.token_path("corp")), 0o600);
+        assert_eq!(mode(&w.sandbox.token_path(&w.session)), 0o600);
         assert_eq!(mode(&w.sandbox.cache_dir()), 0o700);
     }
     let registrations: Vec<Value> = std::fs::read_dir(w.sandbox.cache_dir())
@@ -161,8 +97,11 @@ fn a_valid_session_needs_no_network_call() {
     let w = world(BrowserMode::Follow);
     w.ssobar(&["login", "--profile", "dev"]).success();
     w.fake.reset_counters();
-    let ran = w.ssobar(&["login", "--sso-session", "corp"]).success();
-    assert!(ran.stdout.starts_with("Already signed in to corp until "));
+    let ran = w.ssobar(&["login", "--sso-session", &w.session]).success();
+    assert!(
+        ran.stdout
+            .starts_with(&format!("Already signed in to {} until ", w.session))
+    );
     assert!(w.fake.requests().is_empty(), "{:?}", w.fake.requests());
 }
 
@@ -172,7 +111,10 @@ fn a_forged_state_is_refused_and_nothing_is_written() {
     let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
     assert_eq!(
         ran.stderr.lines().last().unwrap(),
-        "ssobar: the browser answered with a different sign-in's state (an old tab?); run \"ssobar login --sso-session corp\" again"
+        format!(
+            "ssobar: the browser answered with a different sign-in's state (an old tab?); run \"ssobar login --sso-session {}\" again",
+            w.session
+        )
     );
     assert_eq!(w.calls(Operation::CreateToken), 0);
     assert!(w.token().is_none());
@@ -187,8 +129,10 @@ fn a_denied_browser_sign_in_says_so() {
     let w = world_with(config, BrowserMode::Follow);
     let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
     assert!(
-        ran.stderr
-            .contains("sign-in to corp was denied in the browser"),
+        ran.stderr.contains(&format!(
+            "sign-in to {} was denied in the browser",
+            w.session
+        )),
         "{}",
         ran.stderr
     );
@@ -245,7 +189,10 @@ fn device_code_polls_while_pending() {
     let ran = w
         .ssobar(&["login", "--profile", "dev", "--device-code", "--no-browser"])
         .success();
-    assert!(ran.stdout.starts_with("Signed in to corp until "));
+    assert!(
+        ran.stdout
+            .starts_with(&format!("Signed in to {} until ", w.session))
+    );
     assert!(ran.stderr.contains("Confirm this code in the browser: "));
     assert!(
         ran.stderr
@@ -309,8 +256,10 @@ fn device_code_denied_and_expired() {
         .ssobar(&["login", "--profile", "dev", "--device-code"])
         .expect_code(1);
     assert!(
-        ran.stderr
-            .contains("the sign-in code for corp expired before it was confirmed"),
+        ran.stderr.contains(&format!(
+            "the sign-in code for {} expired before it was confirmed",
+            w.session
+        )),
         "{}",
         ran.stderr
     );
@@ -348,7 +297,8 @@ fn refresh_rotates_the_token_without_a_browser() {
         .ssobar(&["refresh", "--profile", "dev", "--force"])
         .success();
     assert!(
-        ran.stdout.starts_with("Refreshed corp: signed in until "),
+        ran.stdout
+            .starts_with(&format!("Refreshed {}: signed in until ", w.session)),
         "{}",
         ran.stdout
     );
@@ -363,16 +313,20 @@ fn refresh_rotates_the_token_without_a_browser() {
 fn a_revoked_refresh_token_leaves_the_old_token_and_asks_for_a_sign_in() {
     let w = world(BrowserMode::Follow);
     w.ssobar(&["login", "--profile", "dev"]).success();
-    let before = std::fs::read(w.sandbox.token_path("corp")).unwrap();
+    let path = w.sandbox.token_path(&w.session);
+    let before = std::fs::read(&path).unwrap();
     w.fake.revoke_refresh_tokens();
     let ran = w
-        .ssobar(&["refresh", "--sso-session", "corp", "--force"])
+        .ssobar(&["refresh", "--sso-session", &w.session, "--force"])
         .expect_code(1);
     assert_eq!(
         ran.stderr.trim(),
-        "ssobar: sign-in needed for corp: the refresh was refused (signed out, or the session ended); run \"ssobar login --sso-session corp\""
+        format!(
+            "ssobar: sign-in needed for {0}: the refresh was refused (signed out, or the session ended); run \"ssobar login --sso-session {0}\"",
+            w.session
+        )
     );
-    assert_eq!(std::fs::read(w.sandbox.token_path("corp")).unwrap(), before);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(
         w.calls(Operation::CreateToken),
         2,
@@ -405,7 +359,7 @@ fn logout_ends_the_session_and_deletes_the_token() {
     let w = world(BrowserMode::Follow);
     w.ssobar(&["login", "--profile", "dev"]).success();
     let ran = w.ssobar(&["logout", "--profile", "dev"]).success();
-    assert_eq!(ran.stdout.trim(), "Signed out of corp.");
+    assert_eq!(ran.stdout.trim(), format!("Signed out of {}.", w.session));
     assert_eq!(w.calls(Operation::Logout), 1);
     assert!(w.token().is_none());
     let ran = w.ssobar(&["logout", "--all"]).success();
@@ -511,7 +465,10 @@ fn ctrl_c_cancels_cleanly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("ssobar: sign-in to corp cancelled; nothing was changed"),
+        stderr.contains(&format!(
+            "ssobar: sign-in to {} cancelled; nothing was changed",
+            w.session
+        )),
         "{stderr}"
     );
     assert!(w.token().is_none());

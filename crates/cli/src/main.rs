@@ -2,6 +2,7 @@
 //!
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
+mod credentials;
 mod signin;
 mod status;
 mod table;
@@ -27,8 +28,14 @@ enum Command {
     Login(signin::LoginArgs),
     /// Renew a session with its refresh token, without a browser.
     Refresh(signin::RefreshArgs),
-    /// Sign out of a session and delete its token.
+    /// Sign out of a session and delete its token and stored credentials.
     Logout(signin::LogoutArgs),
+    /// Print role credentials in the credential_process format (for ~/.aws/config).
+    CredentialProcess(credentials::CredentialProcessArgs),
+    /// Run a command with a profile's role credentials in its environment.
+    Exec(credentials::ExecArgs),
+    /// Print export lines with a profile's role credentials, for eval.
+    Env(credentials::EnvArgs),
 }
 
 /// How a command ended, as the process exit status.
@@ -52,6 +59,9 @@ fn main() -> ExitCode {
                 Command::Login(args) => signin::login(args, &ctx),
                 Command::Refresh(args) => signin::refresh(args, &ctx),
                 Command::Logout(args) => signin::logout(args, &ctx),
+                Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
+                Command::Exec(args) => credentials::exec(args, &ctx),
+                Command::Env(args) => credentials::env(args, &ctx),
             }
         });
     match result {

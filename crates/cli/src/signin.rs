@@ -219,11 +219,14 @@ pub fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Outcome> {
     let runtime = runtime()?;
     for target in &targets {
         let name = target.session.id.to_string();
-        let outcome = runtime.block_on(signin::sign_out(ctx, &target.session))?;
+        let outcome = runtime.block_on(signin::sign_out(ctx, &config, &target.session))?;
         if let Some(why) = outcome.portal_error {
             eprintln!(
                 "ssobar: warning: the portal did not confirm the sign-out of {name} ({why}); the local token is deleted anyway"
             );
+        }
+        if let Some(why) = outcome.keychain_error {
+            eprintln!("ssobar: warning: stored role credentials of {name} were not deleted: {why}");
         }
         if outcome.removed {
             println!("Signed out of {name}.");

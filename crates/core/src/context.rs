@@ -4,10 +4,12 @@
 
 use crate::config::AwsConfig;
 use crate::env::Env;
+use crate::keychain::{Keychain, SecretStore};
 use crate::paths::{NoHomeDir, Paths};
 use crate::settings::Settings;
 use crate::token_cache::{TokenCache, TokenStore};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use std::sync::Arc;
 
 /// The time, injectable.
@@ -26,6 +28,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that always says the same time.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
 /// The surroundings of one operation.
 #[derive(Clone)]
 pub struct Context {
@@ -41,6 +53,10 @@ pub struct Context {
     pub tokens: Arc<dyn TokenStore>,
     /// The AWS CLI cache folder, where client registrations always live.
     pub registrations: TokenCache,
+    /// Where role credentials are kept: the OS keychain.
+    pub secrets: Arc<dyn SecretStore>,
+    /// The local time zone, for times shown to people.
+    pub tz: TimeZone,
     clock: Arc<dyn Clock>,
 }
 
@@ -53,6 +69,8 @@ impl Context {
         Ok(Self {
             tokens: Arc::new(cache.clone()),
             registrations: cache,
+            secrets: Arc::new(Keychain),
+            tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             env,
             paths,
             settings,
@@ -64,6 +82,12 @@ impl Context {
     /// The same context with another clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same context keeping secrets elsewhere (an in-memory store in unit tests).
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        self.secrets = secrets;
         self
     }
 

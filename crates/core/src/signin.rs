@@ -7,14 +7,14 @@
 
 use crate::aws::CallError;
 use crate::browser;
-use crate::config::{SessionId, SsoSessionConfig};
+use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
+use crate::credentials::Vault;
 use crate::endpoints::check_start_url;
 use crate::lock::KeyLock;
 use crate::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
 use crate::pkce::{self, Callback, CallbackListener};
 use crate::portal::PortalClient;
-use crate::secret::Secret;
 use crate::settings::SignInFlowKind;
 use crate::time::add_seconds;
 use crate::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
@@ -124,8 +124,12 @@ pub enum RefreshOutcome {
 pub struct SignOutOutcome {
     /// A token was deleted.
     pub removed: bool,
+    /// Keychain entries of role credentials deleted.
+    pub credentials_removed: usize,
     /// The portal's Logout failed (the local token is gone anyway); why.
     pub portal_error: Option<String>,
+    /// The keychain could not be cleaned (the token is gone anyway); why.
+    pub keychain_error: Option<String>,
 }
 
 /// Why a sign-in, refresh or sign-out failed; each message is one line that says what to do.
@@ -701,9 +705,11 @@ pub async fn refresh(
     Ok(RefreshOutcome::Refreshed(refreshed))
 }
 
-/// Signs out of `session`: ends it at the portal (best effort) and deletes the token.
+/// Signs out of `session`: ends it at the portal (best effort), deletes the token, and deletes
+/// the stored role credentials of every profile in `config` that signs in through it.
 pub async fn sign_out(
     ctx: &Context,
+    config: &AwsConfig,
     session: &SsoSessionConfig,
 ) -> Result<SignOutOutcome, SignInError> {
     let _lock = lock_session(ctx, &session.id, || {}).await?;
@@ -722,18 +728,17 @@ pub async fn sign_out(
         .tokens
         .remove(&session.id)
         .map_err(|e| SignInError::Local(e.to_string()))?;
+    let (credentials_removed, keychain_error) =
+        match Vault::new(ctx).forget_session(config, &session.id) {
+            Ok(n) => (n, None),
+            Err(e) => (0, Some(e.to_string())),
+        };
     Ok(SignOutOutcome {
         removed,
+        credentials_removed,
         portal_error,
+        keychain_error,
     })
-}
-
-/// A bearer token of the session, for callers that need one (credential fetches).
-pub fn valid_access_token(ctx: &Context, session: &SsoSessionConfig) -> Option<Secret> {
-    match ctx.tokens.load(&session.id) {
-        CachedToken::Present(t) if t.expires_at > ctx.now() => Some(t.access_token),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

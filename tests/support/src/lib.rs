@@ -2,9 +2,11 @@
 //!
 //! A [`Sandbox`] is a throwaway HOME: the AWS files, ssobar's folders and every command run in
 //! it see only that HOME and a cleaned environment, so nothing of the machine's own AWS setup
-//! can leak into a test or be touched by one.
+//! can leak into a test or be touched by one. A [`World`] adds ssobar-fake-aws and a scripted
+//! browser to it.
 
 use sha1::{Digest, Sha1};
+use ssobar_fake_aws::{FakeAws, FakeConfig, IssuedSession, Operation};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -222,6 +224,183 @@ printf '%s\n' \"$1\" >> '{}'
             .map(|text| text.lines().map(str::to_owned).collect())
             .unwrap_or_default()
     }
+}
+
+/// A sandbox whose AWS config points at a running ssobar-fake-aws, with a scripted browser.
+///
+/// The config has an `[sso-session]` named [`World::session`] (unique per world, so parallel
+/// tests never share a keychain entry) with `sso:account:access`, and these profiles:
+/// `dev` (ReadOnlyAccess in 111122223333, region eu-west-1), `admin` (AdministratorAccess in
+/// the same account), `legacy` (a legacy profile on `{url}/legacy`), `deploy` (a role chain on
+/// `dev`) and `deeper` (a role chain on `deploy`).
+pub struct World {
+    /// The fake AWS.
+    pub fake: FakeAws,
+    /// The throwaway HOME, with the fake's endpoints in every command's environment.
+    pub sandbox: Sandbox,
+    /// The `$BROWSER`.
+    pub browser: ScriptedBrowser,
+    /// The sso-session's name.
+    pub session: String,
+    ssobar: PathBuf,
+}
+
+impl World {
+    /// Starts the fake with `config` and writes the config above; `ssobar` is the binary
+    /// under test (`env!("CARGO_BIN_EXE_ssobar")`).
+    pub fn start(ssobar: &str, config: FakeConfig, mode: BrowserMode) -> Self {
+        let fake = FakeAws::start(config).expect("start the fake");
+        let mut sandbox = Sandbox::new();
+        for (k, v) in fake.endpoint_env() {
+            sandbox.set_env(k, v);
+        }
+        let browser = ScriptedBrowser::new(sandbox.home(), mode);
+        sandbox.set_env("BROWSER", browser.command());
+        let session = format!("corp{}", fake.port());
+        sandbox.write_config(&format!(
+            "[sso-session {session}]
+sso_start_url = {url}/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[profile dev]
+sso_session = {session}
+sso_account_id = 111122223333
+sso_role_name = ReadOnlyAccess
+region = eu-west-1
+
+[profile admin]
+sso_session = {session}
+sso_account_id = 111122223333
+sso_role_name = AdministratorAccess
+
+[profile legacy]
+sso_start_url = {url}/legacy
+sso_region = us-east-1
+sso_account_id = 111122223333
+sso_role_name = ReadOnlyAccess
+
+[profile deploy]
+role_arn = arn:aws:iam::444455556666:role/Deploy
+source_profile = dev
+
+[profile deeper]
+role_arn = arn:aws:iam::444455556666:role/Deeper
+source_profile = deploy
+",
+            url = fake.url()
+        ));
+        Self {
+            fake,
+            sandbox,
+            browser,
+            session,
+            ssobar: PathBuf::from(ssobar),
+        }
+    }
+
+    /// Runs ssobar to completion.
+    pub fn ssobar(&self, args: &[&str]) -> Ran {
+        Ran::run(self.sandbox.command(&self.ssobar).args(args))
+    }
+
+    /// Starts ssobar with piped output.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.sandbox
+            .command(&self.ssobar)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start ssobar")
+    }
+
+    /// A command for `ssobar` in the sandbox (to add arguments or variables).
+    pub fn command(&self) -> Command {
+        self.sandbox.command(&self.ssobar)
+    }
+
+    /// Signs the session in without a browser, as if `aws sso login` had run: the fake issues a
+    /// token valid for `lifetime_seconds` (negative: already expired) and it is written to the
+    /// cache the way the AWS CLI writes it.
+    pub fn seed_sign_in(&self, lifetime_seconds: i64) -> IssuedSession {
+        let issued = self.fake.issue_session(
+            &format!("{}/start", self.fake.url()),
+            &["sso:account:access"],
+            lifetime_seconds,
+            90 * 86_400,
+        );
+        let mut token = serde_json::json!({
+            "startUrl": issued.start_url,
+            "region": issued.region,
+            "accessToken": issued.access_token,
+            "expiresAt": issued.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "clientId": issued.client_id,
+            "clientSecret": issued.client_secret,
+            "registrationExpiresAt": issued.registration_expires_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        });
+        if let Some(refresh) = &issued.refresh_token {
+            token["refreshToken"] = serde_json::json!(refresh);
+        }
+        self.sandbox.write_token(&self.session, &token);
+        issued
+    }
+
+    /// The session's token file, parsed; `None` when there is none.
+    pub fn token(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.sandbox.token_path(&self.session)).ok()?;
+        Some(serde_json::from_str(&text).expect("the token file is JSON"))
+    }
+
+    /// How many times the fake served `op`.
+    pub fn calls(&self, op: Operation) -> usize {
+        self.fake.calls(op)
+    }
+}
+
+/// Fails the test unless a D-Bus session with a Secret Service is there (scripts/test starts
+/// one with gnome-keyring): keychain tests must not pass against nothing.
+pub fn require_secret_service() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no D-Bus session: run the tests with scripts/test, or inside scripts/with-session"
+    );
+}
+
+/// `secret-tool search --all service ssobar username NAME`: what the Secret Service holds
+/// for an ssobar entry, as a person would look it up.
+pub fn secret_tool_search(entry: &str) -> String {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", "ssobar", "username", entry])
+        .output()
+        .expect("run secret-tool (Debian package libsecret-tools)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// The workspace's root folder.

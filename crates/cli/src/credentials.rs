@@ -1,0 +1,233 @@
+//! `ssobar credential-process`, `ssobar exec`, `ssobar env`: role credentials out of the
+//! keychain (or fetched into it) for the AWS CLI, SDKs, scripts and shells.
+
+use crate::Outcome;
+use anyhow::{Context as _, Result, bail};
+use ssobar_core::context::Context;
+use ssobar_core::credentials::{AwsCredentials, Vault, plan};
+use ssobar_core::time::format_timestamp;
+use std::io::Write;
+
+/// The variable that marks a process started by `ssobar exec` (nesting is refused).
+pub const MARKER: &str = "SSOBAR_PROFILE";
+
+/// Which profile's credentials.
+#[derive(clap::Args)]
+pub struct ProfileArg {
+    /// The profile (default: $AWS_PROFILE, else "default").
+    #[arg(long, short = 'p')]
+    profile: Option<String>,
+}
+
+impl ProfileArg {
+    fn name(&self, ctx: &Context) -> String {
+        self.profile
+            .clone()
+            .or_else(|| ctx.env.get("AWS_PROFILE").map(str::to_owned))
+            .unwrap_or_else(|| "default".to_owned())
+    }
+}
+
+/// Arguments of `ssobar credential-process`.
+#[derive(clap::Args)]
+pub struct CredentialProcessArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+}
+
+/// Arguments of `ssobar exec`.
+#[derive(clap::Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Run even inside another `ssobar exec`.
+    #[arg(long)]
+    force: bool,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// The shells `ssobar env` writes for.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Shell {
+    /// POSIX sh, bash, zsh.
+    Sh,
+    /// fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+}
+
+/// Arguments of `ssobar env`.
+#[derive(clap::Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The shell syntax (default: from $SHELL, else sh).
+    #[arg(long, value_enum)]
+    shell: Option<Shell>,
+}
+
+/// Credentials for `profile`: from the keychain without a network call while they last, else
+/// fetched (and kept) with one call however many processes ask at once.
+fn credentials(ctx: &Context, profile: &str) -> Result<(AwsCredentials, Option<String>)> {
+    let config = ctx.load_config();
+    let steps = plan(&config, profile)?;
+    let region = config.role_chain(profile).ok().and_then(|chain| {
+        chain
+            .iter()
+            .find_map(|p| p.get("region").map(str::to_owned))
+    });
+    let vault = Vault::new(ctx);
+    if let Some(creds) = vault.cached(&steps)? {
+        return Ok((creds, region));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok((runtime.block_on(vault.credentials(&steps))?, region))
+}
+
+/// Runs `ssobar credential-process`.
+pub fn credential_process(args: &CredentialProcessArgs, ctx: &Context) -> Result<Outcome> {
+    let (creds, _) = credentials(ctx, &args.profile.name(ctx))?;
+    let mut out = creds.credential_process_json();
+    out.push('\n');
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+/// The variables a child gets: credentials, region, expiry, and the marker.
+fn variables(
+    profile: &str,
+    creds: &AwsCredentials,
+    region: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            creds.secret_access_key.expose().to_owned(),
+        ),
+    ];
+    if let Some(token) = &creds.session_token {
+        vars.push(("AWS_SESSION_TOKEN", token.expose().to_owned()));
+    }
+    if let Some(region) = region {
+        vars.push(("AWS_REGION", region.to_owned()));
+        vars.push(("AWS_DEFAULT_REGION", region.to_owned()));
+    }
+    vars.push((
+        "AWS_CREDENTIAL_EXPIRATION",
+        format_timestamp(creds.expiration),
+    ));
+    vars.push((MARKER, profile.to_owned()));
+    vars
+}
+
+/// Variables removed so the child uses the credentials above and nothing else.
+const REMOVED: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
+
+/// Runs `ssobar exec`: replaces this process with the command (on Unix), so its exit status
+/// and signals are the command's own.
+pub fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
+    if let Some(outer) = ctx.env.get(MARKER)
+        && !args.force
+    {
+        bail!(
+            "already inside \"ssobar exec\" for profile {outer} ({MARKER} is set); add --force to run one inside another"
+        );
+    }
+    let profile = args.profile.name(ctx);
+    let (creds, region) = credentials(ctx, &profile)?;
+    let (program, rest) = args.command.split_first().context("no command to run")?;
+    let mut command = std::process::Command::new(program);
+    command.args(rest);
+    for name in REMOVED {
+        command.env_remove(name);
+    }
+    for (name, value) in variables(&profile, &creds, region.as_deref()) {
+        command.env(name, value);
+    }
+    run_replacing(command, program)
+}
+
+#[cfg(unix)]
+fn run_replacing(mut command: std::process::Command, program: &str) -> Result<Outcome> {
+    use std::os::unix::process::CommandExt;
+    let error = command.exec();
+    bail!("cannot run {program}: {error}")
+}
+
+#[cfg(not(unix))]
+fn run_replacing(mut command: std::process::Command, program: &str) -> Result<Outcome> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+/// Runs `ssobar env`.
+pub fn env(args: &EnvArgs, ctx: &Context) -> Result<Outcome> {
+    let profile = args.profile.name(ctx);
+    let (creds, region) = credentials(ctx, &profile)?;
+    let shell = args.shell.unwrap_or_else(|| {
+        match ctx
+            .env
+            .get("SHELL")
+            .and_then(|s| s.rsplit('/').next())
+            .unwrap_or_default()
+        {
+            "fish" => Shell::Fish,
+            "pwsh" | "powershell" => Shell::Powershell,
+            _ => Shell::Sh,
+        }
+    });
+    let mut out = String::new();
+    for name in REMOVED {
+        out.push_str(&unset_line(shell, name));
+    }
+    for (name, value) in variables(&profile, &creds, region.as_deref()) {
+        out.push_str(&export_line(shell, name, &value));
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+fn export_line(shell: Shell, name: &str, value: &str) -> String {
+    match shell {
+        Shell::Sh => format!("export {name}='{}'\n", value.replace('\'', r"'\''")),
+        Shell::Fish => format!(
+            "set -gx {name} '{}';\n",
+            value.replace('\\', r"\\").replace('\'', r"\'")
+        ),
+        Shell::Powershell => format!("$env:{name} = '{}'\n", value.replace('\'', "''")),
+    }
+}
+
+fn unset_line(shell: Shell, name: &str) -> String {
+    match shell {
+        Shell::Sh => format!("unset {name}\n"),
+        Shell::Fish => format!("set -e {name};\n"),
+        Shell::Powershell => format!("Remove-Item Env:{name} -ErrorAction SilentlyContinue\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_quoted_for_each_shell() {
+        assert_eq!(export_line(Shell::Sh, "A", "it's"), "export A='it'\\''s'\n");
+        assert_eq!(
+            export_line(Shell::Fish, "A", r"it's\"),
+            "set -gx A 'it\\'s\\\\';\n"
+        );
+        assert_eq!(
+            export_line(Shell::Powershell, "A", "it's"),
+            "$env:A = 'it''s'\n"
+        );
+    }
+}

@@ -1,0 +1,720 @@
+//! Role credentials: fetched with the SSO session (GetRoleCredentials) or a role chain
+//! (AssumeRole), kept in the OS keychain and nowhere else, and reused until shortly before they
+//! expire. One fetch per entry at a time across every process.
+
+use crate::aws::CallError;
+use crate::config::{AwsConfig, ConfigError, Profile, SessionId, SsoSessionConfig};
+use crate::context::Context;
+use crate::keychain::{self, KeychainError, SecretStore};
+use crate::lock::KeyLock;
+use crate::portal::PortalClient;
+use crate::secret::Secret;
+use crate::signin::session_command;
+use crate::sts::{AssumeRole, StsClient};
+use crate::time::{add_seconds, format_local, format_timestamp, parse_timestamp};
+use crate::token_cache::CachedToken;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Temporary AWS credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Session token (always present for SSO and AssumeRole credentials).
+    pub session_token: Option<Secret>,
+    /// When they stop working.
+    pub expiration: Timestamp,
+}
+
+impl AwsCredentials {
+    /// The `credential_process` output format (Version 1).
+    pub fn credential_process_json(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct ProcessOutput<'a> {
+            version: u8,
+            access_key_id: &'a str,
+            secret_access_key: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            session_token: Option<&'a str>,
+            expiration: String,
+        }
+        let output = ProcessOutput {
+            version: 1,
+            access_key_id: &self.access_key_id,
+            secret_access_key: self.secret_access_key.expose(),
+            session_token: self.session_token.as_ref().map(Secret::expose),
+            expiration: format_timestamp(self.expiration),
+        };
+        // A struct of strings always serializes.
+        serde_json::to_string(&output).unwrap_or_default()
+    }
+}
+
+/// What a keychain entry holds: the credentials and what they were made from.
+#[derive(Serialize, Deserialize)]
+struct StoredCredentials {
+    #[serde(rename = "AccessKeyId")]
+    access_key_id: String,
+    #[serde(rename = "SecretAccessKey")]
+    secret_access_key: Secret,
+    #[serde(
+        rename = "SessionToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    session_token: Option<Secret>,
+    #[serde(rename = "Expiration")]
+    expiration: String,
+    /// Changes when the profile settings that made them change, so edits are never ignored.
+    #[serde(rename = "Source")]
+    source: String,
+}
+
+/// One step towards a profile's credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// GetRoleCredentials with the session's token.
+    Sso {
+        /// The session.
+        session: SsoSessionConfig,
+        /// The profile that names the session, for messages.
+        profile: String,
+        /// The account.
+        account_id: String,
+        /// The role (permission set).
+        role_name: String,
+    },
+    /// AssumeRole with the previous step's credentials.
+    Assume {
+        /// The SSO session at the root of the chain (part of the entry name, so that two
+        /// configs with a profile of the same name never share credentials).
+        root: String,
+        /// The profile with the `role_arn`.
+        profile: String,
+        /// The call.
+        request: AssumeRole,
+        /// The STS region.
+        region: String,
+    },
+}
+
+impl Step {
+    /// The keychain entry these credentials are kept under.
+    pub fn entry_name(&self) -> String {
+        match self {
+            Self::Sso {
+                session,
+                account_id,
+                role_name,
+                ..
+            } => format!("sso/{}/{account_id}/{role_name}", session.id),
+            Self::Assume { root, profile, .. } => format!("role/{root}/{profile}"),
+        }
+    }
+
+    /// A digest of everything that determines the credentials, stored beside them.
+    fn source(&self, below: Option<&Step>) -> String {
+        let text = match self {
+            Self::Sso { session, .. } => session.start_url.clone(),
+            Self::Assume {
+                request, region, ..
+            } => format!(
+                "{}|{}|{}|{}|{region}|{}",
+                request.role_arn,
+                request.session_name,
+                request.duration_seconds,
+                request.external_id.as_deref().unwrap_or_default(),
+                below.map(Step::entry_name).unwrap_or_default()
+            ),
+        };
+        hex::encode(&Sha256::digest(text.as_bytes())[..12])
+    }
+}
+
+/// Why credentials could not be had; each message is one line saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The profile is unknown or wrong.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The profile is not rooted in an SSO session.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The SSO session has expired (or was never signed in to).
+    #[error("SSO session \"{session}\" {state}: run \"{command}\"")]
+    SignInNeeded {
+        /// The session's name (or start URL).
+        session: String,
+        /// "expired at 14:02", "is not signed in", ...
+        state: String,
+        /// The command that fixes it.
+        command: String,
+    },
+    /// The keychain cannot be used.
+    #[error("{0}")]
+    Keychain(#[from] KeychainError),
+    /// An AWS call failed.
+    #[error("{what}: {error}")]
+    Call {
+        /// Which call, for whom.
+        what: String,
+        /// What went wrong.
+        error: CallError,
+    },
+    /// A lock could not be taken.
+    #[error("{0}")]
+    Local(String),
+}
+
+/// The steps from an SSO session to `profile`'s credentials, in order.
+pub fn plan(config: &AwsConfig, profile: &str) -> Result<Vec<Step>, CredentialsError> {
+    plan_from(config, profile, 0)
+}
+
+fn plan_from(config: &AwsConfig, name: &str, depth: usize) -> Result<Vec<Step>, CredentialsError> {
+    if depth > 8 {
+        return Err(CredentialsError::Unsupported(format!(
+            "credential_process profiles starting at {name} point at each other in a loop"
+        )));
+    }
+    let chain = config.role_chain(name)?;
+    let root = chain.last().copied().ok_or_else(|| {
+        CredentialsError::Unsupported(format!("profile {name} has no credentials"))
+    })?;
+    let mut steps = if root.kind().is_sso() {
+        vec![sso_step(config, root)?]
+    } else if let Some(target) = root.ssobar_source_profile() {
+        if target == root.name {
+            return Err(CredentialsError::Unsupported(format!(
+                "profile {0} runs \"ssobar credential-process --profile {0}\", which would call itself; \
+                 point credential_process at the SSO profile from a separate profile",
+                root.name
+            )));
+        }
+        plan_from(config, &target, depth + 1)?
+    } else {
+        return Err(CredentialsError::Unsupported(format!(
+            "profile {} gets its credentials from {} ({}), not from IAM Identity Center; ssobar manages SSO profiles",
+            root.name,
+            if root.name == name {
+                "itself"
+            } else {
+                "its source profile"
+            },
+            root.kind()
+        )));
+    };
+    let root_session = match steps.first() {
+        Some(Step::Sso { session, .. }) => session.id.to_string(),
+        _ => String::new(),
+    };
+    for link in chain.iter().rev().filter(|p| p.get("role_arn").is_some()) {
+        steps.push(assume_step(link, &root_session)?);
+    }
+    Ok(steps)
+}
+
+fn sso_step(config: &AwsConfig, profile: &Profile) -> Result<Step, CredentialsError> {
+    let sso = config.sso_profile(profile)?;
+    let missing = |key: &str| {
+        CredentialsError::Config(ConfigError::Invalid(format!(
+            "profile {} has no {key}; it can sign in but not get credentials",
+            profile.name
+        )))
+    };
+    Ok(Step::Sso {
+        account_id: sso.account_id.ok_or_else(|| missing("sso_account_id"))?,
+        role_name: sso.role_name.ok_or_else(|| missing("sso_role_name"))?,
+        session: sso.session,
+        profile: profile.name.clone(),
+    })
+}
+
+fn assume_step(profile: &Profile, root: &str) -> Result<Step, CredentialsError> {
+    if profile.get("mfa_serial").is_some() {
+        return Err(CredentialsError::Unsupported(format!(
+            "profile {} asks for MFA (mfa_serial), which ssobar does not support; SSO sessions do not need it",
+            profile.name
+        )));
+    }
+    let duration_seconds = match profile.get("duration_seconds") {
+        None => 3600,
+        Some(text) => text.parse::<i32>().ok().filter(|d| (900..=43_200).contains(d)).ok_or_else(|| {
+            CredentialsError::Config(ConfigError::Invalid(format!(
+                "profile {}: duration_seconds = {text} is not a number of seconds between 900 and 43200",
+                profile.name
+            )))
+        })?,
+    };
+    Ok(Step::Assume {
+        root: root.to_owned(),
+        profile: profile.name.clone(),
+        request: AssumeRole {
+            role_arn: profile.get("role_arn").unwrap_or_default().to_owned(),
+            session_name: profile
+                .get("role_session_name")
+                .map(str::to_owned)
+                .unwrap_or_else(|| default_session_name(&profile.name)),
+            duration_seconds,
+            external_id: profile.get("external_id").map(str::to_owned),
+        },
+        region: profile.get("region").unwrap_or("us-east-1").to_owned(),
+    })
+}
+
+/// `ssobar-PROFILE`, reduced to what STS accepts (`[\w+=,.@-]`, at most 64 characters), so
+/// the session name is the same on every call and shows who made it in CloudTrail.
+pub fn default_session_name(profile: &str) -> String {
+    let cleaned: String = format!("ssobar-{profile}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    cleaned
+}
+
+/// The credential store: keychain entries and the rules for reusing and refetching them.
+pub struct Vault<'a> {
+    ctx: &'a Context,
+    store: &'a dyn SecretStore,
+}
+
+impl<'a> Vault<'a> {
+    /// The vault of `ctx`, keeping entries in its secret store (the OS keychain).
+    pub fn new(ctx: &'a Context) -> Self {
+        Self {
+            ctx,
+            store: ctx.secrets.as_ref(),
+        }
+    }
+
+    fn margin_seconds(&self) -> i64 {
+        i64::from(self.ctx.settings.credential_margin_minutes) * 60
+    }
+
+    /// Stored credentials for `step` that are good for longer than the margin.
+    fn stored(
+        &self,
+        step: &Step,
+        below: Option<&Step>,
+    ) -> Result<Option<AwsCredentials>, CredentialsError> {
+        let Some(bytes) = keychain::read_value(self.store, &step.entry_name())? else {
+            return Ok(None);
+        };
+        let Ok(stored) = serde_json::from_slice::<StoredCredentials>(&bytes) else {
+            return Ok(None);
+        };
+        let Ok(expiration) = parse_timestamp(&stored.expiration) else {
+            return Ok(None);
+        };
+        let fresh = expiration > add_seconds(self.ctx.now(), self.margin_seconds());
+        Ok(
+            (fresh && stored.source == step.source(below)).then_some(AwsCredentials {
+                access_key_id: stored.access_key_id,
+                secret_access_key: stored.secret_access_key,
+                session_token: stored.session_token,
+                expiration,
+            }),
+        )
+    }
+
+    fn keep(
+        &self,
+        step: &Step,
+        below: Option<&Step>,
+        creds: &AwsCredentials,
+    ) -> Result<(), CredentialsError> {
+        let stored = StoredCredentials {
+            access_key_id: creds.access_key_id.clone(),
+            secret_access_key: creds.secret_access_key.clone(),
+            session_token: creds.session_token.clone(),
+            expiration: format_timestamp(creds.expiration),
+            source: step.source(below),
+        };
+        let bytes = serde_json::to_vec(&stored)
+            .map_err(|e| CredentialsError::Local(format!("cannot encode credentials: {e}")))?;
+        keychain::write_value(self.store, &step.entry_name(), &bytes)?;
+        Ok(())
+    }
+
+    /// Stored credentials for the last step, without any network call or lock: the fast path
+    /// of `credential_process` and kubectl's exec hook.
+    pub fn cached(&self, steps: &[Step]) -> Result<Option<AwsCredentials>, CredentialsError> {
+        match steps {
+            [] => Ok(None),
+            [.., below, top] => self.stored(top, Some(below)),
+            [top] => self.stored(top, None),
+        }
+    }
+
+    /// Credentials for the last step: from the keychain while they last, else fetched (and
+    /// the steps below them too, as far as needed), under a lock per entry so that concurrent
+    /// callers make one call.
+    pub async fn credentials(&self, steps: &[Step]) -> Result<AwsCredentials, CredentialsError> {
+        let mut base: Option<AwsCredentials> = None;
+        // The highest step with usable stored credentials; everything above it is fetched.
+        let start = (0..steps.len())
+            .rev()
+            .find(|&i| {
+                let below = i.checked_sub(1).map(|b| &steps[b]);
+                matches!(self.stored(&steps[i], below), Ok(Some(_)))
+            })
+            .unwrap_or(0);
+        for i in start..steps.len() {
+            let below = i.checked_sub(1).map(|b| &steps[b]);
+            base = Some(self.obtain(&steps[i], below, base.as_ref()).await?);
+        }
+        base.ok_or_else(|| CredentialsError::Local("no steps to credentials".into()))
+    }
+
+    async fn obtain(
+        &self,
+        step: &Step,
+        below: Option<&Step>,
+        base: Option<&AwsCredentials>,
+    ) -> Result<AwsCredentials, CredentialsError> {
+        if let Some(creds) = self.stored(step, below)? {
+            return Ok(creds);
+        }
+        let key = hex::encode(&Sha256::digest(step.entry_name().as_bytes())[..10]);
+        let path = KeyLock::path(&self.ctx.paths.runtime_dir, &format!("creds-{key}"));
+        let _lock = KeyLock::acquire(&path, || {})
+            .await
+            .map_err(|e| CredentialsError::Local(format!("cannot lock {}: {e}", path.display())))?;
+        if let Some(creds) = self.stored(step, below)? {
+            return Ok(creds);
+        }
+        let creds = match step {
+            Step::Sso {
+                session,
+                profile,
+                account_id,
+                role_name,
+            } => {
+                let token = self.session_token(session, profile)?;
+                let role = PortalClient::new(&self.ctx.env, &session.region)
+                    .role_credentials(&token, account_id, role_name)
+                    .await
+                    .map_err(|error| match error.code() {
+                        Some("UnauthorizedException") => self.sign_in_needed(
+                            session,
+                            profile,
+                            "was signed out or has ended".into(),
+                        ),
+                        _ => CredentialsError::Call {
+                            what: format!("GetRoleCredentials for {role_name} in {account_id}"),
+                            error,
+                        },
+                    })?;
+                AwsCredentials {
+                    access_key_id: role.access_key_id,
+                    secret_access_key: role.secret_access_key,
+                    session_token: Some(role.session_token),
+                    // The portal counts in milliseconds.
+                    expiration: Timestamp::from_second(role.expiration_ms.div_euclid(1000))
+                        .unwrap_or_else(|_| self.ctx.now()),
+                }
+            }
+            Step::Assume {
+                request, region, ..
+            } => {
+                let base = base.ok_or_else(|| {
+                    CredentialsError::Local("a role chain step without credentials below it".into())
+                })?;
+                StsClient::new(&self.ctx.env, region, base)
+                    .assume_role(request)
+                    .await
+                    .map_err(|error| CredentialsError::Call {
+                        what: format!("AssumeRole {}", request.role_arn),
+                        error,
+                    })?
+            }
+        };
+        self.keep(step, below, &creds)?;
+        Ok(creds)
+    }
+
+    fn session_token(
+        &self,
+        session: &SsoSessionConfig,
+        profile: &str,
+    ) -> Result<Secret, CredentialsError> {
+        let now = self.ctx.now();
+        match self.ctx.tokens.load(&session.id) {
+            CachedToken::Present(token) if token.expires_at > now => Ok(token.access_token),
+            CachedToken::Present(token) => {
+                let at = format_local(token.expires_at, now, &self.ctx.tz);
+                Err(self.sign_in_needed(session, profile, format!("expired at {at}")))
+            }
+            CachedToken::Missing => {
+                Err(self.sign_in_needed(session, profile, "is not signed in".into()))
+            }
+            CachedToken::Invalid { path, reason } => Err(self.sign_in_needed(
+                session,
+                profile,
+                format!("has an unusable token ({}: {reason})", path.display()),
+            )),
+        }
+    }
+
+    fn sign_in_needed(
+        &self,
+        session: &SsoSessionConfig,
+        profile: &str,
+        state: String,
+    ) -> CredentialsError {
+        CredentialsError::SignInNeeded {
+            session: session.id.to_string(),
+            state,
+            command: session_command("login", session, Some(profile)),
+        }
+    }
+
+    /// Deletes the stored credentials of every profile that signs in through `session`.
+    pub fn forget_session(
+        &self,
+        config: &AwsConfig,
+        session: &SessionId,
+    ) -> Result<usize, CredentialsError> {
+        let mut removed = 0;
+        let mut names: Vec<String> = config
+            .profiles()
+            .filter_map(|p| plan(config, &p.name).ok())
+            .filter(|steps| matches!(steps.first(), Some(Step::Sso { session: s, .. }) if &s.id == session))
+            .flat_map(|steps| steps.iter().map(Step::entry_name).collect::<Vec<_>>())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            if keychain::delete_value(self.store, &name)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigText, FileKind};
+
+    fn config(text: &str) -> AwsConfig {
+        AwsConfig::parse(&[ConfigText {
+            path: "c".into(),
+            kind: FileKind::Config,
+            text: text.into(),
+        }])
+    }
+
+    const CHAIN: &str = "\
+[sso-session corp]
+sso_start_url = https://corp/start
+sso_region = us-east-1
+[profile dev]
+sso_session = corp
+sso_account_id = 111
+sso_role_name = Admin
+[profile deploy]
+role_arn = arn:aws:iam::222:role/Deploy
+source_profile = dev
+region = eu-west-1
+[profile deeper]
+role_arn = arn:aws:iam::333:role/Deeper
+source_profile = deploy
+role_session_name = me
+external_id = xyz
+duration_seconds = 900
+[profile door]
+credential_process = ssobar credential-process --profile deeper
+[profile self]
+credential_process = ssobar credential-process --profile self
+[profile keys]
+aws_access_key_id = AKIA
+[profile mfa]
+role_arn = arn:aws:iam::1:role/M
+source_profile = dev
+mfa_serial = arn:aws:iam::1:mfa/me
+";
+
+    #[test]
+    fn chains_plan_from_the_sso_root_up() {
+        let c = config(CHAIN);
+        let steps = plan(&c, "deeper").unwrap();
+        let names: Vec<String> = steps.iter().map(Step::entry_name).collect();
+        assert_eq!(
+            names,
+            ["sso/corp/111/Admin", "role/corp/deploy", "role/corp/deeper"]
+        );
+        let Step::Assume {
+            request, region, ..
+        } = &steps[2]
+        else {
+            panic!("an AssumeRole step")
+        };
+        assert_eq!(request.session_name, "me");
+        assert_eq!(request.external_id.as_deref(), Some("xyz"));
+        assert_eq!(request.duration_seconds, 900);
+        assert_eq!(region, "us-east-1");
+        let Step::Assume {
+            request, region, ..
+        } = &steps[1]
+        else {
+            panic!("an AssumeRole step")
+        };
+        assert_eq!(request.session_name, "ssobar-deploy");
+        assert_eq!(region, "eu-west-1");
+        assert_eq!(plan(&c, "door").unwrap(), steps, "a doorway is its target");
+    }
+
+    #[test]
+    fn profiles_that_cannot_work_say_why() {
+        let c = config(CHAIN);
+        let err = plan(&c, "self").unwrap_err().to_string();
+        assert!(err.contains("which would call itself"), "{err}");
+        let err = plan(&c, "keys").unwrap_err().to_string();
+        assert!(err.contains("not from IAM Identity Center"), "{err}");
+        let err = plan(&c, "mfa").unwrap_err().to_string();
+        assert!(err.contains("mfa_serial"), "{err}");
+        let err = plan(&c, "nope").unwrap_err().to_string();
+        assert!(err.starts_with("there is no profile nope"), "{err}");
+    }
+
+    #[test]
+    fn session_names_are_stable_and_valid() {
+        assert_eq!(
+            default_session_name("team/dev prod"),
+            "ssobar-team-dev-prod"
+        );
+        assert_eq!(default_session_name(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn credential_process_json_is_version_1() {
+        let creds = AwsCredentials {
+            access_key_id: "ASIA".into(),
+            secret_access_key: "s".into(),
+            session_token: Some("t".into()),
+            expiration: "2024-05-01T12:00:00Z".parse().unwrap(),
+        };
+        assert_eq!(
+            creds.credential_process_json(),
+            r#"{"Version":1,"AccessKeyId":"ASIA","SecretAccessKey":"s","SessionToken":"t","Expiration":"2024-05-01T12:00:00Z"}"#
+        );
+    }
+
+    fn vault_fixture(now: &str) -> (tempfile::TempDir, Context) {
+        use crate::context::FixedClock;
+        use crate::env::Env;
+        use crate::keychain::memory::MemoryStore;
+        use std::sync::Arc;
+        let home = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs([("HOME", home.path().display().to_string())]);
+        let ctx = Context::from_env(env)
+            .unwrap()
+            .with_clock(Arc::new(FixedClock(now.parse().unwrap())))
+            .with_secrets(Arc::new(MemoryStore {
+                limit: 2_560,
+                ..MemoryStore::default()
+            }));
+        (home, ctx)
+    }
+
+    #[test]
+    fn stored_credentials_are_reused_until_the_margin() {
+        let (_home, ctx) = vault_fixture("2024-05-01T12:00:00Z");
+        let c = config(CHAIN);
+        let steps = plan(&c, "deploy").unwrap();
+        let vault = Vault::new(&ctx);
+        assert_eq!(vault.cached(&steps).unwrap(), None);
+        let creds = AwsCredentials {
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            session_token: Some("t".repeat(1500).into()),
+            expiration: "2024-05-01T12:06:00Z".parse().unwrap(),
+        };
+        vault.keep(&steps[1], Some(&steps[0]), &creds).unwrap();
+        assert_eq!(vault.cached(&steps).unwrap(), Some(creds.clone()));
+
+        let later = ctx
+            .clone()
+            .with_clock(std::sync::Arc::new(crate::context::FixedClock(
+                "2024-05-01T12:01:01Z".parse().unwrap(),
+            )));
+        assert_eq!(
+            Vault::new(&later).cached(&steps).unwrap(),
+            None,
+            "within 5 minutes of expiry: fetch new ones"
+        );
+    }
+
+    #[test]
+    fn edited_chains_do_not_reuse_old_credentials() {
+        let (_home, ctx) = vault_fixture("2024-05-01T12:00:00Z");
+        let steps = plan(&config(CHAIN), "deeper").unwrap();
+        let creds = AwsCredentials {
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            expiration: "2024-05-01T14:00:00Z".parse().unwrap(),
+        };
+        let vault = Vault::new(&ctx);
+        vault.keep(&steps[2], Some(&steps[1]), &creds).unwrap();
+        assert!(vault.cached(&steps).unwrap().is_some());
+        let edited = plan(
+            &config(&CHAIN.replace("external_id = xyz", "external_id = abc")),
+            "deeper",
+        )
+        .unwrap();
+        assert_eq!(vault.cached(&edited).unwrap(), None);
+    }
+
+    #[test]
+    fn signing_out_forgets_every_profile_of_the_session() {
+        let (_home, ctx) = vault_fixture("2024-05-01T12:00:00Z");
+        let c = config(CHAIN);
+        let vault = Vault::new(&ctx);
+        let creds = AwsCredentials {
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            expiration: "2024-05-01T14:00:00Z".parse().unwrap(),
+        };
+        let steps = plan(&c, "deeper").unwrap();
+        vault.keep(&steps[0], None, &creds).unwrap();
+        vault.keep(&steps[1], Some(&steps[0]), &creds).unwrap();
+        vault.keep(&steps[2], Some(&steps[1]), &creds).unwrap();
+        let removed = vault
+            .forget_session(&c, &SessionId::Named("corp".into()))
+            .unwrap();
+        assert_eq!(removed, 3);
+        assert_eq!(vault.cached(&steps).unwrap(), None);
+    }
+
+    #[test]
+    fn the_source_digest_changes_with_the_chain() {
+        let c = config(CHAIN);
+        let steps = plan(&c, "deeper").unwrap();
+        let edited = config(&CHAIN.replace("external_id = xyz", "external_id = abc"));
+        let edited_steps = plan(&edited, "deeper").unwrap();
+        assert_ne!(
+            steps[2].source(Some(&steps[1])),
+            edited_steps[2].source(Some(&edited_steps[1]))
+        );
+        assert_eq!(
+            steps[1].source(Some(&steps[0])),
+            edited_steps[1].source(Some(&edited_steps[0]))
+        );
+    }
+}

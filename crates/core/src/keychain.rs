@@ -1,0 +1,283 @@
+//! The OS keychain (macOS Keychain, Windows Credential Manager, the Secret Service on Linux)
+//! through the `keyring` crate, behind a small trait so the rules around it are tested alone.
+//!
+//! Values are split over several entries when a platform limits their size (Windows keeps at
+//! most 2,560 bytes per secret): a value is never refused for being long.
+
+use std::fmt;
+
+/// The service name every ssobar entry is filed under (`secret-tool search service ssobar`).
+pub const SERVICE: &str = "ssobar";
+
+/// Where secrets are kept.
+pub trait SecretStore: Send + Sync {
+    /// The entry's bytes, `None` when there is no such entry.
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError>;
+    /// Creates or replaces the entry.
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError>;
+    /// Deletes the entry; `Ok(false)` when there was none.
+    fn delete(&self, name: &str) -> Result<bool, KeychainError>;
+    /// The most bytes one entry can hold.
+    fn max_value_len(&self) -> usize;
+}
+
+/// The keychain could not be used; the message says which backend and what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeychainError(pub String);
+
+/// The platform keychain.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keychain;
+
+/// The name of this platform's keychain, for messages.
+pub const BACKEND: &str = if cfg!(target_os = "macos") {
+    "the macOS Keychain"
+} else if cfg!(windows) {
+    "the Windows Credential Manager"
+} else {
+    "the Secret Service (D-Bus)"
+};
+
+/// Windows' `CRED_MAX_CREDENTIAL_BLOB_SIZE`; elsewhere entries are limited by memory, and a
+/// generous bound keeps a corrupt length from allocating wildly.
+const PLATFORM_MAX: usize = if cfg!(windows) { 2_560 } else { 64 * 1024 };
+
+impl Keychain {
+    fn entry(name: &str) -> Result<keyring::Entry, KeychainError> {
+        keyring::Entry::new(SERVICE, name).map_err(|e| explain(&e))
+    }
+}
+
+impl SecretStore for Keychain {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
+        match Self::entry(name)?.get_secret() {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(explain(&e)),
+        }
+    }
+
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
+        Self::entry(name)?
+            .set_secret(value)
+            .map_err(|e| explain(&e))
+    }
+
+    fn delete(&self, name: &str) -> Result<bool, KeychainError> {
+        match Self::entry(name)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(explain(&e)),
+        }
+    }
+
+    fn max_value_len(&self) -> usize {
+        PLATFORM_MAX
+    }
+}
+
+/// Turns a keyring error into one line naming the backend and the way out.
+fn explain(e: &keyring::Error) -> KeychainError {
+    let detail = e.to_string();
+    let lower = detail.to_ascii_lowercase();
+    let what = if cfg!(all(unix, not(target_os = "macos"))) {
+        if lower.contains("autolaunch") || lower.contains("dbus_session_bus_address") {
+            "there is no D-Bus session bus; run ssobar inside a desktop session (or start one with dbus-run-session)".to_owned()
+        } else if lower.contains("serviceunknown")
+            || lower.contains("org.freedesktop.secrets")
+            || lower.contains("was not provided by any .service")
+        {
+            "no Secret Service provider is running; install and start gnome-keyring (or KeePassXC with its Secret Service integration)".to_owned()
+        } else if matches!(e, keyring::Error::NoStorageAccess(_))
+            || lower.contains("locked")
+            || lower.contains("dismissed")
+        {
+            "the keyring is locked or access was refused; unlock your login keyring and try again"
+                .to_owned()
+        } else {
+            format!("it failed: {detail}")
+        }
+    } else if matches!(e, keyring::Error::NoStorageAccess(_)) {
+        "access was refused or the keychain is locked; unlock it and try again".to_owned()
+    } else {
+        format!("it failed: {detail}")
+    };
+    KeychainError(format!(
+        "cannot use {BACKEND} to keep credentials: {what}. ssobar never falls back to plain files"
+    ))
+}
+
+/// First bytes of every stored value: a version and the number of entries it spans.
+fn header(parts: usize) -> String {
+    format!("ssobar1 {parts}\n")
+}
+
+fn part_name(name: &str, index: usize) -> String {
+    format!("{name}#{index}")
+}
+
+/// Writes `value` under `name`, over as many entries as the store's size limit needs, and
+/// deletes parts left over from a longer previous value.
+pub fn write_value(store: &dyn SecretStore, name: &str, value: &[u8]) -> Result<(), KeychainError> {
+    // The header of a value that needs 99,999 parts is 14 bytes; reserve 16.
+    let room = store.max_value_len().saturating_sub(16).max(1);
+    let chunks: Vec<&[u8]> = if value.is_empty() {
+        vec![value]
+    } else {
+        value.chunks(room).collect()
+    };
+    let previous = part_count(store, name)?;
+    for (i, chunk) in chunks.iter().enumerate().skip(1).rev() {
+        store.set(&part_name(name, i), chunk)?;
+    }
+    let mut first = header(chunks.len()).into_bytes();
+    first.extend_from_slice(chunks[0]);
+    // The first entry is written last: until it names the new parts, readers see the old value.
+    store.set(name, &first)?;
+    for i in chunks.len()..previous.unwrap_or(0) {
+        store.delete(&part_name(name, i))?;
+    }
+    Ok(())
+}
+
+/// Reads a value written by [`write_value`]; `None` when absent, or when a part is missing or
+/// the header is not ssobar's (a damaged entry is treated as absent and rewritten).
+pub fn read_value(store: &dyn SecretStore, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
+    let Some(first) = store.get(name)? else {
+        return Ok(None);
+    };
+    let Some((parts, body)) = split_header(&first) else {
+        return Ok(None);
+    };
+    let mut value = body.to_vec();
+    for i in 1..parts {
+        match store.get(&part_name(name, i))? {
+            Some(part) => value.extend_from_slice(&part),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(value))
+}
+
+/// Deletes a value and all its parts; `Ok(false)` when there was none.
+pub fn delete_value(store: &dyn SecretStore, name: &str) -> Result<bool, KeychainError> {
+    let parts = part_count(store, name)?;
+    for i in 1..parts.unwrap_or(1) {
+        store.delete(&part_name(name, i))?;
+    }
+    store.delete(name)
+}
+
+fn part_count(store: &dyn SecretStore, name: &str) -> Result<Option<usize>, KeychainError> {
+    Ok(store
+        .get(name)?
+        .and_then(|first| split_header(&first).map(|(parts, _)| parts)))
+}
+
+fn split_header(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let newline = bytes.iter().position(|b| *b == b'\n')?;
+    let line = std::str::from_utf8(&bytes[..newline]).ok()?;
+    let parts: usize = line.strip_prefix("ssobar1 ")?.parse().ok()?;
+    (1..=100_000)
+        .contains(&parts)
+        .then_some((parts, &bytes[newline + 1..]))
+}
+
+impl fmt::Display for Keychain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(BACKEND)
+    }
+}
+
+/// An in-memory store with a chosen size limit, for tests of the rules above.
+#[cfg(test)]
+pub(crate) mod memory {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct MemoryStore {
+        pub entries: Mutex<BTreeMap<String, Vec<u8>>>,
+        pub limit: usize,
+    }
+
+    impl SecretStore for MemoryStore {
+        fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
+            Ok(self.entries.lock().unwrap().get(name).cloned())
+        }
+        fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
+            if value.len() > self.limit {
+                return Err(KeychainError(format!("{} bytes is too long", value.len())));
+            }
+            self.entries
+                .lock()
+                .unwrap()
+                .insert(name.into(), value.into());
+            Ok(())
+        }
+        fn delete(&self, name: &str) -> Result<bool, KeychainError> {
+            Ok(self.entries.lock().unwrap().remove(name).is_some())
+        }
+        fn max_value_len(&self) -> usize {
+            self.limit
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::MemoryStore;
+    use super::*;
+
+    fn store(limit: usize) -> MemoryStore {
+        MemoryStore {
+            limit,
+            ..MemoryStore::default()
+        }
+    }
+
+    #[test]
+    fn short_values_take_one_entry() {
+        let s = store(2_560);
+        write_value(&s, "k", b"hello").unwrap();
+        assert_eq!(s.entries.lock().unwrap().len(), 1);
+        assert_eq!(read_value(&s, "k").unwrap().unwrap(), b"hello");
+    }
+
+    #[test]
+    fn long_values_are_split_to_fit_and_joined_back() {
+        let s = store(64);
+        let value: Vec<u8> = (0..1_000u32).map(|i| (i % 251) as u8).collect();
+        write_value(&s, "k", &value).unwrap();
+        assert!(s.entries.lock().unwrap().len() > 1);
+        assert!(s.entries.lock().unwrap().values().all(|v| v.len() <= 64));
+        assert_eq!(read_value(&s, "k").unwrap().unwrap(), value);
+    }
+
+    #[test]
+    fn a_shorter_rewrite_deletes_the_leftover_parts() {
+        let s = store(64);
+        write_value(&s, "k", &[7u8; 500]).unwrap();
+        write_value(&s, "k", b"short").unwrap();
+        assert_eq!(s.entries.lock().unwrap().len(), 1);
+        assert_eq!(read_value(&s, "k").unwrap().unwrap(), b"short");
+        assert!(delete_value(&s, "k").unwrap());
+        assert!(s.entries.lock().unwrap().is_empty());
+        assert!(!delete_value(&s, "k").unwrap());
+    }
+
+    #[test]
+    fn damaged_values_read_as_absent() {
+        let s = store(64);
+        write_value(&s, "k", &[1u8; 300]).unwrap();
+        s.entries.lock().unwrap().remove("k#2");
+        assert_eq!(read_value(&s, "k").unwrap(), None);
+        s.entries
+            .lock()
+            .unwrap()
+            .insert("j".into(), b"not ours".to_vec());
+        assert_eq!(read_value(&s, "j").unwrap(), None);
+    }
+}

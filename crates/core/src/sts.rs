@@ -1,0 +1,114 @@
+//! STS (aws-sdk-sts): AssumeRole for role chains, GetCallerIdentity to learn who a profile is.
+
+use crate::aws::{CallError, retry_config, timeout_config};
+use crate::credentials::AwsCredentials;
+use crate::endpoints::{Service, endpoint};
+use crate::env::Env;
+use crate::secret::Secret;
+use aws_credential_types::Credentials;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use jiff::Timestamp;
+
+/// A client signing with one set of credentials.
+#[derive(Clone, Debug)]
+pub struct StsClient {
+    client: aws_sdk_sts::Client,
+    endpoint: String,
+}
+
+/// What AssumeRole needs besides the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumeRole {
+    /// The role to assume.
+    pub role_arn: String,
+    /// The session name (shows in CloudTrail).
+    pub session_name: String,
+    /// Lifetime in seconds.
+    pub duration_seconds: i32,
+    /// The external id the role's trust policy asks for.
+    pub external_id: Option<String>,
+}
+
+/// Who a set of credentials is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// The account.
+    pub account: String,
+    /// The caller's ARN, e.g. `arn:aws:sts::ACCT:assumed-role/NAME/SESSION`.
+    pub arn: String,
+    /// The caller's unique id.
+    pub user_id: String,
+}
+
+impl StsClient {
+    /// A client for `region` (at `AWS_ENDPOINT_URL_STS` when set) signing with `credentials`.
+    pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Self {
+        let endpoint = endpoint(env, Service::Sts, region);
+        let provider = Credentials::new(
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.expose(),
+            credentials
+                .session_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
+            Some(
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(
+                        u64::try_from(credentials.expiration.as_second()).unwrap_or(0),
+                    ),
+            ),
+            "ssobar",
+        );
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&endpoint)
+            .credentials_provider(provider)
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .build();
+        Self {
+            client: aws_sdk_sts::Client::from_conf(config),
+            endpoint,
+        }
+    }
+
+    /// AssumeRole.
+    pub async fn assume_role(&self, request: &AssumeRole) -> Result<AwsCredentials, CallError> {
+        let out = self
+            .client
+            .assume_role()
+            .role_arn(&request.role_arn)
+            .role_session_name(&request.session_name)
+            .duration_seconds(request.duration_seconds)
+            .set_external_id(request.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+        let creds = out
+            .credentials()
+            .ok_or_else(|| CallError::Other("AssumeRole returned no credentials".into()))?;
+        Ok(AwsCredentials {
+            access_key_id: creds.access_key_id().to_owned(),
+            secret_access_key: Secret::new(creds.secret_access_key()),
+            session_token: Some(Secret::new(creds.session_token())),
+            expiration: Timestamp::from_second(creds.expiration().secs())
+                .map_err(|e| CallError::Other(format!("AssumeRole returned a bad expiry: {e}")))?,
+        })
+    }
+
+    /// GetCallerIdentity.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, CallError> {
+        let out = self
+            .client
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+        Ok(CallerIdentity {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+            user_id: out.user_id().unwrap_or_default().to_owned(),
+        })
+    }
+}

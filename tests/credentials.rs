@@ -1,0 +1,336 @@
+//! Role credentials in the OS keychain, end to end: the real binary, the real Secret Service
+//! (gnome-keyring in the D-Bus session that scripts/test starts), ssobar-fake-aws, and botocore
+//! as the peer that runs `credential_process`.
+
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use ssobar_fake_aws::{FakeConfig, Operation};
+use ssobar_testkit::{
+    BrowserMode, Ran, World, files_containing, peer_python, peer_script, require_secret_service,
+    secret_tool_search,
+};
+
+const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
+
+fn signed_in(config: FakeConfig) -> World {
+    require_secret_service();
+    let w = World::start(SSOBAR, config, BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    w
+}
+
+fn process_json(w: &World, profile: &str) -> Value {
+    w.ssobar(&["credential-process", "--profile", profile])
+        .success()
+        .json()
+}
+
+#[test]
+fn credentials_live_in_the_keychain_and_nowhere_else() {
+    let w = signed_in(FakeConfig::default());
+    let json = process_json(&w, "dev");
+    assert_eq!(json["Version"], 1);
+    let key = json["AccessKeyId"].as_str().unwrap();
+    let secret = json["SecretAccessKey"].as_str().unwrap();
+    let token = json["SessionToken"].as_str().unwrap();
+    let issued = w.fake.credentials(key).expect("issued by the fake");
+    assert_eq!(issued.secret_access_key, secret);
+    assert_eq!(
+        json["Expiration"],
+        issued.expiration.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    );
+
+    let entry = format!("sso/{}/111122223333/ReadOnlyAccess", w.session);
+    let found = secret_tool_search(&entry);
+    assert!(
+        found.contains(&format!("attribute.username = {entry}")),
+        "{found}"
+    );
+    assert!(
+        found.contains(key),
+        "the entry holds the credentials: {found}"
+    );
+
+    assert!(files_containing(w.sandbox.home(), secret).is_empty());
+    assert!(files_containing(w.sandbox.home(), token).is_empty());
+}
+
+#[test]
+fn stored_credentials_are_reused_then_replaced_near_expiry() {
+    let w = signed_in(FakeConfig::default());
+    let first = process_json(&w, "dev");
+    let second = process_json(&w, "dev");
+    assert_eq!(first["AccessKeyId"], second["AccessKeyId"]);
+    assert_eq!(
+        w.calls(Operation::GetRoleCredentials),
+        1,
+        "the second call is served from the keychain"
+    );
+
+    // Credentials with four minutes left are inside the five-minute margin: fetch new ones.
+    let w = signed_in(FakeConfig {
+        role_credentials_lifetime_seconds: 240,
+        ..FakeConfig::default()
+    });
+    let first = process_json(&w, "dev");
+    let second = process_json(&w, "dev");
+    assert_ne!(first["AccessKeyId"], second["AccessKeyId"]);
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 2);
+}
+
+#[test]
+fn fifty_concurrent_callers_make_one_portal_call() {
+    let w = signed_in(FakeConfig {
+        latency_ms: 200,
+        ..FakeConfig::default()
+    });
+    let children: Vec<_> = (0..50)
+        .map(|_| w.spawn(&["credential-process", "--profile", "admin"]))
+        .collect();
+    let mut keys = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        keys.push(json["AccessKeyId"].as_str().unwrap().to_owned());
+    }
+    keys.dedup();
+    assert_eq!(keys.len(), 1, "everyone got the same credentials");
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
+}
+
+#[test]
+fn a_two_level_chain_assumes_twice_then_comes_from_the_keychain() {
+    let w = signed_in(FakeConfig::default());
+    let json = process_json(&w, "deeper");
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
+    assert_eq!(w.calls(Operation::AssumeRole), 2);
+    let issued = w
+        .fake
+        .credentials(json["AccessKeyId"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        issued.arn,
+        "arn:aws:sts::444455556666:assumed-role/Deeper/ssobar-deeper"
+    );
+    let again = process_json(&w, "deeper");
+    assert_eq!(again["AccessKeyId"], json["AccessKeyId"]);
+    assert_eq!(
+        w.calls(Operation::AssumeRole),
+        2,
+        "served from the keychain"
+    );
+    // The middle of the chain was kept too.
+    process_json(&w, "deploy");
+    assert_eq!(w.calls(Operation::AssumeRole), 2);
+}
+
+#[test]
+fn botocore_runs_ssobar_as_its_credential_process() {
+    let w = signed_in(FakeConfig::default());
+    let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
+    config.push_str(&format!(
+        "\n[profile via-ssobar]\ncredential_process = {SSOBAR} credential-process --profile dev\n"
+    ));
+    w.sandbox.write_config(&config);
+    let ran = Ran::run(
+        w.sandbox
+            .command(peer_python())
+            .arg(peer_script("botocore_peer.py"))
+            .args(["role-credentials", "--profile", "via-ssobar"]),
+    )
+    .success();
+    let seen = ran.json();
+    assert!(
+        seen["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnlyAccess_"),
+        "{seen}"
+    );
+    assert_eq!(w.calls(Operation::GetCallerIdentity), 1);
+
+    let status = w
+        .ssobar(&["status", "--json", "--profile", "via-ssobar"])
+        .success()
+        .json();
+    assert_eq!(status[0]["kind"], "credential-process");
+    assert_eq!(status[0]["sso_session"], w.session.as_str());
+    assert_eq!(status[0]["state"], "valid");
+}
+
+#[test]
+fn a_profile_pointing_at_itself_is_explained() {
+    let w = signed_in(FakeConfig::default());
+    let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
+    config.push_str(
+        "\n[profile loop]\ncredential_process = ssobar credential-process --profile loop\n",
+    );
+    w.sandbox.write_config(&config);
+    let ran = w
+        .ssobar(&["credential-process", "--profile", "loop"])
+        .expect_code(1);
+    assert!(
+        ran.stderr.contains("which would call itself"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(ran.stdout, "");
+}
+
+#[test]
+fn exec_passes_credentials_and_the_exit_code() {
+    let w = signed_in(FakeConfig::default());
+    let script = "printf '%s|%s|%s|%s|%s|%s\\n' \"$AWS_ACCESS_KEY_ID\" \"$AWS_REGION\" \"$AWS_DEFAULT_REGION\" \"${AWS_PROFILE-unset}\" \"$SSOBAR_PROFILE\" \"$AWS_CREDENTIAL_EXPIRATION\"; exit 7";
+    let ran = Ran::run(
+        w.command()
+            .args(["exec", "--profile", "dev", "--", "sh", "-c", script])
+            .env("AWS_PROFILE", "dev"),
+    )
+    .expect_code(7);
+    let fields: Vec<&str> = ran.stdout.trim().split('|').collect();
+    let issued = w.fake.credentials(fields[0]).expect("real credentials");
+    assert_eq!(fields[1..5], ["eu-west-1", "eu-west-1", "unset", "dev"]);
+    assert_eq!(
+        fields[5],
+        issued.expiration.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    );
+
+    let nested = Ran::run(
+        w.command()
+            .args(["exec", "--profile", "dev", "--", "true"])
+            .env("SSOBAR_PROFILE", "admin"),
+    )
+    .expect_code(1);
+    assert!(
+        nested
+            .stderr
+            .contains("already inside \"ssobar exec\" for profile admin")
+    );
+    Ran::run(
+        w.command()
+            .args(["exec", "--force", "--profile", "dev", "--", "true"])
+            .env("SSOBAR_PROFILE", "admin"),
+    )
+    .success();
+}
+
+#[cfg(unix)]
+#[test]
+fn exec_hands_signals_to_the_command() {
+    let w = signed_in(FakeConfig::default());
+    // ssobar exec replaces itself with the command, so the signal reaches it directly.
+    let child = w.spawn(&["exec", "--profile", "dev", "--", "sleep", "30"]);
+    let started = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(15), "the command died of SIGTERM");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn env_output_evaluates_in_sh() {
+    let w = signed_in(FakeConfig::default());
+    let script = format!(
+        "eval \"$({SSOBAR} env --profile dev --shell sh)\" && printf '%s|%s' \"$AWS_ACCESS_KEY_ID\" \"${{AWS_PROFILE-unset}}\""
+    );
+    let ran = Ran::run(
+        w.sandbox
+            .command("sh")
+            .args(["-c", &script])
+            .env("AWS_PROFILE", "dev"),
+    )
+    .success();
+    let (key, profile) = ran.stdout.split_once('|').unwrap();
+    assert!(w.fake.credentials(key).is_some(), "{}", ran.stdout);
+    assert_eq!(profile, "unset");
+    let fish = w
+        .ssobar(&["env", "--profile", "dev", "--shell", "fish"])
+        .success();
+    assert!(
+        fish.stdout
+            .contains(&format!("set -gx AWS_ACCESS_KEY_ID '{key}';"))
+    );
+}
+
+#[test]
+fn an_expired_session_names_the_command_to_run() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(-3600);
+    let ran = w
+        .command()
+        .args(["credential-process", "--profile", "dev"])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(1));
+    assert!(ran.stdout.is_empty());
+    let line = stderr.trim();
+    assert!(
+        line.starts_with(&format!(
+            "ssobar: SSO session \"{}\" expired at ",
+            w.session
+        )),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!(
+            ": run \"ssobar login --sso-session {}\"",
+            w.session
+        )),
+        "{line}"
+    );
+    assert_eq!(stderr.lines().count(), 1);
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+    assert!(
+        w.browser.opened().is_empty(),
+        "no browser from a credential_process"
+    );
+}
+
+#[test]
+fn logout_deletes_the_keychain_entries() {
+    let w = signed_in(FakeConfig::default());
+    process_json(&w, "deploy");
+    let entry = format!("sso/{}/111122223333/ReadOnlyAccess", w.session);
+    assert!(secret_tool_search(&entry).contains(&entry));
+    let chained = format!("role/{}/deploy", w.session);
+    assert!(secret_tool_search(&chained).contains(&chained));
+    w.ssobar(&["logout", "--profile", "dev"]).success();
+    assert!(!secret_tool_search(&entry).contains(&entry));
+    assert!(!secret_tool_search(&chained).contains(&chained));
+}
+
+#[test]
+fn no_secret_service_means_an_error_not_a_plain_file() {
+    let w = signed_in(FakeConfig::default());
+    let ran = Ran::run(
+        w.command()
+            .args(["credential-process", "--profile", "dev"])
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+    )
+    .expect_code(1);
+    let line = ran.stderr.trim();
+    assert!(
+        line.starts_with("ssobar: cannot use the Secret Service (D-Bus) to keep credentials: "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("ssobar never falls back to plain files"),
+        "{line}"
+    );
+    assert_eq!(ran.stdout, "");
+}

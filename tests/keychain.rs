@@ -1,0 +1,59 @@
+//! The keychain layer against the real Secret Service (gnome-keyring in the D-Bus session that
+//! scripts/test starts): values longer than a platform allows are split, joined and deleted
+//! whole.
+
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
+use ssobar_core::keychain::{
+    Keychain, KeychainError, SecretStore, delete_value, read_value, write_value,
+};
+use ssobar_testkit::{require_secret_service, secret_tool_search};
+
+/// The real keychain with a small size limit, standing for Windows' 2,560 bytes.
+struct Limited(usize);
+
+impl SecretStore for Limited {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
+        Keychain.get(name)
+    }
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
+        assert!(
+            value.len() <= self.0,
+            "{} bytes do not fit in {}",
+            value.len(),
+            self.0
+        );
+        Keychain.set(name, value)
+    }
+    fn delete(&self, name: &str) -> Result<bool, KeychainError> {
+        Keychain.delete(name)
+    }
+    fn max_value_len(&self) -> usize {
+        self.0
+    }
+}
+
+#[test]
+fn long_values_are_split_across_entries_and_removed_whole() {
+    require_secret_service();
+    let name = format!("test/split-{}", std::process::id());
+    let store = Limited(256);
+    let value: Vec<u8> = (0..2_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    write_value(&store, &name, &value).unwrap();
+    assert!(
+        secret_tool_search(&format!("{name}#7")).contains("#7"),
+        "split over 8+ entries"
+    );
+    assert_eq!(read_value(&Keychain, &name).unwrap().unwrap(), value);
+
+    write_value(&store, &name, b"short now").unwrap();
+    assert!(
+        !secret_tool_search(&format!("{name}#1")).contains("#1"),
+        "old parts deleted"
+    );
+    assert_eq!(read_value(&Keychain, &name).unwrap().unwrap(), b"short now");
+
+    assert!(delete_value(&Keychain, &name).unwrap());
+    assert_eq!(read_value(&Keychain, &name).unwrap(), None);
+}
