@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::config::FakeCluster;
 use crate::model::{Fault, Operation};
 use crate::state::App;
 
@@ -27,6 +28,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/_fake/expire-device-codes", post(expire_device_codes))
         .route("/_fake/approve-device", post(approve_device))
         .route("/_fake/sessions", post(issue_session))
+        .route("/_fake/clusters", post(add_cluster))
         .route("/_fake/reset", post(reset))
 }
 
@@ -153,6 +155,30 @@ async fn issue_session(State(app): State<App>, body: Bytes) -> Result<Response, 
         registration_lifetime,
     );
     Ok(Json(session).into_response())
+}
+
+/// Adds a cluster (or replaces the one with its name and region) and answers it as stored,
+/// its default region filled in.
+async fn add_cluster(State(app): State<App>, body: Bytes) -> Result<Response, BadRequest> {
+    let cluster: FakeCluster = parse(&body)?;
+    if !valid_cluster_name(&cluster.name) {
+        return Err(bad_request(format!(
+            "cluster name {:?} must be 1 to 100 letters, digits, '-' and '_', starting with a \
+             letter or digit",
+            cluster.name
+        )));
+    }
+    app.world().config.upsert_cluster(cluster.clone());
+    Ok(Json(cluster).into_response())
+}
+
+/// EKS's rule for cluster names; anything else could never be asked for by name.
+fn valid_cluster_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Clears the counters and the request log.

@@ -34,6 +34,8 @@ pub struct FakeConfig {
     pub identity_center_region: String,
     /// A delay added to every AWS call, in milliseconds (default 0).
     pub latency_ms: u64,
+    /// The EKS clusters `DescribeCluster` knows (default none).
+    pub clusters: Vec<FakeCluster>,
 }
 
 /// One AWS account the signed-in person can reach, with the permission sets (roles) assigned.
@@ -59,6 +61,46 @@ impl FakeAccount {
             account_name: account_name.to_owned(),
             email: email.to_owned(),
             roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        }
+    }
+}
+
+/// An EKS cluster, as `DescribeCluster` describes it to any credentials the fake issued. The
+/// caller's account goes into its ARN, so one cluster serves every account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FakeCluster {
+    /// The cluster name, the last segment of `GET /clusters/{name}`.
+    pub name: String,
+    /// The Kubernetes API server URL, e.g. `https://127.0.0.1:6443`.
+    pub endpoint: String,
+    /// The cluster's CA certificate as EKS returns it: the PEM, base64-encoded once more.
+    pub certificate_authority_data: String,
+    /// The region the cluster is in (default `us-east-1`). Each region's EKS endpoint knows
+    /// only its own clusters, so `DescribeCluster` finds it only when signed for this region.
+    #[serde(default = "default_cluster_region")]
+    pub region: String,
+}
+
+fn default_cluster_region() -> String {
+    "us-east-1".to_owned()
+}
+
+impl FakeCluster {
+    /// A cluster in `us-east-1` with the given name, API server URL and base64 CA data.
+    pub fn new(name: &str, endpoint: &str, certificate_authority_data: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            endpoint: endpoint.to_owned(),
+            certificate_authority_data: certificate_authority_data.to_owned(),
+            region: default_cluster_region(),
+        }
+    }
+
+    /// The same cluster, in `region` instead.
+    pub fn in_region(self, region: &str) -> Self {
+        Self {
+            region: region.to_owned(),
+            ..self
         }
     }
 }
@@ -91,6 +133,7 @@ impl Default for FakeConfig {
             user_name: "dev@example.com".to_owned(),
             identity_center_region: "us-east-1".to_owned(),
             latency_ms: 0,
+            clusters: Vec::new(),
         }
     }
 }
@@ -101,6 +144,26 @@ impl FakeConfig {
         self.accounts
             .iter()
             .find(|account| account.account_id == account_id)
+    }
+
+    /// The cluster with this name in this region, if there is one.
+    pub fn cluster(&self, name: &str, region: &str) -> Option<&FakeCluster> {
+        self.clusters
+            .iter()
+            .find(|cluster| cluster.name == name && cluster.region == region)
+    }
+
+    /// Adds `cluster`, or replaces the one with its name and region: EKS names are unique
+    /// per account and region.
+    pub(crate) fn upsert_cluster(&mut self, cluster: FakeCluster) {
+        match self
+            .clusters
+            .iter_mut()
+            .find(|known| known.name == cluster.name && known.region == cluster.region)
+        {
+            Some(known) => *known = cluster,
+            None => self.clusters.push(cluster),
+        }
     }
 
     /// Applies a partial configuration: every top-level field present in `patch` replaces the
@@ -128,6 +191,40 @@ mod tests {
         assert_eq!(config.user_name, "ana");
         assert_eq!(config.access_token_lifetime_seconds, 8 * 3600);
         assert_eq!(config.accounts.len(), 2);
+    }
+
+    #[test]
+    fn clusters_default_to_us_east_1_and_are_replaced_by_name_and_region() {
+        let mut config: FakeConfig = serde_json::from_str(
+            r#"{"clusters": [{"name": "dev", "endpoint": "https://127.0.0.1:6443",
+                "certificate_authority_data": "Q0E="}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.clusters,
+            vec![FakeCluster::new("dev", "https://127.0.0.1:6443", "Q0E=")]
+        );
+        assert_eq!(config.clusters[0].region, "us-east-1");
+        assert!(FakeConfig::default().clusters.is_empty());
+
+        config.upsert_cluster(FakeCluster::new("dev", "https://127.0.0.1:7443", "Q0E="));
+        config.upsert_cluster(
+            FakeCluster::new("dev", "https://127.0.0.1:8443", "Q0E=").in_region("eu-west-1"),
+        );
+        assert_eq!(config.clusters.len(), 2);
+        assert_eq!(
+            config
+                .cluster("dev", "us-east-1")
+                .map(|c| c.endpoint.as_str()),
+            Some("https://127.0.0.1:7443")
+        );
+        assert_eq!(
+            config
+                .cluster("dev", "eu-west-1")
+                .map(|c| c.endpoint.as_str()),
+            Some("https://127.0.0.1:8443")
+        );
+        assert_eq!(config.cluster("dev", "us-west-2"), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! A loopback stand-in for AWS SSO OIDC, the SSO portal and STS that speaks their real wire
-//! protocols, so that the AWS SDK for Rust and botocore accept its answers.
+//! A loopback stand-in for AWS SSO OIDC, the SSO portal, STS and EKS `DescribeCluster` that
+//! speaks their real wire protocols, so that the AWS SDK for Rust and botocore accept its
+//! answers.
 //!
 //! Clients reach it through the standard endpoint variables ([`FakeAws::endpoint_env`]): all
-//! three services share one `http://127.0.0.1:PORT`, their routes do not overlap.
+//! four services share one `http://127.0.0.1:PORT`, their routes do not overlap.
 //!
 //! ```no_run
 //! use ssobar_fake_aws::{FakeAws, FakeConfig, Operation};
@@ -17,6 +18,7 @@
 mod admin;
 mod config;
 pub mod demo;
+mod eks;
 mod model;
 mod oidc;
 mod portal;
@@ -32,17 +34,18 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-pub use config::{FakeAccount, FakeConfig};
+pub use config::{FakeAccount, FakeCluster, FakeConfig};
 pub use model::{Fault, IssuedCredentials, IssuedSession, Operation, RequestRecord};
 
 use state::Shared;
 
 /// The endpoint variables that point AWS SDKs and the AWS CLI at the fake, in the order
 /// [`FakeAws::endpoint_env`] lists them.
-pub const ENDPOINT_ENV_VARS: [&str; 3] = [
+pub const ENDPOINT_ENV_VARS: [&str; 4] = [
     "AWS_ENDPOINT_URL_SSO_OIDC",
     "AWS_ENDPOINT_URL_SSO",
     "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_EKS",
 ];
 
 /// A running fake. It serves on its own thread with its own runtime, so synchronous tests and
@@ -108,7 +111,7 @@ impl FakeAws {
         })
     }
 
-    /// `http://127.0.0.1:PORT`, the endpoint of all three services.
+    /// `http://127.0.0.1:PORT`, the endpoint of all four services.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -135,6 +138,13 @@ impl FakeAws {
     /// Changes the configuration; later calls see the change.
     pub fn update_config(&self, change: impl FnOnce(&mut FakeConfig)) {
         change(&mut self.shared.world().config);
+    }
+
+    /// Adds an EKS cluster for `DescribeCluster`, or replaces the one with the same name and
+    /// region (names are unique per region, as in EKS). The same as pushing onto
+    /// [`FakeConfig::clusters`] through [`FakeAws::update_config`], minus the duplicates.
+    pub fn add_cluster(&self, cluster: FakeCluster) {
+        self.shared.world().config.upsert_cluster(cluster);
     }
 
     /// How many calls of `operation` arrived since the start or the last reset.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use ssobar_fake_aws::{ENDPOINT_ENV_VARS, FakeAws, FakeConfig, demo};
 
-/// A loopback stand-in for AWS SSO OIDC, the SSO portal and STS.
+/// A loopback stand-in for AWS SSO OIDC, the SSO portal, STS and EKS DescribeCluster.
 #[derive(Parser)]
 #[command(version)]
 struct Args {

@@ -29,11 +29,13 @@ pub enum Operation {
     AssumeRole,
     /// STS `GetCallerIdentity`, signed in headers or presigned in the query.
     GetCallerIdentity,
+    /// EKS `DescribeCluster` (`GET /clusters/{name}`).
+    DescribeCluster,
 }
 
 impl Operation {
     /// All operations, in a stable order.
-    pub const ALL: [Operation; 11] = [
+    pub const ALL: [Operation; 12] = [
         Operation::RegisterClient,
         Operation::StartDeviceAuthorization,
         Operation::CreateToken,
@@ -45,6 +47,7 @@ impl Operation {
         Operation::Logout,
         Operation::AssumeRole,
         Operation::GetCallerIdentity,
+        Operation::DescribeCluster,
     ];
 
     /// The AWS name of the operation.
@@ -61,6 +64,7 @@ impl Operation {
             Operation::Logout => "Logout",
             Operation::AssumeRole => "AssumeRole",
             Operation::GetCallerIdentity => "GetCallerIdentity",
+            Operation::DescribeCluster => "DescribeCluster",
         }
     }
 
@@ -76,6 +80,7 @@ impl Operation {
             | Operation::ListAccountRoles
             | Operation::Logout => Protocol::Portal,
             Operation::AssumeRole | Operation::GetCallerIdentity => Protocol::Sts,
+            Operation::DescribeCluster => Protocol::Eks,
         }
     }
 
@@ -99,10 +104,17 @@ impl Operation {
             ("POST", "/logout") => Operation::Logout,
             ("POST", "/") => sts_action(form_body)?,
             ("GET", "/") => sts_action(query.unwrap_or_default().as_bytes())?,
+            ("GET", path) if is_cluster_path(path) => Operation::DescribeCluster,
             _ => return None,
         };
         Some(operation)
     }
+}
+
+/// `/clusters/{name}`: exactly the paths the router sends to `DescribeCluster`.
+fn is_cluster_path(path: &str) -> bool {
+    path.strip_prefix("/clusters/")
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 
 fn sts_action(form: &[u8]) -> Option<Operation> {
@@ -126,15 +138,17 @@ pub(crate) enum Protocol {
     Browser,
     Portal,
     Sts,
+    Eks,
 }
 
 /// A failure injected into the next calls of one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// HTTP 500: `InternalServerException` (OIDC, portal) or `InternalFailure` (STS).
+    /// HTTP 500: `InternalServerException` (OIDC, portal), `InternalFailure` (STS) or
+    /// `ServerException` (EKS).
     ServerError,
-    /// The service's throttling error: HTTP 429 `TooManyRequestsException` (OIDC, portal) or
-    /// HTTP 400 `Throttling` (STS).
+    /// The service's throttling error: HTTP 429 `TooManyRequestsException` (OIDC, portal,
+    /// EKS) or HTTP 400 `Throttling` (STS).
     Throttle,
     /// The call succeeds, this much later.
     Latency(Duration),
@@ -230,6 +244,19 @@ mod tests {
         );
         assert_eq!(
             Operation::of_request("POST", "/", None, b"Action=Nope"),
+            None
+        );
+        assert_eq!(
+            Operation::of_request("GET", "/clusters/prod-1", None, b""),
+            Some(Operation::DescribeCluster)
+        );
+        assert_eq!(Operation::of_request("GET", "/clusters/", None, b""), None);
+        assert_eq!(
+            Operation::of_request("GET", "/clusters/a/node-groups", None, b""),
+            None
+        );
+        assert_eq!(
+            Operation::of_request("POST", "/clusters/prod-1", None, b""),
             None
         );
     }

@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 
+use crate::eks::EksError;
 use crate::model::{Fault, Operation, Protocol, RequestRecord};
 use crate::oidc::OidcError;
 use crate::portal::PortalError;
 use crate::state::App;
 use crate::sts::StsError;
-use crate::{admin, oidc, portal, sts};
+use crate::{admin, eks, oidc, portal, sts};
 
 /// AWS request bodies here are a few kilobytes at most.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -42,6 +43,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/assignment/roles", get(portal::list_account_roles))
         .route("/logout", post(portal::logout))
         .route("/", get(sts::presigned).post(sts::query_api))
+        .route("/clusters/{name}", get(eks::describe_cluster))
         .merge(admin::routes())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(app.clone(), track_call))
@@ -126,6 +128,7 @@ fn server_error(operation: Operation) -> Response {
         Protocol::Oidc => OidcError::server_error().into_response(),
         Protocol::Portal => PortalError::server_error().into_response(),
         Protocol::Sts => StsError::server_error().into_response(),
+        Protocol::Eks => EksError::server_error().into_response(),
         Protocol::Browser => oidc::fault_page(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
@@ -135,6 +138,7 @@ fn throttled(operation: Operation) -> Response {
         Protocol::Oidc => OidcError::throttled().into_response(),
         Protocol::Portal => PortalError::throttled().into_response(),
         Protocol::Sts => StsError::throttled().into_response(),
+        Protocol::Eks => EksError::throttled().into_response(),
         Protocol::Browser => oidc::fault_page(StatusCode::TOO_MANY_REQUESTS),
     }
 }

@@ -13,7 +13,24 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
+use crate::model::IssuedCredentials;
+use crate::state::{App, now};
+
 pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// How far a request's X-Amz-Date may be from now, as in AWS.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+/// STS ignores X-Amz-Expires on presigned GetCallerIdentity URLs and accepts them for 15
+/// minutes after X-Amz-Date. EKS depends on that: its bearer tokens say X-Amz-Expires=60 yet
+/// stay valid 15 minutes, and kubectl plugins cache them for 14. Only STS hands presigned
+/// signatures to [`verify`].
+const PRESIGNED_VALIDITY_SECONDS: i64 = 15 * 60;
+/// botocore presigns with this in place of the payload hash; the Go SDK hashes the empty body.
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+/// AWS's words for a signature made with the wrong secret, the same in every service.
+pub(crate) const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check \
+     your AWS Secret Access Key and signing method. Consult the service documentation for \
+     details.";
 
 /// The query parameters a presigned request carries its signature in.
 const SIGNING_PARAMS: [&str; 7] = [
@@ -228,6 +245,116 @@ impl Signature {
         let output = sign(request, &params).map_err(|error| error.to_string())?;
         Ok(output.signature().to_owned())
     }
+}
+
+/// Why [`verify`] refused a request. Every service checks the same things in the same order,
+/// but names the failures its own way (STS `SignatureDoesNotMatch`, EKS
+/// `InvalidSignatureException`, ...), so the wording is left to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// The credential scope names another service than the one called.
+    WrongService,
+    /// The access key id, or the session token with it, is not one the fake issued.
+    UnknownKey,
+    /// The signature cannot be recomputed; the text says why.
+    Malformed(String),
+    /// The signature is not the one the key's secret gives.
+    Mismatch,
+    /// Signed too long ago or too far ahead; the text is AWS's message saying which.
+    OutOfTime(String),
+    /// The credentials themselves have expired.
+    ExpiredToken,
+}
+
+/// The parts of a received request a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Finds the credentials that made `signature` and checks it with their secret, scoped to
+/// `service`. The checks run in AWS's order: scope, key and token, signature, clock, and the
+/// credentials' own expiry last, so an expired key with a wrong secret is a bad signature.
+pub(crate) fn verify(
+    app: &App,
+    signature: &Signature,
+    service: &str,
+    request: Received<'_>,
+) -> Result<IssuedCredentials, Rejection> {
+    if signature.credential.service != service {
+        return Err(Rejection::WrongService);
+    }
+    let credentials = app
+        .world()
+        .credentials(&signature.credential.access_key_id)
+        .cloned()
+        .ok_or(Rejection::UnknownKey)?;
+    if signature.security_token.as_deref() != Some(credentials.session_token.as_str()) {
+        return Err(Rejection::UnknownKey);
+    }
+    let presigned = signature.expires.is_some();
+    let payload_hashes: &[Option<&str>] = if presigned {
+        &[None, Some(UNSIGNED_PAYLOAD)]
+    } else {
+        &[None]
+    };
+    let mut matched = false;
+    for payload_hash in payload_hashes {
+        let expected = signature
+            .expected(
+                request.method,
+                request.path,
+                request.headers,
+                request.body,
+                *payload_hash,
+                &credentials.secret_access_key,
+            )
+            .map_err(Rejection::Malformed)?;
+        matched |= expected == signature.signature;
+    }
+    if !matched {
+        return Err(Rejection::Mismatch);
+    }
+
+    let signed_at = signature
+        .signed_at()
+        .ok_or_else(|| Rejection::Malformed("Malformed X-Amz-Date".to_owned()))?
+        .as_second();
+    let now = now();
+    let earliest = if presigned {
+        now - PRESIGNED_VALIDITY_SECONDS
+    } else {
+        now - MAX_CLOCK_SKEW_SECONDS
+    };
+    if signed_at < earliest {
+        return Err(Rejection::OutOfTime(format!(
+            "Signature expired: {} is now earlier than {} ({} - 15 min.)",
+            signature.amz_date,
+            amz_date(earliest),
+            amz_date(now)
+        )));
+    }
+    if signed_at > now + MAX_CLOCK_SKEW_SECONDS {
+        return Err(Rejection::OutOfTime(format!(
+            "Signature not yet current: {} is still later than {} ({} + 15 min.)",
+            signature.amz_date,
+            amz_date(now + MAX_CLOCK_SKEW_SECONDS),
+            amz_date(now)
+        )));
+    }
+    if credentials.expiration.as_second() <= now {
+        return Err(Rejection::ExpiredToken);
+    }
+    Ok(credentials)
+}
+
+fn amz_date(epoch_seconds: i64) -> String {
+    crate::state::timestamp(epoch_seconds)
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ const MAX_REQUEST_RECORDS: usize = 10_000;
 pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// When the fake started; the clusters it describes say they were created then.
+    pub started_at: Timestamp,
     world: Mutex<World>,
 }
 
@@ -30,6 +32,7 @@ impl Shared {
     pub fn new(url: String, config: FakeConfig) -> Self {
         Self {
             url,
+            started_at: Timestamp::now(),
             world: Mutex::new(World::new(config)),
         }
     }

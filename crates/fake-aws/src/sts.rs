@@ -4,27 +4,19 @@ use std::collections::HashMap;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::model::{IssuedCredentials, Operation};
 use crate::server::{ErrorCode, MAX_BODY_BYTES};
-use crate::sigv4::Signature;
-use crate::state::{App, RoleSession, now, request_id, role_id};
+use crate::sigv4::{self, Received, Rejection, Signature};
+use crate::state::{App, RoleSession, request_id, role_id};
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-/// How far a request's X-Amz-Date may be from now, as in AWS.
-const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
-/// STS ignores X-Amz-Expires on presigned GetCallerIdentity URLs and accepts them for 15
-/// minutes after X-Amz-Date. EKS depends on that: its bearer tokens say X-Amz-Expires=60 yet
-/// stay valid 15 minutes, and kubectl plugins cache them for 14.
-const PRESIGNED_VALIDITY_SECONDS: i64 = 15 * 60;
 /// Role chaining (assuming a role from a role session, which every credential this fake issues
 /// is) limits the new session to one hour.
 const ROLE_CHAINING_MAX_SECONDS: i64 = 3600;
 const MIN_DURATION_SECONDS: i64 = 900;
-/// botocore presigns with this in place of the payload hash; the Go SDK hashes the empty body.
-const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// An STS error, as an awsQuery `ErrorResponse`.
 #[derive(Debug)]
@@ -135,10 +127,12 @@ pub(crate) async fn query_api(State(app): State<App>, request: Request) -> Respo
             authenticate(
                 &app,
                 &signature,
-                "POST",
-                parts.uri.path(),
-                &parts.headers,
-                &body,
+                Received {
+                    method: "POST",
+                    path: parts.uri.path(),
+                    headers: &parts.headers,
+                    body: &body,
+                },
             )
         });
     answer(&app, caller, &params)
@@ -158,10 +152,12 @@ pub(crate) async fn presigned(State(app): State<App>, request: Request) -> Respo
         authenticate(
             &app,
             &signature,
-            "GET",
-            parts.uri.path(),
-            &parts.headers,
-            b"",
+            Received {
+                method: "GET",
+                path: parts.uri.path(),
+                headers: &parts.headers,
+                body: b"",
+            },
         )
     });
     answer(&app, caller, &params)
@@ -205,92 +201,22 @@ fn answer(
 fn authenticate(
     app: &App,
     signature: &Signature,
-    method: &str,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: Received<'_>,
 ) -> Result<IssuedCredentials, StsError> {
-    if signature.credential.service != "sts" {
-        return Err(StsError::signature_mismatch(
-            "Credential should be scoped to correct service: 'sts'.",
-        ));
-    }
-    let credentials = app
-        .world()
-        .credentials(&signature.credential.access_key_id)
-        .cloned()
-        .ok_or_else(StsError::invalid_token)?;
-    if signature.security_token.as_deref() != Some(credentials.session_token.as_str()) {
-        return Err(StsError::invalid_token());
-    }
-    let presigned = signature.expires.is_some();
-    let payload_hashes: &[Option<&str>] = if presigned {
-        &[None, Some(UNSIGNED_PAYLOAD)]
-    } else {
-        &[None]
-    };
-    let mut matched = false;
-    for payload_hash in payload_hashes {
-        let expected = signature
-            .expected(
-                method,
-                path,
-                headers,
-                body,
-                *payload_hash,
-                &credentials.secret_access_key,
-            )
-            .map_err(StsError::incomplete)?;
-        matched |= expected == signature.signature;
-    }
-    if !matched {
-        return Err(StsError::signature_mismatch(
-            "The request signature we calculated does not match the signature you provided. \
-             Check your AWS Secret Access Key and signing method. Consult the service \
-             documentation for details.",
-        ));
-    }
-
-    let signed_at = signature
-        .signed_at()
-        .ok_or_else(|| StsError::incomplete("Malformed X-Amz-Date"))?
-        .as_second();
-    let now = now();
-    let earliest = if presigned {
-        now - PRESIGNED_VALIDITY_SECONDS
-    } else {
-        now - MAX_CLOCK_SKEW_SECONDS
-    };
-    if signed_at < earliest {
-        return Err(StsError::signature_mismatch(format!(
-            "Signature expired: {} is now earlier than {} ({} - 15 min.)",
-            signature.amz_date,
-            amz_date(earliest),
-            amz_date(now)
-        )));
-    }
-    if signed_at > now + MAX_CLOCK_SKEW_SECONDS {
-        return Err(StsError::signature_mismatch(format!(
-            "Signature not yet current: {} is still later than {} ({} + 15 min.)",
-            signature.amz_date,
-            amz_date(now + MAX_CLOCK_SKEW_SECONDS),
-            amz_date(now)
-        )));
-    }
-    if credentials.expiration.as_second() <= now {
-        return Err(StsError::new(
+    sigv4::verify(app, signature, "sts", request).map_err(|rejection| match rejection {
+        Rejection::WrongService => {
+            StsError::signature_mismatch("Credential should be scoped to correct service: 'sts'.")
+        }
+        Rejection::UnknownKey => StsError::invalid_token(),
+        Rejection::Malformed(problem) => StsError::incomplete(problem),
+        Rejection::Mismatch => StsError::signature_mismatch(sigv4::SIGNATURE_MISMATCH),
+        Rejection::OutOfTime(message) => StsError::signature_mismatch(message),
+        Rejection::ExpiredToken => StsError::new(
             StatusCode::BAD_REQUEST,
             "ExpiredToken",
             "The security token included in the request is expired",
-        ));
-    }
-    Ok(credentials)
-}
-
-fn amz_date(epoch_seconds: i64) -> String {
-    crate::state::timestamp(epoch_seconds)
-        .strftime("%Y%m%dT%H%M%SZ")
-        .to_string()
+        ),
+    })
 }
 
 fn get_caller_identity(caller: &IssuedCredentials) -> Response {

@@ -4,6 +4,7 @@
 mod admin;
 mod binary;
 mod demo;
+mod eks;
 mod faults;
 mod http;
 mod oidc;

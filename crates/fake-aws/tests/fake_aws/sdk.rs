@@ -76,6 +76,45 @@ pub fn sts(fake: &FakeAws, credentials: &IssuedCredentials) -> aws_sdk_sts::Clie
     )
 }
 
+/// An EKS client for `region` signing with `access_key_id`, `secret_access_key` and
+/// `session_token`.
+pub fn eks_with(
+    fake: &FakeAws,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: &str,
+    retry: RetryConfig,
+) -> aws_sdk_eks::Client {
+    let credentials = Credentials::new(
+        access_key_id,
+        secret_access_key,
+        Some(session_token.to_owned()),
+        None,
+        "test",
+    );
+    let config = aws_sdk_eks::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(fake.url())
+        .credentials_provider(credentials)
+        .retry_config(retry)
+        .build();
+    aws_sdk_eks::Client::from_conf(config)
+}
+
+/// An EKS client for `region` signing with credentials the fake issued, without retries.
+pub fn eks(fake: &FakeAws, region: &str, credentials: &IssuedCredentials) -> aws_sdk_eks::Client {
+    eks_with(
+        fake,
+        region,
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        &credentials.session_token,
+        RetryConfig::disabled(),
+    )
+}
+
 /// A signed-in session, refreshable, valid for an hour.
 pub fn session(fake: &FakeAws) -> ssobar_fake_aws::IssuedSession {
     fake.issue_session(
