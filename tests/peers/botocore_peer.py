@@ -6,6 +6,7 @@ ssobar-fake-aws, and compare what it prints with what ssobar wrote or read.
 """
 
 import argparse
+import base64
 import json
 import sys
 import urllib.request
@@ -151,6 +152,45 @@ def drive_fake(args):
     )
 
 
+def verify_eks_token(args):
+    """Re-sign the token's request with botocore's SigV4 presigner at the token's own time."""
+    import datetime
+    import urllib.parse
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = json.load(open(args.credentials))
+    encoded = args.token[len("k8s-aws-v1."):]
+    url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    theirs = dict(query)
+    plain = [(k, v) for k, v in query if not k.startswith("X-Amz-")]
+    region = theirs["X-Amz-Credential"].split("/")[2]
+    signed_at = datetime.datetime.strptime(theirs["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    botocore.auth.get_current_datetime = lambda remove_tzinfo=True: signed_at
+    request = AWSRequest(
+        method="GET",
+        url=f"{parts.scheme}://{parts.netloc}{parts.path}?{urllib.parse.urlencode(plain)}",
+        headers={"x-k8s-aws-id": args.cluster_id},
+    )
+    signer = botocore.auth.SigV4QueryAuth(
+        Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]),
+        "sts",
+        region,
+        expires=60,
+    )
+    signer.add_auth(request)
+    ours = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.url).query))
+    print(json.dumps({
+        "botocore": ours["X-Amz-Signature"],
+        "ssobar": theirs["X-Amz-Signature"],
+        "signedHeaders": theirs["X-Amz-SignedHeaders"],
+        "expires": theirs["X-Amz-Expires"],
+    }))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +208,11 @@ def main():
     p = sub.add_parser("drive-fake")
     p.add_argument("--start-url", required=True)
     p.set_defaults(run=drive_fake)
+    p = sub.add_parser("verify-eks-token")
+    p.add_argument("--token", required=True)
+    p.add_argument("--credentials", required=True, help="credential_process JSON file")
+    p.add_argument("--cluster-id", required=True)
+    p.set_defaults(run=verify_eks_token)
     args = parser.parse_args()
     args.run(args)
 

@@ -3,6 +3,7 @@
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
 mod credentials;
+mod kube;
 mod signin;
 mod status;
 mod table;
@@ -36,6 +37,12 @@ enum Command {
     Exec(credentials::ExecArgs),
     /// Print export lines with a profile's role credentials, for eval.
     Env(credentials::EnvArgs),
+    /// Print an EKS token as an ExecCredential (kubeconfig's exec hook runs this).
+    EksToken(kube::EksTokenArgs),
+    /// Add an EKS cluster, a user that runs "ssobar eks-token" and a context to a kubeconfig.
+    Kubeconfig(kube::KubeconfigArgs),
+    /// Print how to grant a profile's SSO role access to an EKS cluster.
+    AwsAuth(kube::AwsAuthArgs),
 }
 
 /// How a command ended, as the process exit status.
@@ -48,22 +55,35 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = Context::from_env(Env::from_process())
-        .map_err(anyhow::Error::from)
-        .and_then(|ctx| {
-            for warning in &ctx.settings_warnings {
-                eprintln!("ssobar: warning: {warning}");
-            }
-            match &cli.command {
-                Command::Status(args) => status::run(args, &ctx),
-                Command::Login(args) => signin::login(args, &ctx),
-                Command::Refresh(args) => signin::refresh(args, &ctx),
-                Command::Logout(args) => signin::logout(args, &ctx),
-                Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
-                Command::Exec(args) => credentials::exec(args, &ctx),
-                Command::Env(args) => credentials::env(args, &ctx),
-            }
-        });
+    let env = Env::from_process();
+    // kubectl runs eks-token for most commands: it builds its context only when it must.
+    if let Command::EksToken(args) = &cli.command {
+        return exit_code(kube::eks_token(args, env));
+    }
+    exit_code(
+        Context::from_env(env)
+            .map_err(anyhow::Error::from)
+            .and_then(|ctx| {
+                for warning in &ctx.settings_warnings {
+                    eprintln!("ssobar: warning: {warning}");
+                }
+                match &cli.command {
+                    Command::Status(args) => status::run(args, &ctx),
+                    Command::Login(args) => signin::login(args, &ctx),
+                    Command::Refresh(args) => signin::refresh(args, &ctx),
+                    Command::Logout(args) => signin::logout(args, &ctx),
+                    Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
+                    Command::Exec(args) => credentials::exec(args, &ctx),
+                    Command::Env(args) => credentials::env(args, &ctx),
+                    Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
+                    Command::AwsAuth(args) => kube::aws_auth(args, &ctx),
+                    Command::EksToken(_) => unreachable!("handled before the context is built"),
+                }
+            }),
+    )
+}
+
+fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(3),

@@ -140,7 +140,7 @@ impl Step {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// The profile is unknown or wrong.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// The profile is not rooted in an SSO session.
     #[error("{0}")]
@@ -156,7 +156,7 @@ pub enum CredentialsError {
         command: String,
     },
     /// The keychain cannot be used.
-    #[error("{0}")]
+    #[error(transparent)]
     Keychain(#[from] KeychainError),
     /// An AWS call failed.
     #[error("{what}: {error}")]
@@ -174,6 +174,38 @@ pub enum CredentialsError {
 /// The steps from an SSO session to `profile`'s credentials, in order.
 pub fn plan(config: &AwsConfig, profile: &str) -> Result<Vec<Step>, CredentialsError> {
     plan_from(config, profile, 0)
+}
+
+/// The steps to `profile`'s credentials and then one AssumeRole of `role_arn` with them
+/// (`ssobar eks-token --role-arn`): kept in the keychain like any role chain.
+pub fn plan_assuming(
+    config: &AwsConfig,
+    profile: &str,
+    role_arn: &str,
+) -> Result<Vec<Step>, CredentialsError> {
+    let mut steps = plan(config, profile)?;
+    let root = match steps.first() {
+        Some(Step::Sso { session, .. }) => session.id.to_string(),
+        _ => String::new(),
+    };
+    let region = config
+        .role_chain(profile)?
+        .iter()
+        .find_map(|p| p.get("region"))
+        .unwrap_or("us-east-1")
+        .to_owned();
+    steps.push(Step::Assume {
+        root,
+        profile: format!("{profile} as {role_arn}"),
+        request: AssumeRole {
+            role_arn: role_arn.to_owned(),
+            session_name: default_session_name(profile),
+            duration_seconds: 3600,
+            external_id: None,
+        },
+        region,
+    });
+    Ok(steps)
 }
 
 fn plan_from(config: &AwsConfig, name: &str, depth: usize) -> Result<Vec<Step>, CredentialsError> {
@@ -284,6 +316,34 @@ pub fn default_session_name(profile: &str) -> String {
     cleaned
 }
 
+/// The file naming the access key id of the credentials last used from a keychain entry.
+///
+/// EKS tokens cached in the runtime folder remember the id they were signed with; a token is
+/// reused only while the marker still names it. Storing new credentials or signing out deletes
+/// the marker, which retires every token made from the old ones without reading the keychain.
+pub fn marker_path(runtime_dir: &std::path::Path, step: &Step) -> std::path::PathBuf {
+    let digest = Sha256::digest(step.entry_name().as_bytes());
+    runtime_dir
+        .join("creds")
+        .join(format!("{}.id", hex::encode(&digest[..10])))
+}
+
+/// Records that `creds` are the current credentials of `step` (see [`marker_path`]).
+pub fn mark_current(
+    runtime_dir: &std::path::Path,
+    step: &Step,
+    creds: &AwsCredentials,
+) -> std::io::Result<std::path::PathBuf> {
+    let path = marker_path(runtime_dir, step);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(creds.access_key_id.as_str()) {
+        if let Some(dir) = path.parent() {
+            crate::fsutil::ensure_private_dir(dir)?;
+        }
+        crate::fsutil::write_atomic(&path, creds.access_key_id.as_bytes())?;
+    }
+    Ok(path)
+}
+
 /// The credential store: keychain entries and the rules for reusing and refetching them.
 pub struct Vault<'a> {
     ctx: &'a Context,
@@ -345,7 +405,15 @@ impl<'a> Vault<'a> {
         let bytes = serde_json::to_vec(&stored)
             .map_err(|e| CredentialsError::Local(format!("cannot encode credentials: {e}")))?;
         keychain::write_value(self.store, &step.entry_name(), &bytes)?;
+        self.retire_marker(step);
         Ok(())
+    }
+
+    /// Deletes the step's marker, so tokens made from its old credentials are not reused.
+    fn retire_marker(&self, step: &Step) {
+        // Best effort: a marker that cannot be deleted names an access key id that no longer
+        // matches, so the cached token is not reused anyway.
+        let _ = crate::fsutil::remove_if_exists(&marker_path(&self.ctx.paths.runtime_dir, step));
     }
 
     /// Stored credentials for the last step, without any network call or lock: the fast path
@@ -488,16 +556,17 @@ impl<'a> Vault<'a> {
         session: &SessionId,
     ) -> Result<usize, CredentialsError> {
         let mut removed = 0;
-        let mut names: Vec<String> = config
+        let mut steps: Vec<Step> = config
             .profiles()
             .filter_map(|p| plan(config, &p.name).ok())
             .filter(|steps| matches!(steps.first(), Some(Step::Sso { session: s, .. }) if &s.id == session))
-            .flat_map(|steps| steps.iter().map(Step::entry_name).collect::<Vec<_>>())
+            .flatten()
             .collect();
-        names.sort();
-        names.dedup();
-        for name in names {
-            if keychain::delete_value(self.store, &name)? {
+        steps.sort_by_key(Step::entry_name);
+        steps.dedup_by_key(|s| s.entry_name());
+        for step in steps {
+            self.retire_marker(&step);
+            if keychain::delete_value(self.store, &step.entry_name())? {
                 removed += 1;
             }
         }

@@ -4,14 +4,18 @@
 //! and render what comes back. See `docs/architecture.md` for the map.
 
 pub mod aws;
+pub mod aws_auth;
 pub mod browser;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod eks;
+pub mod eks_cluster;
 pub mod endpoints;
 pub mod env;
 pub mod fsutil;
 pub mod keychain;
+pub mod kubeconfig;
 pub mod lock;
 pub mod oidc;
 pub mod paths;

@@ -193,7 +193,7 @@ pub enum SignInError {
         command: String,
     },
     /// An AWS call failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Call(#[from] CallError),
     /// The token store or a lock could not be used.
     #[error("{0}")]

@@ -403,6 +403,88 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     found
 }
 
+/// A loopback Kubernetes API server that checks EKS tokens as aws-iam-authenticator does
+/// (`tests/peers/kube_apiserver.py`), with a fresh self-signed certificate for 127.0.0.1.
+pub struct KubeApiServer {
+    child: std::process::Child,
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The CA (the server's own certificate), PEM.
+    pub ca_file: PathBuf,
+    log: PathBuf,
+}
+
+impl KubeApiServer {
+    /// Starts a server for `cluster_id` that sends tokens to STS at `sts_endpoint`; its files
+    /// go in `dir`.
+    pub fn start(dir: &Path, cluster_id: &str, sts_endpoint: &str) -> Self {
+        let cert = dir.join(format!("{cluster_id}-cert.pem"));
+        let key = dir.join(format!("{cluster_id}-key.pem"));
+        let log = dir.join(format!("{cluster_id}-requests.log"));
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let mut child = Command::new(peer_python())
+            .arg(peer_script("kube_apiserver.py"))
+            .args(["--cluster-id", cluster_id, "--sts-endpoint", sts_endpoint])
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .arg("--log")
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the API server stand-in");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+            .expect("read the server's URL");
+        assert!(line.starts_with("https://"), "the server said {line:?}");
+        Self {
+            child,
+            url: line.trim().to_owned(),
+            ca_file: cert,
+            log,
+        }
+    }
+
+    /// Every request so far: `{"path", "ok", "detail"}` (detail: the caller ARN, or why not).
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+            .collect()
+    }
+}
+
+impl Drop for KubeApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The workspace's root folder.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,317 @@
+//! `ssobar eks-token`, `ssobar kubeconfig`, `ssobar aws-auth`: EKS access with SSO credentials.
+
+use crate::Outcome;
+use anyhow::{Context as _, Result, bail};
+use jiff::Timestamp;
+use ssobar_core::aws_auth::{self, SsoRole};
+use ssobar_core::config::AwsConfig;
+use ssobar_core::context::Context;
+use ssobar_core::credentials::{self, AwsCredentials, Step, Vault, plan, plan_assuming};
+use ssobar_core::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
+use ssobar_core::eks_cluster::EksClient;
+use ssobar_core::endpoints::{Service, endpoint};
+use ssobar_core::env::Env;
+use ssobar_core::kubeconfig::{self, ClusterAccess, ExecPlugin};
+use ssobar_core::paths::Paths;
+use ssobar_core::sts::StsClient;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `ssobar eks-token`.
+#[derive(clap::Args)]
+pub struct EksTokenArgs {
+    /// The profile whose credentials sign the token.
+    #[arg(long, short = 'p')]
+    profile: String,
+    /// The EKS cluster's name (what aws-iam-authenticator calls the cluster id).
+    #[arg(long, visible_alias = "cluster-name")]
+    cluster_id: String,
+    /// The cluster's region (default: the profile's region, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// Assume this role with the profile's credentials first.
+    #[arg(long)]
+    role_arn: Option<String>,
+}
+
+/// The ExecCredential versions `ssobar kubeconfig` can write.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExecApiVersion {
+    /// client.authentication.k8s.io/v1beta1 (kubectl 1.11 and later).
+    V1beta1,
+    /// client.authentication.k8s.io/v1 (kubectl 1.22 and later).
+    V1,
+}
+
+/// Arguments of `ssobar kubeconfig`.
+#[derive(clap::Args)]
+pub struct KubeconfigArgs {
+    /// The profile kubectl signs in with.
+    #[arg(long, short = 'p')]
+    profile: String,
+    /// The EKS cluster's name.
+    #[arg(long, visible_alias = "cluster-name")]
+    cluster_id: String,
+    /// The API server URL (default: asked from EKS with DescribeCluster).
+    #[arg(long, requires = "certificate_authority")]
+    server: Option<String>,
+    /// A PEM file with the cluster's CA (default: asked from EKS).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    certificate_authority: Option<PathBuf>,
+    /// The cluster's region (default: the profile's region, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// The kubeconfig to write (default: $KUBECONFIG's first file, else ~/.kube/config).
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// The context's name (default: PROFILE@CLUSTER).
+    #[arg(long)]
+    context: Option<String>,
+    /// The exec hook's ExecCredential version.
+    #[arg(long, value_enum, default_value = "v1beta1")]
+    exec_api: ExecApiVersion,
+    /// The command kubectl runs (default: the absolute path of this ssobar).
+    #[arg(long, value_name = "NAME")]
+    command: Option<String>,
+}
+
+/// Arguments of `ssobar aws-auth`.
+#[derive(clap::Args)]
+pub struct AwsAuthArgs {
+    /// The SSO profile whose role is granted access.
+    #[arg(long, short = 'p')]
+    profile: String,
+    /// The cluster, for the access-entry commands.
+    #[arg(long, visible_alias = "cluster-name", default_value = "CLUSTER")]
+    cluster_id: String,
+    /// The cluster's region (default: the profile's region, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// The Kubernetes user name (default: sso:PERMISSION_SET:{{SessionName}}).
+    #[arg(long)]
+    username: Option<String>,
+    /// A Kubernetes group to map the role to (repeatable), e.g. system:masters.
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+}
+
+fn profile_region(config: &AwsConfig, profile: &str) -> Option<String> {
+    config
+        .role_chain(profile)
+        .ok()?
+        .iter()
+        .find_map(|p| p.get("region").map(str::to_owned))
+}
+
+/// Credentials for the steps: the keychain's while they last, else fetched.
+fn credentials(ctx: &Context, steps: &[Step]) -> Result<AwsCredentials> {
+    let vault = Vault::new(ctx);
+    if let Some(creds) = vault.cached(steps)? {
+        return Ok(creds);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(vault.credentials(steps))?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Runs `ssobar eks-token`. The warm path (a cached token with a minute left) reads two small
+/// files and prints: no settings, no config parsing, no keychain, no SDK client.
+pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
+    let api = eks::exec_api(env.get("KUBERNETES_EXEC_INFO"));
+    if let Some(warning) = &api.warning {
+        eprintln!("ssobar: warning: {warning}");
+    }
+    let paths = Paths::from_env(&env)?;
+    let request = TokenRequest {
+        profile: &args.profile,
+        cluster_id: &args.cluster_id,
+        region: args.region.as_deref(),
+        role_arn: args.role_arn.as_deref(),
+    };
+    let cache = EksTokenCache::new(&paths.runtime_dir);
+    if let Some(token) = cache.fresh(&request, &paths.config_file, Timestamp::now()) {
+        return print_line(&eks::exec_credential(&api.version, &token));
+    }
+
+    let ctx = Context::from_env(env)?;
+    let config = ctx.load_config();
+    let config_stamp = eks::file_stamp(&paths.config_file);
+    let steps = match &args.role_arn {
+        Some(arn) => plan_assuming(&config, &args.profile, arn)?,
+        None => plan(&config, &args.profile)?,
+    };
+    let creds = credentials(&ctx, &steps)?;
+    let top = steps.last().context("a profile with no credentials")?;
+    let marker = credentials::mark_current(&paths.runtime_dir, top, &creds)
+        .context("cannot write to the runtime folder")?;
+    let region = args
+        .region
+        .clone()
+        .or_else(|| profile_region(&config, &args.profile))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let sts = endpoint(&ctx.env, Service::Sts, &region);
+    let token = eks::presign(&creds, &args.cluster_id, &region, &sts, ctx.now())
+        .map_err(anyhow::Error::msg)?;
+    let entry = CachedEksToken {
+        token: token.clone(),
+        marker,
+        access_key_id: creds.access_key_id.clone(),
+        config_stamp,
+    };
+    if let Err(e) = cache.store(&request, &paths.config_file, &entry) {
+        eprintln!("ssobar: warning: the token was not cached ({e}); the next call signs again");
+    }
+    print_line(&eks::exec_credential(&api.version, &token))
+}
+
+fn print_line(text: &str) -> Result<Outcome> {
+    let mut out = String::with_capacity(text.len() + 1);
+    out.push_str(text);
+    out.push('\n');
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(Outcome::Success)
+}
+
+/// Runs `ssobar kubeconfig`.
+pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let region = args
+        .region
+        .clone()
+        .or_else(|| profile_region(&config, &args.profile))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let (server, ca_data) = match (&args.server, &args.certificate_authority) {
+        (Some(server), Some(file)) => {
+            let pem = std::fs::read(file).with_context(|| {
+                format!("cannot read the certificate authority {}", file.display())
+            })?;
+            if !pem.starts_with(b"-----BEGIN") {
+                bail!(
+                    "{} is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    file.display()
+                );
+            }
+            use base64::Engine;
+            (
+                server.clone(),
+                base64::engine::general_purpose::STANDARD.encode(pem),
+            )
+        }
+        _ => {
+            let steps = plan(&config, &args.profile)?;
+            let creds = credentials(ctx, &steps)?;
+            let cluster = runtime()?.block_on(
+                EksClient::new(&ctx.env, &region, &creds).describe_cluster(&args.cluster_id),
+            )?;
+            (cluster.endpoint, cluster.certificate_authority_data)
+        }
+    };
+    let path = match &args.kubeconfig {
+        Some(path) => path.clone(),
+        None => kubeconfig::default_path(&ctx.env)
+            .context("cannot tell where the kubeconfig is: set KUBECONFIG or HOME")?,
+    };
+    let command = match &args.command {
+        Some(name) => name.clone(),
+        None => std::env::current_exe()
+            .context("cannot tell where this ssobar is; pass --command ssobar")?
+            .display()
+            .to_string(),
+    };
+    let mut exec_args = vec![
+        "eks-token".to_owned(),
+        "--profile".to_owned(),
+        args.profile.clone(),
+        "--cluster-id".to_owned(),
+        args.cluster_id.clone(),
+    ];
+    if let Some(region) = &args.region {
+        exec_args.extend(["--region".to_owned(), region.clone()]);
+    }
+    let name = format!("{}@{}", args.profile, args.cluster_id);
+    let access = ClusterAccess {
+        cluster_name: args.cluster_id.clone(),
+        server,
+        certificate_authority_data: ca_data,
+        user_name: name.clone(),
+        context_name: args.context.clone().unwrap_or(name),
+        exec: ExecPlugin {
+            api_version: match args.exec_api {
+                ExecApiVersion::V1beta1 => "client.authentication.k8s.io/v1beta1",
+                ExecApiVersion::V1 => "client.authentication.k8s.io/v1",
+            }
+            .to_owned(),
+            command,
+            args: exec_args,
+        },
+    };
+    let (doc, changed) = kubeconfig::merge(kubeconfig::read(&path)?, &access)?;
+    let what = format!(
+        "cluster {}, user {} and context {}",
+        access.cluster_name, access.user_name, access.context_name
+    );
+    if changed {
+        kubeconfig::write(&path, &doc)?;
+        println!("Wrote {what} to {}.", path.display());
+    } else {
+        println!("{} already has {what}; nothing changed.", path.display());
+    }
+    if doc.get("current-context").and_then(|c| c.as_str()) != Some(access.context_name.as_str()) {
+        println!(
+            "Use it with: kubectl --context {} get nodes  (or kubectl config use-context {0})",
+            access.context_name
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// Runs `ssobar aws-auth`.
+pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let steps = plan(&config, &args.profile)?;
+    let Some(Step::Sso { session, .. }) = steps.first() else {
+        bail!(
+            "profile {} does not start from an SSO session",
+            args.profile
+        );
+    };
+    let identity_center_region = session.region.clone();
+    let creds = credentials(ctx, &steps)?;
+    let region = args
+        .region
+        .clone()
+        .or_else(|| profile_region(&config, &args.profile))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let identity = runtime()?
+        .block_on(StsClient::new(&ctx.env, &region, &creds).caller_identity())
+        .context("GetCallerIdentity")?;
+    let role = SsoRole::from_caller_arn(&identity.arn).with_context(|| {
+        format!(
+            "profile {} is {}, not an IAM Identity Center role (AWSReservedSSO_...); map that role's ARN directly",
+            args.profile, identity.arn
+        )
+    })?;
+    let username = args
+        .username
+        .clone()
+        .unwrap_or_else(|| aws_auth::default_username(&role));
+    print!(
+        "{}",
+        aws_auth::grant_instructions(
+            &role,
+            &identity_center_region,
+            &args.cluster_id,
+            &region,
+            &username,
+            &args.groups
+        )
+    );
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,190 @@
+//! Granting an SSO role access to an EKS cluster: the `aws-auth` ConfigMap entry and the EKS
+//! access-entry commands, from the identity STS reports for the profile.
+
+use std::fmt::Write;
+
+/// The IAM role behind an SSO profile's credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoRole {
+    /// `aws`, `aws-cn` or `aws-us-gov`.
+    pub partition: String,
+    /// The account.
+    pub account_id: String,
+    /// `AWSReservedSSO_<permission set>_<suffix>`.
+    pub role_name: String,
+}
+
+impl SsoRole {
+    /// Reads `arn:aws:sts::ACCOUNT:assumed-role/AWSReservedSSO_<set>_<suffix>/<session>`;
+    /// `None` when the caller is not an SSO role.
+    pub fn from_caller_arn(arn: &str) -> Option<Self> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("sts"), Some(_), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let role_name = resource
+            .strip_prefix("assumed-role/")?
+            .split('/')
+            .next()
+            .filter(|name| name.starts_with("AWSReservedSSO_"))?;
+        Some(Self {
+            partition: partition.to_owned(),
+            account_id: account.to_owned(),
+            role_name: role_name.to_owned(),
+        })
+    }
+
+    /// The permission set's name (`AWSReservedSSO_Admin_0123abcd` → `Admin`).
+    pub fn permission_set(&self) -> &str {
+        let inner = self.role_name.trim_start_matches("AWSReservedSSO_");
+        inner.rsplit_once('_').map_or(inner, |(set, _)| set)
+    }
+
+    /// The role's full IAM ARN, path included, as EKS access entries need it. The region
+    /// segment is there only for identity centers outside us-east-1, as IAM Identity Center
+    /// creates them.
+    pub fn full_arn(&self, identity_center_region: &str) -> String {
+        let region = if identity_center_region == "us-east-1" {
+            String::new()
+        } else {
+            format!("{identity_center_region}/")
+        };
+        format!(
+            "arn:{}:iam::{}:role/aws-reserved/sso.amazonaws.com/{region}{}",
+            self.partition, self.account_id, self.role_name
+        )
+    }
+
+    /// The ARN without its path, as the `aws-auth` ConfigMap needs it.
+    pub fn pathless_arn(&self) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account_id, self.role_name
+        )
+    }
+}
+
+/// The default Kubernetes user name: the permission set, then the SSO user (`{{SessionName}}`
+/// is the role session name, which IAM Identity Center sets to the person's user name), so
+/// audit logs say who did it, not only which role.
+pub fn default_username(role: &SsoRole) -> String {
+    format!("sso:{}:{{{{SessionName}}}}", role.permission_set())
+}
+
+/// Both ways to grant `role` access to a cluster, as text to paste.
+pub fn grant_instructions(
+    role: &SsoRole,
+    identity_center_region: &str,
+    cluster: &str,
+    cluster_region: &str,
+    username: &str,
+    groups: &[String],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# 1. The aws-auth ConfigMap: kubectl edit configmap aws-auth -n kube-system, under data.mapRoles:"
+    );
+    let _ = writeln!(
+        out,
+        "# The ARN has no aws-reserved/sso.amazonaws.com/ path: aws-auth matches the role ARN that STS reports for the session, and STS drops the path."
+    );
+    let _ = writeln!(out, "- rolearn: {}", role.pathless_arn());
+    let _ = writeln!(out, "  username: \"{username}\"");
+    if groups.is_empty() {
+        let _ = writeln!(out, "  groups: []");
+    } else {
+        let _ = writeln!(out, "  groups:");
+        for group in groups {
+            let _ = writeln!(out, "    - {group}");
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "# 2. EKS access entries (authentication mode API or API_AND_CONFIG_MAP): the full ARN, path included."
+    );
+    let full = role.full_arn(identity_center_region);
+    let mut create = format!(
+        "aws eks create-access-entry --cluster-name {cluster} --region {cluster_region} \\\n    --principal-arn {full} \\\n    --username '{username}'"
+    );
+    if !groups.is_empty() {
+        let _ = write!(create, " \\\n    --kubernetes-groups {}", groups.join(" "));
+    }
+    let _ = writeln!(out, "{create}");
+    let _ = writeln!(
+        out,
+        "aws eks associate-access-policy --cluster-name {cluster} --region {cluster_region} \\\n    --principal-arn {full} \\\n    --policy-arn arn:{}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy \\\n    --access-scope type=cluster",
+        role.partition
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role() -> SsoRole {
+        SsoRole::from_caller_arn(
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b/jane@example.com",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_the_sso_role_from_the_caller() {
+        let r = role();
+        assert_eq!(r.account_id, "111122223333");
+        assert_eq!(r.role_name, "AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b");
+        assert_eq!(r.permission_set(), "PlatformAdmin");
+        assert_eq!(
+            SsoRole::from_caller_arn("arn:aws:sts::1:assumed-role/Deploy/x"),
+            None
+        );
+        assert_eq!(SsoRole::from_caller_arn("garbage"), None);
+    }
+
+    #[test]
+    fn arns_with_and_without_the_path() {
+        let r = role();
+        assert_eq!(
+            r.pathless_arn(),
+            "arn:aws:iam::111122223333:role/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b"
+        );
+        assert_eq!(
+            r.full_arn("us-east-1"),
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b"
+        );
+        assert_eq!(
+            r.full_arn("eu-west-1"),
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b"
+        );
+    }
+
+    #[test]
+    fn instructions_carry_both_arns() {
+        let r = role();
+        let text = grant_instructions(
+            &r,
+            "eu-west-1",
+            "prod",
+            "eu-central-1",
+            &default_username(&r),
+            &["system:masters".into()],
+        );
+        assert!(text.contains("- rolearn: arn:aws:iam::111122223333:role/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b\n"));
+        assert!(text.contains("  username: \"sso:PlatformAdmin:{{SessionName}}\"\n"));
+        assert!(text.contains("    - system:masters\n"));
+        assert!(text.contains("--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b"));
+        assert!(
+            text.contains("aws eks create-access-entry --cluster-name prod --region eu-central-1")
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! EKS DescribeCluster (aws-sdk-eks): the API server URL and CA of a cluster, so that
+//! `ssobar kubeconfig` needs only the cluster's name.
+
+use crate::aws::{CallError, retry_config, timeout_config};
+use crate::credentials::AwsCredentials;
+use crate::endpoints::{Service, endpoint};
+use crate::env::Env;
+use aws_credential_types::Credentials;
+use aws_sdk_eks::config::{BehaviorVersion, Region};
+
+/// What a kubeconfig needs of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// The cluster's ARN.
+    pub arn: String,
+    /// The API server URL.
+    pub endpoint: String,
+    /// The CA, base64 of the PEM.
+    pub certificate_authority_data: String,
+}
+
+/// A client for one region's EKS endpoint.
+#[derive(Clone, Debug)]
+pub struct EksClient {
+    client: aws_sdk_eks::Client,
+    endpoint: String,
+}
+
+impl EksClient {
+    /// A client for `region` (at `AWS_ENDPOINT_URL_EKS` when set) signing with `credentials`.
+    pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Self {
+        let endpoint = endpoint(env, Service::Eks, region);
+        let provider = Credentials::new(
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.expose(),
+            credentials
+                .session_token
+                .as_ref()
+                .map(|t| t.expose().to_owned()),
+            None,
+            "ssobar",
+        );
+        let config = aws_sdk_eks::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&endpoint)
+            .credentials_provider(provider)
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .build();
+        Self {
+            client: aws_sdk_eks::Client::from_conf(config),
+            endpoint,
+        }
+    }
+
+    /// DescribeCluster.
+    pub async fn describe_cluster(&self, name: &str) -> Result<ClusterInfo, CallError> {
+        let out = self
+            .client
+            .describe_cluster()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| match CallError::from_sdk(e, &self.endpoint) {
+                CallError::Service { code, .. } if code == "ResourceNotFoundException" => {
+                    CallError::Other(format!(
+                        "there is no EKS cluster {name} in this account and region; check --cluster-id and --region"
+                    ))
+                }
+                other => other,
+            })?;
+        let cluster = out.cluster().ok_or_else(|| {
+            CallError::Other(format!("DescribeCluster {name} returned no cluster"))
+        })?;
+        let endpoint = cluster.endpoint().unwrap_or_default().to_owned();
+        let ca = cluster
+            .certificate_authority()
+            .and_then(|c| c.data())
+            .unwrap_or_default()
+            .to_owned();
+        if endpoint.is_empty() || ca.is_empty() {
+            return Err(CallError::Other(format!(
+                "EKS cluster {name} has no endpoint or CA yet (is it still being created?)"
+            )));
+        }
+        Ok(ClusterInfo {
+            arn: cluster.arn().unwrap_or_default().to_owned(),
+            endpoint,
+            certificate_authority_data: ca,
+        })
+    }
+}

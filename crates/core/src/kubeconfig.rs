@@ -1,0 +1,334 @@
+//! Writing ssobar's cluster, user and context into a kubeconfig, leaving everything else in
+//! the file as it was. The merge is a pure function of the document; running it twice changes
+//! nothing.
+
+use crate::env::Env;
+use crate::fsutil;
+use serde_yaml_ng::{Mapping, Value};
+use std::path::{Path, PathBuf};
+
+/// The kubeconfig to write: `$KUBECONFIG`'s first file, else `~/.kube/config`.
+pub fn default_path(env: &Env) -> Option<PathBuf> {
+    let separator = if cfg!(windows) { ';' } else { ':' };
+    env.get("KUBECONFIG")
+        .and_then(|list| list.split(separator).find(|p| !p.is_empty()))
+        .map(PathBuf::from)
+        .or_else(|| env.home().map(|home| home.join(".kube").join("config")))
+}
+
+/// The `users[].user.exec` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecPlugin {
+    /// `client.authentication.k8s.io/v1beta1` or `.../v1`.
+    pub api_version: String,
+    /// The program (an absolute path unless the person chose a name on the PATH).
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+/// What to put in the kubeconfig for one cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterAccess {
+    /// The `clusters[].name`.
+    pub cluster_name: String,
+    /// The API server URL.
+    pub server: String,
+    /// The cluster CA, base64 of the PEM (as EKS returns it).
+    pub certificate_authority_data: String,
+    /// The `users[].name`.
+    pub user_name: String,
+    /// The `contexts[].name`.
+    pub context_name: String,
+    /// The exec hook.
+    pub exec: ExecPlugin,
+}
+
+/// A kubeconfig that cannot be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KubeconfigError(String);
+
+/// The merged document, and whether it differs from the input.
+pub fn merge(
+    document: Option<Value>,
+    access: &ClusterAccess,
+) -> Result<(Value, bool), KubeconfigError> {
+    let before = document.clone();
+    let mut doc = match document {
+        None | Some(Value::Null) => skeleton(),
+        Some(Value::Mapping(m)) => m,
+        Some(_) => {
+            return Err(KubeconfigError(
+                "the kubeconfig is not a YAML mapping (apiVersion, clusters, users, ...)".into(),
+            ));
+        }
+    };
+
+    let mut cluster = Mapping::new();
+    cluster.insert(
+        "certificate-authority-data".into(),
+        access.certificate_authority_data.clone().into(),
+    );
+    cluster.insert("server".into(), access.server.clone().into());
+    upsert_named(
+        &mut doc,
+        "clusters",
+        "cluster",
+        &access.cluster_name,
+        cluster,
+    )?;
+
+    let mut exec = Mapping::new();
+    exec.insert("apiVersion".into(), access.exec.api_version.clone().into());
+    exec.insert("command".into(), access.exec.command.clone().into());
+    exec.insert(
+        "args".into(),
+        Value::Sequence(access.exec.args.iter().cloned().map(Value::from).collect()),
+    );
+    exec.insert("env".into(), Value::Null);
+    exec.insert("interactiveMode".into(), "IfAvailable".into());
+    exec.insert("provideClusterInfo".into(), false.into());
+    let mut user = Mapping::new();
+    user.insert("exec".into(), Value::Mapping(exec));
+    upsert_named(&mut doc, "users", "user", &access.user_name, user)?;
+
+    let mut context = Mapping::new();
+    context.insert("cluster".into(), access.cluster_name.clone().into());
+    context.insert("user".into(), access.user_name.clone().into());
+    upsert_named(
+        &mut doc,
+        "contexts",
+        "context",
+        &access.context_name,
+        context,
+    )?;
+
+    let current = doc
+        .get("current-context")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if current.is_empty() {
+        doc.insert("current-context".into(), access.context_name.clone().into());
+    }
+    let merged = Value::Mapping(doc);
+    let changed = before.as_ref() != Some(&merged);
+    Ok((merged, changed))
+}
+
+fn skeleton() -> Mapping {
+    let mut doc = Mapping::new();
+    doc.insert("apiVersion".into(), "v1".into());
+    doc.insert("kind".into(), "Config".into());
+    doc.insert("clusters".into(), Value::Sequence(Vec::new()));
+    doc.insert("contexts".into(), Value::Sequence(Vec::new()));
+    doc.insert("users".into(), Value::Sequence(Vec::new()));
+    doc.insert("current-context".into(), "".into());
+    doc.insert("preferences".into(), Value::Mapping(Mapping::new()));
+    doc
+}
+
+/// Sets `fields` inside the `inner` mapping of the `list` item called `name` (creating the item
+/// or the list), keeping any other field of that item as it was.
+fn upsert_named(
+    doc: &mut Mapping,
+    list: &str,
+    inner: &str,
+    name: &str,
+    fields: Mapping,
+) -> Result<(), KubeconfigError> {
+    let items = doc
+        .entry(list.into())
+        .or_insert_with(|| Value::Sequence(Vec::new()));
+    if items.is_null() {
+        *items = Value::Sequence(Vec::new());
+    }
+    let Value::Sequence(items) = items else {
+        return Err(KubeconfigError(format!(
+            "`{list}` in the kubeconfig is not a list"
+        )));
+    };
+    let existing = items
+        .iter_mut()
+        .find(|item| item.get("name").and_then(Value::as_str) == Some(name));
+    let item = match existing {
+        Some(item) => item,
+        None => {
+            let mut fresh = Mapping::new();
+            fresh.insert("name".into(), name.into());
+            fresh.insert(inner.into(), Value::Mapping(Mapping::new()));
+            items.push(Value::Mapping(fresh));
+            items
+                .last_mut()
+                .ok_or_else(|| KubeconfigError("unreachable: just pushed".into()))?
+        }
+    };
+    let Value::Mapping(item) = item else {
+        return Err(KubeconfigError(format!(
+            "an entry of `{list}` named {name} is not a mapping"
+        )));
+    };
+    let target = item
+        .entry(inner.into())
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    if !target.is_mapping() {
+        *target = Value::Mapping(Mapping::new());
+    }
+    if let Value::Mapping(target) = target {
+        for (k, v) in fields {
+            target.insert(k, v);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a kubeconfig; a missing file is `None`.
+pub fn read(path: &Path) -> Result<Option<Value>, KubeconfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(KubeconfigError(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_yaml_ng::from_str(&text).map(Some).map_err(|e| {
+        KubeconfigError(format!(
+            "{}: not a readable kubeconfig: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Writes a kubeconfig atomically, 0600 (it names credentials helpers; kubectl warns about
+/// group- or world-readable kubeconfigs).
+pub fn write(path: &Path, doc: &Value) -> Result<(), KubeconfigError> {
+    let text = serde_yaml_ng::to_string(doc)
+        .map_err(|e| KubeconfigError(format!("cannot write the kubeconfig: {e}")))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| KubeconfigError(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    fsutil::write_atomic(path, text.as_bytes())
+        .map_err(|e| KubeconfigError(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access() -> ClusterAccess {
+        ClusterAccess {
+            cluster_name: "prod".into(),
+            server: "https://prod.example:443".into(),
+            certificate_authority_data: "Q0E=".into(),
+            user_name: "dev@prod".into(),
+            context_name: "dev@prod".into(),
+            exec: ExecPlugin {
+                api_version: "client.authentication.k8s.io/v1beta1".into(),
+                command: "/usr/local/bin/ssobar".into(),
+                args: vec![
+                    "eks-token".into(),
+                    "--profile".into(),
+                    "dev".into(),
+                    "--cluster-id".into(),
+                    "prod".into(),
+                ],
+            },
+        }
+    }
+
+    const EXISTING: &str = r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster:
+    server: https://other:6443
+    proxy-url: http://proxy:3128
+- name: prod
+  cluster:
+    server: https://old.example
+    tls-server-name: prod.internal
+contexts:
+- name: other
+  context:
+    cluster: other
+    user: other
+    namespace: team-a
+current-context: other
+users:
+- name: other
+  user:
+    token: abc
+preferences:
+  colors: true
+x-unknown-field:
+  keep: me
+"#;
+
+    #[test]
+    fn merges_without_touching_anything_else() {
+        let doc: Value = serde_yaml_ng::from_str(EXISTING).unwrap();
+        let (merged, changed) = merge(Some(doc.clone()), &access()).unwrap();
+        assert!(changed);
+        assert_eq!(merged["x-unknown-field"]["keep"], "me");
+        assert_eq!(merged["preferences"]["colors"], true);
+        assert_eq!(
+            merged["current-context"], "other",
+            "an existing choice stays"
+        );
+        assert_eq!(merged["clusters"][0], doc["clusters"][0]);
+        assert_eq!(merged["users"][0], doc["users"][0]);
+        assert_eq!(merged["contexts"][0], doc["contexts"][0]);
+        let prod = &merged["clusters"][1]["cluster"];
+        assert_eq!(prod["server"], "https://prod.example:443");
+        assert_eq!(
+            prod["tls-server-name"], "prod.internal",
+            "unknown fields of our entry stay"
+        );
+        let exec = &merged["users"][1]["user"]["exec"];
+        assert_eq!(exec["interactiveMode"], "IfAvailable");
+        assert_eq!(exec["command"], "/usr/local/bin/ssobar");
+        assert_eq!(merged["contexts"][1]["context"]["user"], "dev@prod");
+    }
+
+    #[test]
+    fn running_twice_changes_nothing() {
+        let (once, _) = merge(None, &access()).unwrap();
+        let (twice, changed) = merge(Some(once.clone()), &access()).unwrap();
+        assert!(!changed);
+        assert_eq!(once, twice);
+        assert_eq!(
+            once["current-context"], "dev@prod",
+            "a new file gets our context"
+        );
+    }
+
+    #[test]
+    fn bad_documents_are_errors() {
+        assert!(merge(Some(Value::from("text")), &access()).is_err());
+        let doc: Value = serde_yaml_ng::from_str("clusters: 3\n").unwrap();
+        assert!(
+            merge(Some(doc), &access())
+                .unwrap_err()
+                .to_string()
+                .contains("`clusters`")
+        );
+    }
+
+    #[test]
+    fn kubeconfig_variable_picks_its_first_file() {
+        let env = Env::from_pairs([("KUBECONFIG", ":/a/one:/b/two"), ("HOME", "/h")]);
+        if cfg!(unix) {
+            assert_eq!(default_path(&env), Some(PathBuf::from("/a/one")));
+        }
+        let env = Env::from_pairs([("HOME", "/h")]);
+        assert_eq!(default_path(&env), Some(PathBuf::from("/h/.kube/config")));
+    }
+}

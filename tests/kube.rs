@@ -1,0 +1,554 @@
+//! EKS access end to end with the real kubectl: `ssobar kubeconfig` writes the kubeconfig,
+//! kubectl runs `ssobar eks-token`, and a loopback API server checks each token's SigV4
+//! signature with STS (ssobar-fake-aws) as aws-iam-authenticator's server does.
+
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
+use base64::Engine;
+use serde_json::Value;
+use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
+use ssobar_testkit::{
+    BrowserMode, KubeApiServer, Ran, World, peer_python, peer_script, require_secret_service,
+};
+use std::path::PathBuf;
+
+const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
+
+struct Cluster {
+    w: World,
+    server: KubeApiServer,
+    kubeconfig: PathBuf,
+}
+
+fn signed_in(config: FakeConfig) -> World {
+    require_secret_service();
+    let w = World::start(SSOBAR, config, BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    w
+}
+
+/// A signed-in world, an API server for cluster `prod`, and a kubeconfig for it.
+fn cluster(config: FakeConfig) -> Cluster {
+    let w = signed_in(config);
+    let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
+    let kubeconfig = w.sandbox.home().join(".kube/config");
+    w.ssobar(&[
+        "kubeconfig",
+        "--profile",
+        "dev",
+        "--cluster-id",
+        "prod",
+        "--server",
+        &server.url,
+        "--certificate-authority",
+        server.ca_file.to_str().unwrap(),
+    ])
+    .success();
+    Cluster {
+        w,
+        server,
+        kubeconfig,
+    }
+}
+
+fn kubectl(c: &Cluster, args: &[&str]) -> Ran {
+    Ran::run(
+        c.w.sandbox
+            .command("kubectl")
+            .env("KUBECONFIG", &c.kubeconfig)
+            .args(args),
+    )
+}
+
+#[test]
+fn kubectl_reaches_the_cluster_with_a_kubeconfig_from_ssobar() {
+    let c = cluster(FakeConfig::default());
+    let ran = kubectl(&c, &["get", "--raw", "/version"]).success();
+    let version: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(version["gitVersion"], "v1.31.0-eks-stand-in");
+    let caller = version["caller"].as_str().unwrap();
+    assert!(
+        caller.starts_with("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_ReadOnlyAccess_"),
+        "{caller}"
+    );
+    let requests = c.server.requests();
+    assert!(requests.iter().all(|r| r["ok"] == true), "{requests:?}");
+    let logged: Vec<_> =
+        c.w.fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation == Operation::GetCallerIdentity)
+            .collect();
+    assert!(!logged.is_empty());
+    assert!(
+        logged
+            .iter()
+            .all(|r| r.k8s_aws_id.as_deref() == Some("prod"))
+    );
+}
+
+#[test]
+fn tampered_foreign_and_expired_tokens_are_refused() {
+    let c = cluster(FakeConfig::default());
+    let token = |extra: &[&str]| {
+        let json =
+            c.w.ssobar(&[&["eks-token", "--profile", "dev", "--cluster-id"], extra].concat())
+                .success()
+                .json();
+        json["status"]["token"].as_str().unwrap().to_owned()
+    };
+    let with_token = |t: &str| {
+        Ran::run(c.w.sandbox.command("kubectl").args([
+            "--server",
+            &c.server.url,
+            "--certificate-authority",
+            c.server.ca_file.to_str().unwrap(),
+            "--token",
+            t,
+            "get",
+            "--raw",
+            "/version",
+        ]))
+    };
+    let good = token(&["prod"]);
+    with_token(&good).success();
+
+    // The same request with one digit of its signature changed.
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let url =
+        String::from_utf8(b64.decode(good.trim_start_matches("k8s-aws-v1.")).unwrap()).unwrap();
+    let at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let flipped = if &url[at..=at] == "0" { "1" } else { "0" };
+    let tampered = format!(
+        "k8s-aws-v1.{}",
+        b64.encode(format!("{}{flipped}{}", &url[..at], &url[at + 1..]))
+    );
+    let ran = with_token(&tampered).expect_code(1);
+    assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
+
+    let foreign = token(&["staging"]);
+    let ran = with_token(&foreign).expect_code(1);
+    assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
+
+    // A token signed 16 minutes ago, with the same credentials.
+    let creds =
+        c.w.ssobar(&["credential-process", "--profile", "dev"])
+            .success()
+            .json();
+    let credentials = ssobar_core::credentials::AwsCredentials {
+        access_key_id: creds["AccessKeyId"].as_str().unwrap().into(),
+        secret_access_key: creds["SecretAccessKey"].as_str().unwrap().into(),
+        session_token: Some(creds["SessionToken"].as_str().unwrap().into()),
+        expiration: creds["Expiration"].as_str().unwrap().parse().unwrap(),
+    };
+    let old = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(16);
+    let expired =
+        ssobar_core::eks::presign(&credentials, "prod", "us-east-1", c.w.fake.url(), old).unwrap();
+    let ran = with_token(&expired.token).expect_code(1);
+    assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
+    let refused = c
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r["ok"] == false)
+        .count();
+    assert_eq!(refused, 3);
+}
+
+#[test]
+fn fifty_kubectls_at_once_make_one_portal_call() {
+    let c = cluster(FakeConfig {
+        latency_ms: 100,
+        ..FakeConfig::default()
+    });
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            c.w.sandbox
+                .command("kubectl")
+                .env("KUBECONFIG", &c.kubeconfig)
+                .args(["get", "--raw", "/version"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(c.w.calls(Operation::GetRoleCredentials), 1);
+    assert!(c.server.requests().len() >= 50);
+}
+
+#[test]
+fn the_exec_credential_follows_kubernetes_exec_info() {
+    let w = signed_in(FakeConfig::default());
+    let run = |info: Option<&str>| {
+        let mut cmd = w.command();
+        cmd.args(["eks-token", "--profile", "dev", "--cluster-id", "prod"]);
+        if let Some(info) = info {
+            cmd.env("KUBERNETES_EXEC_INFO", info);
+        }
+        let ran = Ran::run(&mut cmd).success();
+        (ran.json(), ran.stderr)
+    };
+    let info = |v: &str| {
+        format!(
+            r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/{v}","spec":{{"interactive":false}}}}"#
+        )
+    };
+    for (given, answered, warned) in [
+        (Some(info("v1")), "client.authentication.k8s.io/v1", false),
+        (
+            Some(info("v1beta1")),
+            "client.authentication.k8s.io/v1beta1",
+            false,
+        ),
+        (
+            Some(info("v1alpha1")),
+            "client.authentication.k8s.io/v1alpha1",
+            true,
+        ),
+        (
+            Some("{garbage".to_owned()),
+            "client.authentication.k8s.io/v1beta1",
+            true,
+        ),
+        (None, "client.authentication.k8s.io/v1beta1", false),
+    ] {
+        let (json, stderr) = run(given.as_deref());
+        assert_eq!(json["apiVersion"], answered, "{given:?}");
+        assert_eq!(json["kind"], "ExecCredential");
+        assert_eq!(json["spec"], serde_json::json!({}));
+        assert!(
+            json["status"]["token"]
+                .as_str()
+                .unwrap()
+                .starts_with("k8s-aws-v1.")
+        );
+        assert_eq!(!stderr.is_empty(), warned, "{given:?}: {stderr}");
+    }
+}
+
+#[test]
+fn tokens_are_reused_and_dropped_when_credentials_change() {
+    let w = signed_in(FakeConfig::default());
+    let token = || {
+        let json = w
+            .ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+            .success()
+            .json();
+        (
+            json["status"]["token"].as_str().unwrap().to_owned(),
+            json["status"]["expirationTimestamp"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+    let (first, expiry) = token();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (second, _) = token();
+    assert_eq!(first, second, "reused from the cache, not signed again");
+    let signed: jiff::Timestamp = expiry.parse().unwrap();
+    let left = signed.duration_since(jiff::Timestamp::now()).as_secs();
+    assert!(
+        (12 * 60..=14 * 60).contains(&left),
+        "expiry 14 minutes after signing: {left}s"
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = w.sandbox.home().join(".run/ssobar/eks");
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+
+    // Sign-out deletes the credentials: the cached token goes with them.
+    w.ssobar(&["logout", "--profile", "dev"]).success();
+    let ran = w
+        .ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+        .expect_code(1);
+    assert!(ran.stderr.contains("is not signed in"), "{}", ran.stderr);
+}
+
+#[test]
+fn new_credentials_retire_old_tokens() {
+    // Four-minute credentials are inside the five-minute margin: any credential call renews them.
+    let w = signed_in(FakeConfig {
+        role_credentials_lifetime_seconds: 240,
+        ..FakeConfig::default()
+    });
+    let token = || {
+        w.ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+            .success()
+            .json()["status"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = token();
+    assert_eq!(token(), first, "still valid for four minutes: reused");
+    w.ssobar(&["credential-process", "--profile", "dev"])
+        .success();
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 2);
+    let renewed = token();
+    assert_ne!(renewed, first, "made from the new credentials");
+}
+
+#[test]
+fn botocore_signs_the_same_request_to_the_same_signature() {
+    let w = signed_in(FakeConfig::default());
+    let json = w
+        .ssobar(&[
+            "eks-token",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            "prod",
+            "--region",
+            "eu-west-1",
+        ])
+        .success()
+        .json();
+    let token = json["status"]["token"].as_str().unwrap();
+    let creds = w
+        .ssobar(&["credential-process", "--profile", "dev"])
+        .success();
+    let creds_file = w.sandbox.home().join("creds.json");
+    std::fs::write(&creds_file, &creds.stdout).unwrap();
+    let ran = Ran::run(
+        w.sandbox
+            .command(peer_python())
+            .arg(peer_script("botocore_peer.py"))
+            .args([
+                "verify-eks-token",
+                "--token",
+                token,
+                "--cluster-id",
+                "prod",
+                "--credentials",
+            ])
+            .arg(&creds_file),
+    )
+    .success();
+    let seen = ran.json();
+    assert_eq!(seen["botocore"], seen["ssobar"], "{seen}");
+    assert_eq!(seen["signedHeaders"], "host;x-k8s-aws-id");
+    assert_eq!(seen["expires"], "60");
+    std::fs::remove_file(&creds_file).unwrap();
+}
+
+#[test]
+fn an_expired_session_fails_with_one_line_and_no_browser() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in(-60);
+    let ran = w
+        .ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+        .expect_code(1);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{}",
+        ran.stderr
+    );
+    assert!(w.browser.opened().is_empty());
+}
+
+#[test]
+fn unknown_profiles_and_missing_cluster_ids() {
+    let w = signed_in(FakeConfig::default());
+    let ran = w
+        .ssobar(&["eks-token", "--profile", "dve", "--cluster-id", "prod"])
+        .expect_code(1);
+    assert_eq!(
+        ran.stderr.trim(),
+        "ssobar: there is no profile dve; did you mean dev?"
+    );
+    let ran = w.ssobar(&["eks-token", "--profile", "dev"]).expect_code(2);
+    assert!(ran.stderr.contains("--cluster-id"), "{}", ran.stderr);
+}
+
+#[test]
+fn kubeconfig_merges_into_an_existing_file_and_is_idempotent() {
+    let w = signed_in(FakeConfig::default());
+    let path = w.sandbox.home().join("kube.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://other:6443\n    x-extra: keep\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\n    namespace: team\ncurrent-context: other\nusers:\n- name: other\n  user:\n    token: secret-of-other\npreferences: {}\nx-unknown: {a: 1}\n",
+    )
+    .unwrap();
+    let ca = w.sandbox.home().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let args = [
+        "kubeconfig",
+        "--profile",
+        "dev",
+        "--cluster-id",
+        "prod",
+        "--server",
+        "https://prod.example",
+        "--certificate-authority",
+        ca.to_str().unwrap(),
+        "--kubeconfig",
+        path.to_str().unwrap(),
+        "--exec-api",
+        "v1",
+    ];
+    let first = w.ssobar(&args).success();
+    assert!(
+        first
+            .stdout
+            .starts_with("Wrote cluster prod, user dev@prod and context dev@prod")
+    );
+    let written = std::fs::read_to_string(&path).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&written).unwrap();
+    assert_eq!(doc["x-unknown"]["a"], 1);
+    assert_eq!(doc["clusters"][0]["cluster"]["x-extra"], "keep");
+    assert_eq!(doc["users"][0]["user"]["token"], "secret-of-other");
+    assert_eq!(doc["contexts"][0]["context"]["namespace"], "team");
+    assert_eq!(doc["current-context"], "other");
+    let exec = &doc["users"][1]["user"]["exec"];
+    assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(exec["interactiveMode"], "IfAvailable");
+    assert_eq!(exec["command"], SSOBAR);
+    assert_eq!(
+        exec["args"],
+        serde_yaml_ng::to_value(["eks-token", "--profile", "dev", "--cluster-id", "prod"]).unwrap()
+    );
+    let ca_data = doc["clusters"][1]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(ca_data)
+            .unwrap(),
+        std::fs::read(&ca).unwrap()
+    );
+
+    let second = w.ssobar(&args).success();
+    assert!(
+        second.stdout.contains("nothing changed"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[test]
+fn kubeconfig_asks_eks_for_the_endpoint_and_ca() {
+    let w = signed_in(FakeConfig::default());
+    let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
+    let ca_data =
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(&server.ca_file).unwrap());
+    w.fake
+        .add_cluster(FakeCluster::new("prod", &server.url, &ca_data).in_region("eu-west-1"));
+    w.ssobar(&["kubeconfig", "--profile", "dev", "--cluster-id", "prod"])
+        .success();
+    assert_eq!(w.calls(Operation::DescribeCluster), 1);
+    let ran = Ran::run(w.sandbox.command("kubectl").args([
+        "--context",
+        "dev@prod",
+        "get",
+        "--raw",
+        "/version",
+    ]))
+    .success();
+    assert!(ran.stdout.contains("v1.31.0-eks-stand-in"));
+    let ran = w
+        .ssobar(&["kubeconfig", "--profile", "dev", "--cluster-id", "nope"])
+        .expect_code(1);
+    assert!(
+        ran.stderr.contains("there is no EKS cluster nope"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn aws_auth_maps_the_role_without_its_path_and_access_entries_with_it() {
+    let w = signed_in(FakeConfig::default());
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            "prod",
+            "--group",
+            "system:masters",
+        ])
+        .success();
+    let identity = w
+        .fake
+        .credentials_issued()
+        .into_iter()
+        .find(|c| c.issued_by == Operation::GetRoleCredentials)
+        .unwrap();
+    let role_name = identity.arn.split('/').nth(1).unwrap().to_owned();
+    assert!(role_name.starts_with("AWSReservedSSO_ReadOnlyAccess_"));
+    assert!(ran.stdout.contains(&format!(
+        "- rolearn: arn:aws:iam::111122223333:role/{role_name}\n"
+    )));
+    assert!(
+        ran.stdout
+            .contains("  username: \"sso:ReadOnlyAccess:{{SessionName}}\"\n")
+    );
+    assert!(ran.stdout.contains("    - system:masters\n"));
+    assert!(ran.stdout.contains(&format!(
+        "--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/{role_name}"
+    )));
+    assert!(
+        ran.stdout
+            .contains("aws eks create-access-entry --cluster-name prod --region eu-west-1")
+    );
+
+    // An identity center outside us-east-1 puts its region in the path.
+    let config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
+    w.sandbox.write_config(&config.replacen(
+        "sso_region = us-east-1",
+        "sso_region = eu-central-1",
+        1,
+    ));
+    let ran = w.ssobar(&["aws-auth", "--profile", "dev"]).success();
+    assert!(ran.stdout.contains(&format!(
+        "--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-central-1/{role_name}"
+    )));
+    assert!(ran.stdout.contains(&format!(
+        "- rolearn: arn:aws:iam::111122223333:role/{role_name}\n"
+    )));
+}
