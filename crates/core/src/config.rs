@@ -187,6 +187,34 @@ pub enum SessionId {
 }
 
 impl SessionId {
+    /// A string that names the session in menus and window commands (`s:NAME`, `u:URL`).
+    pub fn key(&self) -> String {
+        match self {
+            Self::Named(name) => format!("s:{name}"),
+            Self::Legacy(url) => format!("u:{url}"),
+        }
+    }
+
+    /// The session a [`SessionId::key`] names.
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key.split_once(':')? {
+            ("s", name) if !name.is_empty() => Some(Self::Named(name.to_owned())),
+            ("u", url) if !url.is_empty() => Some(Self::Legacy(url.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// How people call it: the session's name, or the start URL's host for legacy sessions.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Named(name) => name.clone(),
+            Self::Legacy(url) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                rest.split('/').next().unwrap_or(rest).to_owned()
+            }
+        }
+    }
+
     /// The token cache file name without `.json`: hex SHA-1 of the session name, or of the
     /// start URL for legacy profiles (what the AWS CLI and every SDK compute).
     pub fn cache_key(&self) -> String {
@@ -873,6 +901,21 @@ aws_secret_access_key = secret
         assert_eq!(
             SessionId::Legacy("https://old.awsapps.com/start".into()).cache_key(),
             "33d5ca4bf3b1a62edb96b47f7c203034a43ac435"
+        );
+    }
+
+    #[test]
+    fn session_keys_round_trip() {
+        for id in [
+            SessionId::Named("corp".into()),
+            SessionId::Legacy("https://x.awsapps.com/start".into()),
+        ] {
+            assert_eq!(SessionId::from_key(&id.key()), Some(id));
+        }
+        assert_eq!(SessionId::from_key("nonsense"), None);
+        assert_eq!(
+            SessionId::Legacy("https://x.awsapps.com/start#/".into()).label(),
+            "x.awsapps.com"
         );
     }
 

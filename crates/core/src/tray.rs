@@ -1,0 +1,535 @@
+//! The tray: its icon, tooltip and menu, as pure functions of the session status, so the app
+//! only renders them and every rule is tested without a display.
+
+use crate::config::SessionId;
+use crate::status::{SessionState, SessionStatus, Status};
+use crate::time::format_duration;
+use jiff::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The icon: the worst state at a glance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TrayState {
+    /// Every signed-in session is valid (or there are none).
+    Ok,
+    /// A session is within its warning window.
+    Expiring,
+    /// A session has expired (or its token is unusable).
+    Expired,
+    /// A sign-in or refresh is running.
+    Busy,
+}
+
+impl TrayState {
+    /// The icon file's stem under `icons/tray/`.
+    pub fn icon_name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Expiring => "expiring",
+            Self::Expired => "expired",
+            Self::Busy => "busy",
+        }
+    }
+}
+
+/// What the app is doing and has learnt, beside the status files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Sessions being signed in to or refreshed.
+    pub busy: BTreeSet<SessionId>,
+    /// Sessions whose silent refresh failed, with why (until their token changes).
+    pub refresh_failed: BTreeMap<SessionId, String>,
+    /// Account names learnt from the portal, by account id.
+    pub account_names: BTreeMap<String, String>,
+}
+
+/// True for a session that needs the person: expired, unusable, or refused a refresh.
+fn needs_sign_in(session: &SessionStatus, activity: &Activity) -> bool {
+    matches!(session.state, SessionState::Expired | SessionState::Invalid)
+        || activity.refresh_failed.contains_key(&session.id)
+}
+
+/// The icon for this status. A session that was never signed in (`missing`) does not turn
+/// the icon red: many configs name sessions their owner rarely uses.
+pub fn tray_state(status: &Status, activity: &Activity) -> TrayState {
+    if !activity.busy.is_empty() {
+        TrayState::Busy
+    } else if status.sessions.iter().any(|s| needs_sign_in(s, activity)) {
+        TrayState::Expired
+    } else if status
+        .sessions
+        .iter()
+        .any(|s| s.state == SessionState::Expiring)
+    {
+        TrayState::Expiring
+    } else {
+        TrayState::Ok
+    }
+}
+
+fn signed_in(status: &Status) -> impl Iterator<Item = &SessionStatus> {
+    status.sessions.iter().filter(|s| s.state.is_signed_in())
+}
+
+/// The shortest time left of any signed-in session (the macOS menu bar title).
+pub fn shortest_left(status: &Status, now: Timestamp) -> Option<String> {
+    signed_in(status)
+        .filter_map(|s| s.expires_at)
+        .min()
+        .map(|at| format_duration(at.as_second() - now.as_second()))
+}
+
+/// `ssobar: 3 sessions, next expiry in 2h 13m` (and how many need a sign-in).
+pub fn tooltip(status: &Status, activity: &Activity, now: Timestamp) -> String {
+    let signed: Vec<_> = signed_in(status).collect();
+    let expired = status
+        .sessions
+        .iter()
+        .filter(|s| needs_sign_in(s, activity))
+        .count();
+    let mut text = match signed.len() {
+        0 if expired == 0 => "ssobar: no SSO sessions signed in".to_owned(),
+        0 => "ssobar: no session signed in".to_owned(),
+        n => format!(
+            "ssobar: {n} session{}, next expiry in {}",
+            if n == 1 { "" } else { "s" },
+            shortest_left(status, now).unwrap_or_else(|| "?".into())
+        ),
+    };
+    if expired > 0 {
+        text.push_str(&format!(
+            ", {expired} need{} a sign-in",
+            if expired == 1 { "s" } else { "" }
+        ));
+    }
+    text
+}
+
+/// What a menu item does.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MenuAction {
+    /// Sign in to the session (browser, or device code as configured).
+    SignIn(SessionId),
+    /// Refresh the session now.
+    Refresh(SessionId),
+    /// Sign out of the session.
+    SignOut(SessionId),
+    /// Copy the profile's `export` lines to the clipboard.
+    CopyExports(String),
+    /// Sign in to every session that needs it.
+    SignInAllExpired,
+    /// Open the window.
+    Open,
+    /// Quit the app.
+    Quit,
+}
+
+impl MenuAction {
+    /// The menu item id (Tauri menu ids are strings).
+    pub fn id(&self) -> String {
+        match self {
+            Self::SignIn(s) => format!("sign-in|{}", s.key()),
+            Self::Refresh(s) => format!("refresh|{}", s.key()),
+            Self::SignOut(s) => format!("sign-out|{}", s.key()),
+            Self::CopyExports(p) => format!("copy|{p}"),
+            Self::SignInAllExpired => "sign-in-all".into(),
+            Self::Open => "open".into(),
+            Self::Quit => "quit".into(),
+        }
+    }
+
+    /// The action a menu item id names.
+    pub fn from_id(id: &str) -> Option<Self> {
+        let session = |key: &str| SessionId::from_key(key);
+        match id.split_once('|') {
+            Some(("sign-in", key)) => session(key).map(Self::SignIn),
+            Some(("refresh", key)) => session(key).map(Self::Refresh),
+            Some(("sign-out", key)) => session(key).map(Self::SignOut),
+            Some(("copy", profile)) => Some(Self::CopyExports(profile.to_owned())),
+            None => match id {
+                "sign-in-all" => Some(Self::SignInAllExpired),
+                "open" => Some(Self::Open),
+                "quit" => Some(Self::Quit),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// One line of the menu.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MenuEntry {
+    /// Text that does nothing (a section title, a profile of a signed-out session).
+    Label(String),
+    /// A clickable item.
+    Item {
+        /// What it does.
+        action: MenuAction,
+        /// Its text.
+        label: String,
+        /// Greyed out when false.
+        enabled: bool,
+    },
+    /// A submenu.
+    Submenu {
+        /// Its text.
+        label: String,
+        /// Its entries.
+        entries: Vec<MenuEntry>,
+    },
+    /// A line.
+    Separator,
+}
+
+fn section_title(session: &SessionStatus, activity: &Activity, now: Timestamp) -> String {
+    let label = session.id.label();
+    let state = if activity.busy.contains(&session.id) {
+        "working…".to_owned()
+    } else if let Some(why) = activity.refresh_failed.get(&session.id) {
+        format!("sign-in needed ({why})")
+    } else {
+        match (session.state, session.expires_at) {
+            (SessionState::Valid | SessionState::Expiring, Some(at)) => {
+                format!("{} left", format_duration(at.as_second() - now.as_second()))
+            }
+            (SessionState::Expired, _) => "expired".into(),
+            (SessionState::Invalid, _) => "unusable token".into(),
+            (SessionState::Missing, _) => "not signed in".into(),
+            (state, _) => state.as_str().into(),
+        }
+    };
+    format!("{label} — {state}")
+}
+
+fn profile_label(status: &Status, name: &str, activity: &Activity) -> String {
+    let Some(p) = status.profile(name) else {
+        return name.to_owned();
+    };
+    let account = p.account_id.as_ref().map(|id| {
+        activity
+            .account_names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.clone())
+    });
+    match (account, &p.role_name) {
+        (Some(account), Some(role)) => format!("{name}: {account} · {role}"),
+        (Some(account), None) => format!("{name}: {account}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// The tray menu: a section per session (title with time left, its sign-in or refresh and
+/// sign-out items, its profiles), then "Sign in to all expired", "Open ssobar…", "Quit".
+pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEntry> {
+    let mut entries = Vec::new();
+    for session in &status.sessions {
+        let busy = activity.busy.contains(&session.id);
+        entries.push(MenuEntry::Label(section_title(session, activity, now)));
+        let signed_in =
+            session.state.is_signed_in() && !activity.refresh_failed.contains_key(&session.id);
+        if !signed_in {
+            entries.push(MenuEntry::Item {
+                action: MenuAction::SignIn(session.id.clone()),
+                label: format!("Sign in to {}…", session.id.label()),
+                enabled: !busy,
+            });
+        }
+        for name in &session.profiles {
+            let label = profile_label(status, name, activity);
+            if signed_in {
+                entries.push(MenuEntry::Submenu {
+                    label,
+                    entries: vec![MenuEntry::Item {
+                        action: MenuAction::CopyExports(name.clone()),
+                        label: "Copy export lines".into(),
+                        enabled: true,
+                    }],
+                });
+            } else {
+                entries.push(MenuEntry::Label(label));
+            }
+        }
+        if signed_in {
+            entries.push(MenuEntry::Item {
+                action: MenuAction::Refresh(session.id.clone()),
+                label: "Refresh now".into(),
+                enabled: session.refreshable && !busy,
+            });
+            entries.push(MenuEntry::Item {
+                action: MenuAction::SignOut(session.id.clone()),
+                label: "Sign out".into(),
+                enabled: !busy,
+            });
+        }
+        entries.push(MenuEntry::Separator);
+    }
+    if status.sessions.is_empty() {
+        entries.push(MenuEntry::Label("No SSO sessions in ~/.aws/config".into()));
+        entries.push(MenuEntry::Separator);
+    }
+    let expired = status
+        .sessions
+        .iter()
+        .filter(|s| needs_sign_in(s, activity) && !activity.busy.contains(&s.id))
+        .count();
+    entries.push(MenuEntry::Item {
+        action: MenuAction::SignInAllExpired,
+        label: if expired > 0 {
+            format!("Sign in to all expired ({expired})")
+        } else {
+            "Sign in to all expired".into()
+        },
+        enabled: expired > 0,
+    });
+    entries.push(MenuEntry::Item {
+        action: MenuAction::Open,
+        label: "Open ssobar…".into(),
+        enabled: true,
+    });
+    entries.push(MenuEntry::Item {
+        action: MenuAction::Quit,
+        label: "Quit".into(),
+        enabled: true,
+    });
+    entries
+}
+
+/// The sessions "Sign in to all expired" signs in to.
+pub fn expired_sessions(status: &Status, activity: &Activity) -> Vec<SessionId> {
+    status
+        .sessions
+        .iter()
+        .filter(|s| needs_sign_in(s, activity) && !activity.busy.contains(&s.id))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::{AwsConfig, ConfigText, FileKind};
+    use crate::settings::Settings;
+    use crate::status::{TokenSnapshot, compute};
+    use crate::token_cache::{CachedToken, SsoToken};
+
+    pub const CONFIG: &str = "\
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+[sso-session lab]
+sso_start_url = https://lab.awsapps.com/start
+sso_region = us-east-1
+[sso-session old]
+sso_start_url = https://old.awsapps.com/start
+sso_region = us-east-1
+[sso-session unused]
+sso_start_url = https://unused.awsapps.com/start
+sso_region = us-east-1
+[profile dev]
+sso_session = corp
+sso_account_id = 111111111111
+sso_role_name = Admin
+[profile lab]
+sso_session = lab
+sso_account_id = 222222222222
+sso_role_name = ReadOnly
+[profile old]
+sso_session = old
+sso_account_id = 333333333333
+sso_role_name = ReadOnly
+";
+
+    pub fn now() -> Timestamp {
+        "2024-05-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn token(url: &str, expires: &str, refresh: bool) -> CachedToken {
+        CachedToken::Present(SsoToken {
+            start_url: Some(url.into()),
+            region: None,
+            access_token: "t".into(),
+            expires_at: expires.parse().unwrap(),
+            client_id: Some("c".into()),
+            client_secret: Some("s".into()),
+            registration_expires_at: Some("2025-01-01T00:00:00Z".parse().unwrap()),
+            refresh_token: refresh.then(|| "r".into()),
+            extra: Default::default(),
+        })
+    }
+
+    /// corp valid for 2h 13m (refreshable), lab expiring in 5m, old expired, unused missing.
+    pub fn status_with(lab_expires: &str) -> Status {
+        let config = AwsConfig::parse(&[ConfigText {
+            path: "c".into(),
+            kind: FileKind::Config,
+            text: CONFIG.into(),
+        }]);
+        let tokens: TokenSnapshot = [
+            (
+                SessionId::Named("corp".into()),
+                token(
+                    "https://corp.awsapps.com/start",
+                    "2024-05-01T14:13:00Z",
+                    true,
+                ),
+            ),
+            (
+                SessionId::Named("lab".into()),
+                token("https://lab.awsapps.com/start", lab_expires, false),
+            ),
+            (
+                SessionId::Named("old".into()),
+                token(
+                    "https://old.awsapps.com/start",
+                    "2024-05-01T11:00:00Z",
+                    false,
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        compute(&config, &tokens, now(), &Settings::default())
+    }
+
+    pub fn status() -> Status {
+        status_with("2024-05-01T12:05:00Z")
+    }
+
+    fn labels(entries: &[MenuEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Label(l) => format!("[{l}]"),
+                MenuEntry::Item { label, enabled, .. } => {
+                    if *enabled {
+                        label.clone()
+                    } else {
+                        format!("({label})")
+                    }
+                }
+                MenuEntry::Submenu { label, .. } => format!("{label} >"),
+                MenuEntry::Separator => "---".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_menu_has_a_section_per_session() {
+        let mut activity = Activity::default();
+        activity
+            .account_names
+            .insert("111111111111".into(), "acme-dev".into());
+        let m = menu(&status(), &activity, now());
+        assert_eq!(
+            labels(&m),
+            [
+                "[corp — 2h 13m left]",
+                "dev: acme-dev · Admin >",
+                "Refresh now",
+                "Sign out",
+                "---",
+                "[lab — 5m left]",
+                "lab: 222222222222 · ReadOnly >",
+                "(Refresh now)",
+                "Sign out",
+                "---",
+                "[old — expired]",
+                "Sign in to old…",
+                "[old: 333333333333 · ReadOnly]",
+                "---",
+                "[unused — not signed in]",
+                "Sign in to unused…",
+                "---",
+                "Sign in to all expired (1)",
+                "Open ssobar…",
+                "Quit",
+            ]
+        );
+    }
+
+    #[test]
+    fn refreshable_sessions_can_refresh_and_busy_ones_wait() {
+        let s = status();
+        let corp = SessionId::Named("corp".into());
+        let refresh = |m: &[MenuEntry]| {
+            m.iter()
+                .find_map(|e| match e {
+                    MenuEntry::Item {
+                        action: MenuAction::Refresh(id),
+                        enabled,
+                        ..
+                    } if *id == corp => Some(*enabled),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let mut with_refresh = s.clone();
+        with_refresh.sessions[0].refreshable = true;
+        assert!(refresh(&menu(&with_refresh, &Activity::default(), now())));
+        let busy = Activity {
+            busy: [corp.clone()].into(),
+            ..Activity::default()
+        };
+        let m = menu(&with_refresh, &busy, now());
+        assert!(!refresh(&m));
+        assert_eq!(labels(&m)[0], "[corp — working…]");
+    }
+
+    #[test]
+    fn a_failed_refresh_asks_for_a_sign_in() {
+        let activity = Activity {
+            refresh_failed: [(SessionId::Named("corp".into()), "refresh refused".into())].into(),
+            ..Activity::default()
+        };
+        let m = labels(&menu(&status(), &activity, now()));
+        assert_eq!(m[0], "[corp — sign-in needed (refresh refused)]");
+        assert_eq!(m[1], "Sign in to corp…");
+        assert!(m.contains(&"Sign in to all expired (2)".to_owned()));
+    }
+
+    #[test]
+    fn icon_and_tooltip_show_the_worst_state() {
+        let s = status();
+        let a = Activity::default();
+        assert_eq!(tray_state(&s, &a), TrayState::Expired);
+        assert_eq!(
+            tooltip(&s, &a, now()),
+            "ssobar: 2 sessions, next expiry in 5m, 1 needs a sign-in"
+        );
+        assert_eq!(shortest_left(&s, now()).as_deref(), Some("5m"));
+        let mut fine = s.clone();
+        fine.sessions
+            .retain(|x| x.id != SessionId::Named("old".into()));
+        assert_eq!(tray_state(&fine, &a), TrayState::Expiring);
+        fine.sessions
+            .retain(|x| x.id != SessionId::Named("lab".into()));
+        assert_eq!(
+            tray_state(&fine, &a),
+            TrayState::Ok,
+            "a never-used session stays neutral"
+        );
+        let busy = Activity {
+            busy: [SessionId::Named("old".into())].into(),
+            ..Activity::default()
+        };
+        assert_eq!(tray_state(&s, &busy), TrayState::Busy);
+    }
+
+    #[test]
+    fn menu_ids_round_trip() {
+        for action in [
+            MenuAction::SignIn(SessionId::Named("a|b".into())),
+            MenuAction::Refresh(SessionId::Legacy("https://x/start".into())),
+            MenuAction::SignOut(SessionId::Named("c".into())),
+            MenuAction::CopyExports("dev".into()),
+            MenuAction::SignInAllExpired,
+            MenuAction::Open,
+            MenuAction::Quit,
+        ] {
+            assert_eq!(MenuAction::from_id(&action.id()), Some(action));
+        }
+        assert_eq!(MenuAction::from_id("bogus"), None);
+    }
+}
