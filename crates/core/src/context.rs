@@ -4,9 +4,10 @@
 
 use crate::config::AwsConfig;
 use crate::env::Env;
-use crate::keychain::{Keychain, SecretStore};
+use crate::keychain::{Keychain, KeychainTokenStore, SecretStore};
 use crate::paths::{NoHomeDir, Paths};
 use crate::settings::Settings;
+use crate::settings::TokenStoreKind;
 use crate::token_cache::{TokenCache, TokenStore};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -25,6 +26,14 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+}
+
+/// The token store a setting names.
+pub fn token_store(kind: TokenStoreKind, cache: &TokenCache) -> Arc<dyn TokenStore> {
+    match kind {
+        TokenStoreKind::AwsCli => Arc::new(cache.clone()),
+        TokenStoreKind::Keychain => Arc::new(KeychainTokenStore::new(Keychain)),
     }
 }
 
@@ -67,7 +76,7 @@ impl Context {
         let (settings, settings_warnings) = Settings::load(&paths.settings_file, &env);
         let cache = TokenCache::from_paths(&paths);
         Ok(Self {
-            tokens: Arc::new(cache.clone()),
+            tokens: token_store(settings.token_store, &cache),
             registrations: cache,
             secrets: Arc::new(Keychain),
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),

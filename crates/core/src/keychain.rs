@@ -184,6 +184,65 @@ fn split_header(bytes: &[u8]) -> Option<(usize, &[u8])> {
         .then_some((parts, &bytes[newline + 1..]))
 }
 
+/// SSO tokens in the keychain instead of the AWS CLI cache (`token_store = "keychain"`): no
+/// bearer token in a plain file, at the price of `aws` and the SDKs not sharing the sign-in.
+pub struct KeychainTokenStore<S> {
+    store: S,
+}
+
+impl<S: SecretStore> KeychainTokenStore<S> {
+    /// Tokens kept in `store`.
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+
+    fn entry(id: &crate::config::SessionId) -> String {
+        format!("token/{}", id.key())
+    }
+}
+
+impl<S: SecretStore> crate::token_cache::TokenStore for KeychainTokenStore<S> {
+    fn load(&self, id: &crate::config::SessionId) -> crate::token_cache::CachedToken {
+        use crate::token_cache::{CachedToken, parse_token};
+        match read_value(&self.store, &Self::entry(id)) {
+            Ok(None) => CachedToken::Missing,
+            Ok(Some(bytes)) => parse_token(&bytes)
+                .map(CachedToken::Present)
+                .unwrap_or_else(|reason| CachedToken::Invalid {
+                    path: self.location(id).into(),
+                    reason,
+                }),
+            Err(e) => CachedToken::Invalid {
+                path: self.location(id).into(),
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    fn store(
+        &self,
+        id: &crate::config::SessionId,
+        token: &crate::token_cache::SsoToken,
+    ) -> Result<(), crate::token_cache::StoreError> {
+        let bytes = serde_json::to_vec(token)
+            .map_err(|e| crate::token_cache::StoreError(format!("cannot encode the token: {e}")))?;
+        write_value(&self.store, &Self::entry(id), &bytes)
+            .map_err(|e| crate::token_cache::StoreError(e.to_string()))
+    }
+
+    fn remove(
+        &self,
+        id: &crate::config::SessionId,
+    ) -> Result<bool, crate::token_cache::StoreError> {
+        delete_value(&self.store, &Self::entry(id))
+            .map_err(|e| crate::token_cache::StoreError(e.to_string()))
+    }
+
+    fn location(&self, id: &crate::config::SessionId) -> String {
+        format!("{BACKEND}, entry {SERVICE}/{}", Self::entry(id))
+    }
+}
+
 impl fmt::Display for Keychain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(BACKEND)
@@ -266,6 +325,30 @@ mod tests {
         assert!(delete_value(&s, "k").unwrap());
         assert!(s.entries.lock().unwrap().is_empty());
         assert!(!delete_value(&s, "k").unwrap());
+    }
+
+    #[test]
+    fn tokens_can_live_in_the_keychain() {
+        use crate::config::SessionId;
+        use crate::token_cache::{CachedToken, SsoToken, TokenStore};
+        let tokens = KeychainTokenStore::new(store(2_560));
+        let id = SessionId::Named("corp".into());
+        assert_eq!(tokens.load(&id), CachedToken::Missing);
+        let token = SsoToken {
+            start_url: Some("https://x/start".into()),
+            region: None,
+            access_token: "a".repeat(3_000).into(),
+            expires_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+            client_id: None,
+            client_secret: None,
+            registration_expires_at: None,
+            refresh_token: None,
+            extra: Default::default(),
+        };
+        tokens.store(&id, &token).unwrap();
+        assert_eq!(tokens.load(&id), CachedToken::Present(token));
+        assert!(tokens.remove(&id).unwrap());
+        assert!(tokens.location(&id).contains("token/s:corp"));
     }
 
     #[test]

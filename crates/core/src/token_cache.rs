@@ -209,6 +209,24 @@ impl TokenStore for TokenCache {
     }
 }
 
+/// Moves the tokens of `ids` from one store to another (when the token store setting changes),
+/// deleting each from `from` only once `to` holds it. Returns how many moved.
+pub fn move_tokens(
+    ids: &[SessionId],
+    from: &dyn TokenStore,
+    to: &dyn TokenStore,
+) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    for id in ids {
+        if let CachedToken::Present(token) = from.load(id) {
+            to.store(id, &token)?;
+            from.remove(id)?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
 /// Parses a token file's bytes; the error says what is wrong in words.
 pub fn parse_token(bytes: &[u8]) -> Result<SsoToken, String> {
     let value: serde_json::Value =
