@@ -47,6 +47,11 @@ impl Env {
         self.vars.insert(key.into(), value.into());
     }
 
+    /// Unsets `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.vars.remove(key);
+    }
+
     /// The user's home directory: `HOME`, or `USERPROFILE` on Windows.
     pub fn home(&self) -> Option<PathBuf> {
         self.get("HOME")

@@ -55,10 +55,12 @@ const PLANS: [SessionPlan; 3] = [
             ("acme-prod", 1, 0, "eu-west-1"),
         ],
     },
+    // Not refreshable, so it cannot renew itself: it runs out in front of the newcomer, who
+    // gets the notification and signs in.
     SessionPlan {
         name: "acme-sandbox",
         lifetime_seconds: 3 * 60,
-        refreshable: true,
+        refreshable: false,
         profiles: [
             ("sandbox-admin", 0, 0, "us-west-2"),
             ("sandbox-readonly", 0, 1, "us-west-2"),

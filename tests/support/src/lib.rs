@@ -5,6 +5,8 @@
 //! can leak into a test or be touched by one. A [`World`] adds ssobar-fake-aws and a scripted
 //! browser to it.
 
+pub mod webdriver;
+
 use sha1::{Digest, Sha1};
 use ssobar_fake_aws::{FakeAws, FakeConfig, IssuedSession, Operation};
 use std::ffi::OsStr;
@@ -20,6 +22,7 @@ const PASSED_THROUGH: &[&str] = &[
     "LANG",
     "TZ",
     "RUST_BACKTRACE",
+    "NO_AT_BRIDGE",
 ];
 
 /// A throwaway HOME.
@@ -324,9 +327,15 @@ source_profile = deploy
     /// token valid for `lifetime_seconds` (negative: already expired) and it is written to the
     /// cache the way the AWS CLI writes it.
     pub fn seed_sign_in(&self, lifetime_seconds: i64) -> IssuedSession {
+        self.seed_sign_in_with(lifetime_seconds, &["sso:account:access"])
+    }
+
+    /// [`World::seed_sign_in`] with other scopes: with none, the token has no refresh token
+    /// and only a new sign-in can renew it.
+    pub fn seed_sign_in_with(&self, lifetime_seconds: i64, scopes: &[&str]) -> IssuedSession {
         let issued = self.fake.issue_session(
             &format!("{}/start", self.fake.url()),
-            &["sso:account:access"],
+            scopes,
             lifetime_seconds,
             90 * 86_400,
         );
@@ -482,6 +491,36 @@ impl Drop for KubeApiServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `target/screenshots/NAME`: where the desktop suites keep their screenshots.
+pub fn screenshot_path(name: &str) -> PathBuf {
+    let dir = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/screenshots");
+    dir.join(name)
+}
+
+/// Fails the test unless a desktop is there (scripts/test starts Xvfb, trayer and dunst).
+pub fn require_desktop() {
+    require_secret_service();
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "no DISPLAY: run the tests with scripts/test, or inside scripts/with-session --desktop"
+    );
+}
+
+/// Polls `check` every 100 ms until it gives a value or `seconds` pass.
+pub fn wait_for<T>(seconds: u64, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

@@ -47,7 +47,7 @@ async fn seeded_home_matches_what_the_aws_cli_leaves() {
         .collect();
     assert_eq!(names, ["acme", "acme-sandbox", "acme-legacy-corp"]);
 
-    let expected_lifetimes = [(8 * 3600, true), (180, true), (-7200, false)];
+    let expected_lifetimes = [(8 * 3600, true), (180, false), (-7200, false)];
     for (session, (lifetime, refreshable)) in world.sessions.iter().zip(expected_lifetimes) {
         assert_eq!(session.profiles.len(), 2);
         let file_name = format!(
@@ -112,15 +112,25 @@ async fn seeded_home_matches_what_the_aws_cli_leaves() {
         .await
         .unwrap_err();
     assert!(error.into_service_error().is_unauthorized_exception());
-    let sandbox = &world.sessions[1].issued;
+    let acme = &world.sessions[0].issued;
     let refreshed = sdk::oidc(&fake)
         .create_token()
-        .client_id(&sandbox.client_id)
-        .client_secret(&sandbox.client_secret)
+        .client_id(&acme.client_id)
+        .client_secret(&acme.client_secret)
         .grant_type("refresh_token")
-        .refresh_token(sandbox.refresh_token.clone().unwrap())
+        .refresh_token(acme.refresh_token.clone().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(refreshed.expires_in(), 8 * 3600);
+    let sandbox = &world.sessions[1].issued;
+    sso.list_accounts()
+        .access_token(&sandbox.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox.refresh_token, None,
+        "it runs out rather than renewing itself"
+    );
 }

@@ -1,0 +1,337 @@
+//! What the tray menu, notifications and the window can ask for: each a call into
+//! ssobar-core, with the app's bookkeeping (busy sessions, progress events) around it.
+
+use crate::state::{AppState, SignInTask};
+use crate::{WINDOW, open_window};
+use serde::Serialize;
+use ssobar_core::config::SessionId;
+use ssobar_core::credentials::{Vault, plan};
+use ssobar_core::portal::PortalClient;
+use ssobar_core::signin::{self, SignInEvent, SignInFlow, SignInOptions};
+use ssobar_core::time::{format_local, format_timestamp};
+use ssobar_core::token_cache::CachedToken;
+use ssobar_core::tray::{MenuAction, expired_sessions};
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_clipboard_manager::ClipboardExt;
+
+/// The `sign-in` event the window follows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SignInProgress {
+    session: String,
+    phase: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opened: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+fn emit(app: &AppHandle, progress: SignInProgress) {
+    let _ = app.emit_to(WINDOW, "sign-in", progress);
+}
+
+/// Runs a tray menu item.
+pub fn menu(app: &AppHandle, id: &str) {
+    match MenuAction::from_id(id) {
+        Some(MenuAction::SignIn(session)) => start_sign_in(app, session, None),
+        Some(MenuAction::Refresh(session)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = refresh(&app, session, true).await {
+                    crate::notices::problem("Refresh failed", &e);
+                }
+            });
+        }
+        Some(MenuAction::SignOut(session)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = sign_out(&app, session).await {
+                    crate::notices::problem("Sign-out failed", &e);
+                }
+            });
+        }
+        Some(MenuAction::CopyExports(profile)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let copied = export_lines(&app, &profile)
+                    .await
+                    .and_then(|text| app.clipboard().write_text(text).map_err(|e| e.to_string()));
+                if let Err(e) = copied {
+                    crate::notices::problem(&format!("Cannot copy {profile}'s credentials"), &e);
+                }
+            });
+        }
+        Some(MenuAction::SignInAllExpired) => {
+            let state = app.state::<AppState>();
+            let expired = {
+                let inner = state.shared();
+                expired_sessions(&inner.status, &inner.activity)
+            };
+            for session in expired {
+                start_sign_in(app, session, None);
+            }
+        }
+        Some(MenuAction::Open) => open_window(app),
+        Some(MenuAction::Quit) => app.exit(0),
+        None => eprintln!("ssobar-app: unknown menu item {id}"),
+    }
+}
+
+/// Starts signing in to `id` (PKCE, or the device code as configured); progress goes to the
+/// window as `sign-in` events. A second request for the same session joins the first.
+pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
+    let state = app.state::<AppState>();
+    if state.shared().sign_ins.contains_key(&id) {
+        open_window(app);
+        return;
+    }
+    let key = id.key();
+    let (session, command) = match state.session(&id) {
+        Ok(found) => found,
+        Err(e) => {
+            emit(
+                app,
+                SignInProgress {
+                    session: key,
+                    phase: "failed",
+                    message: Some(e),
+                    ..Default::default()
+                },
+            );
+            return;
+        }
+    };
+    state.set_busy(&id, true);
+    // Held until the task is registered, so a quick task cannot finish before that.
+    let mut inner = state.shared();
+    let task_app = app.clone();
+    let task_id = id.clone();
+    let task = tauri::async_runtime::spawn(async move {
+        let state = task_app.state::<AppState>();
+        let ctx = state.ctx();
+        // Asked for explicitly: sign in even if the token is valid but expiring.
+        let options = SignInOptions {
+            flow,
+            force: true,
+            ..SignInOptions::default()
+        };
+        let on_event = |event: SignInEvent| on_sign_in_event(&task_app, &task_id, event);
+        let result = signin::sign_in(&ctx, &session, &options, &command, &on_event).await;
+        state.shared().sign_ins.remove(&task_id);
+        state.set_busy(&task_id, false);
+        match result {
+            Ok(outcome) => {
+                let expires = outcome.token().expires_at;
+                let message = format!(
+                    "Signed in until {}",
+                    format_local(expires, ctx.now(), &ctx.tz)
+                );
+                emit(
+                    &task_app,
+                    SignInProgress {
+                        session: task_id.key(),
+                        phase: "done",
+                        message: Some(message),
+                        ..Default::default()
+                    },
+                );
+                learn_account_names(&task_app, &task_id).await;
+            }
+            Err(e) => emit(
+                &task_app,
+                SignInProgress {
+                    session: task_id.key(),
+                    phase: "failed",
+                    message: Some(e.to_string()),
+                    ..Default::default()
+                },
+            ),
+        }
+    });
+    inner.sign_ins.insert(
+        id,
+        SignInTask {
+            abort: task.inner().abort_handle(),
+            url: None,
+        },
+    );
+}
+
+fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
+    let session = id.key();
+    let progress = match event {
+        SignInEvent::WaitingForOtherSignIn => SignInProgress {
+            session,
+            phase: "waiting-for-other",
+            ..Default::default()
+        },
+        SignInEvent::OpenUrl { url, opened } => {
+            if let Some(task) = app.state::<AppState>().shared().sign_ins.get_mut(id) {
+                task.url = Some(url.clone());
+            }
+            SignInProgress {
+                session,
+                phase: "open-url",
+                url: Some(url),
+                opened: Some(opened.is_ok()),
+                ..Default::default()
+            }
+        }
+        SignInEvent::DeviceCode {
+            user_code,
+            verification_uri,
+            verification_uri_complete,
+        } => {
+            // The person has to read the code: show the window.
+            open_window(app);
+            SignInProgress {
+                session,
+                phase: "device-code",
+                url: verification_uri_complete,
+                user_code: Some(user_code),
+                verification_uri: Some(verification_uri),
+                ..Default::default()
+            }
+        }
+        SignInEvent::Waiting => SignInProgress {
+            session,
+            phase: "waiting",
+            ..Default::default()
+        },
+    };
+    emit(app, progress);
+}
+
+/// Cancels a running sign-in.
+pub fn cancel_sign_in(app: &AppHandle, id: &SessionId) {
+    let state = app.state::<AppState>();
+    let task = state.shared().sign_ins.remove(id);
+    if let Some(task) = task {
+        task.abort.abort();
+        state.set_busy(id, false);
+        emit(
+            app,
+            SignInProgress {
+                session: id.key(),
+                phase: "cancelled",
+                ..Default::default()
+            },
+        );
+    }
+}
+
+/// Opens the running sign-in's URL again.
+pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String> {
+    let state = app.state::<AppState>();
+    let url = state.shared().sign_ins.get(id).and_then(|t| t.url.clone());
+    let url = url.ok_or_else(|| "no sign-in is waiting for the browser".to_owned())?;
+    ssobar_core::browser::open_url(&state.ctx().env, &url).map(|_| ())
+}
+
+/// Refreshes a session; `force` refreshes even outside the refresh window.
+pub async fn refresh(app: &AppHandle, id: SessionId, force: bool) -> Result<(), String> {
+    let state = app.state::<AppState>();
+    let (session, command) = state.session(&id)?;
+    state.set_busy(&id, true);
+    let ctx = state.ctx();
+    let result = signin::refresh(&ctx, &session, force, &command).await;
+    {
+        let mut inner = state.shared();
+        inner.activity.busy.remove(&id);
+        match &result {
+            Err(signin::SignInError::SignInNeeded { reason, .. }) => {
+                let expires = match ctx.tokens.load(&id) {
+                    CachedToken::Present(t) => Some(t.expires_at),
+                    _ => None,
+                };
+                inner
+                    .activity
+                    .refresh_failed
+                    .insert(id.clone(), reason.clone());
+                inner.failed_for.insert(id.clone(), expires);
+            }
+            _ => {
+                inner.activity.refresh_failed.remove(&id);
+            }
+        }
+    }
+    state.poke.notify_one();
+    result.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Signs out of a session (portal, token, stored credentials).
+pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
+    let state = app.state::<AppState>();
+    let (session, _) = state.session(&id)?;
+    state.set_busy(&id, true);
+    let ctx = state.ctx();
+    let config = ctx.load_config();
+    let result = signin::sign_out(&ctx, &config, &session).await;
+    state.set_busy(&id, false);
+    result.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// A profile's credentials as `export` lines (fetched into the keychain if need be).
+pub async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> {
+    let ctx = app.state::<AppState>().ctx();
+    let config = ctx.load_config();
+    let steps = plan(&config, profile).map_err(|e| e.to_string())?;
+    let vault = Vault::new(&ctx);
+    let creds = match vault.cached(&steps).map_err(|e| e.to_string())? {
+        Some(creds) => creds,
+        None => vault.credentials(&steps).await.map_err(|e| e.to_string())?,
+    };
+    let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+    let mut lines = format!(
+        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n",
+        quote(&creds.access_key_id),
+        quote(creds.secret_access_key.expose())
+    );
+    if let Some(token) = &creds.session_token {
+        lines.push_str(&format!(
+            "export AWS_SESSION_TOKEN={}\n",
+            quote(token.expose())
+        ));
+    }
+    lines.push_str(&format!(
+        "export AWS_CREDENTIAL_EXPIRATION={}\nunset AWS_PROFILE\n",
+        format_timestamp(creds.expiration)
+    ));
+    Ok(lines)
+}
+
+/// Learns the account names of a session from the portal, for the menu (best effort).
+pub async fn learn_account_names(app: &AppHandle, id: &SessionId) {
+    let state = app.state::<AppState>();
+    let ctx = state.ctx();
+    let Ok((session, _)) = state.session(id) else {
+        return;
+    };
+    let CachedToken::Present(token) = ctx.tokens.load(id) else {
+        return;
+    };
+    if token.expires_at <= ctx.now() {
+        return;
+    }
+    if let Ok(accounts) = PortalClient::new(&ctx.env, &session.region)
+        .accounts(&token.access_token)
+        .await
+    {
+        let mut inner = state.shared();
+        for account in accounts {
+            if let Some(name) = account.account_name {
+                inner
+                    .activity
+                    .account_names
+                    .insert(account.account_id, name);
+            }
+        }
+        drop(inner);
+        state.poke.notify_one();
+    }
+}

@@ -1,0 +1,114 @@
+//! The window's commands: each a one-line call into the app's actions or ssobar-core.
+
+use crate::actions;
+use crate::state::AppState;
+use ssobar_core::config::SessionId;
+use ssobar_core::credentials::{Vault, plan};
+use ssobar_core::monitor::{StatusView, status_view};
+use ssobar_core::settings::Settings;
+use ssobar_core::signin::SignInFlow;
+use std::collections::BTreeMap;
+use tauri::{AppHandle, Manager, State};
+
+fn session(key: &str) -> Result<SessionId, String> {
+    SessionId::from_key(key).ok_or_else(|| format!("no such session: {key}"))
+}
+
+/// Everything the window shows (reads the keychain for stored credentials' expiry, which is
+/// why it runs off the main thread).
+#[tauri::command]
+pub async fn status(app: AppHandle) -> Result<StatusView, String> {
+    tauri::async_runtime::spawn_blocking(move || view(&app))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The status view, with the stored credentials' expiry of each SSO profile.
+pub fn view(app: &AppHandle) -> StatusView {
+    let state = app.state::<AppState>();
+    let (ctx, config, status) = state.compute_status();
+    let vault = Vault::new(&ctx);
+    let credentials: BTreeMap<String, jiff::Timestamp> = status
+        .profiles
+        .iter()
+        .filter(|p| p.session_id.is_some())
+        .filter_map(|p| {
+            let steps = plan(&config, &p.profile).ok()?;
+            let creds = vault.cached(&steps).ok()??;
+            Some((p.profile.clone(), creds.expiration))
+        })
+        .collect();
+    let inner = state.shared();
+    status_view(
+        &status,
+        &inner.activity,
+        &credentials,
+        ctx.now(),
+        state.demo.is_some(),
+    )
+}
+
+/// Starts a sign-in; progress arrives as `sign-in` events.
+#[tauri::command]
+pub fn sign_in(app: AppHandle, session: String, flow: Option<String>) -> Result<(), String> {
+    let flow = match flow.as_deref() {
+        None => None,
+        Some("browser") => Some(SignInFlow::Browser),
+        Some("device-code") => Some(SignInFlow::DeviceCode),
+        Some(other) => return Err(format!("unknown sign-in flow {other}")),
+    };
+    actions::start_sign_in(&app, self::session(&session)?, flow);
+    Ok(())
+}
+
+/// Cancels a running sign-in.
+#[tauri::command]
+pub fn cancel_sign_in(app: AppHandle, session: String) -> Result<(), String> {
+    actions::cancel_sign_in(&app, &self::session(&session)?);
+    Ok(())
+}
+
+/// Opens the running sign-in's URL again.
+#[tauri::command]
+pub fn open_browser_again(app: AppHandle, session: String) -> Result<(), String> {
+    actions::open_browser_again(&app, &self::session(&session)?)
+}
+
+/// Refreshes a session now.
+#[tauri::command]
+pub async fn refresh(app: AppHandle, session: String) -> Result<(), String> {
+    actions::refresh(&app, self::session(&session)?, true).await
+}
+
+/// Signs out of a session.
+#[tauri::command]
+pub async fn sign_out(app: AppHandle, session: String) -> Result<(), String> {
+    actions::sign_out(&app, self::session(&session)?).await
+}
+
+/// A profile's credentials as `export` lines.
+#[tauri::command]
+pub async fn export_lines(
+    app: AppHandle,
+    profile: String,
+    shell: Option<String>,
+) -> Result<String, String> {
+    if shell.as_deref().is_some_and(|s| s != "sh") {
+        return Err(
+            "only sh export lines are offered here; use \"ssobar env --shell\" for others".into(),
+        );
+    }
+    actions::export_lines(&app, &profile).await
+}
+
+/// The settings in effect.
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Settings {
+    state.ctx().settings
+}
+
+/// Saves the settings and applies them (token store, start at login).
+#[tauri::command]
+pub fn save_settings(app: AppHandle, settings: Settings) -> Result<Settings, String> {
+    crate::watch::apply_settings(&app, settings)
+}

@@ -1,0 +1,124 @@
+//! ssobar-app: the tray app. A thin shell over ssobar-core: it renders core's status as a
+//! tray icon, tooltip and menu, shows core's notifications, and runs core's sign-in, refresh
+//! and sign-out when asked; the window (`ui/`) calls the same actions through commands.
+
+// No console window on Windows.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod actions;
+mod commands;
+mod demo;
+mod notices;
+mod state;
+mod tray;
+mod watch;
+
+use clap::Parser;
+use ssobar_core::env::Env;
+use state::AppState;
+use tauri::{Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
+
+/// ssobar's tray app: your AWS SSO sessions in the menu bar.
+#[derive(Parser)]
+#[command(name = "ssobar-app", version, about)]
+struct Args {
+    /// Run against a built-in fake AWS with three demo sessions (no AWS account needed).
+    #[arg(long)]
+    demo: bool,
+    /// Open the window at start (it opens from the tray menu otherwise).
+    #[arg(long)]
+    window: bool,
+}
+
+/// The window's label.
+pub const WINDOW: &str = "main";
+
+/// Shows the window, creating it first: a closed window holds no webview.
+pub fn open_window(app: &tauri::AppHandle) {
+    if let Some(window) = app.get_webview_window(WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App("index.html".into()))
+        .title("ssobar")
+        .inner_size(780.0, 660.0)
+        .min_inner_size(420.0, 360.0)
+        .build();
+    if let Err(e) = built {
+        eprintln!("ssobar-app: cannot open the window: {e}");
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let (env, demo) = if args.demo {
+        match demo::start() {
+            Ok((demo, env)) => (env, Some(demo)),
+            Err(e) => {
+                eprintln!("ssobar-app: cannot start the demo: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        (Env::from_process(), None)
+    };
+    let state = match AppState::new(env, demo) {
+        Ok(state) => state,
+        Err(e) => {
+            eprintln!("ssobar-app: {e}");
+            std::process::exit(1);
+        }
+    };
+    let open_at_start = args.window || args.demo;
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            // A second launch (from the desktop menu, say) opens this instance's window.
+            open_window(app);
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::sign_in,
+            commands::cancel_sign_in,
+            commands::open_browser_again,
+            commands::refresh,
+            commands::sign_out,
+            commands::export_lines,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .setup(move |app| {
+            tray::create(app.handle())?;
+            watch::start(app.handle().clone());
+            if open_at_start {
+                open_window(app.handle());
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("ssobar-app: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        match event {
+            // Closing the last window leaves the tray running; only "Quit" ends the app.
+            RunEvent::ExitRequested {
+                api, code: None, ..
+            } => api.prevent_exit(),
+            RunEvent::Exit => app.state::<AppState>().shut_down(),
+            _ => {}
+        }
+    });
+}

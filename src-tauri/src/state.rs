@@ -1,0 +1,154 @@
+//! What the app holds between events: the context, the last status, and what it is doing.
+
+use crate::demo::Demo;
+use ssobar_core::config::{AwsConfig, SessionId, SsoSessionConfig};
+use ssobar_core::context::Context;
+use ssobar_core::env::Env;
+use ssobar_core::monitor::Notifier;
+use ssobar_core::status::{self, Status};
+use ssobar_core::tray::{Activity, MenuEntry, TrayState};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use tokio::sync::Notify;
+
+/// A running sign-in.
+pub struct SignInTask {
+    /// Cancels it (dropping the listener; nothing is half-written).
+    pub abort: tokio::task::AbortHandle,
+    /// The last URL it asked the person to open ("Open browser again").
+    pub url: Option<String>,
+}
+
+/// The mutable part.
+#[derive(Default)]
+pub struct Inner {
+    /// The last computed status.
+    pub status: Status,
+    /// Busy sessions, refresh failures, account names.
+    pub activity: Activity,
+    /// The expiry each refresh failure was for: a new token clears the failure.
+    pub failed_for: BTreeMap<SessionId, Option<jiff::Timestamp>>,
+    /// Notifications already shown.
+    pub notifier: Notifier,
+    /// Running sign-ins.
+    pub sign_ins: HashMap<SessionId, SignInTask>,
+    /// What the tray shows now, to change it only when it changes.
+    pub rendered: Option<(Vec<MenuEntry>, TrayState, String)>,
+}
+
+/// The app's state, shared by the tray, the background loop and the window's commands.
+pub struct AppState {
+    env: Env,
+    ctx: RwLock<Context>,
+    inner: Mutex<Inner>,
+    /// Wakes the background loop: a file changed, or an action finished.
+    pub poke: Arc<Notify>,
+    /// The built-in fake AWS and its throwaway HOME, in demo mode.
+    pub demo: Option<Demo>,
+    /// Keeps the file watcher alive.
+    pub watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// Held while a view is computed and sent to the window, so that views reach it in the
+    /// order they were computed and a slow, older one never overwrites a newer one.
+    pub view_turn: Mutex<()>,
+}
+
+impl AppState {
+    /// The state for this environment.
+    pub fn new(env: Env, demo: Option<Demo>) -> Result<Self, ssobar_core::paths::NoHomeDir> {
+        let ctx = Context::from_env(env.clone())?;
+        for warning in &ctx.settings_warnings {
+            eprintln!("ssobar-app: warning: {warning}");
+        }
+        Ok(Self {
+            env,
+            ctx: RwLock::new(ctx),
+            inner: Mutex::new(Inner::default()),
+            poke: Arc::new(Notify::new()),
+            demo,
+            watcher: Mutex::new(None),
+            view_turn: Mutex::new(()),
+        })
+    }
+
+    /// The current context (cheap: it is reference-counted inside).
+    pub fn ctx(&self) -> Context {
+        match self.ctx.read() {
+            Ok(ctx) => ctx.clone(),
+            // A panic while holding the lock left a usable value behind.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Builds the context again (after the settings changed).
+    pub fn reload(&self) -> Result<Context, ssobar_core::paths::NoHomeDir> {
+        let ctx = Context::from_env(self.env.clone())?;
+        match self.ctx.write() {
+            Ok(mut slot) => *slot = ctx.clone(),
+            Err(poisoned) => *poisoned.into_inner() = ctx.clone(),
+        }
+        Ok(ctx)
+    }
+
+    /// The mutable part.
+    pub fn shared(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The status as the files say it is now.
+    pub fn compute_status(&self) -> (Context, AwsConfig, Status) {
+        let ctx = self.ctx();
+        let config = ctx.load_config();
+        let tokens = status::read_tokens(&config, ctx.tokens.as_ref());
+        let status = status::compute(&config, &tokens, ctx.now(), &ctx.settings);
+        (ctx, config, status)
+    }
+
+    /// The sign-in settings of a session, from the config as it is now.
+    pub fn session(&self, id: &SessionId) -> Result<(SsoSessionConfig, String), String> {
+        let config = self.ctx().load_config();
+        let found = match id {
+            SessionId::Named(name) => config
+                .sso_session(name)
+                .map(|s| (s, None))
+                .map_err(|e| e.to_string()),
+            SessionId::Legacy(url) => config
+                .profiles()
+                .find_map(|p| {
+                    config
+                        .sso_profile(p)
+                        .ok()
+                        .filter(|sso| &sso.session.start_url == url)
+                        .map(|sso| (sso.session, Some(p.name.clone())))
+                })
+                .ok_or_else(|| format!("no profile uses {url} any more")),
+        }?;
+        let command = ssobar_core::signin::session_command("login", &found.0, found.1.as_deref());
+        Ok((found.0, command))
+    }
+
+    /// Marks a session busy (or not) and wakes the loop to show it.
+    pub fn set_busy(&self, id: &SessionId, busy: bool) {
+        {
+            let mut inner = self.shared();
+            if busy {
+                inner.activity.busy.insert(id.clone());
+            } else {
+                inner.activity.busy.remove(id);
+            }
+        }
+        self.poke.notify_one();
+    }
+
+    /// Ends running sign-ins and, in demo mode, forgets the demo's credentials.
+    pub fn shut_down(&self) {
+        for (_, task) in self.shared().sign_ins.drain() {
+            task.abort.abort();
+        }
+        if let Some(demo) = &self.demo {
+            demo.forget_credentials(&self.ctx());
+        }
+    }
+}

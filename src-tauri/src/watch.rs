@@ -1,0 +1,169 @@
+//! The background loop: recompute the status when a file changes or the clock says so (the
+//! next minute, expiry or warning), then show what changed. No polling in between.
+
+use crate::actions;
+use crate::state::AppState;
+use crate::{WINDOW, notices, tray};
+use notify::{RecursiveMode, Watcher};
+use ssobar_core::monitor::{due_refreshes, next_wake};
+use ssobar_core::settings::Settings;
+use ssobar_core::status::referenced_sessions;
+use ssobar_core::token_cache::move_tokens;
+use std::time::Duration;
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_autostart::ManagerExt;
+
+/// Starts watching the AWS files and the clock.
+pub fn start(app: AppHandle) {
+    watch_files(&app);
+    tauri::async_runtime::spawn(async move {
+        let mut first = true;
+        loop {
+            let wake = update(&app, first);
+            first = false;
+            let state = app.state::<AppState>();
+            let now = state.ctx().now();
+            let wait = Duration::from_secs(
+                u64::try_from((wake.as_second() - now.as_second()).max(1)).unwrap_or(60),
+            );
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = state.poke.notified() => {
+                    // Let a burst of file events settle into one update.
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+            }
+        }
+    });
+}
+
+/// Watches the folders of `~/.aws/config` and the SSO token cache: a change made by
+/// `aws sso login` in a terminal shows in the tray at once.
+fn watch_files(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let poke = state.poke.clone();
+    let paths = state.ctx().paths;
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            poke.notify_one();
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("ssobar-app: cannot watch files ({e}); changes show within a minute");
+            return;
+        }
+    };
+    let mut folders = vec![paths.sso_cache_dir.clone()];
+    if let Some(dir) = paths.config_file.parent() {
+        folders.push(dir.to_path_buf());
+    }
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        // The cache folder appears with the first sign-in; watching its parent catches that.
+        let target = if folder.exists() {
+            folder.clone()
+        } else {
+            folder
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or(folder.clone())
+        };
+        if let Err(e) = watcher.watch(&target, RecursiveMode::Recursive) {
+            eprintln!("ssobar-app: cannot watch {} ({e})", target.display());
+        }
+    }
+    *state.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+}
+
+/// Recomputes the status and shows what changed; returns when to look again.
+fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
+    let state = app.state::<AppState>();
+    let (ctx, _config, status) = state.compute_status();
+    let now = ctx.now();
+    let (notices, refreshes, learn) = {
+        let mut inner = state.shared();
+        // A new token (signed in elsewhere, or refreshed) clears an old refresh failure.
+        let renewed: Vec<_> = inner
+            .failed_for
+            .iter()
+            .filter(|(id, at)| status.session(id).map(|s| s.expires_at) != Some(**at))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in renewed {
+            inner.failed_for.remove(&id);
+            inner.activity.refresh_failed.remove(&id);
+        }
+        let learn: Vec<_> = if first {
+            status
+                .sessions
+                .iter()
+                .filter(|s| s.state.is_signed_in())
+                .map(|s| s.id.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let activity = inner.activity.clone();
+        let notices = inner.notifier.due(&status, &activity, now, &ctx.settings);
+        let refreshes = due_refreshes(&status, &activity, now, &ctx.settings);
+        inner.status = status.clone();
+        (notices, refreshes, learn)
+    };
+    for notice in notices {
+        notices::show(app, notice);
+    }
+    for id in refreshes {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            // A refusal is recorded as "sign-in needed" by refresh itself; no retry loop.
+            let _ = actions::refresh(&app, id, false).await;
+        });
+    }
+    for id in learn {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move { actions::learn_account_names(&app, &id).await });
+    }
+    tray::render(app, now);
+    if app.get_webview_window(WINDOW).is_some() {
+        let app = app.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            let state = app.state::<AppState>();
+            let _turn = state.view_turn.lock().unwrap_or_else(|p| p.into_inner());
+            let view = crate::commands::view(&app);
+            let _ = app.emit_to(WINDOW, "status-changed", view);
+        });
+    }
+    next_wake(&status, now, &ctx.settings)
+}
+
+/// Saves new settings and applies them: moves tokens when their store changes, and turns
+/// start-at-login on or off.
+pub fn apply_settings(app: &AppHandle, settings: Settings) -> Result<Settings, String> {
+    let state = app.state::<AppState>();
+    let before = state.ctx();
+    settings
+        .save(&before.paths.settings_file)
+        .map_err(|e| format!("cannot save {}: {e}", before.paths.settings_file.display()))?;
+    let after = state.reload().map_err(|e| e.to_string())?;
+    if before.settings.token_store != after.settings.token_store {
+        let ids = referenced_sessions(&after.load_config());
+        move_tokens(&ids, before.tokens.as_ref(), after.tokens.as_ref())
+            .map_err(|e| format!("the setting is saved, but moving the tokens failed: {e}"))?;
+    }
+    if before.settings.start_at_login != after.settings.start_at_login {
+        let autostart = app.autolaunch();
+        let changed = if after.settings.start_at_login {
+            autostart.enable()
+        } else {
+            autostart.disable()
+        };
+        changed.map_err(|e| {
+            format!("the setting is saved, but start at login could not be changed: {e}")
+        })?;
+    }
+    state.poke.notify_one();
+    Ok(after.settings)
+}

@@ -1,0 +1,223 @@
+//! The tray app end to end, headless: the real binary under Xvfb, with a real tray host
+//! (trayer), notification daemon (dunst) and Secret Service (gnome-keyring) on a private
+//! D-Bus session that scripts/test starts; the window driven through WebDriver (tauri-driver
+//! with WebKitWebDriver). Screenshots are kept in target/screenshots/.
+
+// A test that cannot unwrap has failed; the panic message is the report.
+#![allow(clippy::unwrap_used)]
+
+use ssobar_fake_aws::{FakeConfig, Operation};
+use ssobar_testkit::webdriver::{Driver, tauri_driver};
+use ssobar_testkit::{BrowserMode, World, require_desktop, screenshot_path, wait_for};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+const APP: &str = env!("CARGO_BIN_EXE_ssobar-app");
+
+/// The app is a single instance per D-Bus session: tests take turns.
+fn one_app_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Kills the app when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_window_signs_in_to_an_expired_session() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Follow);
+    // No refresh token: only a sign-in can bring it back.
+    w.seed_sign_in_with(-60, &[]);
+    let driver = Driver::start(
+        w.sandbox.command(tauri_driver()),
+        Path::new(APP),
+        &["--window"],
+    );
+    assert_eq!(driver.title(), "ssobar");
+    let card = format!("[data-session=\"s:{}\"]", w.session);
+    let state =
+        wait_for(20, || driver.find(&format!("{card} .state"))).expect("the session's card");
+    assert_eq!(driver.text(&state), "expired");
+    driver.screenshot(&screenshot_path("window-expired.png"));
+
+    let sign_in = driver
+        .find(&format!("{card} button.sign-in"))
+        .expect("a Sign in button");
+    driver.click(&sign_in);
+    let valid = wait_for(10, || {
+        let state = driver.find(&format!("{card} .state"))?;
+        (driver.text(&state) == "valid").then_some(())
+    });
+    assert!(valid.is_some(), "the row did not turn valid within 10 s");
+    // Still valid a moment later: no older status overwrites the new one.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let state = driver.find(&format!("{card} .state")).unwrap();
+    assert_eq!(driver.text(&state), "valid");
+    driver.screenshot(&screenshot_path("window-signed-in.png"));
+
+    let token = w.token().expect("the AWS CLI cache file");
+    let expires: jiff::Timestamp = token["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(expires > jiff::Timestamp::now());
+    assert_eq!(w.browser.opened().len(), 1, "one browser tab");
+    assert_eq!(w.calls(Operation::Authorize), 1);
+}
+
+#[test]
+fn an_expired_refreshable_session_is_renewed_without_a_browser() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Follow);
+    let issued = w.seed_sign_in(-60);
+    let _app = Running(
+        w.sandbox
+            .command(APP)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let renewed = wait_for(15, || {
+        let token = w.token()?;
+        (token["accessToken"] != issued.access_token.as_str()).then_some(token)
+    })
+    .expect("the app refreshed the token");
+    let expires: jiff::Timestamp = renewed["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(expires > jiff::Timestamp::now());
+    assert!(
+        w.browser.opened().is_empty(),
+        "no browser for a silent refresh"
+    );
+    assert_eq!(w.calls(Operation::Authorize), 0);
+}
+
+/// The tray icon's window in `xwininfo -root -tree`: (x, y, width, height) on the screen.
+fn tray_icon_geometry() -> Option<(i64, i64, i64, i64)> {
+    let out = Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .ok()?;
+    let tree = String::from_utf8_lossy(&out.stdout);
+    // e.g.  0x600028 "ssobar-app": ("tray-icon tray app ssobar" ...)  32x30+0+0  +1246+1
+    let line = tree
+        .lines()
+        .find(|l| l.contains("\"tray-icon tray app ssobar\""))?;
+    let mut fields = line.split_whitespace().rev();
+    let absolute = fields.next()?;
+    let size = fields.next()?;
+    let (w, h) = size.split('+').next()?.split_once('x')?;
+    let mut at = absolute.trim_start_matches('+').split('+');
+    Some((
+        at.next()?.parse().ok()?,
+        at.next()?.parse().ok()?,
+        w.parse().ok()?,
+        h.parse().ok()?,
+    ))
+}
+
+#[test]
+fn the_tray_icon_docks_in_the_tray_host() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let _app = Running(
+        w.sandbox
+            .command(APP)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (x, y, width, height) =
+        wait_for(15, tray_icon_geometry).expect("the tray host docked an icon");
+    // Give the icon a moment to be painted, then look at it on the screen.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let shot = screenshot_path("tray.png");
+    let taken = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&shot)
+        .status()
+        .unwrap();
+    assert!(taken.success());
+    let colours = Command::new("convert")
+        .arg(&shot)
+        .args([
+            "-crop",
+            &format!("{width}x{height}+{x}+{y}"),
+            "-unique-colors",
+            "txt:-",
+        ])
+        .output()
+        .unwrap();
+    let colours = String::from_utf8_lossy(&colours.stdout);
+    // The "all valid" icon is a green clock face (#2E9D5B in icons/tray/ok.png).
+    assert!(
+        colours.contains("#2E9D5B"),
+        "no green icon at {x},{y} {width}x{height}:\n{colours}"
+    );
+}
+
+#[test]
+fn the_expiring_demo_session_notifies_once() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let sandbox = ssobar_testkit::Sandbox::new();
+    let log = sandbox.home().join("notify.log");
+    let monitor = Running(
+        Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let app = Running(
+        sandbox
+            .command(APP)
+            .arg("--demo")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(sandbox.home().join("app.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let announced = "string \"SSO session acme-sandbox expires in";
+    let count = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(announced)
+            .count()
+    };
+    assert!(
+        wait_for(20, || (count() > 0).then_some(())).is_some(),
+        "no notification"
+    );
+
+    // Make the app look again: a changed config file is re-read at once.
+    let app_log = std::fs::read_to_string(sandbox.home().join("app.log")).unwrap();
+    let home = app_log
+        .split("HOME is ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("the demo's HOME in the app's log");
+    let config = Path::new(home).join(".aws/config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n")).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        count(),
+        1,
+        "exactly one notification for the expiring session"
+    );
+    drop(app);
+    drop(monitor);
+}

@@ -1,0 +1,71 @@
+// The settings form (#settings). Loaded fresh each time the view opens, so it never shows
+// stale values if the Rust side changed them (e.g. "start at login" from the tray menu).
+
+import { invoke, errorText } from './api.js';
+import { $ } from './dom.js';
+
+export function initSettings() {
+  const form = $('#settings');
+  const result = $('#settings-result');
+  const f = form.elements;
+  // The whole Settings object as loaded: fields this form does not show (refresh_minutes,
+  // credential_margin_minutes) are sent back unchanged instead of being dropped.
+  let loaded = null;
+  let saving = false;
+
+  function say(text, isError = false) {
+    result.textContent = text;
+    result.classList.toggle('error', isError);
+  }
+
+  function fill(s) {
+    loaded = s;
+    f.warning_minutes.value = String(s.warning_minutes);
+    f.silent_refresh.checked = Boolean(s.silent_refresh);
+    f.token_store.value = s.token_store;
+    f.sign_in_flow.value = s.sign_in_flow;
+    f.start_at_login.checked = Boolean(s.start_at_login);
+  }
+
+  async function load() {
+    say('');
+    try {
+      fill(await invoke('get_settings'));
+    } catch (e) {
+      loaded = null;
+      say(`Could not load the settings: ${errorText(e)}`, true);
+    }
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault(); // the browser has already checked min/max/required by now
+    if (saving) return;
+    if (!loaded) {
+      say('The settings were not loaded, so they cannot be saved.', true);
+      return;
+    }
+    const settings = {
+      ...loaded,
+      warning_minutes: Number(f.warning_minutes.value),
+      silent_refresh: f.silent_refresh.checked,
+      token_store: f.token_store.value,
+      sign_in_flow: f.sign_in_flow.value,
+      start_at_login: f.start_at_login.checked,
+    };
+    saving = true;
+    say('Saving…');
+    try {
+      fill(await invoke('save_settings', { settings }));
+      say('Saved');
+    } catch (err) {
+      say(errorText(err), true);
+    } finally {
+      saving = false;
+    }
+  });
+
+  // A "Saved" left over from the last save would be wrong once something is edited again.
+  form.addEventListener('input', () => say(''));
+
+  return { load };
+}
