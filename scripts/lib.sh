@@ -37,3 +37,15 @@ ensure_peer_venv() {
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
   cp "$req" "$venv/requirements.txt"
 }
+
+# The packages that build the tray app (Tauri 2 on WebKitGTK).
+APP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
+
+# tauri-driver, the WebDriver bridge the window tests use, pinned, in target/tools.
+ensure_tauri_driver() {
+  local version=2.1.0 bin="$root/target/tools/bin/tauri-driver"
+  if [ -x "$bin" ] && [ "$(cat "$root/target/tools/tauri-driver.version" 2>/dev/null)" = "$version" ]; then return 0; fi
+  say "installing tauri-driver $version into target/tools"
+  cargo install tauri-driver --version "$version" --locked --quiet --root "$root/target/tools"
+  echo "$version" >"$root/target/tools/tauri-driver.version"
+}

@@ -71,7 +71,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let open_at_start = args.window || args.demo;
+    let open_at_start = args.window;
 
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
