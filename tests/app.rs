@@ -73,6 +73,43 @@ fn the_window_signs_in_to_an_expired_session() {
 }
 
 #[test]
+fn the_window_shows_the_device_code_until_it_is_confirmed() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let mut w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.sandbox.set_env("SSOBAR_SIGN_IN_FLOW", "device-code");
+    w.seed_sign_in_with(-60, &[]);
+    let driver = Driver::start(
+        w.sandbox.command(tauri_driver()),
+        Path::new(APP),
+        &["--window"],
+    );
+    let card = format!("[data-session=\"s:{}\"]", w.session);
+    let sign_in =
+        wait_for(20, || driver.find(&format!("{card} button.sign-in"))).expect("a Sign in button");
+    driver.click(&sign_in);
+    let code = wait_for(10, || {
+        let element = driver.find("#device-code")?;
+        let text = driver.text(&element);
+        (text.len() == 9 && text.as_bytes()[4] == b'-').then_some(text)
+    })
+    .expect("the device code, large, in the window");
+    driver.screenshot(&screenshot_path("window-device-code.png"));
+    // The person confirms the code on another device.
+    assert!(
+        w.fake.approve_device(&code),
+        "the fake knows the code {code}"
+    );
+    let valid = wait_for(10, || {
+        let state = driver.find(&format!("{card} .state"))?;
+        (driver.text(&state) == "valid").then_some(())
+    });
+    assert!(valid.is_some(), "signed in once the code was confirmed");
+    assert_eq!(w.calls(Operation::StartDeviceAuthorization), 1);
+    assert_eq!(w.calls(Operation::Authorize), 0);
+}
+
+#[test]
 fn an_expired_refreshable_session_is_renewed_without_a_browser() {
     let _turn = one_app_at_a_time();
     require_desktop();

@@ -2,7 +2,7 @@
 // the switch to the settings view. Everything is re-rendered from the latest StatusView; the
 // only per-second work is rewriting the expiry lines.
 
-import { invoke, listen, errorText, copyText, inApp } from './api.js';
+import { invoke, listen, errorText, inApp } from './api.js';
 import { h, $ } from './dom.js';
 import { actionsFor, accountText, clockOffset, expiryText, hostOf, kindText, stateNote } from './format.js';
 import { initSignIn } from './signin.js';
@@ -165,7 +165,7 @@ async function copyExport(id, profile) {
   copies.set(key, 'copying');
   render();
   try {
-    await copyText(await invoke('export_lines', { profile, shell: 'sh' }));
+    await invoke('copy_export_lines', { profile });
     copies.set(key, 'copied');
     announce(`Copied export lines for ${profile}`);
     setTimeout(() => copies.get(key) === 'copied' && (copies.delete(key), render()), 2000);

@@ -35,6 +35,20 @@ fn emit(app: &AppHandle, progress: SignInProgress) {
     let _ = app.emit_to(WINDOW, "sign-in", progress);
 }
 
+/// Sends the progress of every running sign-in again, for a window that has just loaded.
+pub fn replay_sign_ins(app: &AppHandle) {
+    let events: Vec<SignInProgress> = app
+        .state::<AppState>()
+        .shared()
+        .sign_ins
+        .values()
+        .flat_map(|task| task.events.clone())
+        .collect();
+    for event in events {
+        emit(app, event);
+    }
+}
+
 /// Runs a tray menu item.
 pub fn menu(app: &AppHandle, id: &str) {
     match MenuAction::from_id(id) {
@@ -158,12 +172,14 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
         SignInTask {
             abort: task.inner().abort_handle(),
             url: None,
+            events: Vec::new(),
         },
     );
 }
 
 fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
     let session = id.key();
+    let device_code = matches!(event, SignInEvent::DeviceCode { .. });
     let progress = match event {
         SignInEvent::WaitingForOtherSignIn => SignInProgress {
             session,
@@ -186,25 +202,29 @@ fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
             user_code,
             verification_uri,
             verification_uri_complete,
-        } => {
-            // The person has to read the code: show the window.
-            open_window(app);
-            SignInProgress {
-                session,
-                phase: "device-code",
-                url: verification_uri_complete,
-                user_code: Some(user_code),
-                verification_uri: Some(verification_uri),
-                ..Default::default()
-            }
-        }
+        } => SignInProgress {
+            session,
+            phase: "device-code",
+            url: verification_uri_complete,
+            user_code: Some(user_code),
+            verification_uri: Some(verification_uri),
+            ..Default::default()
+        },
         SignInEvent::Waiting => SignInProgress {
             session,
             phase: "waiting",
             ..Default::default()
         },
     };
+    if let Some(task) = app.state::<AppState>().shared().sign_ins.get_mut(id) {
+        task.events.push(progress.clone());
+    }
     emit(app, progress);
+    if device_code {
+        // The person has to read the code: show the window (a new one gets the progress
+        // replayed when it loads).
+        open_window(app);
+    }
 }
 
 /// Cancels a running sign-in.

@@ -9,6 +9,7 @@ use ssobar_core::settings::Settings;
 use ssobar_core::signin::SignInFlow;
 use std::collections::BTreeMap;
 use tauri::{AppHandle, Manager, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
 
 fn session(key: &str) -> Result<SessionId, String> {
     SessionId::from_key(key).ok_or_else(|| format!("no such session: {key}"))
@@ -18,6 +19,8 @@ fn session(key: &str) -> Result<SessionId, String> {
 /// why it runs off the main thread).
 #[tauri::command]
 pub async fn status(app: AppHandle) -> Result<StatusView, String> {
+    // The window asks for the status when it loads: give it any sign-in already running.
+    actions::replay_sign_ins(&app);
     tauri::async_runtime::spawn_blocking(move || view(&app))
         .await
         .map_err(|e| e.to_string())
@@ -86,19 +89,12 @@ pub async fn sign_out(app: AppHandle, session: String) -> Result<(), String> {
     actions::sign_out(&app, self::session(&session)?).await
 }
 
-/// A profile's credentials as `export` lines.
+/// Copies a profile's credentials as `export` lines to the clipboard (from here rather than
+/// the page: the webview may refuse a clipboard write that follows an await).
 #[tauri::command]
-pub async fn export_lines(
-    app: AppHandle,
-    profile: String,
-    shell: Option<String>,
-) -> Result<String, String> {
-    if shell.as_deref().is_some_and(|s| s != "sh") {
-        return Err(
-            "only sh export lines are offered here; use \"ssobar env --shell\" for others".into(),
-        );
-    }
-    actions::export_lines(&app, &profile).await
+pub async fn copy_export_lines(app: AppHandle, profile: String) -> Result<(), String> {
+    let lines = actions::export_lines(&app, &profile).await?;
+    app.clipboard().write_text(lines).map_err(|e| e.to_string())
 }
 
 /// The settings in effect.

@@ -91,7 +91,7 @@ fn main() {
             commands::open_browser_again,
             commands::refresh,
             commands::sign_out,
-            commands::export_lines,
+            commands::copy_export_lines,
             commands::get_settings,
             commands::save_settings,
         ])

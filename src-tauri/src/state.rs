@@ -17,6 +17,8 @@ pub struct SignInTask {
     pub abort: tokio::task::AbortHandle,
     /// The last URL it asked the person to open ("Open browser again").
     pub url: Option<String>,
+    /// Its progress so far, replayed to a window that opens mid-way (a device code, say).
+    pub events: Vec<crate::actions::SignInProgress>,
 }
 
 /// The mutable part.
