@@ -102,6 +102,20 @@ fn select_all(ctx: &Context, config: &AwsConfig) -> Vec<Target> {
         .collect()
 }
 
+/// Every signed-in session with `--all`, else the one selected.
+fn select_many(
+    ctx: &Context,
+    config: &AwsConfig,
+    all: bool,
+    select: &SessionSelector,
+) -> Result<Vec<Target>> {
+    if all {
+        Ok(select_all(ctx, config))
+    } else {
+        Ok(vec![select_one(ctx, config, select)?])
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -170,11 +184,7 @@ pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
 /// Runs `ssobar refresh`.
 pub fn refresh(args: &RefreshArgs, ctx: &Context) -> Result<Outcome> {
     let config = ctx.load_config();
-    let targets = if args.all {
-        select_all(ctx, &config)
-    } else {
-        vec![select_one(ctx, &config, &args.select)?]
-    };
+    let targets = select_many(ctx, &config, args.all, &args.select)?;
     let runtime = runtime()?;
     let mut failed = false;
     for target in &targets {
@@ -211,11 +221,7 @@ pub fn refresh(args: &RefreshArgs, ctx: &Context) -> Result<Outcome> {
 /// Runs `ssobar logout`.
 pub fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Outcome> {
     let config = ctx.load_config();
-    let targets = if args.all {
-        select_all(ctx, &config)
-    } else {
-        vec![select_one(ctx, &config, &args.select)?]
-    };
+    let targets = select_many(ctx, &config, args.all, &args.select)?;
     let runtime = runtime()?;
     for target in &targets {
         let name = target.session.id.to_string();

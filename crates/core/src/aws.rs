@@ -9,6 +9,23 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use std::time::Duration;
 
+/// Starts an AWS SDK client config the way every ssobar client is built: the region, the
+/// endpoint (`AWS_ENDPOINT_URL_*` honoured), bounded retries and timeouts. Evaluates to
+/// `(builder, endpoint)`; callers add credentials where the service needs them.
+macro_rules! sdk_config {
+    ($sdk:ident, $env:expr, $service:expr, $region:expr) => {{
+        let endpoint = $crate::endpoints::endpoint($env, $service, $region);
+        let builder = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new($region.to_owned()))
+            .endpoint_url(&endpoint)
+            .retry_config($crate::aws::retry_config())
+            .timeout_config($crate::aws::timeout_config());
+        (builder, endpoint)
+    }};
+}
+pub(crate) use sdk_config;
+
 /// Standard retries (throttling and transient errors, with backoff), three attempts.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3)

@@ -31,6 +31,19 @@ pub struct AwsCredentials {
 }
 
 impl AwsCredentials {
+    /// The same credentials for the AWS SDK and signer.
+    pub fn sdk_credentials(&self) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(
+            self.access_key_id.clone(),
+            self.secret_access_key.expose(),
+            self.session_token.as_ref().map(|t| t.expose().to_owned()),
+            u64::try_from(self.expiration.as_second())
+                .ok()
+                .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+            "ssobar",
+        )
+    }
+
     /// The `credential_process` output format (Version 1).
     pub fn credential_process_json(&self) -> String {
         #[derive(Serialize)]

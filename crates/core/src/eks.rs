@@ -6,7 +6,6 @@
 use crate::credentials::AwsCredentials;
 use crate::fsutil;
 use crate::time::{add_seconds, format_timestamp, parse_timestamp};
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
@@ -91,17 +90,7 @@ pub fn presign(
     sts_endpoint: &str,
     signed_at: Timestamp,
 ) -> Result<EksToken, String> {
-    let identity = Credentials::new(
-        credentials.access_key_id.clone(),
-        credentials.secret_access_key.expose(),
-        credentials
-            .session_token
-            .as_ref()
-            .map(|t| t.expose().to_owned()),
-        None,
-        "ssobar",
-    )
-    .into();
+    let identity = credentials.sdk_credentials().into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
     settings.expires_in = Some(Duration::from_secs(60));

@@ -1,12 +1,10 @@
 //! EKS DescribeCluster (aws-sdk-eks): the API server URL and CA of a cluster, so that
 //! `ssobar kubeconfig` needs only the cluster's name.
 
-use crate::aws::{CallError, retry_config, timeout_config};
+use crate::aws::{CallError, sdk_config};
 use crate::credentials::AwsCredentials;
-use crate::endpoints::{Service, endpoint};
+use crate::endpoints::Service;
 use crate::env::Env;
-use aws_credential_types::Credentials;
-use aws_sdk_eks::config::{BehaviorVersion, Region};
 
 /// What a kubeconfig needs of a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,24 +27,9 @@ pub struct EksClient {
 impl EksClient {
     /// A client for `region` (at `AWS_ENDPOINT_URL_EKS` when set) signing with `credentials`.
     pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Self {
-        let endpoint = endpoint(env, Service::Eks, region);
-        let provider = Credentials::new(
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.expose(),
-            credentials
-                .session_token
-                .as_ref()
-                .map(|t| t.expose().to_owned()),
-            None,
-            "ssobar",
-        );
-        let config = aws_sdk_eks::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .endpoint_url(&endpoint)
-            .credentials_provider(provider)
-            .retry_config(retry_config())
-            .timeout_config(timeout_config())
+        let (builder, endpoint) = sdk_config!(aws_sdk_eks, env, Service::Eks, region);
+        let config = builder
+            .credentials_provider(credentials.sdk_credentials())
             .build();
         Self {
             client: aws_sdk_eks::Client::from_conf(config),

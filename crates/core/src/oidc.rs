@@ -1,10 +1,9 @@
 //! The IAM Identity Center OIDC service (aws-sdk-ssooidc), in the few calls sign-in needs.
 
-use crate::aws::{CallError, retry_config, timeout_config};
-use crate::endpoints::{Service, endpoint};
+use crate::aws::{CallError, sdk_config};
+use crate::endpoints::Service;
 use crate::env::Env;
 use crate::secret::Secret;
-use aws_sdk_ssooidc::config::{BehaviorVersion, Region};
 
 /// `grantType` of the device authorization flow.
 pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -79,14 +78,8 @@ pub struct OidcClient {
 impl OidcClient {
     /// A client for `region`, at `AWS_ENDPOINT_URL_SSO_OIDC` when set.
     pub fn new(env: &Env, region: &str) -> Self {
-        let endpoint = endpoint(env, Service::SsoOidc, region);
-        let config = aws_sdk_ssooidc::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .endpoint_url(&endpoint)
-            .retry_config(retry_config())
-            .timeout_config(timeout_config())
-            .build();
+        let (builder, endpoint) = sdk_config!(aws_sdk_ssooidc, env, Service::SsoOidc, region);
+        let config = builder.build();
         Self {
             client: aws_sdk_ssooidc::Client::from_conf(config),
             endpoint,

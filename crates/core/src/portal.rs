@@ -1,10 +1,9 @@
 //! The SSO portal (aws-sdk-sso): role credentials, accounts, and sign-out.
 
-use crate::aws::{CallError, retry_config, timeout_config};
-use crate::endpoints::{Service, endpoint};
+use crate::aws::{CallError, sdk_config};
+use crate::endpoints::Service;
 use crate::env::Env;
 use crate::secret::Secret;
-use aws_sdk_sso::config::{BehaviorVersion, Region};
 
 /// Role credentials as the portal hands them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,14 +37,8 @@ pub struct PortalClient {
 impl PortalClient {
     /// A client for `region`, at `AWS_ENDPOINT_URL_SSO` when set.
     pub fn new(env: &Env, region: &str) -> Self {
-        let endpoint = endpoint(env, Service::Sso, region);
-        let config = aws_sdk_sso::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .endpoint_url(&endpoint)
-            .retry_config(retry_config())
-            .timeout_config(timeout_config())
-            .build();
+        let (builder, endpoint) = sdk_config!(aws_sdk_sso, env, Service::Sso, region);
+        let config = builder.build();
         Self {
             client: aws_sdk_sso::Client::from_conf(config),
             endpoint,

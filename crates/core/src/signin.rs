@@ -305,31 +305,18 @@ pub async fn sign_in(
         let oidc = OidcClient::new(&ctx.env, &session.region);
         let registration = registration(ctx, &oidc, session, flow).await?;
         let started = ctx.now();
+        let attempt = Attempt {
+            ctx,
+            oidc: &oidc,
+            session,
+            registration: &registration,
+            options,
+            command,
+            on_event,
+        };
         let grant = match flow {
-            SignInFlow::Browser => {
-                browser_flow(
-                    ctx,
-                    &oidc,
-                    session,
-                    &registration,
-                    options,
-                    command,
-                    on_event,
-                )
-                .await?
-            }
-            SignInFlow::DeviceCode => {
-                device_flow(
-                    ctx,
-                    &oidc,
-                    session,
-                    &registration,
-                    options,
-                    command,
-                    on_event,
-                )
-                .await?
-            }
+            SignInFlow::Browser => browser_flow(&attempt).await?,
+            SignInFlow::DeviceCode => device_flow(&attempt).await?,
         };
         let token = token_from_grant(session, &registration, grant, started);
         ctx.tokens
@@ -432,6 +419,18 @@ async fn registration(
     Ok(registration)
 }
 
+/// One sign-in attempt's fixed parts, shared by both flows.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    ctx: &'a Context,
+    oidc: &'a OidcClient,
+    session: &'a SsoSessionConfig,
+    registration: &'a ClientRegistration,
+    options: &'a SignInOptions,
+    command: &'a str,
+    on_event: &'a (dyn Fn(SignInEvent) + Send + Sync),
+}
+
 fn announce_url(
     ctx: &Context,
     url: &str,
@@ -449,15 +448,16 @@ fn announce_url(
     });
 }
 
-async fn browser_flow(
-    ctx: &Context,
-    oidc: &OidcClient,
-    session: &SsoSessionConfig,
-    registration: &ClientRegistration,
-    options: &SignInOptions,
-    command: &str,
-    on_event: &(dyn Fn(SignInEvent) + Send + Sync),
-) -> Result<TokenGrant, SignInError> {
+async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> {
+    let Attempt {
+        ctx,
+        oidc,
+        session,
+        registration,
+        options,
+        command,
+        on_event,
+    } = *attempt;
     let listener = CallbackListener::bind().await.map_err(|e| {
         SignInError::Local(format!("cannot listen on 127.0.0.1 for the browser: {e}"))
     })?;
@@ -530,15 +530,16 @@ async fn browser_flow(
     })
 }
 
-async fn device_flow(
-    ctx: &Context,
-    oidc: &OidcClient,
-    session: &SsoSessionConfig,
-    registration: &ClientRegistration,
-    options: &SignInOptions,
-    command: &str,
-    on_event: &(dyn Fn(SignInEvent) + Send + Sync),
-) -> Result<TokenGrant, SignInError> {
+async fn device_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> {
+    let Attempt {
+        ctx,
+        oidc,
+        session,
+        registration,
+        options,
+        command,
+        on_event,
+    } = *attempt;
     let DeviceAuthorization {
         device_code,
         user_code,

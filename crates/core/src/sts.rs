@@ -1,12 +1,10 @@
 //! STS (aws-sdk-sts): AssumeRole for role chains, GetCallerIdentity to learn who a profile is.
 
-use crate::aws::{CallError, retry_config, timeout_config};
+use crate::aws::{CallError, sdk_config};
 use crate::credentials::AwsCredentials;
-use crate::endpoints::{Service, endpoint};
+use crate::endpoints::Service;
 use crate::env::Env;
 use crate::secret::Secret;
-use aws_credential_types::Credentials;
-use aws_sdk_sts::config::{BehaviorVersion, Region};
 use jiff::Timestamp;
 
 /// A client signing with one set of credentials.
@@ -43,29 +41,9 @@ pub struct CallerIdentity {
 impl StsClient {
     /// A client for `region` (at `AWS_ENDPOINT_URL_STS` when set) signing with `credentials`.
     pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Self {
-        let endpoint = endpoint(env, Service::Sts, region);
-        let provider = Credentials::new(
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key.expose(),
-            credentials
-                .session_token
-                .as_ref()
-                .map(|t| t.expose().to_owned()),
-            Some(
-                std::time::UNIX_EPOCH
-                    + std::time::Duration::from_secs(
-                        u64::try_from(credentials.expiration.as_second()).unwrap_or(0),
-                    ),
-            ),
-            "ssobar",
-        );
-        let config = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .endpoint_url(&endpoint)
-            .credentials_provider(provider)
-            .retry_config(retry_config())
-            .timeout_config(timeout_config())
+        let (builder, endpoint) = sdk_config!(aws_sdk_sts, env, Service::Sts, region);
+        let config = builder
+            .credentials_provider(credentials.sdk_credentials())
             .build();
         Self {
             client: aws_sdk_sts::Client::from_conf(config),
