@@ -110,6 +110,39 @@ fn the_window_shows_the_device_code_until_it_is_confirmed() {
 }
 
 #[test]
+fn settings_are_saved_from_the_window() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let driver = Driver::start(
+        w.sandbox.command(tauri_driver()),
+        Path::new(APP),
+        &["--window"],
+    );
+    let show = wait_for(20, || driver.find("#show-settings")).expect("a Settings button");
+    driver.click(&show);
+    let minutes = wait_for(10, || {
+        driver.find("#settings input[name=\"warning_minutes\"]")
+    })
+    .expect("the warning threshold field");
+    driver.fill(&minutes, "30");
+    let save = driver
+        .find("#settings button[type=\"submit\"]")
+        .expect("a Save button");
+    driver.click(&save);
+    let saved = wait_for(10, || {
+        let result = driver.find("#settings-result")?;
+        (driver.text(&result) == "Saved").then_some(())
+    });
+    driver.screenshot(&screenshot_path("window-settings.png"));
+    assert!(saved.is_some(), "the window said Saved");
+    let file = w.sandbox.home().join(".config/ssobar/settings.toml");
+    let text = std::fs::read_to_string(&file).expect("the settings file");
+    assert!(text.contains("warning_minutes = 30"), "{text}");
+}
+
+#[test]
 fn an_expired_refreshable_session_is_renewed_without_a_browser() {
     let _turn = one_app_at_a_time();
     require_desktop();

@@ -552,3 +552,44 @@ fn aws_auth_maps_the_role_without_its_path_and_access_entries_with_it() {
         "- rolearn: arn:aws:iam::111122223333:role/{role_name}\n"
     )));
 }
+
+#[test]
+fn role_arn_assumes_the_role_first_and_keeps_it_like_a_chain() {
+    let c = cluster(FakeConfig::default());
+    let token = |cluster: &str| {
+        let json =
+            c.w.ssobar(&[
+                "eks-token",
+                "--profile",
+                "dev",
+                "--cluster-id",
+                cluster,
+                "--role-arn",
+                "arn:aws:iam::444455556666:role/EksAdmin",
+            ])
+            .success()
+            .json();
+        json["status"]["token"].as_str().unwrap().to_owned()
+    };
+    let prod = token("prod");
+    let ran = Ran::run(c.w.sandbox.command("kubectl").args([
+        "--server",
+        &c.server.url,
+        "--certificate-authority",
+        c.server.ca_file.to_str().unwrap(),
+        "--token",
+        &prod,
+        "get",
+        "--raw",
+        "/version",
+    ]))
+    .success();
+    let version: Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(
+        version["caller"],
+        "arn:aws:sts::444455556666:assumed-role/EksAdmin/ssobar-dev"
+    );
+    // Another cluster: a new token, but the assumed role's credentials come from the keychain.
+    token("staging");
+    assert_eq!(c.w.calls(Operation::AssumeRole), 1);
+}

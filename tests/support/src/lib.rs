@@ -44,6 +44,8 @@ impl Sandbox {
             .prefix("ssobar-test-home.")
             .tempdir()
             .expect("create a temporary HOME");
+        // Programs (Mesa, fontconfig) expect the cache folder to exist and complain otherwise.
+        std::fs::create_dir_all(home.path().join(".cache")).expect("create ~/.cache");
         Self {
             home,
             extra_env: Vec::new(),

@@ -183,6 +183,20 @@ impl Driver {
         );
     }
 
+    /// Replaces an input's value with `text`, as typing would.
+    pub fn fill(&self, element: &str, text: &str) {
+        self.call(
+            "POST",
+            &format!("/element/{element}/clear"),
+            Some(&json!({})),
+        );
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(&json!({"text": text})),
+        );
+    }
+
     /// An element's visible text.
     pub fn text(&self, element: &str) -> String {
         self.call("GET", &format!("/element/{element}/text"), None)
