@@ -215,6 +215,8 @@ impl Driver {
 
     /// A PNG of the window, written to `path`.
     pub fn screenshot(&self, path: &Path) {
+        // WebKitGTK under Xvfb captures the last frame it painted: let the latest change paint.
+        std::thread::sleep(Duration::from_millis(400));
         let data = self.call("GET", "/screenshot", None);
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data.as_str().unwrap_or_default())
