@@ -235,6 +235,52 @@ fn the_tray_icon_docks_in_the_tray_host() {
     );
 }
 
+/// True when a top-level window titled "ssobar" (the app's window) is mapped.
+fn window_is_open() -> bool {
+    Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("\"ssobar\": (\"ssobar-app\""))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_second_launch_opens_the_first_ones_window() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let _app = Running(
+        w.sandbox
+            .command(APP)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(15, tray_icon_geometry).expect("the first instance's tray icon");
+    assert!(!window_is_open(), "no window until asked for");
+    let mut second = Running(
+        w.sandbox
+            .command(APP)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let exited = wait_for(10, || second.0.try_wait().ok().flatten());
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "the second launch hands over and exits: {exited:?}"
+    );
+    assert!(
+        wait_for(10, || window_is_open().then_some(())).is_some(),
+        "the running app opened its window"
+    );
+    assert!(
+        tray_icon_geometry().is_some(),
+        "still one app, still in the tray"
+    );
+}
+
 #[test]
 fn the_expiring_demo_session_notifies_once() {
     let _turn = one_app_at_a_time();
