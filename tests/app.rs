@@ -24,6 +24,19 @@ fn one_app_at_a_time() -> MutexGuard<'static, ()> {
 /// Kills the app when the test ends, however it ends.
 struct Running(Child);
 
+impl Running {
+    /// The app, started in the world's HOME.
+    fn app(w: &World) -> Self {
+        Self(
+            w.sandbox
+                .command(APP)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -148,13 +161,7 @@ fn an_expired_refreshable_session_is_renewed_without_a_browser() {
     require_desktop();
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Follow);
     let issued = w.seed_sign_in(-60);
-    let _app = Running(
-        w.sandbox
-            .command(APP)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _app = Running::app(&w);
     let renewed = wait_for(15, || {
         let token = w.token()?;
         (token["accessToken"] != issued.access_token.as_str()).then_some(token)
@@ -199,13 +206,7 @@ fn the_tray_icon_docks_in_the_tray_host() {
     require_desktop();
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
     w.seed_sign_in(8 * 3600);
-    let _app = Running(
-        w.sandbox
-            .command(APP)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _app = Running::app(&w);
     let (x, y, width, height) =
         wait_for(15, tray_icon_geometry).expect("the tray host docked an icon");
     // Give the icon a moment to be painted, then look at it on the screen.
@@ -250,22 +251,10 @@ fn a_second_launch_opens_the_first_ones_window() {
     require_desktop();
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
     w.seed_sign_in(8 * 3600);
-    let _app = Running(
-        w.sandbox
-            .command(APP)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _app = Running::app(&w);
     wait_for(15, tray_icon_geometry).expect("the first instance's tray icon");
     assert!(!window_is_open(), "no window until asked for");
-    let mut second = Running(
-        w.sandbox
-            .command(APP)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut second = Running::app(&w);
     let exited = wait_for(10, || second.0.try_wait().ok().flatten());
     assert!(
         exited.is_some_and(|status| status.success()),

@@ -492,7 +492,7 @@ fn serialize_optional_timestamp<S: Serializer>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{ConfigText, FileKind};
     use std::path::PathBuf;
@@ -562,7 +562,8 @@ sso_role_name = R
         "2024-05-01T12:00:00Z".parse().unwrap()
     }
 
-    fn token(url: &str, expires: &str, refresh: bool) -> CachedToken {
+    /// A cached token for `url` expiring at `expires`, refreshable or not.
+    pub(crate) fn token(url: &str, expires: &str, refresh: bool) -> CachedToken {
         CachedToken::Present(SsoToken {
             start_url: Some(url.into()),
             region: Some("us-east-1".into()),

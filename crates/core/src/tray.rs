@@ -311,8 +311,8 @@ pub(crate) mod tests {
     use super::*;
     use crate::config::{AwsConfig, ConfigText, FileKind};
     use crate::settings::Settings;
+    use crate::status::tests::token;
     use crate::status::{TokenSnapshot, compute};
-    use crate::token_cache::{CachedToken, SsoToken};
 
     pub const CONFIG: &str = "\
 [sso-session corp]
@@ -343,20 +343,6 @@ sso_role_name = ReadOnly
 
     pub fn now() -> Timestamp {
         "2024-05-01T12:00:00Z".parse().unwrap()
-    }
-
-    fn token(url: &str, expires: &str, refresh: bool) -> CachedToken {
-        CachedToken::Present(SsoToken {
-            start_url: Some(url.into()),
-            region: None,
-            access_token: "t".into(),
-            expires_at: expires.parse().unwrap(),
-            client_id: Some("c".into()),
-            client_secret: Some("s".into()),
-            registration_expires_at: Some("2025-01-01T00:00:00Z".parse().unwrap()),
-            refresh_token: refresh.then(|| "r".into()),
-            extra: Default::default(),
-        })
     }
 
     /// corp valid for 2h 13m (refreshable), lab expiring in 5m, old expired, unused missing.
