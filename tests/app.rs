@@ -41,7 +41,37 @@ impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        // The bus releases a dead app's name a moment later; the next test starts clean.
+        wait_for(10, || (!single_instance_name_owned()).then_some(()));
     }
+}
+
+/// The D-Bus name by which a running app is found (the tauri identifier + ".SingleInstance").
+const SINGLE_INSTANCE_NAME: &str = "dev.ssobar.app.SingleInstance";
+
+/// True while some process owns the app's single-instance name on the session bus.
+fn single_instance_name_owned() -> bool {
+    Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            &format!("string:{SINGLE_INSTANCE_NAME}"),
+        ])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
+        .unwrap_or(false)
+}
+
+/// Sends a signal (by name, as `kill -s` takes it) to a process.
+fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .args(["-s", name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -s {name}");
 }
 
 #[test]
@@ -207,10 +237,22 @@ fn the_tray_icon_docks_in_the_tray_host() {
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
     w.seed_sign_in(8 * 3600);
     let _app = Running::app(&w);
-    let (x, y, width, height) =
-        wait_for(15, tray_icon_geometry).expect("the tray host docked an icon");
-    // Give the icon a moment to be painted, then look at it on the screen.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // The icon's window exists (1x1 at 0,0) a moment before the tray host docks and
+    // sizes it, and is painted a moment after; poll for the painted, docked icon.
+    let mut last = String::new();
+    let green = wait_for(15, || {
+        let (x, y, width, height) = tray_icon_geometry().filter(|g| g.2 > 1 && g.3 > 1)?;
+        let colours = icon_colours(x, y, width, height);
+        // The "all valid" icon is a green clock face (#2E9D5B in icons/tray/ok.png).
+        let found = colours.contains("#2E9D5B");
+        last = format!("{width}x{height}+{x}+{y}:\n{colours}");
+        found.then_some(())
+    });
+    assert!(green.is_some(), "no green icon docked in the tray: {last}");
+}
+
+/// The unique colours on screen inside the given rectangle, as ImageMagick's text listing.
+fn icon_colours(x: i64, y: i64, width: i64, height: i64) -> String {
     let shot = screenshot_path("tray.png");
     let taken = Command::new("import")
         .args(["-window", "root"])
@@ -228,12 +270,7 @@ fn the_tray_icon_docks_in_the_tray_host() {
         ])
         .output()
         .unwrap();
-    let colours = String::from_utf8_lossy(&colours.stdout);
-    // The "all valid" icon is a green clock face (#2E9D5B in icons/tray/ok.png).
-    assert!(
-        colours.contains("#2E9D5B"),
-        "no green icon at {x},{y} {width}x{height}:\n{colours}"
-    );
+    String::from_utf8_lossy(&colours.stdout).into_owned()
 }
 
 /// True when a top-level window titled "ssobar" (the app's window) is mapped.
@@ -325,4 +362,47 @@ fn the_expiring_demo_session_notifies_once() {
     );
     drop(app);
     drop(monitor);
+}
+
+#[test]
+fn a_launch_while_the_running_app_dies_takes_its_place() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let mut first = Running::app(&w);
+    wait_for(15, tray_icon_geometry).expect("the first instance's tray icon");
+    // Freeze the first app so that the second launch's handover waits on it, then let it die
+    // mid-call, as when the app is launched while the previous one is quitting.
+    let calls = w.sandbox.home().join("handover.log");
+    let _monitor = Running(
+        Command::new("dbus-monitor")
+            .args(["--session", "type='method_call',member='ExecuteCallback'"])
+            .stdout(std::fs::File::create(&calls).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let monitoring = wait_for(10, || {
+        let log = std::fs::read_to_string(&calls).unwrap_or_default();
+        (!log.is_empty()).then_some(())
+    });
+    assert!(monitoring.is_some(), "dbus-monitor is listening");
+    signal(&first.0, "STOP");
+    let mut second = Running::app(&w);
+    let handing_over = wait_for(15, || {
+        let log = std::fs::read_to_string(&calls).unwrap_or_default();
+        log.contains("member=ExecuteCallback").then_some(())
+    });
+    assert!(handing_over.is_some(), "the second launch called the first");
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let docked = wait_for(15, || {
+        assert!(
+            second.0.try_wait().unwrap().is_none(),
+            "the second launch gave up instead of taking the tray"
+        );
+        tray_icon_geometry()
+    });
+    assert!(docked.is_some(), "the second launch docked its own icon");
+    assert!(single_instance_name_owned(), "and is now the running app");
 }

@@ -51,6 +51,33 @@ pub fn open_window(app: &tauri::AppHandle) {
     }
 }
 
+/// Set in the environment of a launch that replaces an instance which quit during handover.
+const STARTED_AGAIN: &str = "SSOBAR_APP_STARTED_AGAIN";
+
+/// True when another instance held the single-instance name but quit before it took this
+/// launch's arguments, as happens when the app is launched while the previous one exits.
+fn handover_failed(error: &tauri::Error) -> bool {
+    error
+        .to_string()
+        .contains("failed to forward arguments to the running instance")
+}
+
+/// Replaces this process with a fresh launch of the same command, which finds the name free
+/// and becomes the running instance. Once only: a second failure is reported instead.
+fn start_again() {
+    #[cfg(unix)]
+    if std::env::var_os(STARTED_AGAIN).is_none()
+        && let Ok(program) = std::env::current_exe()
+    {
+        use std::os::unix::process::CommandExt;
+        // exec returns only on failure; the caller then reports the original error.
+        let _ = std::process::Command::new(program)
+            .args(std::env::args_os().skip(1))
+            .env(STARTED_AGAIN, "1")
+            .exec();
+    }
+}
+
 fn main() {
     let args = Args::parse();
     let (env, demo) = if args.demo {
@@ -107,6 +134,14 @@ fn main() {
     let app = match app {
         Ok(app) => app,
         Err(e) => {
+            if handover_failed(&e) {
+                start_again();
+                eprintln!(
+                    "ssobar-app: another ssobar-app holds the tray but does not answer ({e}); \
+                     quit it with `pkill -x ssobar-app` and start ssobar-app again"
+                );
+                std::process::exit(1);
+            }
             eprintln!("ssobar-app: cannot start: {e}");
             std::process::exit(1);
         }
