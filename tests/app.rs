@@ -406,3 +406,36 @@ fn a_launch_while_the_running_app_dies_takes_its_place() {
     assert!(docked.is_some(), "the second launch docked its own icon");
     assert!(single_instance_name_owned(), "and is now the running app");
 }
+
+#[test]
+fn clicking_the_expiry_notification_signs_in() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    // Notifications of earlier tests would be first in line for the click.
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Follow);
+    // Expiring in 10 minutes, inside the 15-minute warning, and with no refresh token: the
+    // app warns instead of refreshing.
+    let issued = w.seed_sign_in_with(600, &[]);
+    let _app = Running::app(&w);
+    let shown = wait_for(20, || {
+        let out = Command::new("dunstctl")
+            .args(["count", "displayed"])
+            .output()
+            .ok()?;
+        let count: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        (count > 0).then_some(())
+    });
+    assert!(shown.is_some(), "the expiry notification is on screen");
+    assert!(w.browser.opened().is_empty(), "no sign-in before the click");
+    // A click on the notification runs its default action, as dunstctl does here.
+    let clicked = Command::new("dunstctl").args(["action", "0"]).status();
+    assert!(clicked.unwrap().success());
+    let renewed = wait_for(15, || {
+        let token = w.token()?;
+        (token["accessToken"] != issued.access_token.as_str()).then_some(())
+    });
+    assert!(renewed.is_some(), "the click signed in again");
+    assert_eq!(w.browser.opened().len(), 1, "one browser tab");
+    assert_eq!(w.calls(Operation::Authorize), 1);
+}
