@@ -42,27 +42,30 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
         // The bus releases a dead app's name a moment later; the next test starts clean.
-        wait_for(10, || (!single_instance_name_owned()).then_some(()));
+        let pid = self.0.id();
+        wait_for(10, || (single_instance_owner() != Some(pid)).then_some(()));
     }
 }
 
 /// The D-Bus name by which a running app is found (the tauri identifier + ".SingleInstance").
 const SINGLE_INSTANCE_NAME: &str = "dev.ssobar.app.SingleInstance";
 
-/// True while some process owns the app's single-instance name on the session bus.
-fn single_instance_name_owned() -> bool {
-    Command::new("dbus-send")
+/// The process id of the app that owns the single-instance name on the session bus, if any.
+fn single_instance_owner() -> Option<u32> {
+    let out = Command::new("dbus-send")
         .args([
             "--session",
             "--print-reply",
             "--dest=org.freedesktop.DBus",
             "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
             &format!("string:{SINGLE_INSTANCE_NAME}"),
         ])
         .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).contains("boolean true"))
-        .unwrap_or(false)
+        .ok()?;
+    // The reply's last line is e.g. "   uint32 4242"; with no owner dbus-send fails.
+    let reply = String::from_utf8_lossy(&out.stdout);
+    reply.split_whitespace().last()?.parse().ok()
 }
 
 /// Sends a signal (by name, as `kill -s` takes it) to a process.
@@ -404,7 +407,11 @@ fn a_launch_while_the_running_app_dies_takes_its_place() {
         tray_icon_geometry()
     });
     assert!(docked.is_some(), "the second launch docked its own icon");
-    assert!(single_instance_name_owned(), "and is now the running app");
+    assert_eq!(
+        single_instance_owner(),
+        Some(second.0.id()),
+        "and is now the running app"
+    );
 }
 
 #[test]
