@@ -228,7 +228,20 @@ fn exec_hands_signals_to_the_command() {
     // ssobar exec replaces itself with the command, so the signal reaches it directly.
     let child = w.spawn(&["exec", "--profile", "dev", "--", "sleep", "30"]);
     let started = std::time::Instant::now();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Signal only once the process is `sleep` itself: a signal that reached ssobar before
+    // the exec would end it the same way and prove nothing.
+    let pid = child.id().to_string();
+    let replaced = ssobar_testkit::wait_for(20, || {
+        let out = std::process::Command::new("ps")
+            .args(["-o", "comm=", "-p", &pid])
+            .output()
+            .ok()?;
+        (String::from_utf8_lossy(&out.stdout).trim() == "sleep").then_some(())
+    });
+    assert!(
+        replaced.is_some(),
+        "ssobar exec became the command, same pid"
+    );
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
