@@ -6,7 +6,7 @@
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
 
-use ssobar_fake_aws::{FakeConfig, Operation};
+use ssobar_fake_aws::{FakeConfig, Fault, Operation};
 use ssobar_testkit::webdriver::{Driver, tauri_driver};
 use ssobar_testkit::{BrowserMode, World, require_desktop, screenshot_path, wait_for};
 use std::path::Path;
@@ -445,4 +445,25 @@ fn clicking_the_expiry_notification_signs_in() {
     assert!(renewed.is_some(), "the click signed in again");
     assert_eq!(w.browser.opened().len(), 1, "one browser tab");
     assert_eq!(w.calls(Operation::Authorize), 1);
+}
+
+#[test]
+fn a_failing_refresh_is_not_retried_in_a_loop() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(-60);
+    // AWS answers 500 to every refresh, as an outage (or a captive portal) would.
+    w.fake
+        .inject_fault(Operation::CreateToken, Fault::ServerError, 1000);
+    let _app = Running::app(&w);
+    // One silent refresh: the SDK's three tries.
+    let tried = wait_for(20, || (w.calls(Operation::CreateToken) >= 3).then_some(()));
+    assert!(tried.is_some(), "the app tried a silent refresh");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(
+        w.calls(Operation::CreateToken),
+        3,
+        "no second refresh within the minute"
+    );
 }

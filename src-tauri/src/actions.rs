@@ -10,7 +10,7 @@ use ssobar_core::portal::PortalClient;
 use ssobar_core::signin::{self, SignInEvent, SignInFlow, SignInOptions};
 use ssobar_core::time::{format_local, format_timestamp};
 use ssobar_core::token_cache::CachedToken;
-use ssobar_core::tray::{MenuAction, expired_sessions};
+use ssobar_core::tray::{MenuAction, RefreshRefusal, expired_sessions};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
@@ -272,8 +272,7 @@ pub async fn refresh(app: &AppHandle, id: SessionId, force: bool) -> Result<(), 
                 inner
                     .activity
                     .refresh_failed
-                    .insert(id.clone(), reason.clone());
-                inner.failed_for.insert(id.clone(), expires);
+                    .insert(id.clone(), RefreshRefusal::new(reason.clone(), expires));
             }
             _ => {
                 inner.activity.refresh_failed.remove(&id);

@@ -7,7 +7,7 @@ use ssobar_core::env::Env;
 use ssobar_core::monitor::Notifier;
 use ssobar_core::status::{self, Status};
 use ssobar_core::tray::{Activity, MenuEntry, TrayState};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::Notify;
 
@@ -28,8 +28,6 @@ pub struct Inner {
     pub status: Status,
     /// Busy sessions, refresh failures, account names.
     pub activity: Activity,
-    /// The expiry each refresh failure was for: a new token clears the failure.
-    pub failed_for: BTreeMap<SessionId, Option<jiff::Timestamp>>,
     /// Notifications already shown.
     pub notifier: Notifier,
     /// Running sign-ins.
@@ -110,25 +108,13 @@ impl AppState {
 
     /// The sign-in settings of a session, from the config as it is now.
     pub fn session(&self, id: &SessionId) -> Result<(SsoSessionConfig, String), String> {
-        let config = self.ctx().load_config();
-        let found = match id {
-            SessionId::Named(name) => config
-                .sso_session(name)
-                .map(|s| (s, None))
-                .map_err(|e| e.to_string()),
-            SessionId::Legacy(url) => config
-                .profiles()
-                .find_map(|p| {
-                    config
-                        .sso_profile(p)
-                        .ok()
-                        .filter(|sso| &sso.session.start_url == url)
-                        .map(|sso| (sso.session, Some(p.name.clone())))
-                })
-                .ok_or_else(|| format!("no profile uses {url} any more")),
-        }?;
-        let command = ssobar_core::signin::session_command("login", &found.0, found.1.as_deref());
-        Ok((found.0, command))
+        let (session, profile) = self
+            .ctx()
+            .load_config()
+            .session_config(id)
+            .map_err(|e| e.to_string())?;
+        let command = ssobar_core::signin::login_command(&session, profile.as_deref());
+        Ok((session, command))
     }
 
     /// Marks a session busy (or not) and wakes the loop to show it.

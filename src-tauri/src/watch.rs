@@ -5,7 +5,7 @@ use crate::actions;
 use crate::state::AppState;
 use crate::{WINDOW, notices, tray};
 use notify::{RecursiveMode, Watcher};
-use ssobar_core::monitor::{due_refreshes, next_wake};
+use ssobar_core::monitor::{due_refreshes, forget_renewed_refusals, next_wake};
 use ssobar_core::settings::Settings;
 use ssobar_core::status::referenced_sessions;
 use ssobar_core::token_cache::move_tokens;
@@ -85,17 +85,7 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
     let now = ctx.now();
     let (notices, refreshes, learn) = {
         let mut inner = state.shared();
-        // A new token (signed in elsewhere, or refreshed) clears an old refresh failure.
-        let renewed: Vec<_> = inner
-            .failed_for
-            .iter()
-            .filter(|(id, at)| status.session(id).map(|s| s.expires_at) != Some(**at))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in renewed {
-            inner.failed_for.remove(&id);
-            inner.activity.refresh_failed.remove(&id);
-        }
+        forget_renewed_refusals(&mut inner.activity, &status);
         let learn: Vec<_> = if first {
             status
                 .sessions
@@ -106,9 +96,11 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
         } else {
             Vec::new()
         };
-        let activity = inner.activity.clone();
-        let notices = inner.notifier.due(&status, &activity, now, &ctx.settings);
-        let refreshes = due_refreshes(&status, &activity, now, &ctx.settings);
+        let inner = &mut *inner;
+        let notices = inner
+            .notifier
+            .due(&status, &inner.activity, now, &ctx.settings);
+        let refreshes = due_refreshes(&status, &mut inner.activity, now, &ctx.settings);
         inner.status = status.clone();
         (notices, refreshes, learn)
     };
@@ -118,7 +110,8 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
     for id in refreshes {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
-            // A refusal is recorded as "sign-in needed" by refresh itself; no retry loop.
+            // A refusal is recorded as "sign-in needed" by refresh itself, and a passing
+            // failure waits for due_refreshes' next turn: no retry loop either way.
             let _ = actions::refresh(&app, id, false).await;
         });
     }

@@ -467,6 +467,28 @@ impl AwsConfig {
         }
     }
 
+    /// A session's settings, and for a legacy session the first legacy profile that uses it
+    /// (legacy sessions are signed in to through a profile).
+    pub fn session_config(
+        &self,
+        id: &SessionId,
+    ) -> Result<(SsoSessionConfig, Option<String>), ConfigError> {
+        match id {
+            SessionId::Named(name) => self.sso_session(name).map(|s| (s, None)),
+            SessionId::Legacy(url) => self
+                .profiles()
+                .filter(|p| p.kind() == ProfileKind::SsoLegacy)
+                .filter_map(|p| {
+                    self.sso_profile(p)
+                        .ok()
+                        .map(|sso| (sso.session, p.name.clone()))
+                })
+                .find(|(s, _)| &s.start_url == url)
+                .map(|(s, name)| (s, Some(name)))
+                .ok_or_else(|| ConfigError::Invalid(format!("no profile uses {url} any more"))),
+        }
+    }
+
     /// The sso-session called `name`, ready to sign in to.
     pub fn sso_session(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
         let section = self
@@ -1045,5 +1067,27 @@ aws_secret_access_key = secret
     #[test]
     fn scopes_split_like_the_aws_cli() {
         assert_eq!(split_scopes(" a, b ,,c "), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_legacy_session_is_found_through_a_legacy_profile_only() {
+        let c = config(
+            "[profile modern]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = eu-west-1\n\
+             [profile old]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n\
+             sso_account_id = 1\nsso_role_name = R\n",
+        );
+        let legacy = SessionId::Legacy("https://x.awsapps.com/start".into());
+        let (session, profile) = c.session_config(&legacy).unwrap();
+        assert_eq!(session.id, legacy);
+        assert_eq!(session.region, "us-east-1");
+        assert_eq!(profile.as_deref(), Some("old"));
+        let (named, none) = c.session_config(&SessionId::Named("corp".into())).unwrap();
+        assert_eq!((named.region.as_str(), none), ("eu-west-1", None));
+        let gone = SessionId::Legacy("https://y.awsapps.com/start".into());
+        assert_eq!(
+            c.session_config(&gone).unwrap_err().to_string(),
+            "no profile uses https://y.awsapps.com/start any more"
+        );
     }
 }

@@ -185,7 +185,7 @@ pub fn compute(
         referenced_sessions(config)
             .into_iter()
             .filter_map(|id| {
-                let (session, profile) = session_config(config, &id)?;
+                let (session, profile) = config.session_config(&id).ok()?;
                 let commands = SessionCommands {
                     login: session_command("login", &session, profile.as_deref()),
                     refresh: session_command("refresh", &session, profile.as_deref()),
@@ -240,28 +240,6 @@ pub fn compute(
         sessions,
         profiles,
         warnings: config.warnings.clone(),
-    }
-}
-
-/// A session's settings, and for legacy sessions the first profile that uses it (legacy
-/// sessions are signed in to through a profile).
-fn session_config(
-    config: &AwsConfig,
-    id: &SessionId,
-) -> Option<(SsoSessionConfig, Option<String>)> {
-    match id {
-        SessionId::Named(name) => config.sso_session(name).ok().map(|s| (s, None)),
-        SessionId::Legacy(url) => config
-            .profiles()
-            .filter(|p| p.kind() == ProfileKind::SsoLegacy)
-            .filter_map(|p| {
-                config
-                    .sso_profile(p)
-                    .ok()
-                    .map(|sso| (sso.session, p.name.clone()))
-            })
-            .find(|(s, _)| &s.start_url == url)
-            .map(|(s, name)| (s, Some(name))),
     }
 }
 

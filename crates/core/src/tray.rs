@@ -20,27 +20,37 @@ pub enum TrayState {
     Busy,
 }
 
-impl TrayState {
-    /// The icon file's stem under `icons/tray/`.
-    pub fn icon_name(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Expiring => "expiring",
-            Self::Expired => "expired",
-            Self::Busy => "busy",
-        }
-    }
-}
-
 /// What the app is doing and has learnt, beside the status files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Activity {
     /// Sessions being signed in to or refreshed.
     pub busy: BTreeSet<SessionId>,
-    /// Sessions whose silent refresh failed, with why (until their token changes).
-    pub refresh_failed: BTreeMap<SessionId, String>,
+    /// Sessions whose silent refresh was refused: only a sign-in brings them back.
+    pub refresh_failed: BTreeMap<SessionId, RefreshRefusal>,
+    /// When each session's last silent refresh started (see `monitor::due_refreshes`).
+    pub refresh_tried: BTreeMap<SessionId, Timestamp>,
     /// Account names learnt from the portal, by account id.
     pub account_names: BTreeMap<String, String>,
+}
+
+/// A silent refresh the service refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRefusal {
+    /// Why, in the service's words.
+    pub reason: String,
+    /// The expiry of the token it was refused for: a different token (a sign-in elsewhere)
+    /// ends the refusal.
+    pub token_expires_at: Option<Timestamp>,
+}
+
+impl RefreshRefusal {
+    /// A refusal of the token that expires at `token_expires_at`.
+    pub fn new(reason: impl Into<String>, token_expires_at: Option<Timestamp>) -> Self {
+        Self {
+            reason: reason.into(),
+            token_expires_at,
+        }
+    }
 }
 
 /// True for a session that needs the person: expired, unusable, or refused a refresh.
@@ -186,8 +196,8 @@ fn section_title(session: &SessionStatus, activity: &Activity, now: Timestamp) -
     let label = session.id.label();
     let state = if activity.busy.contains(&session.id) {
         "working…".to_owned()
-    } else if let Some(why) = activity.refresh_failed.get(&session.id) {
-        format!("sign-in needed ({why})")
+    } else if let Some(refusal) = activity.refresh_failed.get(&session.id) {
+        format!("sign-in needed ({})", refusal.reason)
     } else {
         match (session.state, session.expires_at) {
             (SessionState::Valid | SessionState::Expiring, Some(at)) => {
@@ -466,7 +476,11 @@ sso_role_name = ReadOnly
     #[test]
     fn a_failed_refresh_asks_for_a_sign_in() {
         let activity = Activity {
-            refresh_failed: [(SessionId::Named("corp".into()), "refresh refused".into())].into(),
+            refresh_failed: [(
+                SessionId::Named("corp".into()),
+                RefreshRefusal::new("refresh refused", None),
+            )]
+            .into(),
             ..Activity::default()
         };
         let m = labels(&menu(&status(), &activity, now()));
