@@ -10,6 +10,7 @@ use serde_json::Value;
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
 use ssobar_testkit::{
     BrowserMode, KubeApiServer, Ran, World, peer_python, peer_script, require_secret_service,
+    secret_tool_search,
 };
 use std::path::PathBuf;
 
@@ -592,4 +593,28 @@ fn role_arn_assumes_the_role_first_and_keeps_it_like_a_chain() {
     // Another cluster: a new token, but the assumed role's credentials come from the keychain.
     token("staging");
     assert_eq!(c.w.calls(Operation::AssumeRole), 1);
+}
+
+#[test]
+fn signing_out_forgets_the_assumed_role_and_its_tokens() {
+    let c = cluster(FakeConfig::default());
+    let arn = "arn:aws:iam::444455556666:role/EksAdmin";
+    let args = [
+        "eks-token",
+        "--profile",
+        "dev",
+        "--cluster-id",
+        "prod",
+        "--role-arn",
+        arn,
+    ];
+    c.w.ssobar(&args).success();
+    // No profile names this entry: only the session's index leads logout to it.
+    let entry = format!("role/{}/dev as {arn}", c.w.session);
+    assert!(secret_tool_search(&entry).contains(&entry));
+    c.w.ssobar(&["logout", "--profile", "dev"]).success();
+    assert!(!secret_tool_search(&entry).contains(&entry));
+    let after = c.w.ssobar(&args).expect_code(1);
+    assert!(after.stdout.is_empty(), "no token after sign-out");
+    assert!(after.stderr.contains("ssobar login"), "{}", after.stderr);
 }

@@ -130,6 +130,14 @@ impl Step {
         }
     }
 
+    /// The session at the root of the chain, as entry names spell it.
+    fn session_key(&self) -> String {
+        match self {
+            Self::Sso { session, .. } => session.id.to_string(),
+            Self::Assume { root, .. } => root.clone(),
+        }
+    }
+
     /// A digest of everything that determines the credentials, stored beside them.
     fn source(&self, below: Option<&Step>) -> String {
         let text = match self {
@@ -335,10 +343,13 @@ pub fn default_session_name(profile: &str) -> String {
 /// reused only while the marker still names it. Storing new credentials or signing out deletes
 /// the marker, which retires every token made from the old ones without reading the keychain.
 pub fn marker_path(runtime_dir: &std::path::Path, step: &Step) -> std::path::PathBuf {
-    let digest = Sha256::digest(step.entry_name().as_bytes());
+    entry_marker_path(runtime_dir, &step.entry_name())
+}
+
+fn entry_marker_path(runtime_dir: &std::path::Path, entry_name: &str) -> std::path::PathBuf {
     runtime_dir
         .join("creds")
-        .join(format!("{}.id", hex::encode(&digest[..10])))
+        .join(format!("{}.id", short_digest(entry_name)))
 }
 
 /// Records that `creds` are the current credentials of `step` (see [`marker_path`]).
@@ -418,15 +429,51 @@ impl<'a> Vault<'a> {
         let bytes = serde_json::to_vec(&stored)
             .map_err(|e| CredentialsError::Local(format!("cannot encode credentials: {e}")))?;
         keychain::write_value(self.store, &step.entry_name(), &bytes)?;
-        self.retire_marker(step);
-        Ok(())
+        self.retire_marker(&step.entry_name());
+        self.remember(step)
     }
 
-    /// Deletes the step's marker, so tokens made from its old credentials are not reused.
-    fn retire_marker(&self, step: &Step) {
+    /// Deletes an entry's marker, so tokens made from its old credentials are not reused.
+    fn retire_marker(&self, entry_name: &str) {
         // Best effort: a marker that cannot be deleted names an access key id that no longer
         // matches, so the cached token is not reused anyway.
-        let _ = crate::fsutil::remove_if_exists(&marker_path(&self.ctx.paths.runtime_dir, step));
+        let _ = crate::fsutil::remove_if_exists(&entry_marker_path(
+            &self.ctx.paths.runtime_dir,
+            entry_name,
+        ));
+    }
+
+    /// The entries stored for a session, as its index entry lists them.
+    fn indexed(&self, session_key: &str) -> Result<Vec<String>, CredentialsError> {
+        let bytes = keychain::read_value(self.store, &index_name(session_key))?.unwrap_or_default();
+        Ok(String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Adds the step's entry to its session's index, so that signing out finds it even when
+    /// no profile names it (`eks-token --role-arn`).
+    fn remember(&self, step: &Step) -> Result<(), CredentialsError> {
+        let session_key = step.session_key();
+        let name = step.entry_name();
+        let path = KeyLock::path(
+            &self.ctx.paths.runtime_dir,
+            &format!("index-{}", short_digest(&session_key)),
+        );
+        // The index is read, changed and written back: one writer at a time.
+        let _lock = KeyLock::acquire_blocking(&path)
+            .map_err(|e| CredentialsError::Local(format!("cannot lock {}: {e}", path.display())))?;
+        let mut names = self.indexed(&session_key)?;
+        if !names.contains(&name) {
+            names.push(name);
+            keychain::write_value(
+                self.store,
+                &index_name(&session_key),
+                names.join("\n").as_bytes(),
+            )?;
+        }
+        Ok(())
     }
 
     /// Stored credentials for the last step, without any network call or lock: the fast path
@@ -468,7 +515,7 @@ impl<'a> Vault<'a> {
         if let Some(creds) = self.stored(step, below)? {
             return Ok(creds);
         }
-        let key = hex::encode(&Sha256::digest(step.entry_name().as_bytes())[..10]);
+        let key = short_digest(&step.entry_name());
         let path = KeyLock::path(&self.ctx.paths.runtime_dir, &format!("creds-{key}"));
         let _lock = KeyLock::acquire(&path, || {})
             .await
@@ -562,29 +609,44 @@ impl<'a> Vault<'a> {
         }
     }
 
-    /// Deletes the stored credentials of every profile that signs in through `session`.
+    /// Deletes the stored credentials of every profile that signs in through `session`, and
+    /// of the roles assumed on top of them (`eks-token --role-arn`).
     pub fn forget_session(
         &self,
         config: &AwsConfig,
         session: &SessionId,
     ) -> Result<usize, CredentialsError> {
-        let mut removed = 0;
-        let mut steps: Vec<Step> = config
+        let session_key = session.to_string();
+        let mut names: Vec<String> = config
             .profiles()
             .filter_map(|p| plan(config, &p.name).ok())
             .filter(|steps| matches!(steps.first(), Some(Step::Sso { session: s, .. }) if &s.id == session))
             .flatten()
+            .map(|step| step.entry_name())
+            .chain(self.indexed(&session_key)?)
             .collect();
-        steps.sort_by_key(Step::entry_name);
-        steps.dedup_by_key(|s| s.entry_name());
-        for step in steps {
-            self.retire_marker(&step);
-            if keychain::delete_value(self.store, &step.entry_name())? {
+        names.sort();
+        names.dedup();
+        let mut removed = 0;
+        for name in names {
+            self.retire_marker(&name);
+            if keychain::delete_value(self.store, &name)? {
                 removed += 1;
             }
         }
+        keychain::delete_value(self.store, &index_name(&session_key))?;
         Ok(removed)
     }
+}
+
+/// The keychain entry that lists the entries stored for a session.
+fn index_name(session_key: &str) -> String {
+    format!("index/{session_key}")
+}
+
+/// A short hex digest of `text`, for file names.
+fn short_digest(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..10])
 }
 
 #[cfg(test)]
