@@ -140,9 +140,10 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         return print_line(&eks::exec_credential(&api.version, &token));
     }
 
+    // Stamped before reading: an edit in between retires the token instead of hiding in it.
+    let config_stamp = eks::file_stamp(&paths.config_file);
     let ctx = Context::from_env(env)?;
     let config = ctx.load_config();
-    let config_stamp = eks::file_stamp(&paths.config_file);
     let steps = match &args.role_arn {
         Some(arn) => plan_assuming(&config, &args.profile, arn)?,
         None => plan(&config, &args.profile)?,
