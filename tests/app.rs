@@ -347,17 +347,49 @@ fn the_expiring_demo_session_notifies_once() {
         "no notification"
     );
 
-    // Make the app look again: a changed config file is re-read at once.
+    // Make the app look again: a second expiring session added to the config is announced
+    // at once, and the first one is not announced a second time.
     let app_log = std::fs::read_to_string(sandbox.home().join("app.log")).unwrap();
     let home = app_log
         .split("HOME is ")
         .nth(1)
         .and_then(|rest| rest.lines().next())
         .expect("the demo's HOME in the app's log");
-    let config = Path::new(home).join(".aws/config");
+    let home = Path::new(home);
+    // Let the start settle (account names arrive and wake the app once more), so that only
+    // the file watcher can make it look again within the next seconds.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
+    let token = serde_json::json!({
+        "startUrl": "https://extra.awsapps.com/start",
+        "region": "us-east-1",
+        "accessToken": "aoa-extra",
+        "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    });
+    let cache = home.join(".aws/sso/cache");
+    let token_file = cache.join(format!("{}.json", ssobar_testkit::sha1_hex("extra")));
+    std::fs::write(token_file, token.to_string()).unwrap();
+    let config = home.join(".aws/config");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}\n")).unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\n[sso-session extra]\nsso_start_url = https://extra.awsapps.com/start\n\
+             sso_region = us-east-1\n[profile extra-dev]\nsso_session = extra\n\
+             sso_account_id = 111122223333\nsso_role_name = ReadOnlyAccess\n"
+        ),
+    )
+    .unwrap();
+    let extra = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("string \"SSO session extra expires in")
+    };
+    // Well within the minute: the file watcher, not the once-a-minute wake, made it look.
+    assert!(
+        wait_for(10, || extra().then_some(())).is_some(),
+        "the app re-read the config and announced the new session"
+    );
     assert_eq!(
         count(),
         1,

@@ -6,9 +6,8 @@
 
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
-use ssobar_testkit::{BrowserMode, World};
+use ssobar_testkit::{BrowserMode, World, wait_for};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
@@ -431,32 +430,8 @@ fn throttling_is_retried_then_reported() {
 fn ctrl_c_cancels_cleanly() {
     let w = world(BrowserMode::Ignore);
     let child = w.spawn(&["login", "--profile", "dev"]);
-    let started = Instant::now();
-    let url = loop {
-        if let Some(url) = w.browser.opened().pop() {
-            break url;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "ssobar never opened the browser"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let redirect = url
-        .split("redirect_uri=")
-        .nth(1)
-        .and_then(|r| r.split('&').next())
-        .unwrap()
-        .replace("%3A", ":")
-        .replace("%2F", "/");
-    let port: u16 = redirect
-        .trim_start_matches("http://127.0.0.1:")
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // The browser opens once the listener waits for it: Ctrl-C lands mid-sign-in.
+    wait_for(20, || w.browser.opened().pop()).expect("ssobar opened the browser");
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -472,8 +447,13 @@ fn ctrl_c_cancels_cleanly() {
         "{stderr}"
     );
     assert!(w.token().is_none());
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "the loopback listener is closed"
-    );
+    let leftovers: Vec<_> = std::fs::read_dir(w.sandbox.cache_dir())
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "half-written files: {leftovers:?}");
 }

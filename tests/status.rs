@@ -233,7 +233,6 @@ fn table_shows_local_expiry_and_time_left() {
     // Three hours minus the second or two the test took: "2h 59m" (or "3h 0m" on a fast run).
     let left = dev[6..].join(" ");
     assert!(left == "2h 59m" || left == "3h 0m", "{left}");
-    assert!(!ran.stdout.contains('\x1b'), "NO_COLOR is set: no escapes");
     assert!(
         ran.stdout.contains("lab: expired 1h 0m ago: "),
         "{}",
@@ -243,6 +242,25 @@ fn table_shows_local_expiry_and_time_left() {
         ran.stdout
             .contains("run \"ssobar login --sso-session lab\"")
     );
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let (sandbox, _) = sandbox();
+    // `script` (bsdutils, on every Debian) gives ssobar a terminal. The sandbox sets
+    // NO_COLOR for every command; the first case takes it away.
+    let on_terminal = |no_color: bool| {
+        let mut cmd = sandbox.command("script");
+        cmd.args(["-qec", &format!("{SSOBAR} status"), "/dev/null"]);
+        if !no_color {
+            cmd.env_remove("NO_COLOR");
+        }
+        Ran::run(&mut cmd).success().stdout
+    };
+    assert!(on_terminal(false).contains('\x1b'), "colour on a terminal");
+    assert!(!on_terminal(true).contains('\x1b'), "none with NO_COLOR");
+    let piped = Ran::run(sandbox.command(SSOBAR).arg("status").env_remove("NO_COLOR")).success();
+    assert!(!piped.stdout.contains('\x1b'), "none into a pipe");
 }
 
 #[test]
