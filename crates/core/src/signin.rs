@@ -2,8 +2,8 @@
 //! browser, and signing out, with one flight per session across every process.
 //!
 //! Each operation takes the session's lock first and reads the token store again once it has
-//! it: ten `kubectl` calls that find one expired session wait for the first to sign in, then
-//! use its token, so there is one browser tab and one authorization, not ten.
+//! it: ten `ssobar login` runs for one expired session wait for the first to sign in, then use
+//! its token, so there is one browser tab and one authorization, not ten.
 
 use crate::aws::CallError;
 use crate::browser;
