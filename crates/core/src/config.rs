@@ -602,6 +602,14 @@ impl AwsConfig {
         )))
     }
 
+    /// The `region` of a profile, or of the first profile up its role chain that sets one.
+    pub fn profile_region(&self, name: &str) -> Option<&str> {
+        self.role_chain(name)
+            .ok()?
+            .into_iter()
+            .find_map(|p| p.get("region"))
+    }
+
     /// The chain of profiles from `name` down to the one that holds the base credentials:
     /// `[name, its source_profile, ..., root]`. Loops and dangling references are errors.
     pub fn role_chain<'a>(&'a self, name: &str) -> Result<Vec<&'a Profile>, ConfigError> {

@@ -205,14 +205,9 @@ pub fn plan_assuming(
     role_arn: &str,
 ) -> Result<Vec<Step>, CredentialsError> {
     let mut steps = plan(config, profile)?;
-    let root = match steps.first() {
-        Some(Step::Sso { session, .. }) => session.id.to_string(),
-        _ => String::new(),
-    };
+    let root = steps.first().map(Step::session_key).unwrap_or_default();
     let region = config
-        .role_chain(profile)?
-        .iter()
-        .find_map(|p| p.get("region"))
+        .profile_region(profile)
         .unwrap_or("us-east-1")
         .to_owned();
     steps.push(Step::Assume {
@@ -262,10 +257,7 @@ fn plan_from(config: &AwsConfig, name: &str, depth: usize) -> Result<Vec<Step>, 
             root.kind()
         )));
     };
-    let root_session = match steps.first() {
-        Some(Step::Sso { session, .. }) => session.id.to_string(),
-        _ => String::new(),
-    };
+    let root_session = steps.first().map(Step::session_key).unwrap_or_default();
     for link in chain.iter().rev().filter(|p| p.get("role_arn").is_some()) {
         steps.push(assume_step(link, &root_session)?);
     }
@@ -360,10 +352,7 @@ pub fn mark_current(
 ) -> std::io::Result<std::path::PathBuf> {
     let path = marker_path(runtime_dir, step);
     if std::fs::read_to_string(&path).ok().as_deref() != Some(creds.access_key_id.as_str()) {
-        if let Some(dir) = path.parent() {
-            crate::fsutil::ensure_private_dir(dir)?;
-        }
-        crate::fsutil::write_atomic(&path, creds.access_key_id.as_bytes())?;
+        crate::fsutil::write_private(&path, creds.access_key_id.as_bytes())?;
     }
     Ok(path)
 }

@@ -5,7 +5,7 @@
 
 use crate::credentials::AwsCredentials;
 use crate::fsutil;
-use crate::time::{add_seconds, format_timestamp, parse_timestamp};
+use crate::time::{add_seconds, format_timestamp};
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
@@ -78,7 +78,7 @@ pub struct EksToken {
     /// `k8s-aws-v1.` + base64url(presigned URL), unpadded.
     pub token: String,
     /// Signing time + 14 minutes, or the credentials' expiry if that is sooner.
-    #[serde(with = "timestamp_text")]
+    #[serde(with = "crate::time::serde_timestamp")]
     pub expires_at: Timestamp,
 }
 
@@ -258,22 +258,8 @@ impl EksTokenCache {
         config_path: &Path,
         entry: &CachedEksToken,
     ) -> std::io::Result<()> {
-        fsutil::ensure_private_dir(&self.dir)?;
         let json = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-        fsutil::write_atomic(&self.path(request, config_path), &json)
-    }
-}
-
-mod timestamp_text {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_timestamp(*ts))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        parse_timestamp(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+        fsutil::write_private(&self.path(request, config_path), &json)
     }
 }
 

@@ -58,11 +58,6 @@ impl Env {
             .or_else(|| self.get("USERPROFILE"))
             .map(PathBuf::from)
     }
-
-    /// Every variable, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
 }
 
 #[cfg(test)]

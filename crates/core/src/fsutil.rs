@@ -19,6 +19,15 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// [`write_atomic`] into a folder made private first (see [`ensure_private_dir`]): how ssobar
+/// writes the files only it and the AWS tools read.
+pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        ensure_private_dir(dir)?;
+    }
+    write_atomic(path, contents)
+}
+
 /// Replaces `path` with `contents` atomically: readers see the old file or the new one, never
 /// a mix, and a crash leaves at worst a stray temp file, never a truncated target.
 ///

@@ -49,13 +49,6 @@ impl Paths {
             runtime_dir,
         })
     }
-
-    /// All paths under one root, as a throwaway HOME would give (for tests and the demo).
-    pub fn under(home: &Path) -> Self {
-        let env = Env::from_pairs([("HOME", home.to_string_lossy().into_owned())]);
-        // A HOME was just given, so from_env cannot fail.
-        Self::from_env(&env).unwrap_or_else(|NoHomeDir| unreachable!())
-    }
 }
 
 /// Expands a leading `~` the way the AWS SDKs do for `AWS_CONFIG_FILE`.
@@ -138,7 +131,7 @@ mod tests {
             PathBuf::from("/cfg/ssobar/settings.toml")
         );
         assert_eq!(paths.runtime_dir, PathBuf::from("/run/user/7/ssobar"));
-        let paths = Paths::under(Path::new("/h"));
+        let paths = Paths::from_env(&Env::from_pairs([("HOME", "/h")])).unwrap();
         assert_eq!(paths.runtime_dir, PathBuf::from("/h/.cache/ssobar/run"));
     }
 }

@@ -45,11 +45,6 @@ impl PortalClient {
         }
     }
 
-    /// The endpoint, for messages.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     /// GetRoleCredentials.
     pub async fn role_credentials(
         &self,

@@ -124,11 +124,8 @@ impl Settings {
 
     /// Writes the settings file atomically.
     pub fn save(&self, file: &Path) -> io::Result<()> {
-        if let Some(dir) = file.parent() {
-            fsutil::ensure_private_dir(dir)?;
-        }
         let text = toml::to_string(self).map_err(io::Error::other)?;
-        fsutil::write_atomic(file, text.as_bytes())
+        fsutil::write_private(file, text.as_bytes())
     }
 
     fn apply_file(&mut self, text: &str, origin: &str, warnings: &mut Vec<String>) {

@@ -7,10 +7,9 @@ use crate::config::{AwsConfig, Profile, ProfileKind, SessionId, SsoProfile, SsoS
 use crate::settings::Settings;
 use crate::signin::session_command;
 use crate::time::format_duration;
-use crate::time::format_timestamp;
 use crate::token_cache::{CachedToken, SsoToken, TokenStore};
 use jiff::Timestamp;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// How usable a session (or a profile through its session) is right now.
@@ -86,7 +85,7 @@ pub struct ProfileStatus {
     /// See [`SessionState`].
     pub state: SessionState,
     /// When the session's token expires.
-    #[serde(serialize_with = "serialize_optional_timestamp")]
+    #[serde(serialize_with = "crate::time::serde_optional_timestamp::serialize")]
     pub expires_at: Option<Timestamp>,
     /// The session can be refreshed without a browser.
     pub refreshable: bool,
@@ -457,16 +456,6 @@ fn split_role_arn(arn: &str) -> (Option<String>, Option<String>) {
         .and_then(|path| path.rsplit('/').next())
         .map(str::to_owned);
     (account, role)
-}
-
-fn serialize_optional_timestamp<S: Serializer>(
-    ts: &Option<Timestamp>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match ts {
-        Some(ts) => s.serialize_str(&format_timestamp(*ts)),
-        None => s.serialize_none(),
-    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,40 @@ pub fn format_local(ts: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
     at.strftime(pattern).to_string()
 }
 
+/// Serde for a timestamp written as the AWS tools write it (see [`format_timestamp`]) and read
+/// in any form they write (see [`parse_timestamp`]).
+pub(crate) mod serde_timestamp {
+    use super::{Timestamp, format_timestamp, parse_timestamp};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_timestamp(*ts))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        parse_timestamp(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`serde_timestamp`] for an optional timestamp (`null` when absent).
+pub(crate) mod serde_optional_timestamp {
+    use super::{Timestamp, format_timestamp, parse_timestamp};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match ts {
+            Some(ts) => s.serialize_str(&format_timestamp(*ts)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| parse_timestamp(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@ use crate::config::SessionId;
 use crate::fsutil;
 use crate::paths::Paths;
 use crate::secret::Secret;
-use crate::time::{format_timestamp, parse_timestamp};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -28,7 +27,7 @@ pub struct SsoToken {
     /// The bearer token for the SSO portal.
     pub access_token: Secret,
     /// When the access token stops working.
-    #[serde(with = "timestamp")]
+    #[serde(with = "crate::time::serde_timestamp")]
     pub expires_at: Timestamp,
     /// The OIDC client that obtained it (needed to refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,7 +39,7 @@ pub struct SsoToken {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "optional_timestamp"
+        with = "crate::time::serde_optional_timestamp"
     )]
     pub registration_expires_at: Option<Timestamp>,
     /// Present only when the service issued one (sso-session profiles).
@@ -87,7 +86,7 @@ pub struct ClientRegistration {
     /// The client secret.
     pub client_secret: Secret,
     /// When the registration expires (from `clientSecretExpiresAt`).
-    #[serde(with = "timestamp")]
+    #[serde(with = "crate::time::serde_timestamp")]
     pub expires_at: Timestamp,
     /// The scopes it was registered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,11 +133,6 @@ impl TokenCache {
         Self::new(&paths.sso_cache_dir)
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The token file of a session.
     pub fn token_path(&self, id: &SessionId) -> PathBuf {
         self.dir.join(format!("{}.json", id.cache_key()))
@@ -180,9 +174,8 @@ impl TokenCache {
     }
 
     fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> io::Result<()> {
-        fsutil::ensure_private_dir(&self.dir)?;
         let json = serde_json::to_vec(value).map_err(io::Error::other)?;
-        fsutil::write_atomic(path, &json)
+        fsutil::write_private(path, &json)
     }
 }
 
@@ -292,38 +285,6 @@ fn py_json_str(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-mod timestamp {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_timestamp(*ts))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_timestamp(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod optional_timestamp {
-    use super::*;
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-        match ts {
-            Some(ts) => s.serialize_str(&format_timestamp(*ts)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| parse_timestamp(&text).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 #[cfg(test)]
