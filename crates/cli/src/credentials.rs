@@ -4,7 +4,7 @@
 use crate::Outcome;
 use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
-use ssobar_core::credentials::{AwsCredentials, Vault, plan};
+use ssobar_core::credentials::{AwsCredentials, Step, Vault, plan};
 use ssobar_core::time::format_timestamp;
 use std::io::Write;
 
@@ -21,11 +21,16 @@ pub struct ProfileArg {
 
 impl ProfileArg {
     fn name(&self, ctx: &Context) -> String {
-        self.profile
-            .clone()
-            .or_else(|| ctx.env.get("AWS_PROFILE").map(str::to_owned))
-            .unwrap_or_else(|| "default".to_owned())
+        profile_or_default(ctx, self.profile.as_deref())
     }
+}
+
+/// The profile given, else `$AWS_PROFILE`, else "default": the AWS CLI's rule.
+pub(crate) fn profile_or_default(ctx: &Context, given: Option<&str>) -> String {
+    given
+        .or_else(|| ctx.env.get("AWS_PROFILE"))
+        .unwrap_or("default")
+        .to_owned()
 }
 
 /// Arguments of `ssobar credential-process`.
@@ -74,19 +79,17 @@ pub struct EnvArgs {
 fn credentials(ctx: &Context, profile: &str) -> Result<(AwsCredentials, Option<String>)> {
     let config = ctx.load_config();
     let steps = plan(&config, profile)?;
-    let region = config.role_chain(profile).ok().and_then(|chain| {
-        chain
-            .iter()
-            .find_map(|p| p.get("region").map(str::to_owned))
-    });
+    let region = config.profile_region(profile).map(str::to_owned);
+    Ok((fetch(ctx, &steps)?, region))
+}
+
+/// Credentials for the steps: the keychain's while they last, else fetched (and kept).
+pub(crate) fn fetch(ctx: &Context, steps: &[Step]) -> Result<AwsCredentials> {
     let vault = Vault::new(ctx);
-    if let Some(creds) = vault.cached(&steps)? {
-        return Ok((creds, region));
+    if let Some(creds) = vault.cached(steps)? {
+        return Ok(creds);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    Ok((runtime.block_on(vault.credentials(&steps))?, region))
+    Ok(crate::runtime()?.block_on(vault.credentials(steps))?)
 }
 
 /// Runs `ssobar credential-process`.

@@ -1,12 +1,12 @@
 //! `ssobar eks-token`, `ssobar kubeconfig`, `ssobar aws-auth`: EKS access with SSO credentials.
 
-use crate::Outcome;
+use crate::credentials::fetch;
+use crate::{Outcome, runtime};
 use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
 use ssobar_core::aws_auth::{self, SsoRole};
-use ssobar_core::config::AwsConfig;
 use ssobar_core::context::Context;
-use ssobar_core::credentials::{self, AwsCredentials, Step, Vault, plan, plan_assuming};
+use ssobar_core::credentials::{self, Step, plan, plan_assuming};
 use ssobar_core::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
 use ssobar_core::eks_cluster::EksClient;
 use ssobar_core::endpoints::{Service, endpoint};
@@ -95,32 +95,6 @@ pub struct AwsAuthArgs {
     groups: Vec<String>,
 }
 
-fn profile_region(config: &AwsConfig, profile: &str) -> Option<String> {
-    config
-        .role_chain(profile)
-        .ok()?
-        .iter()
-        .find_map(|p| p.get("region").map(str::to_owned))
-}
-
-/// Credentials for the steps: the keychain's while they last, else fetched.
-fn credentials(ctx: &Context, steps: &[Step]) -> Result<AwsCredentials> {
-    let vault = Vault::new(ctx);
-    if let Some(creds) = vault.cached(steps)? {
-        return Ok(creds);
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    Ok(runtime.block_on(vault.credentials(steps))?)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 /// Runs `ssobar eks-token`. The warm path (a cached token with a minute left) reads two small
 /// files and prints: no settings, no config parsing, no keychain, no SDK client.
 pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
@@ -148,14 +122,14 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         Some(arn) => plan_assuming(&config, &args.profile, arn)?,
         None => plan(&config, &args.profile)?,
     };
-    let creds = credentials(&ctx, &steps)?;
+    let creds = fetch(&ctx, &steps)?;
     let top = steps.last().context("a profile with no credentials")?;
     let marker = credentials::mark_current(&paths.runtime_dir, top, &creds)
         .context("cannot write to the runtime folder")?;
     let region = args
         .region
         .clone()
-        .or_else(|| profile_region(&config, &args.profile))
+        .or_else(|| config.profile_region(&args.profile).map(str::to_owned))
         .unwrap_or_else(|| "us-east-1".to_owned());
     let sts = endpoint(&ctx.env, Service::Sts, &region);
     let token = eks::presign(&creds, &args.cluster_id, &region, &sts, ctx.now())
@@ -186,7 +160,7 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
     let region = args
         .region
         .clone()
-        .or_else(|| profile_region(&config, &args.profile))
+        .or_else(|| config.profile_region(&args.profile).map(str::to_owned))
         .unwrap_or_else(|| "us-east-1".to_owned());
     let (server, ca_data) = match (&args.server, &args.certificate_authority) {
         (Some(server), Some(file)) => {
@@ -207,7 +181,7 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
         }
         _ => {
             let steps = plan(&config, &args.profile)?;
-            let creds = credentials(ctx, &steps)?;
+            let creds = fetch(ctx, &steps)?;
             let cluster = runtime()?.block_on(
                 EksClient::new(&ctx.env, &region, &creds).describe_cluster(&args.cluster_id),
             )?;
@@ -284,11 +258,11 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
         );
     };
     let identity_center_region = session.region.clone();
-    let creds = credentials(ctx, &steps)?;
+    let creds = fetch(ctx, &steps)?;
     let region = args
         .region
         .clone()
-        .or_else(|| profile_region(&config, &args.profile))
+        .or_else(|| config.profile_region(&args.profile).map(str::to_owned))
         .unwrap_or_else(|| "us-east-1".to_owned());
     let identity = runtime()?
         .block_on(StsClient::new(&ctx.env, &region, &creds).caller_identity())

@@ -83,6 +83,13 @@ fn main() -> ExitCode {
     )
 }
 
+/// The runtime the commands' AWS calls run on: one thread, as a command makes few calls.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -1,8 +1,8 @@
 //! `ssobar login`, `ssobar refresh`, `ssobar logout`: thin layers over `ssobar_core::signin`.
 
-use crate::Outcome;
+use crate::credentials::profile_or_default;
+use crate::{Outcome, runtime};
 use anyhow::{Result, bail};
-use jiff::tz::TimeZone;
 use ssobar_core::config::{AwsConfig, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::signin::{
@@ -75,11 +75,7 @@ fn select_one(ctx: &Context, config: &AwsConfig, select: &SessionSelector) -> Re
         let login = login_command(&session, None);
         return Ok(Target { session, login });
     }
-    let profile = select
-        .profile
-        .clone()
-        .or_else(|| ctx.env.get("AWS_PROFILE").map(str::to_owned))
-        .unwrap_or_else(|| "default".to_owned());
+    let profile = profile_or_default(ctx, select.profile.as_deref());
     let session = config.session_for_profile(&profile)?;
     let login = login_command(&session, Some(&profile));
     Ok(Target { session, login })
@@ -116,19 +112,12 @@ fn select_many(
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 /// "until 14:02 (2h 13m left)".
 fn until(ctx: &Context, token: &SsoToken) -> String {
     let now = ctx.now();
-    let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
     format!(
         "until {} ({} left)",
-        format_local(token.expires_at, now, &tz),
+        format_local(token.expires_at, now, &ctx.tz),
         format_duration(token.expires_at.as_second() - now.as_second())
     )
 }

@@ -3,7 +3,6 @@
 use crate::Outcome;
 use crate::table::{Style, render_table};
 use anyhow::Result;
-use jiff::tz::TimeZone;
 use ssobar_core::context::Context;
 use ssobar_core::status::{self, ProfileStatus};
 use std::io::{IsTerminal, Write};
@@ -67,8 +66,7 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Outcome> {
             } else {
                 Style::Plain
             };
-            let tz = TimeZone::try_system().unwrap_or(TimeZone::UTC);
-            stdout.write_all(render_table(&selected, now, &tz, style).as_bytes())?;
+            stdout.write_all(render_table(&selected, now, &ctx.tz, style).as_bytes())?;
         }
     }
 
