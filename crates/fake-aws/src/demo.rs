@@ -102,21 +102,17 @@ struct CachedToken<'a> {
 /// and renamed into place.
 pub fn seed(home: &Path, fake: &FakeAws) -> io::Result<DemoWorld> {
     let config = fake.config();
-    if config
-        .accounts
-        .iter()
-        .all(|account| account.roles.is_empty())
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the fake has no account with a role to build profiles from",
-        ));
-    }
     let accounts: Vec<_> = config
         .accounts
         .iter()
         .filter(|account| !account.roles.is_empty())
         .collect();
+    if accounts.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the fake has no account with a role to build profiles from",
+        ));
+    }
     let aws_dir = home.join(".aws");
     let cache_dir = aws_dir.join("sso").join("cache");
     for dir in [&aws_dir, &aws_dir.join("sso"), &cache_dir] {

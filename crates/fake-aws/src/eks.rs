@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::config::FakeCluster;
 use crate::model::IssuedCredentials;
-use crate::server::ErrorCode;
+use crate::server::json_error;
 use crate::sigv4::{self, Received, Rejection, Signature};
 use crate::state::{App, request_id, stable_hex};
 
@@ -82,19 +82,11 @@ impl IntoResponse for EksError {
         if let (Some(fields), Some(name)) = (body.as_object_mut(), self.cluster_name) {
             fields.insert("clusterName".to_owned(), Value::String(name));
         }
-        let mut response = (
-            self.status,
-            [
-                ("x-amzn-ErrorType", self.exception.to_owned()),
-                (REQUEST_ID_HEADER, request_id()),
-            ],
-            Json(body),
+        (
+            [(REQUEST_ID_HEADER, request_id())],
+            json_error(self.status, self.exception, body),
         )
-            .into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorCode(self.exception.to_owned()));
-        response
+            .into_response()
     }
 }
 
@@ -107,16 +99,13 @@ struct Caller {
 
 /// Checks the header signature, as every EKS call does, and answers who made it.
 fn authenticate(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Caller, EksError> {
-    let signature =
-        Signature::from_headers(headers, uri.query().unwrap_or_default()).map_err(|problem| {
-            if problem == "missing" {
-                EksError::forbidden(
-                    "MissingAuthenticationTokenException",
-                    "Missing Authentication Token",
-                )
-            } else {
-                EksError::forbidden("IncompleteSignatureException", problem)
-            }
+    let signature = Signature::from_headers(headers, uri.query().unwrap_or_default())
+        .map_err(|problem| EksError::forbidden("IncompleteSignatureException", problem))?
+        .ok_or_else(|| {
+            EksError::forbidden(
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            )
         })?;
     let request = Received {
         method: "GET",
@@ -229,6 +218,7 @@ fn cluster_json(cluster: &FakeCluster, account_id: &str, created_at_ms: i64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::ErrorCode;
 
     #[test]
     fn clusters_carry_the_callers_account_and_stable_ids() {

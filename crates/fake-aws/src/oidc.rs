@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::server::{ErrorCode, query_pairs};
+use crate::server::{json_error, query_pairs, with_error_code};
 use crate::state::{
     App, AuthorizationCode, Client, DeviceGrant, DeviceStatus, Tokens, World, now, random_token,
     user_code,
@@ -92,17 +92,11 @@ impl OidcError {
 
 impl IntoResponse for OidcError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "error_description": self.description});
-        let mut response = (
+        json_error(
             self.status,
-            [("x-amzn-ErrorType", self.exception)],
-            Json(body),
+            self.exception,
+            json!({"error": self.error, "error_description": self.description}),
         )
-            .into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorCode(self.exception.to_owned()));
-        response
     }
 }
 
@@ -117,14 +111,15 @@ fn required(value: Option<String>, name: &str) -> Result<String, OidcError> {
         .ok_or_else(|| OidcError::invalid_request(format!("{name} is required")))
 }
 
-/// Checks the client's id and secret, as every OIDC call after `RegisterClient` does.
+/// Checks the client's id and secret, as every OIDC call after `RegisterClient` does, and
+/// answers the client's id and registration.
 fn authenticate<'w>(
     world: &'w World,
     client_id: Option<&str>,
     client_secret: Option<&str>,
-) -> Result<&'w Client, OidcError> {
-    let client = client_id
-        .and_then(|id| world.clients.get(id))
+) -> Result<(String, &'w Client), OidcError> {
+    let (client_id, client) = client_id
+        .and_then(|id| world.clients.get_key_value(id))
         .ok_or_else(|| OidcError::invalid_client("Invalid client"))?;
     if client_secret != Some(client.secret.as_str()) {
         return Err(OidcError::invalid_client("Invalid client secret"));
@@ -132,7 +127,7 @@ fn authenticate<'w>(
     if client.secret_expires_at <= now() {
         return Err(OidcError::invalid_client("Client secret has expired"));
     }
-    Ok(client)
+    Ok((client_id.clone(), client))
 }
 
 #[derive(Deserialize)]
@@ -216,7 +211,7 @@ pub(crate) async fn start_device_authorization(
 ) -> Result<Response, OidcError> {
     let request: StartDeviceAuthorizationRequest = parse_body(&body)?;
     let mut world = app.world();
-    let client = authenticate(
+    let (client_id, client) = authenticate(
         &world,
         request.client_id.as_deref(),
         request.client_secret.as_deref(),
@@ -234,7 +229,7 @@ pub(crate) async fn start_device_authorization(
     world.device_grants.insert(
         device_code.clone(),
         DeviceGrant {
-            client_id: request.client_id.unwrap_or_default(),
+            client_id,
             user_code: user_code.clone(),
             start_url,
             expires_at: now().saturating_add(expires_in),
@@ -274,7 +269,7 @@ pub(crate) async fn create_token(
 ) -> Result<Response, OidcError> {
     let request: CreateTokenRequest = parse_body(&body)?;
     let mut world = app.world();
-    let client = authenticate(
+    let (client_id, client) = authenticate(
         &world,
         request.client_id.as_deref(),
         request.client_secret.as_deref(),
@@ -292,7 +287,6 @@ pub(crate) async fn create_token(
             "The client is not registered for the {grant_type} grant"
         )));
     }
-    let client_id = request.client_id.clone().unwrap_or_default();
     let tokens = match grant_type.as_str() {
         DEVICE_CODE_GRANT => redeem_device_code(&mut world, &client_id, request.device_code)?,
         "authorization_code" => redeem_authorization_code(&mut world, &client_id, request)?,
@@ -338,14 +332,8 @@ fn redeem_device_code(
             "Client is polling too fast",
         ));
     }
-    if grant.status == DeviceStatus::Pending
-        && auto_approval.is_some_and(|polls| grant.pending_answers >= polls)
-    {
-        grant.status = if deny {
-            DeviceStatus::Denied
-        } else {
-            DeviceStatus::Approved
-        };
+    if auto_approval.is_some_and(|polls| grant.pending_answers >= polls) {
+        grant.decide(deny);
     }
     match grant.status {
         DeviceStatus::Pending => {
@@ -466,13 +454,12 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
          <body><h1>{title}</h1><p>{}</p></body></html>\n",
         html_escape(message)
     );
-    let mut response = (status, Html(body)).into_response();
-    if !status.is_success() {
+    let response = (status, Html(body)).into_response();
+    if status.is_success() {
         response
-            .extensions_mut()
-            .insert(ErrorCode(title.to_owned()));
+    } else {
+        with_error_code(response, title)
     }
-    response
 }
 
 pub(crate) fn fault_page(status: StatusCode) -> Response {
@@ -610,13 +597,7 @@ pub(crate) async fn device_page(State(app): State<App>, RawQuery(query): RawQuer
             "This code has expired. Start the sign-in again.",
         );
     }
-    if grant.status == DeviceStatus::Pending {
-        grant.status = if deny {
-            DeviceStatus::Denied
-        } else {
-            DeviceStatus::Approved
-        };
-    }
+    grant.decide(deny);
     match grant.status {
         DeviceStatus::Denied => page(
             StatusCode::OK,

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::model::Operation;
-use crate::server::{ErrorCode, query_pairs};
+use crate::server::{json_error, query_pairs};
 use crate::state::{App, RoleSession, World, role_id, stable_hex};
 
 const BEARER_HEADER: &str = "x-amz-sso_bearer_token";
@@ -68,16 +68,11 @@ impl PortalError {
 
 impl IntoResponse for PortalError {
     fn into_response(self) -> Response {
-        let mut response = (
+        json_error(
             self.status,
-            [("x-amzn-ErrorType", self.exception)],
-            Json(json!({"message": self.message})),
+            self.exception,
+            json!({"message": self.message}),
         )
-            .into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorCode(self.exception.to_owned()));
-        response
     }
 }
 

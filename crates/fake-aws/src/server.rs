@@ -50,17 +50,26 @@ pub(crate) fn router(app: App) -> Router {
         .with_state(app)
 }
 
-async fn unknown_route() -> Response {
-    let mut response = (
-        StatusCode::NOT_FOUND,
-        [("x-amzn-ErrorType", "UnknownOperationException")],
-        axum::Json(serde_json::json!({"message": "Unknown operation"})),
+/// Tags `response` with its AWS error code, for the request log.
+pub(crate) fn with_error_code(mut response: Response, code: &str) -> Response {
+    response.extensions_mut().insert(ErrorCode(code.to_owned()));
+    response
+}
+
+/// A rest-json AWS error: `x-amzn-ErrorType` names the exception, which also goes in the log.
+pub(crate) fn json_error(status: StatusCode, exception: &str, body: serde_json::Value) -> Response {
+    with_error_code(
+        (status, [("x-amzn-ErrorType", exception)], axum::Json(body)).into_response(),
+        exception,
     )
-        .into_response();
-    response
-        .extensions_mut()
-        .insert(ErrorCode("UnknownOperationException".to_owned()));
-    response
+}
+
+async fn unknown_route() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        serde_json::json!({"message": "Unknown operation"}),
+    )
 }
 
 /// Counts the call, applies latency and any injected fault, and logs the answer.

@@ -92,9 +92,12 @@ fn signed_header_list(list: &str) -> Vec<String> {
 
 impl Signature {
     /// Reads an `AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..` header.
-    /// `Err` is a description of what is malformed.
-    pub fn from_headers(headers: &HeaderMap, query: &str) -> Result<Signature, String> {
-        let authorization = header(headers, "authorization").ok_or("missing")?;
+    /// `Ok(None)` when there is no `Authorization` header; `Err` is a description of what is
+    /// malformed.
+    pub fn from_headers(headers: &HeaderMap, query: &str) -> Result<Option<Signature>, String> {
+        let Some(authorization) = header(headers, "authorization") else {
+            return Ok(None);
+        };
         let fields = authorization
             .strip_prefix(ALGORITHM)
             .ok_or_else(|| format!("Unsupported algorithm in {authorization}"))?;
@@ -111,7 +114,7 @@ impl Signature {
         }
         let incomplete = "Authorization header requires 'Credential', 'SignedHeaders' and \
                           'Signature' parameters.";
-        Ok(Signature {
+        Ok(Some(Signature {
             credential: credential.ok_or(incomplete)?,
             signed_headers: signed_headers.ok_or(incomplete)?,
             signature: signature.ok_or(incomplete)?,
@@ -121,7 +124,7 @@ impl Signature {
             expires: None,
             security_token: header(headers, "x-amz-security-token").map(str::to_owned),
             unsigned_query: query.to_owned(),
-        })
+        }))
     }
 
     /// Reads the `X-Amz-*` parameters of a presigned URL.
@@ -414,7 +417,9 @@ mod tests {
             .unwrap();
         sign_request(&mut request, SignatureLocation::Headers, Some("tok/en+="));
         let (path, query) = received_path_and_query(&request);
-        let signature = Signature::from_headers(request.headers(), &query).unwrap();
+        let signature = Signature::from_headers(request.headers(), &query)
+            .unwrap()
+            .expect("an Authorization header");
         assert_eq!(signature.credential.access_key_id, "ASIAEXAMPLE");
         assert_eq!(signature.credential.service, "sts");
         assert!(
@@ -434,7 +439,9 @@ mod tests {
         request
             .headers_mut()
             .insert("content-type", HeaderValue::from_static("text/plain"));
-        let tampered = Signature::from_headers(request.headers(), &query).unwrap();
+        let tampered = Signature::from_headers(request.headers(), &query)
+            .unwrap()
+            .expect("an Authorization header");
         let recomputed = tampered
             .expected(
                 "POST",

@@ -88,6 +88,20 @@ pub(crate) struct DeviceGrant {
     pub redeemed: bool,
 }
 
+impl DeviceGrant {
+    /// The person answers a pending request: approves it or, with `deny`, refuses it. An
+    /// answered request keeps its answer.
+    pub fn decide(&mut self, deny: bool) {
+        if self.status == DeviceStatus::Pending {
+            self.status = if deny {
+                DeviceStatus::Denied
+            } else {
+                DeviceStatus::Approved
+            };
+        }
+    }
+}
+
 pub(crate) struct AuthorizationCode {
     pub client_id: String,
     pub redirect_uri: String,

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::model::{IssuedCredentials, Operation};
-use crate::server::{ErrorCode, MAX_BODY_BYTES};
+use crate::server::{MAX_BODY_BYTES, with_error_code};
 use crate::sigv4::{self, Received, Rejection, Signature};
 use crate::state::{App, RoleSession, request_id, role_id};
 
@@ -87,12 +87,10 @@ impl IntoResponse for StsError {
             xml_escape(&self.message),
             request_id()
         );
-        let mut response =
-            (self.status, [(header::CONTENT_TYPE, "text/xml")], body).into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorCode(self.code.to_owned()));
-        response
+        with_error_code(
+            (self.status, [(header::CONTENT_TYPE, "text/xml")], body).into_response(),
+            self.code,
+        )
     }
 }
 
@@ -121,20 +119,18 @@ pub(crate) async fn query_api(State(app): State<App>, request: Request) -> Respo
     };
     let params = form(&body);
     let query = parts.uri.query().unwrap_or_default();
-    let caller = Signature::from_headers(&parts.headers, query)
-        .map_err(header_signature_error)
-        .and_then(|signature| {
-            authenticate(
-                &app,
-                &signature,
-                Received {
-                    method: "POST",
-                    path: parts.uri.path(),
-                    headers: &parts.headers,
-                    body: &body,
-                },
-            )
-        });
+    let caller = header_signature(&parts.headers, query).and_then(|signature| {
+        authenticate(
+            &app,
+            &signature,
+            Received {
+                method: "POST",
+                path: parts.uri.path(),
+                headers: &parts.headers,
+                body: &body,
+            },
+        )
+    });
     answer(&app, caller, &params)
 }
 
@@ -146,7 +142,7 @@ pub(crate) async fn presigned(State(app): State<App>, request: Request) -> Respo
     let signature = if params.contains_key("X-Amz-Signature") {
         Signature::from_query(query).map_err(StsError::incomplete)
     } else {
-        Signature::from_headers(&parts.headers, query).map_err(header_signature_error)
+        header_signature(&parts.headers, query)
     };
     let caller = signature.and_then(|signature| {
         authenticate(
@@ -163,16 +159,17 @@ pub(crate) async fn presigned(State(app): State<App>, request: Request) -> Respo
     answer(&app, caller, &params)
 }
 
-fn header_signature_error(problem: String) -> StsError {
-    if problem == "missing" {
-        StsError::new(
-            StatusCode::FORBIDDEN,
-            "MissingAuthenticationToken",
-            "Request is missing Authentication Token",
-        )
-    } else {
-        StsError::incomplete(problem)
-    }
+/// The signature of the `Authorization` header, which must be there.
+fn header_signature(headers: &HeaderMap, query: &str) -> Result<Signature, StsError> {
+    Signature::from_headers(headers, query)
+        .map_err(StsError::incomplete)?
+        .ok_or_else(|| {
+            StsError::new(
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            )
+        })
 }
 
 fn form(bytes: &[u8]) -> HashMap<String, String> {

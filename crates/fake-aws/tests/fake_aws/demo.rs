@@ -113,12 +113,7 @@ async fn seeded_home_matches_what_the_aws_cli_leaves() {
         .unwrap_err();
     assert!(error.into_service_error().is_unauthorized_exception());
     let acme = &world.sessions[0].issued;
-    let refreshed = sdk::oidc(&fake)
-        .create_token()
-        .client_id(&acme.client_id)
-        .client_secret(&acme.client_secret)
-        .grant_type("refresh_token")
-        .refresh_token(acme.refresh_token.clone().unwrap())
+    let refreshed = sdk::refresh(&sdk::oidc(&fake), acme, acme.refresh_token.clone().unwrap())
         .send()
         .await
         .unwrap();

@@ -190,10 +190,7 @@ async fn an_unknown_cluster_is_resource_not_found() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(404)
-    );
+    assert_eq!(sdk::http_status(&error), Some(404));
     assert_eq!(error.code(), Some("ResourceNotFoundException"));
     assert_eq!(error.request_id().map(str::len), Some(36));
     match error.into_service_error() {
@@ -244,10 +241,7 @@ async fn signatures_keys_tokens_and_expiry_are_checked() {
             .unwrap()
             .starts_with("The request signature we calculated does not match")
     );
-    assert_eq!(
-        wrong_secret.raw_response().map(|raw| raw.status().as_u16()),
-        Some(403)
-    );
+    assert_eq!(sdk::http_status(&wrong_secret), Some(403));
 
     let unknown_key = describe(
         "ASIAUNKNOWNKEY000000",
@@ -261,10 +255,7 @@ async fn signatures_keys_tokens_and_expiry_are_checked() {
         unknown_key.message(),
         Some("The security token included in the request is invalid.")
     );
-    assert_eq!(
-        unknown_key.raw_response().map(|raw| raw.status().as_u16()),
-        Some(403)
-    );
+    assert_eq!(sdk::http_status(&unknown_key), Some(403));
 
     let wrong_token = describe(
         &credentials.access_key_id,
@@ -296,10 +287,7 @@ async fn signatures_keys_tokens_and_expiry_are_checked() {
         error.message(),
         Some("The security token included in the request is expired")
     );
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(403)
-    );
+    assert_eq!(sdk::http_status(&error), Some(403));
 
     assert_eq!(fake.calls(Operation::DescribeCluster), 5);
     assert_eq!(
@@ -449,10 +437,7 @@ async fn faults_are_eks_errors_and_the_sdk_retries_them() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(500)
-    );
+    assert_eq!(sdk::http_status(&error), Some(500));
     assert!(error.into_service_error().is_server_exception());
 
     fake.inject_fault(Operation::DescribeCluster, Fault::Throttle, 1);
@@ -463,10 +448,7 @@ async fn faults_are_eks_errors_and_the_sdk_retries_them() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some("TooManyRequestsException"));
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(429)
-    );
+    assert_eq!(sdk::http_status(&error), Some(429));
     assert_eq!(fake.calls(Operation::DescribeCluster), 5);
 }
 

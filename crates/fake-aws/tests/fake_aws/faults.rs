@@ -46,10 +46,7 @@ async fn a_server_error_is_retried_by_the_sdk() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some("InternalServerException"));
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(500)
-    );
+    assert_eq!(sdk::http_status(&error), Some(500));
 }
 
 #[tokio::test]
@@ -73,10 +70,7 @@ async fn throttling_is_the_services_own_throttling_error() {
         .await
         .unwrap_err();
     assert_eq!(throttled.code(), Some("Throttling"));
-    assert_eq!(
-        throttled.raw_response().map(|raw| raw.status().as_u16()),
-        Some(400)
-    );
+    assert_eq!(sdk::http_status(&throttled), Some(400));
 
     // An HTTP 400 is retried only when the SDK classifies its code as throttling.
     fake.reset_counters();
@@ -99,27 +93,20 @@ async fn throttling_is_the_services_own_throttling_error() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        portal.raw_response().map(|raw| raw.status().as_u16()),
-        Some(429)
-    );
+    assert_eq!(sdk::http_status(&portal), Some(429));
     assert!(portal.into_service_error().is_too_many_requests_exception());
 
     fake.inject_fault(Operation::CreateToken, Fault::Throttle, 2);
-    let oidc = sdk::oidc(&fake)
-        .create_token()
-        .client_id(&session.client_id)
-        .client_secret(&session.client_secret)
-        .grant_type("refresh_token")
-        .refresh_token(session.refresh_token.clone().unwrap())
-        .send()
-        .await
-        .unwrap_err();
+    let oidc = sdk::refresh(
+        &sdk::oidc(&fake),
+        &session,
+        session.refresh_token.clone().unwrap(),
+    )
+    .send()
+    .await
+    .unwrap_err();
     assert_eq!(oidc.code(), Some("TooManyRequestsException"));
-    assert_eq!(
-        oidc.raw_response().map(|raw| raw.status().as_u16()),
-        Some(429)
-    );
+    assert_eq!(sdk::http_status(&oidc), Some(429));
 }
 
 #[tokio::test]

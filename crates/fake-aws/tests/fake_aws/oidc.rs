@@ -1,6 +1,8 @@
 //! SSO OIDC: registration, the device flow, the PKCE authorization-code flow, refresh.
 
 use aws_sdk_ssooidc::error::ProvideErrorMetadata;
+use aws_sdk_ssooidc::operation::register_client::RegisterClientOutput;
+use aws_sdk_ssooidc::operation::start_device_authorization::builders::StartDeviceAuthorizationFluentBuilder;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -26,11 +28,7 @@ async fn register_device_client(client: &aws_sdk_ssooidc::Client, scopes: &[&str
     for scope in scopes {
         request = request.scopes(*scope);
     }
-    let answer = request.send().await.expect("RegisterClient");
-    Registration {
-        client_id: answer.client_id().expect("clientId").to_owned(),
-        client_secret: answer.client_secret().expect("clientSecret").to_owned(),
-    }
+    registration(&request.send().await.expect("RegisterClient"))
 }
 
 async fn register_code_client(client: &aws_sdk_ssooidc::Client) -> Registration {
@@ -46,10 +44,27 @@ async fn register_code_client(client: &aws_sdk_ssooidc::Client) -> Registration 
         .send()
         .await
         .expect("RegisterClient");
+    registration(&answer)
+}
+
+fn registration(answer: &RegisterClientOutput) -> Registration {
     Registration {
         client_id: answer.client_id().expect("clientId").to_owned(),
         client_secret: answer.client_secret().expect("clientSecret").to_owned(),
     }
+}
+
+/// A `StartDeviceAuthorization` call for the fake's start URL.
+fn start_device(
+    client: &aws_sdk_ssooidc::Client,
+    registration: &Registration,
+    fake: &FakeAws,
+) -> StartDeviceAuthorizationFluentBuilder {
+    client
+        .start_device_authorization()
+        .client_id(&registration.client_id)
+        .client_secret(&registration.client_secret)
+        .start_url(sdk::start_url(fake))
 }
 
 fn poll(
@@ -120,11 +135,7 @@ async fn device_flow_slows_down_then_waits_for_the_person() {
     .unwrap();
     let client = sdk::oidc(&fake);
     let registration = register_device_client(&client, &[ACCOUNT_ACCESS]).await;
-    let authorization = client
-        .start_device_authorization()
-        .client_id(&registration.client_id)
-        .client_secret(&registration.client_secret)
-        .start_url(format!("{}/start", fake.url()))
+    let authorization = start_device(&client, &registration, &fake)
         .send()
         .await
         .unwrap();
@@ -204,11 +215,7 @@ async fn device_flow_approves_by_itself_after_the_configured_polls() {
     let client = sdk::oidc(&fake);
     // Without sso:account:access there is no refresh token.
     let registration = register_device_client(&client, &[]).await;
-    let authorization = client
-        .start_device_authorization()
-        .client_id(&registration.client_id)
-        .client_secret(&registration.client_secret)
-        .start_url(format!("{}/start", fake.url()))
+    let authorization = start_device(&client, &registration, &fake)
         .send()
         .await
         .unwrap();
@@ -234,15 +241,10 @@ async fn device_flow_reports_denial_expiry_and_bad_clients() {
     .unwrap();
     let client = sdk::oidc(&fake);
     let registration = register_device_client(&client, &[ACCOUNT_ACCESS]).await;
-    let start = || {
-        client
-            .start_device_authorization()
-            .client_id(&registration.client_id)
-            .client_secret(&registration.client_secret)
-            .start_url(format!("{}/start", fake.url()))
-            .send()
-    };
-    let denied = start().await.unwrap();
+    let denied = start_device(&client, &registration, &fake)
+        .send()
+        .await
+        .unwrap();
     let page = http::get(
         fake.url(),
         &format!("/device?user_code={}", denied.user_code().unwrap()),
@@ -253,7 +255,10 @@ async fn device_flow_reports_denial_expiry_and_bad_clients() {
         .await;
     assert_eq!(error_code(&answer), Some("AccessDeniedException"));
 
-    let expiring = start().await.unwrap();
+    let expiring = start_device(&client, &registration, &fake)
+        .send()
+        .await
+        .unwrap();
     fake.expire_device_codes();
     let answer = poll(&client, &registration, expiring.device_code().unwrap())
         .send()
@@ -268,7 +273,7 @@ async fn device_flow_reports_denial_expiry_and_bad_clients() {
         .start_device_authorization()
         .client_id(&registration.client_id)
         .client_secret("not-the-secret")
-        .start_url(format!("{}/start", fake.url()))
+        .start_url(sdk::start_url(&fake))
         .send()
         .await
         .unwrap_err();
@@ -448,15 +453,7 @@ async fn refresh_tokens_rotate_and_can_be_revoked() {
     let fake = FakeAws::start(FakeConfig::default()).unwrap();
     let client = sdk::oidc(&fake);
     let session = sdk::session(&fake);
-    let refresh = |token: &str| {
-        client
-            .create_token()
-            .client_id(&session.client_id)
-            .client_secret(&session.client_secret)
-            .grant_type("refresh_token")
-            .refresh_token(token)
-            .send()
-    };
+    let refresh = |token: &str| sdk::refresh(&client, &session, token).send();
     let first_refresh = session.refresh_token.clone().unwrap();
     let refreshed = refresh(&first_refresh).await.unwrap();
     let second_refresh = refreshed.refresh_token().unwrap().to_owned();
@@ -480,12 +477,7 @@ async fn refresh_tokens_rotate_and_can_be_revoked() {
     assert_eq!(accounts.account_list().len(), 2);
 
     let other = sdk::session(&fake);
-    let foreign = client
-        .create_token()
-        .client_id(&other.client_id)
-        .client_secret(&other.client_secret)
-        .grant_type("refresh_token")
-        .refresh_token(&second_refresh)
+    let foreign = sdk::refresh(&client, &other, &second_refresh)
         .send()
         .await
         .unwrap_err();
@@ -499,24 +491,15 @@ async fn refresh_tokens_rotate_and_can_be_revoked() {
 #[tokio::test]
 async fn expired_client_secrets_are_invalid_clients() {
     let fake = FakeAws::start(FakeConfig::default()).unwrap();
-    let session = fake.issue_session(
-        &format!("{}/start", fake.url()),
-        &[ACCOUNT_ACCESS],
-        3600,
-        -1,
-    );
-    let error = sdk::oidc(&fake)
-        .create_token()
-        .client_id(&session.client_id)
-        .client_secret(&session.client_secret)
-        .grant_type("refresh_token")
-        .refresh_token(session.refresh_token.unwrap())
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(401)
-    );
+    let session = fake.issue_session(&sdk::start_url(&fake), &[ACCOUNT_ACCESS], 3600, -1);
+    let error = sdk::refresh(
+        &sdk::oidc(&fake),
+        &session,
+        session.refresh_token.clone().unwrap(),
+    )
+    .send()
+    .await
+    .unwrap_err();
+    assert_eq!(sdk::http_status(&error), Some(401));
     assert!(error.into_service_error().is_invalid_client_exception());
 }

@@ -148,10 +148,7 @@ async fn bad_tokens_get_401_and_unassigned_roles_403() {
     let unknown = get("not-a-token".to_owned(), DEV_ACCOUNT, "AdministratorAccess")
         .await
         .unwrap_err();
-    assert_eq!(
-        unknown.raw_response().map(|raw| raw.status().as_u16()),
-        Some(401)
-    );
+    assert_eq!(sdk::http_status(&unknown), Some(401));
     let unknown = unknown.into_service_error();
     assert!(unknown.is_unauthorized_exception());
     assert_eq!(
@@ -159,12 +156,7 @@ async fn bad_tokens_get_401_and_unassigned_roles_403() {
         Some("Session token not found or invalid")
     );
 
-    let expired = fake.issue_session(
-        &format!("{}/start", fake.url()),
-        &[ACCOUNT_ACCESS],
-        -60,
-        86_400,
-    );
+    let expired = fake.issue_session(&sdk::start_url(&fake), &[ACCOUNT_ACCESS], -60, 86_400);
     let error = get(expired.access_token, DEV_ACCOUNT, "AdministratorAccess")
         .await
         .unwrap_err();
@@ -178,10 +170,7 @@ async fn bad_tokens_get_401_and_unassigned_roles_403() {
     )
     .await
     .unwrap_err();
-    assert_eq!(
-        not_assigned.raw_response().map(|raw| raw.status().as_u16()),
-        Some(403)
-    );
+    assert_eq!(sdk::http_status(&not_assigned), Some(403));
     assert_eq!(not_assigned.code(), Some("ForbiddenException"));
     assert_eq!(not_assigned.message(), Some("No access"));
     let unknown_account = get(session.access_token, "999999999999", "ReadOnlyAccess")
@@ -198,12 +187,7 @@ async fn logout_ends_the_whole_sign_in_session() {
     let oidc = sdk::oidc(&fake);
     let session = sdk::session(&fake);
     let other_session = sdk::session(&fake);
-    let refreshed = oidc
-        .create_token()
-        .client_id(&session.client_id)
-        .client_secret(&session.client_secret)
-        .grant_type("refresh_token")
-        .refresh_token(session.refresh_token.clone().unwrap())
+    let refreshed = sdk::refresh(&oidc, &session, session.refresh_token.clone().unwrap())
         .send()
         .await
         .unwrap();
@@ -227,12 +211,7 @@ async fn logout_ends_the_whole_sign_in_session() {
             .unwrap_err();
         assert!(error.into_service_error().is_unauthorized_exception());
     }
-    let refresh_after_logout = oidc
-        .create_token()
-        .client_id(&session.client_id)
-        .client_secret(&session.client_secret)
-        .grant_type("refresh_token")
-        .refresh_token(refreshed.refresh_token().unwrap())
+    let refresh_after_logout = sdk::refresh(&oidc, &session, refreshed.refresh_token().unwrap())
         .send()
         .await
         .unwrap_err();

@@ -2,14 +2,26 @@
 
 use std::time::Duration;
 
+use aws_sdk_ssooidc::operation::create_token::builders::CreateTokenFluentBuilder;
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
-use ssobar_fake_aws::{FakeAws, IssuedCredentials};
+use aws_sdk_sts::error::SdkError;
+use ssobar_fake_aws::{FakeAws, IssuedCredentials, IssuedSession};
 
 pub const START_URL_PATH: &str = "/start";
 pub const ACCOUNT_ACCESS: &str = "sso:account:access";
 pub const DEV_ACCOUNT: &str = "111122223333";
 pub const PROD_ACCOUNT: &str = "444455556666";
+
+/// The fake's access portal start URL, the one sessions are issued for.
+pub fn start_url(fake: &FakeAws) -> String {
+    format!("{}{START_URL_PATH}", fake.url())
+}
+
+/// The HTTP status of the answer an SDK call failed with, if it got one.
+pub fn http_status<E>(error: &SdkError<E>) -> Option<u16> {
+    error.raw_response().map(|raw| raw.status().as_u16())
+}
 
 /// Retries on, but quick: for tests that expect the SDK to retry.
 pub fn quick_retries() -> RetryConfig {
@@ -115,14 +127,22 @@ pub fn eks(fake: &FakeAws, region: &str, credentials: &IssuedCredentials) -> aws
     )
 }
 
+/// A `CreateToken` call redeeming `refresh_token` with `session`'s client.
+pub fn refresh(
+    oidc: &aws_sdk_ssooidc::Client,
+    session: &IssuedSession,
+    refresh_token: impl Into<String>,
+) -> CreateTokenFluentBuilder {
+    oidc.create_token()
+        .client_id(&session.client_id)
+        .client_secret(&session.client_secret)
+        .grant_type("refresh_token")
+        .refresh_token(refresh_token)
+}
+
 /// A signed-in session, refreshable, valid for an hour.
-pub fn session(fake: &FakeAws) -> ssobar_fake_aws::IssuedSession {
-    fake.issue_session(
-        &format!("{}{START_URL_PATH}", fake.url()),
-        &[ACCOUNT_ACCESS],
-        3600,
-        86_400,
-    )
+pub fn session(fake: &FakeAws) -> IssuedSession {
+    fake.issue_session(&start_url(fake), &[ACCOUNT_ACCESS], 3600, 86_400)
 }
 
 /// Role credentials fetched through the portal, as the SDK's SSO provider would.

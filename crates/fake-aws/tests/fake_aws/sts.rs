@@ -138,10 +138,7 @@ async fn signatures_keys_and_tokens_are_checked() {
     .await
     .unwrap_err();
     assert_eq!(wrong_secret.code(), Some("SignatureDoesNotMatch"));
-    assert_eq!(
-        wrong_secret.raw_response().map(|raw| raw.status().as_u16()),
-        Some(403)
-    );
+    assert_eq!(sdk::http_status(&wrong_secret), Some(403));
 
     let unknown_key = call(
         "ASIAUNKNOWNKEY000000",
@@ -151,10 +148,7 @@ async fn signatures_keys_and_tokens_are_checked() {
     .await
     .unwrap_err();
     assert_eq!(unknown_key.code(), Some("InvalidClientTokenId"));
-    assert_eq!(
-        unknown_key.raw_response().map(|raw| raw.status().as_u16()),
-        Some(403)
-    );
+    assert_eq!(sdk::http_status(&unknown_key), Some(403));
 
     let wrong_token = call(
         &credentials.access_key_id,
@@ -203,10 +197,7 @@ async fn expired_credentials_are_rejected() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some("ExpiredToken"));
-    assert_eq!(
-        error.raw_response().map(|raw| raw.status().as_u16()),
-        Some(400)
-    );
+    assert_eq!(sdk::http_status(&error), Some(400));
 }
 
 /// Presigns GetCallerIdentity the way `aws eks get-token` does, signed at `signed_at`.
