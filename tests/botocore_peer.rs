@@ -9,20 +9,9 @@ use serde_json::Value;
 use ssobar_core::config::SessionId;
 use ssobar_core::token_cache::{SsoToken, TokenCache, TokenStore};
 use ssobar_fake_aws::{FakeAws, FakeConfig, Operation};
-use ssobar_testkit::{BrowserMode, Ran, Sandbox, World, format_utc, peer_python, peer_script};
+use ssobar_testkit::{BrowserMode, Sandbox, World, botocore, format_utc};
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
-
-fn botocore(sandbox: &Sandbox, args: &[&str]) -> Value {
-    let ran = Ran::run(
-        sandbox
-            .command(peer_python())
-            .arg(peer_script("botocore_peer.py"))
-            .args(args),
-    )
-    .success();
-    ran.json()
-}
 
 fn signed_in_world(token_lifetime_seconds: i64) -> World {
     let w = World::start(

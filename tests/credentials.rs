@@ -8,18 +8,10 @@
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Operation};
 use ssobar_testkit::{
-    BrowserMode, Ran, World, files_containing, peer_python, peer_script, require_secret_service,
-    secret_tool_search,
+    BrowserMode, Ran, World, botocore, files_containing, require_secret_service, secret_tool_search,
 };
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
-
-fn signed_in(config: FakeConfig) -> World {
-    require_secret_service();
-    let w = World::start(SSOBAR, config, BrowserMode::Ignore);
-    w.seed_sign_in(8 * 3600);
-    w
-}
 
 fn process_json(w: &World, profile: &str) -> Value {
     w.ssobar(&["credential-process", "--profile", profile])
@@ -29,7 +21,7 @@ fn process_json(w: &World, profile: &str) -> Value {
 
 #[test]
 fn credentials_live_in_the_keychain_and_nowhere_else() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let json = process_json(&w, "dev");
     assert_eq!(json["Version"], 1);
     let key = json["AccessKeyId"].as_str().unwrap();
@@ -59,7 +51,7 @@ fn credentials_live_in_the_keychain_and_nowhere_else() {
 
 #[test]
 fn stored_credentials_are_reused_then_replaced_near_expiry() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let first = process_json(&w, "dev");
     let second = process_json(&w, "dev");
     assert_eq!(first["AccessKeyId"], second["AccessKeyId"]);
@@ -70,10 +62,13 @@ fn stored_credentials_are_reused_then_replaced_near_expiry() {
     );
 
     // Credentials with four minutes left are inside the five-minute margin: fetch new ones.
-    let w = signed_in(FakeConfig {
-        role_credentials_lifetime_seconds: 240,
-        ..FakeConfig::default()
-    });
+    let w = World::signed_in(
+        SSOBAR,
+        FakeConfig {
+            role_credentials_lifetime_seconds: 240,
+            ..FakeConfig::default()
+        },
+    );
     let first = process_json(&w, "dev");
     let second = process_json(&w, "dev");
     assert_ne!(first["AccessKeyId"], second["AccessKeyId"]);
@@ -82,22 +77,19 @@ fn stored_credentials_are_reused_then_replaced_near_expiry() {
 
 #[test]
 fn fifty_concurrent_callers_make_one_portal_call() {
-    let w = signed_in(FakeConfig {
-        latency_ms: 200,
-        ..FakeConfig::default()
-    });
+    let w = World::signed_in(
+        SSOBAR,
+        FakeConfig {
+            latency_ms: 200,
+            ..FakeConfig::default()
+        },
+    );
     let children: Vec<_> = (0..50)
         .map(|_| w.spawn(&["credential-process", "--profile", "admin"]))
         .collect();
     let mut keys = Vec::new();
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let json = Ran::wait(child).success().json();
         keys.push(json["AccessKeyId"].as_str().unwrap().to_owned());
     }
     keys.dedup();
@@ -107,7 +99,7 @@ fn fifty_concurrent_callers_make_one_portal_call() {
 
 #[test]
 fn a_two_level_chain_assumes_twice_then_comes_from_the_keychain() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let json = process_json(&w, "deeper");
     assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
     assert_eq!(w.calls(Operation::AssumeRole), 2);
@@ -133,20 +125,13 @@ fn a_two_level_chain_assumes_twice_then_comes_from_the_keychain() {
 
 #[test]
 fn botocore_runs_ssobar_as_its_credential_process() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
     config.push_str(&format!(
         "\n[profile via-ssobar]\ncredential_process = {SSOBAR} credential-process --profile dev\n"
     ));
     w.sandbox.write_config(&config);
-    let ran = Ran::run(
-        w.sandbox
-            .command(peer_python())
-            .arg(peer_script("botocore_peer.py"))
-            .args(["role-credentials", "--profile", "via-ssobar"]),
-    )
-    .success();
-    let seen = ran.json();
+    let seen = botocore(&w.sandbox, &["role-credentials", "--profile", "via-ssobar"]);
     assert!(
         seen["arn"]
             .as_str()
@@ -167,7 +152,7 @@ fn botocore_runs_ssobar_as_its_credential_process() {
 
 #[test]
 fn a_profile_pointing_at_itself_is_explained() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
     config.push_str(
         "\n[profile loop]\ncredential_process = ssobar credential-process --profile loop\n",
@@ -186,7 +171,7 @@ fn a_profile_pointing_at_itself_is_explained() {
 
 #[test]
 fn exec_passes_credentials_and_the_exit_code() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let script = "printf '%s|%s|%s|%s|%s|%s\\n' \"$AWS_ACCESS_KEY_ID\" \"$AWS_REGION\" \"$AWS_DEFAULT_REGION\" \"${AWS_PROFILE-unset}\" \"$SSOBAR_PROFILE\" \"$AWS_CREDENTIAL_EXPIRATION\"; exit 7";
     let ran = Ran::run(
         w.command()
@@ -224,7 +209,7 @@ fn exec_passes_credentials_and_the_exit_code() {
 #[cfg(unix)]
 #[test]
 fn exec_hands_signals_to_the_command() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     // ssobar exec replaces itself with the command, so the signal reaches it directly.
     let child = w.spawn(&["exec", "--profile", "dev", "--", "sleep", "30"]);
     let started = std::time::Instant::now();
@@ -254,7 +239,7 @@ fn exec_hands_signals_to_the_command() {
 
 #[test]
 fn env_output_evaluates_in_sh() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let script = format!(
         "eval \"$({SSOBAR} env --profile dev --shell sh)\" && printf '%s|%s' \"$AWS_ACCESS_KEY_ID\" \"${{AWS_PROFILE-unset}}\""
     );
@@ -316,7 +301,7 @@ fn an_expired_session_names_the_command_to_run() {
 
 #[test]
 fn logout_deletes_the_keychain_entries() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     process_json(&w, "deploy");
     let entry = format!("sso/{}/111122223333/ReadOnlyAccess", w.session);
     assert!(secret_tool_search(&entry).contains(&entry));
@@ -329,7 +314,7 @@ fn logout_deletes_the_keychain_entries() {
 
 #[test]
 fn no_secret_service_means_an_error_not_a_plain_file() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let ran = Ran::run(
         w.command()
             .args(["credential-process", "--profile", "dev"])

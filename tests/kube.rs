@@ -9,8 +9,7 @@ use base64::Engine;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
 use ssobar_testkit::{
-    BrowserMode, KubeApiServer, Ran, World, peer_python, peer_script, require_secret_service,
-    secret_tool_search,
+    BrowserMode, KubeApiServer, Ran, World, botocore, require_secret_service, secret_tool_search,
 };
 use std::path::PathBuf;
 
@@ -22,16 +21,9 @@ struct Cluster {
     kubeconfig: PathBuf,
 }
 
-fn signed_in(config: FakeConfig) -> World {
-    require_secret_service();
-    let w = World::start(SSOBAR, config, BrowserMode::Ignore);
-    w.seed_sign_in(8 * 3600);
-    w
-}
-
 /// A signed-in world, an API server for cluster `prod`, and a kubeconfig for it.
 fn cluster(config: FakeConfig) -> Cluster {
-    let w = signed_in(config);
+    let w = World::signed_in(SSOBAR, config);
     let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
     let kubeconfig = w.sandbox.home().join(".kube/config");
     w.ssobar(&[
@@ -60,6 +52,29 @@ fn kubectl(c: &Cluster, args: &[&str]) -> Ran {
             .env("KUBECONFIG", &c.kubeconfig)
             .args(args),
     )
+}
+
+/// `kubectl get --raw /version` against the cluster's server with `token`, not the kubeconfig.
+fn kubectl_with_token(c: &Cluster, token: &str) -> Ran {
+    Ran::run(c.w.sandbox.command("kubectl").args([
+        "--server",
+        &c.server.url,
+        "--certificate-authority",
+        c.server.ca_file.to_str().unwrap(),
+        "--token",
+        token,
+        "get",
+        "--raw",
+        "/version",
+    ]))
+}
+
+/// Runs `ssobar ARGS` (an `eks-token` command) and returns the ExecCredential's token.
+fn eks_token(w: &World, args: &[&str]) -> String {
+    w.ssobar(args).success().json()["status"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
@@ -92,28 +107,14 @@ fn kubectl_reaches_the_cluster_with_a_kubeconfig_from_ssobar() {
 #[test]
 fn tampered_foreign_and_expired_tokens_are_refused() {
     let c = cluster(FakeConfig::default());
-    let token = |extra: &[&str]| {
-        let json =
-            c.w.ssobar(&[&["eks-token", "--profile", "dev", "--cluster-id"], extra].concat())
-                .success()
-                .json();
-        json["status"]["token"].as_str().unwrap().to_owned()
+    let token = |cluster: &str| {
+        eks_token(
+            &c.w,
+            &["eks-token", "--profile", "dev", "--cluster-id", cluster],
+        )
     };
-    let with_token = |t: &str| {
-        Ran::run(c.w.sandbox.command("kubectl").args([
-            "--server",
-            &c.server.url,
-            "--certificate-authority",
-            c.server.ca_file.to_str().unwrap(),
-            "--token",
-            t,
-            "get",
-            "--raw",
-            "/version",
-        ]))
-    };
-    let good = token(&["prod"]);
-    with_token(&good).success();
+    let good = token("prod");
+    kubectl_with_token(&c, &good).success();
 
     // The same request with one digit of its signature changed.
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -125,11 +126,11 @@ fn tampered_foreign_and_expired_tokens_are_refused() {
         "k8s-aws-v1.{}",
         b64.encode(format!("{}{flipped}{}", &url[..at], &url[at + 1..]))
     );
-    let ran = with_token(&tampered).expect_code(1);
+    let ran = kubectl_with_token(&c, &tampered).expect_code(1);
     assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
 
-    let foreign = token(&["staging"]);
-    let ran = with_token(&foreign).expect_code(1);
+    let foreign = token("staging");
+    let ran = kubectl_with_token(&c, &foreign).expect_code(1);
     assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
 
     // A token signed 16 minutes ago, with the same credentials.
@@ -146,7 +147,7 @@ fn tampered_foreign_and_expired_tokens_are_refused() {
     let old = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(16);
     let expired =
         ssobar_core::eks::presign(&credentials, "prod", "us-east-1", c.w.fake.url(), old).unwrap();
-    let ran = with_token(&expired.token).expect_code(1);
+    let ran = kubectl_with_token(&c, &expired.token).expect_code(1);
     assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
     let refused = c
         .server
@@ -176,12 +177,7 @@ fn fifty_kubectls_at_once_make_one_portal_call() {
         })
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        Ran::wait(child).success();
     }
     assert_eq!(c.w.calls(Operation::GetRoleCredentials), 1);
     assert!(c.server.requests().len() >= 50);
@@ -189,7 +185,7 @@ fn fifty_kubectls_at_once_make_one_portal_call() {
 
 #[test]
 fn the_exec_credential_follows_kubernetes_exec_info() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let run = |info: Option<&str>| {
         let mut cmd = w.command();
         cmd.args(["eks-token", "--profile", "dev", "--cluster-id", "prod"]);
@@ -239,7 +235,7 @@ fn the_exec_credential_follows_kubernetes_exec_info() {
 
 #[test]
 fn tokens_are_reused_and_dropped_when_credentials_change() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let token = || {
         let json = w
             .ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
@@ -295,17 +291,18 @@ fn tokens_are_reused_and_dropped_when_credentials_change() {
 #[test]
 fn new_credentials_retire_old_tokens() {
     // Four-minute credentials are inside the five-minute margin: any credential call renews them.
-    let w = signed_in(FakeConfig {
-        role_credentials_lifetime_seconds: 240,
-        ..FakeConfig::default()
-    });
+    let w = World::signed_in(
+        SSOBAR,
+        FakeConfig {
+            role_credentials_lifetime_seconds: 240,
+            ..FakeConfig::default()
+        },
+    );
     let token = || {
-        w.ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
-            .success()
-            .json()["status"]["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        eks_token(
+            &w,
+            &["eks-token", "--profile", "dev", "--cluster-id", "prod"],
+        )
     };
     let first = token();
     assert_eq!(token(), first, "still valid for four minutes: reused");
@@ -318,9 +315,10 @@ fn new_credentials_retire_old_tokens() {
 
 #[test]
 fn botocore_signs_the_same_request_to_the_same_signature() {
-    let w = signed_in(FakeConfig::default());
-    let json = w
-        .ssobar(&[
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let token = eks_token(
+        &w,
+        &[
             "eks-token",
             "--profile",
             "dev",
@@ -328,31 +326,25 @@ fn botocore_signs_the_same_request_to_the_same_signature() {
             "prod",
             "--region",
             "eu-west-1",
-        ])
-        .success()
-        .json();
-    let token = json["status"]["token"].as_str().unwrap();
+        ],
+    );
     let creds = w
         .ssobar(&["credential-process", "--profile", "dev"])
         .success();
     let creds_file = w.sandbox.home().join("creds.json");
     std::fs::write(&creds_file, &creds.stdout).unwrap();
-    let ran = Ran::run(
-        w.sandbox
-            .command(peer_python())
-            .arg(peer_script("botocore_peer.py"))
-            .args([
-                "verify-eks-token",
-                "--token",
-                token,
-                "--cluster-id",
-                "prod",
-                "--credentials",
-            ])
-            .arg(&creds_file),
-    )
-    .success();
-    let seen = ran.json();
+    let seen = botocore(
+        &w.sandbox,
+        &[
+            "verify-eks-token",
+            "--token",
+            &token,
+            "--cluster-id",
+            "prod",
+            "--credentials",
+            creds_file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(seen["botocore"], seen["ssobar"], "{seen}");
     assert_eq!(seen["signedHeaders"], "host;x-k8s-aws-id");
     assert_eq!(seen["expires"], "60");
@@ -380,7 +372,7 @@ fn an_expired_session_fails_with_one_line_and_no_browser() {
 
 #[test]
 fn unknown_profiles_and_missing_cluster_ids() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let ran = w
         .ssobar(&["eks-token", "--profile", "dve", "--cluster-id", "prod"])
         .expect_code(1);
@@ -394,7 +386,7 @@ fn unknown_profiles_and_missing_cluster_ids() {
 
 #[test]
 fn kubeconfig_merges_into_an_existing_file_and_is_idempotent() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let path = w.sandbox.home().join("kube.yaml");
     std::fs::write(
         &path,
@@ -472,7 +464,7 @@ fn kubeconfig_merges_into_an_existing_file_and_is_idempotent() {
 
 #[test]
 fn kubeconfig_asks_eks_for_the_endpoint_and_ca() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
     let ca_data =
         base64::engine::general_purpose::STANDARD.encode(std::fs::read(&server.ca_file).unwrap());
@@ -502,7 +494,7 @@ fn kubeconfig_asks_eks_for_the_endpoint_and_ca() {
 
 #[test]
 fn aws_auth_maps_the_role_without_its_path_and_access_entries_with_it() {
-    let w = signed_in(FakeConfig::default());
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
     let ran = w
         .ssobar(&[
             "aws-auth",
@@ -558,8 +550,9 @@ fn aws_auth_maps_the_role_without_its_path_and_access_entries_with_it() {
 fn role_arn_assumes_the_role_first_and_keeps_it_like_a_chain() {
     let c = cluster(FakeConfig::default());
     let token = |cluster: &str| {
-        let json =
-            c.w.ssobar(&[
+        eks_token(
+            &c.w,
+            &[
                 "eks-token",
                 "--profile",
                 "dev",
@@ -567,24 +560,11 @@ fn role_arn_assumes_the_role_first_and_keeps_it_like_a_chain() {
                 cluster,
                 "--role-arn",
                 "arn:aws:iam::444455556666:role/EksAdmin",
-            ])
-            .success()
-            .json();
-        json["status"]["token"].as_str().unwrap().to_owned()
+            ],
+        )
     };
     let prod = token("prod");
-    let ran = Ran::run(c.w.sandbox.command("kubectl").args([
-        "--server",
-        &c.server.url,
-        "--certificate-authority",
-        c.server.ca_file.to_str().unwrap(),
-        "--token",
-        &prod,
-        "get",
-        "--raw",
-        "/version",
-    ]))
-    .success();
+    let ran = kubectl_with_token(&c, &prod).success();
     let version: Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(
         version["caller"],

@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
-use ssobar_testkit::{BrowserMode, World, wait_for};
+use ssobar_testkit::webdriver::free_port;
+use ssobar_testkit::{BrowserMode, Ran, World, wait_for};
 use std::process::{Child, Command};
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
@@ -340,12 +341,7 @@ fn ten_concurrent_logins_open_one_browser_tab() {
         .map(|_| w.spawn(&["login", "--profile", "dev"]))
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        Ran::wait(child).success();
     }
     assert_eq!(w.browser.opened().len(), 1);
     assert_eq!(w.calls(Operation::RegisterClient), 1);
@@ -389,9 +385,7 @@ fn plain_http_start_urls_are_refused_off_loopback() {
 #[test]
 fn an_unreachable_endpoint_is_named() {
     let mut w = world(BrowserMode::Follow);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
-    drop(closed);
+    let dead = format!("http://127.0.0.1:{}", free_port());
     w.sandbox.set_env("AWS_ENDPOINT_URL_SSO_OIDC", &dead);
     let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
     let last = ran.stderr.lines().last().unwrap();

@@ -10,7 +10,7 @@ use ssobar_core::oidc::{Grant, OidcClient};
 use ssobar_core::pkce;
 use ssobar_core::signin::{self, REGISTERED_REDIRECT_URI, SignInError, SignInOptions};
 use ssobar_fake_aws::{FakeAws, FakeConfig};
-use ssobar_testkit::{BrowserMode, Sandbox, ScriptedBrowser};
+use ssobar_testkit::{BrowserMode, Ran, Sandbox, ScriptedBrowser};
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,16 +24,9 @@ fn env_for(fake: &FakeAws, sandbox: &Sandbox, browser: &ScriptedBrowser) -> Env 
 /// What a browser does with `/authorize` before the person's browser reaches ssobar: the
 /// redirect it would follow, read without following it.
 fn authorize_redirect(url: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-fsS", "-o", "/dev/null", "-w", "%{redirect_url}", url])
-        .output()
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    Ran::run(Command::new("curl").args(["-fsS", "-o", "/dev/null", "-w", "%{redirect_url}", url]))
+        .success()
+        .stdout
 }
 
 fn code_from(redirect: &str) -> String {

@@ -11,7 +11,7 @@ use sha1::{Digest, Sha1};
 use ssobar_fake_aws::{FakeAws, FakeConfig, IssuedSession, Operation};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 
 /// Variables a child keeps from the test's environment; everything else is cleared.
 const PASSED_THROUGH: &[&str] = &[
@@ -132,13 +132,30 @@ pub struct Ran {
 impl Ran {
     /// Runs `cmd` to completion.
     pub fn run(cmd: &mut Command) -> Self {
-        let Output {
+        Self::from_output(
+            cmd.output()
+                .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}")),
+        )
+    }
+
+    /// Waits for a spawned `child` to finish; what it printed is there only if its streams
+    /// were piped.
+    pub fn wait(child: Child) -> Self {
+        let pid = child.id();
+        Self::from_output(
+            child
+                .wait_with_output()
+                .unwrap_or_else(|e| panic!("cannot wait for process {pid}: {e}")),
+        )
+    }
+
+    fn from_output(
+        Output {
             status,
             stdout,
             stderr,
-        } = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        }: Output,
+    ) -> Self {
         Self {
             code: status.code(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -320,6 +337,16 @@ source_profile = deploy
             .expect("start ssobar")
     }
 
+    /// A world whose session is already signed in for eight hours (see [`World::seed_sign_in`]),
+    /// with a browser that is never followed. Fails the test unless a Secret Service is there
+    /// ([`require_secret_service`]), since credentials are kept in it.
+    pub fn signed_in(ssobar: &str, config: FakeConfig) -> Self {
+        require_secret_service();
+        let w = Self::start(ssobar, config, BrowserMode::Ignore);
+        w.seed_sign_in(8 * 3600);
+        w
+    }
+
     /// A command for `ssobar` in the sandbox (to add arguments or variables).
     pub fn command(&self) -> Command {
         self.sandbox.command(&self.ssobar)
@@ -432,28 +459,24 @@ impl KubeApiServer {
         let cert = dir.join(format!("{cluster_id}-cert.pem"));
         let key = dir.join(format!("{cluster_id}-key.pem"));
         let log = dir.join(format!("{cluster_id}-requests.log"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-            ])
-            .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("run openssl");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
+        Ran::run(
+            Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1",
+                ])
+                .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+                .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert),
+        )
+        .success();
         let mut child = Command::new(peer_python())
             .arg(peer_script("kube_apiserver.py"))
             .args(["--cluster-id", cluster_id, "--sts-endpoint", sts_endpoint])
@@ -553,6 +576,19 @@ pub fn peer_python() -> PathBuf {
 /// A script under `tests/peers/`.
 pub fn peer_script(name: &str) -> PathBuf {
     workspace_root().join("tests/peers").join(name)
+}
+
+/// Runs `tests/peers/botocore_peer.py ARGS` with the peer Python in `sandbox` and returns what
+/// it printed, as JSON; fails the test unless it succeeded.
+pub fn botocore(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
+    Ran::run(
+        sandbox
+            .command(peer_python())
+            .arg(peer_script("botocore_peer.py"))
+            .args(args),
+    )
+    .success()
+    .json()
 }
 
 /// A UTC timestamp `seconds` from now, as the AWS CLI writes it.
