@@ -4,8 +4,6 @@
 //! Values are split over several entries when a platform limits their size (Windows keeps at
 //! most 2,560 bytes per secret): a value is never refused for being long.
 
-use std::fmt;
-
 /// The service name every ssobar entry is filed under (`secret-tool search service ssobar`).
 pub const SERVICE: &str = "ssobar";
 
@@ -88,7 +86,9 @@ fn explain(e: &keyring::Error) -> KeychainError {
             || lower.contains("org.freedesktop.secrets")
             || lower.contains("was not provided by any .service")
         {
-            "no Secret Service provider is running; install and start gnome-keyring (or KeePassXC with its Secret Service integration)".to_owned()
+            format!(
+                "no Secret Service provider answers ({detail}); install and start gnome-keyring (or KeePassXC with its Secret Service integration)"
+            )
         } else if matches!(e, keyring::Error::NoStorageAccess(_))
             || lower.contains("locked")
             || lower.contains("dismissed")
@@ -240,12 +240,6 @@ impl<S: SecretStore> crate::token_cache::TokenStore for KeychainTokenStore<S> {
 
     fn location(&self, id: &crate::config::SessionId) -> String {
         format!("{BACKEND}, entry {SERVICE}/{}", Self::entry(id))
-    }
-}
-
-impl fmt::Display for Keychain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(BACKEND)
     }
 }
 
