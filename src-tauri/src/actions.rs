@@ -5,10 +5,11 @@ use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
 use serde::Serialize;
 use ssobar_core::config::SessionId;
+use ssobar_core::credential_env::{self, Shell};
 use ssobar_core::credentials::{Vault, plan};
 use ssobar_core::portal::PortalClient;
 use ssobar_core::signin::{self, SignInEvent, SignInFlow, SignInOptions};
-use ssobar_core::time::{format_local, format_timestamp};
+use ssobar_core::time::format_local;
 use ssobar_core::token_cache::CachedToken;
 use ssobar_core::tray::{MenuAction, RefreshRefusal, expired_sessions};
 use tauri::{AppHandle, Emitter, Manager};
@@ -295,33 +296,22 @@ pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
     result.map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// A profile's credentials as `export` lines (fetched into the keychain if need be).
+/// A profile's credentials as `export` lines, as `ssobar env` prints them (fetched into the
+/// keychain if need be).
 pub async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> {
     let ctx = app.state::<AppState>().ctx();
     let config = ctx.load_config();
     let steps = plan(&config, profile).map_err(|e| e.to_string())?;
-    let vault = Vault::new(&ctx);
-    let creds = match vault.cached(&steps).map_err(|e| e.to_string())? {
-        Some(creds) => creds,
-        None => vault.credentials(&steps).await.map_err(|e| e.to_string())?,
-    };
-    let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
-    let mut lines = format!(
-        "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n",
-        quote(&creds.access_key_id),
-        quote(creds.secret_access_key.expose())
-    );
-    if let Some(token) = &creds.session_token {
-        lines.push_str(&format!(
-            "export AWS_SESSION_TOKEN={}\n",
-            quote(token.expose())
-        ));
-    }
-    lines.push_str(&format!(
-        "export AWS_CREDENTIAL_EXPIRATION={}\nunset AWS_PROFILE\n",
-        format_timestamp(creds.expiration)
-    ));
-    Ok(lines)
+    let creds = Vault::new(&ctx)
+        .credentials(&steps)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(credential_env::export_script(
+        Shell::Sh,
+        profile,
+        &creds,
+        config.profile_region(profile),
+    ))
 }
 
 /// Learns the account names of a session from the portal, for the menu (best effort).

@@ -4,12 +4,9 @@
 use crate::Outcome;
 use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
+use ssobar_core::credential_env::{self, MARKER, REMOVED, variables};
 use ssobar_core::credentials::{AwsCredentials, Step, Vault, plan};
-use ssobar_core::time::format_timestamp;
 use std::io::Write;
-
-/// The variable that marks a process started by `ssobar exec` (nesting is refused).
-pub const MARKER: &str = "SSOBAR_PROFILE";
 
 /// Which profile's credentials.
 #[derive(clap::Args)]
@@ -64,6 +61,16 @@ pub enum Shell {
     Powershell,
 }
 
+impl From<Shell> for credential_env::Shell {
+    fn from(shell: Shell) -> Self {
+        match shell {
+            Shell::Sh => Self::Sh,
+            Shell::Fish => Self::Fish,
+            Shell::Powershell => Self::Powershell,
+        }
+    }
+}
+
 /// Arguments of `ssobar env`.
 #[derive(clap::Args)]
 pub struct EnvArgs {
@@ -100,37 +107,6 @@ pub fn credential_process(args: &CredentialProcessArgs, ctx: &Context) -> Result
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(Outcome::Success)
 }
-
-/// The variables a child gets: credentials, region, expiry, and the marker.
-fn variables(
-    profile: &str,
-    creds: &AwsCredentials,
-    region: Option<&str>,
-) -> Vec<(&'static str, String)> {
-    let mut vars = vec![
-        ("AWS_ACCESS_KEY_ID", creds.access_key_id.clone()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            creds.secret_access_key.expose().to_owned(),
-        ),
-    ];
-    if let Some(token) = &creds.session_token {
-        vars.push(("AWS_SESSION_TOKEN", token.expose().to_owned()));
-    }
-    if let Some(region) = region {
-        vars.push(("AWS_REGION", region.to_owned()));
-        vars.push(("AWS_DEFAULT_REGION", region.to_owned()));
-    }
-    vars.push((
-        "AWS_CREDENTIAL_EXPIRATION",
-        format_timestamp(creds.expiration),
-    ));
-    vars.push((MARKER, profile.to_owned()));
-    vars
-}
-
-/// Variables removed so the child uses the credentials above and nothing else.
-const REMOVED: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
 
 /// Runs `ssobar exec`: replaces this process with the command (on Unix), so its exit status
 /// and signals are the command's own.
@@ -175,62 +151,11 @@ fn run_replacing(mut command: std::process::Command, program: &str) -> Result<Ou
 pub fn env(args: &EnvArgs, ctx: &Context) -> Result<Outcome> {
     let profile = args.profile.name(ctx);
     let (creds, region) = credentials(ctx, &profile)?;
-    let shell = args.shell.unwrap_or_else(|| {
-        match ctx
-            .env
-            .get("SHELL")
-            .and_then(|s| s.rsplit('/').next())
-            .unwrap_or_default()
-        {
-            "fish" => Shell::Fish,
-            "pwsh" | "powershell" => Shell::Powershell,
-            _ => Shell::Sh,
-        }
-    });
-    let mut out = String::new();
-    for name in REMOVED {
-        out.push_str(&unset_line(shell, name));
-    }
-    for (name, value) in variables(&profile, &creds, region.as_deref()) {
-        out.push_str(&export_line(shell, name, &value));
-    }
+    let shell = args
+        .shell
+        .map(Shell::into)
+        .unwrap_or_else(|| credential_env::Shell::from_login_shell(ctx.env.get("SHELL")));
+    let out = credential_env::export_script(shell, &profile, &creds, region.as_deref());
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(Outcome::Success)
-}
-
-fn export_line(shell: Shell, name: &str, value: &str) -> String {
-    match shell {
-        Shell::Sh => format!("export {name}='{}'\n", value.replace('\'', r"'\''")),
-        Shell::Fish => format!(
-            "set -gx {name} '{}';\n",
-            value.replace('\\', r"\\").replace('\'', r"\'")
-        ),
-        Shell::Powershell => format!("$env:{name} = '{}'\n", value.replace('\'', "''")),
-    }
-}
-
-fn unset_line(shell: Shell, name: &str) -> String {
-    match shell {
-        Shell::Sh => format!("unset {name}\n"),
-        Shell::Fish => format!("set -e {name};\n"),
-        Shell::Powershell => format!("Remove-Item Env:{name} -ErrorAction SilentlyContinue\n"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_quoted_for_each_shell() {
-        assert_eq!(export_line(Shell::Sh, "A", "it's"), "export A='it'\\''s'\n");
-        assert_eq!(
-            export_line(Shell::Fish, "A", r"it's\"),
-            "set -gx A 'it\\'s\\\\';\n"
-        );
-        assert_eq!(
-            export_line(Shell::Powershell, "A", "it's"),
-            "$env:A = 'it''s'\n"
-        );
-    }
 }

@@ -8,6 +8,7 @@ pub mod aws_auth;
 pub mod browser;
 pub mod config;
 pub mod context;
+pub mod credential_env;
 pub mod credentials;
 pub mod eks;
 pub mod eks_cluster;
