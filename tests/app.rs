@@ -499,3 +499,35 @@ fn a_failing_refresh_is_not_retried_in_a_loop() {
         "no second refresh within the minute"
     );
 }
+
+#[test]
+fn start_at_login_follows_the_setting_however_it_was_set() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let autostart = w.sandbox.home().join(".config/autostart");
+    let entries = || {
+        std::fs::read_dir(&autostart)
+            .map(|dir| dir.filter_map(Result::ok).count())
+            .unwrap_or(0)
+    };
+    let app = Running(
+        w.sandbox
+            .command(APP)
+            .env("SSOBAR_START_AT_LOGIN", "true")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let registered = wait_for(15, || (entries() == 1).then_some(()));
+    assert!(registered.is_some(), "an autostart entry for the app");
+    drop(app);
+    // The default (off): the entry goes.
+    let _app = Running::app(&w);
+    let removed = wait_for(15, || (entries() == 0).then_some(()));
+    assert!(
+        removed.is_some(),
+        "no autostart entry once the setting is off"
+    );
+}

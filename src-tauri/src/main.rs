@@ -124,6 +124,10 @@ fn main() {
         ])
         .setup(move |app| {
             tray::create(app.handle())?;
+            let start_at_login = app.state::<AppState>().ctx().settings.start_at_login;
+            if let Err(e) = watch::apply_start_at_login(app.handle(), start_at_login) {
+                eprintln!("ssobar-app: cannot change start at login: {e}");
+            }
             watch::start(app.handle().clone());
             if open_at_start {
                 open_window(app.handle());

@@ -146,17 +146,28 @@ pub fn apply_settings(app: &AppHandle, settings: Settings) -> Result<Settings, S
         move_tokens(&ids, before.tokens.as_ref(), after.tokens.as_ref())
             .map_err(|e| format!("the setting is saved, but moving the tokens failed: {e}"))?;
     }
-    if before.settings.start_at_login != after.settings.start_at_login {
-        let autostart = app.autolaunch();
-        let changed = if after.settings.start_at_login {
-            autostart.enable()
-        } else {
-            autostart.disable()
-        };
-        changed.map_err(|e| {
-            format!("the setting is saved, but start at login could not be changed: {e}")
-        })?;
-    }
+    apply_start_at_login(app, after.settings.start_at_login).map_err(|e| {
+        format!("the setting is saved, but start at login could not be changed: {e}")
+    })?;
     state.poke.notify_one();
     Ok(after.settings)
+}
+
+/// Registers the app to start at login, or not, as the setting says, however it was set (the
+/// window, the settings file, `SSOBAR_START_AT_LOGIN`). Not in demo mode: the demo's settings
+/// are throwaway, and the login items are the person's own.
+pub fn apply_start_at_login(app: &AppHandle, wanted: bool) -> Result<(), String> {
+    if app.state::<AppState>().demo.is_some() {
+        return Ok(());
+    }
+    let autostart = app.autolaunch();
+    if autostart.is_enabled().map_err(|e| e.to_string())? == wanted {
+        return Ok(());
+    }
+    let changed = if wanted {
+        autostart.enable()
+    } else {
+        autostart.disable()
+    };
+    changed.map_err(|e| e.to_string())
 }
