@@ -479,31 +479,30 @@ impl<'a> Vault<'a> {
     /// the steps below them too, as far as needed), under a lock per entry so that concurrent
     /// callers make one call.
     pub async fn credentials(&self, steps: &[Step]) -> Result<AwsCredentials, CredentialsError> {
-        let mut base: Option<AwsCredentials> = None;
+        let below = |i: usize| i.checked_sub(1).map(|b| &steps[b]);
         // The highest step with usable stored credentials; everything above it is fetched.
-        let start = (0..steps.len())
-            .rev()
-            .find(|&i| {
-                let below = i.checked_sub(1).map(|b| &steps[b]);
-                matches!(self.stored(&steps[i], below), Ok(Some(_)))
-            })
-            .unwrap_or(0);
-        for i in start..steps.len() {
-            let below = i.checked_sub(1).map(|b| &steps[b]);
-            base = Some(self.obtain(&steps[i], below, base.as_ref()).await?);
+        let found = (0..steps.len()).rev().find_map(|i| {
+            let creds = self.stored(&steps[i], below(i)).ok().flatten()?;
+            Some((i, creds))
+        });
+        let (mut base, first) = match found {
+            Some((i, creds)) => (Some(creds), i + 1),
+            None => (None, 0),
+        };
+        for (i, step) in steps.iter().enumerate().skip(first) {
+            base = Some(self.obtain(step, below(i), base.as_ref()).await?);
         }
         base.ok_or_else(|| CredentialsError::Local("no steps to credentials".into()))
     }
 
+    /// Fetches and keeps the step's credentials, unless another process did while this one
+    /// waited for the lock. The caller has just found none stored.
     async fn obtain(
         &self,
         step: &Step,
         below: Option<&Step>,
         base: Option<&AwsCredentials>,
     ) -> Result<AwsCredentials, CredentialsError> {
-        if let Some(creds) = self.stored(step, below)? {
-            return Ok(creds);
-        }
         let key = short_digest(&step.entry_name());
         let path = KeyLock::path(&self.ctx.paths.runtime_dir, &format!("creds-{key}"));
         let _lock = KeyLock::acquire(&path, || {})
