@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+/// How many `credential_process = ssobar credential-process --profile X` doorways a profile
+/// may pass through to reach its SSO profile; more is taken for a loop.
+pub const MAX_DOORWAY_HOPS: usize = 8;
+
 /// Which of the two shared files a text came from; they name sections differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -578,7 +582,7 @@ impl AwsConfig {
     pub fn session_for_profile(&self, name: &str) -> Result<SsoSessionConfig, ConfigError> {
         let mut name = name.to_owned();
         // Doorways can point at doorways; a handful of hops is plenty, more is a loop.
-        for _ in 0..8 {
+        for _ in 0..=MAX_DOORWAY_HOPS {
             let chain = self.role_chain(&name)?;
             let root = chain.last().copied().ok_or_else(|| {
                 ConfigError::Invalid(format!("profile {name} has an empty role chain"))

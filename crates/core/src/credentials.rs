@@ -3,7 +3,9 @@
 //! expire. One fetch per entry at a time across every process.
 
 use crate::aws::CallError;
-use crate::config::{AwsConfig, ConfigError, Profile, SessionId, SsoSessionConfig};
+use crate::config::{
+    AwsConfig, ConfigError, MAX_DOORWAY_HOPS, Profile, SessionId, SsoSessionConfig,
+};
 use crate::context::Context;
 use crate::keychain::{self, KeychainError, SecretStore};
 use crate::lock::KeyLock;
@@ -225,7 +227,7 @@ pub fn plan_assuming(
 }
 
 fn plan_from(config: &AwsConfig, name: &str, depth: usize) -> Result<Vec<Step>, CredentialsError> {
-    if depth > 8 {
+    if depth > MAX_DOORWAY_HOPS {
         return Err(CredentialsError::Unsupported(format!(
             "credential_process profiles starting at {name} point at each other in a loop"
         )));
@@ -847,6 +849,47 @@ mfa_serial = arn:aws:iam::1:mfa/me
         assert_eq!(
             steps[1].source(Some(&steps[0])),
             edited_steps[1].source(Some(&edited_steps[0]))
+        );
+    }
+
+    /// A profile `d0` that reaches the SSO profile `sso` through `hops` doorways.
+    fn doorways(hops: usize) -> AwsConfig {
+        let mut text = String::from(
+            "[profile sso]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n\
+             sso_account_id = 1\nsso_role_name = R\n",
+        );
+        for i in 0..hops {
+            let next = if i + 1 == hops {
+                "sso".to_owned()
+            } else {
+                format!("d{}", i + 1)
+            };
+            text.push_str(&format!(
+                "[profile d{i}]\ncredential_process = ssobar credential-process --profile {next}\n"
+            ));
+        }
+        config(&text)
+    }
+
+    #[test]
+    fn config_status_and_vault_agree_on_how_many_doorways_are_too_many() {
+        let settings = crate::settings::Settings::default();
+        let now = Timestamp::UNIX_EPOCH;
+        let ok = doorways(MAX_DOORWAY_HOPS);
+        assert!(ok.session_for_profile("d0").is_ok());
+        assert!(plan(&ok, "d0").is_ok());
+        let status = crate::status::compute(&ok, &Default::default(), now, &settings);
+        assert_ne!(
+            status.profile("d0").unwrap().state,
+            crate::status::SessionState::Misconfigured
+        );
+        let loop_like = doorways(MAX_DOORWAY_HOPS + 1);
+        assert!(loop_like.session_for_profile("d0").is_err());
+        assert!(plan(&loop_like, "d0").is_err());
+        let status = crate::status::compute(&loop_like, &Default::default(), now, &settings);
+        assert_eq!(
+            status.profile("d0").unwrap().state,
+            crate::status::SessionState::Misconfigured
         );
     }
 }

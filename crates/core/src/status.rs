@@ -3,7 +3,9 @@
 //! The tray menu, the window and `ssobar status` all render the one [`Status`] value computed
 //! here, so they can never disagree, and every rule is tested without a clock or a disk.
 
-use crate::config::{AwsConfig, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig};
+use crate::config::{
+    AwsConfig, MAX_DOORWAY_HOPS, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig,
+};
 use crate::settings::Settings;
 use crate::signin::session_command;
 use crate::time::format_duration;
@@ -324,9 +326,6 @@ fn judge_token(
     }
 }
 
-/// Profiles deeper than this are treated as a loop (a chain of `credential_process` doorways).
-const MAX_DOORWAY_DEPTH: usize = 8;
-
 fn profile_status(
     config: &AwsConfig,
     profile: &Profile,
@@ -397,7 +396,7 @@ fn profile_status(
             ),
             Some(source) => match config.require_profile(&source) {
                 Err(e) => misconfigured(status, e.to_string()),
-                Ok(_) if depth >= MAX_DOORWAY_DEPTH => misconfigured(
+                Ok(_) if depth >= MAX_DOORWAY_HOPS => misconfigured(
                     status,
                     "credential_process profiles point at each other in a loop".to_owned(),
                 ),
