@@ -172,7 +172,7 @@ fn a_profile_pointing_at_itself_is_explained() {
 #[test]
 fn exec_passes_credentials_and_the_exit_code() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
-    let script = "printf '%s|%s|%s|%s|%s|%s\\n' \"$AWS_ACCESS_KEY_ID\" \"$AWS_REGION\" \"$AWS_DEFAULT_REGION\" \"${AWS_PROFILE-unset}\" \"$SSOBAR_PROFILE\" \"$AWS_CREDENTIAL_EXPIRATION\"; exit 7";
+    let script = "printf '%s|%s|%s|%s|%s|%s|%s|%s\\n' \"$AWS_ACCESS_KEY_ID\" \"$AWS_REGION\" \"$AWS_DEFAULT_REGION\" \"${AWS_PROFILE-unset}\" \"$SSOBAR_PROFILE\" \"$AWS_CREDENTIAL_EXPIRATION\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_SESSION_TOKEN\"; exit 7";
     let ran = Ran::run(
         w.command()
             .args(["exec", "--profile", "dev", "--", "sh", "-c", script])
@@ -186,6 +186,8 @@ fn exec_passes_credentials_and_the_exit_code() {
         fields[5],
         issued.expiration.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     );
+    assert_eq!(fields[6], issued.secret_access_key);
+    assert_eq!(fields[7], issued.session_token);
 
     let nested = Ran::run(
         w.command()
@@ -204,6 +206,23 @@ fn exec_passes_credentials_and_the_exit_code() {
             .env("SSOBAR_PROFILE", "admin"),
     )
     .success();
+}
+
+#[test]
+fn aws_profile_names_the_profile_when_none_is_given() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let json = Ran::run(
+        w.command()
+            .arg("credential-process")
+            .env("AWS_PROFILE", "admin"),
+    )
+    .success()
+    .json();
+    let issued = w
+        .fake
+        .credentials(json["AccessKeyId"].as_str().unwrap())
+        .expect("credentials the fake issued");
+    assert!(issued.arn.contains("AdministratorAccess"), "{}", issued.arn);
 }
 
 #[cfg(unix)]

@@ -207,6 +207,36 @@ fn device_code_polls_while_pending() {
 }
 
 #[test]
+fn with_no_way_to_open_a_browser_sign_in_uses_the_device_code() {
+    let config = FakeConfig {
+        pending_polls_before_approval: Some(0),
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Follow);
+    // An SSH session: no $BROWSER and no display to open one on.
+    let mut child = w
+        .command()
+        .args(["login", "--profile", "dev"])
+        .env_remove("BROWSER")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Had it chosen the browser, it would wait for one that never comes.
+    if wait_for(30, || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+        panic!("still waiting for a browser after 30 s instead of using the device code");
+    }
+    let ran = Ran::wait(child).success();
+    assert!(ran.stderr.contains("Confirm this code in the browser: "));
+    assert_eq!(w.calls(Operation::StartDeviceAuthorization), 1);
+    assert_eq!(w.calls(Operation::Authorize), 0);
+    assert!(w.browser.opened().is_empty());
+}
+
+#[test]
 fn device_code_slows_down_when_told() {
     let config = FakeConfig {
         slow_down_polls: 1,

@@ -783,4 +783,39 @@ mod tests {
         };
         assert_eq!(login_command(&s, Some("old")), "ssobar login --profile old");
     }
+
+    #[test]
+    fn the_device_code_where_no_browser_can_open_or_pkce_cannot_work() {
+        let ctx = |pairs: &[(&str, &str)]| {
+            let mut vars = vec![("HOME", "/nonexistent-home")];
+            vars.extend_from_slice(pairs);
+            Context::from_env(crate::env::Env::from_pairs(vars.iter().copied())).unwrap()
+        };
+        let named = SsoSessionConfig {
+            id: SessionId::Named("corp".into()),
+            start_url: "https://x/start".into(),
+            region: "us-east-1".into(),
+            registration_scopes: None,
+        };
+        let legacy = SsoSessionConfig {
+            id: SessionId::Legacy("https://x/start".into()),
+            ..named.clone()
+        };
+        let desktop = ctx(&[("DISPLAY", ":0")]);
+        assert_eq!(choose_flow(&desktop, &named, None), SignInFlow::Browser);
+        assert_eq!(
+            choose_flow(&ctx(&[("BROWSER", "firefox")]), &named, None),
+            SignInFlow::Browser
+        );
+        let ssh = ctx(&[]);
+        assert_eq!(choose_flow(&ssh, &named, None), SignInFlow::DeviceCode);
+        assert_eq!(choose_flow(&desktop, &legacy, None), SignInFlow::DeviceCode);
+        assert_eq!(
+            choose_flow(&ssh, &named, Some(SignInFlow::Browser)),
+            SignInFlow::Browser,
+            "asked for is what it gets"
+        );
+        let set = ctx(&[("DISPLAY", ":0"), ("SSOBAR_SIGN_IN_FLOW", "device-code")]);
+        assert_eq!(choose_flow(&set, &named, None), SignInFlow::DeviceCode);
+    }
 }
