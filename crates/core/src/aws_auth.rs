@@ -115,8 +115,20 @@ pub fn grant_instructions(
     let mut create = format!(
         "aws eks create-access-entry --cluster-name {cluster} --region {cluster_region} \\\n    --principal-arn {full} \\\n    --username '{username}'"
     );
-    if !groups.is_empty() {
-        let _ = write!(create, " \\\n    --kubernetes-groups {}", groups.join(" "));
+    // EKS refuses access-entry groups under the reserved system: prefix (InvalidParameter).
+    let (reserved, entry_groups): (Vec<&String>, Vec<&String>) =
+        groups.iter().partition(|g| g.starts_with("system:"));
+    if !reserved.is_empty() {
+        let names: Vec<&str> = reserved.iter().map(|g| g.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "# Access entries refuse groups that start with system: ({} left out); the cluster-admin access policy below grants what system:masters would.",
+            names.join(", ")
+        );
+    }
+    if !entry_groups.is_empty() {
+        let names: Vec<&str> = entry_groups.iter().map(|g| g.as_str()).collect();
+        let _ = write!(create, " \\\n    --kubernetes-groups {}", names.join(" "));
     }
     let _ = writeln!(out, "{create}");
     let _ = writeln!(
@@ -185,6 +197,20 @@ mod tests {
         assert!(text.contains("--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmin_0a1b2c3d4e5f6a7b"));
         assert!(
             text.contains("aws eks create-access-entry --cluster-name prod --region eu-central-1")
+        );
+        assert!(!text.contains("--kubernetes-groups"), "{text}");
+        assert!(text.contains("(system:masters left out)"), "{text}");
+    }
+
+    #[test]
+    fn access_entries_keep_groups_outside_the_reserved_prefix() {
+        let r = role();
+        let groups = ["system:masters".to_owned(), "platform-admins".to_owned()];
+        let text = grant_instructions(&r, "us-east-1", "prod", "us-east-1", "u", &groups);
+        assert!(text.contains("    - platform-admins\n"), "{text}");
+        assert!(
+            text.contains("--kubernetes-groups platform-admins\n"),
+            "{text}"
         );
     }
 }
