@@ -236,6 +236,29 @@ fn with_no_way_to_open_a_browser_sign_in_uses_the_device_code() {
     assert!(w.browser.opened().is_empty());
 }
 
+#[cfg(unix)]
+#[test]
+fn a_killed_sign_in_leaves_no_lock_behind() {
+    let config = FakeConfig {
+        pending_polls_before_approval: Some(0),
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Ignore);
+    // The first sign-in holds the session's lock while it waits for the browser...
+    let mut first = w.spawn(&["login", "--profile", "dev"]);
+    wait_for(20, || w.browser.opened().pop()).expect("the first sign-in is waiting");
+    // ...and dies without a chance to let go of it.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = w.spawn(&["login", "--profile", "dev", "--device-code"]);
+    if wait_for(30, || second.try_wait().ok().flatten()).is_none() {
+        let _ = second.kill();
+        panic!("the second sign-in still waits for the dead one's lock after 30 s");
+    }
+    Ran::wait(second).success();
+    assert!(w.token().is_some());
+}
+
 #[test]
 fn device_code_slows_down_when_told() {
     let config = FakeConfig {
