@@ -598,3 +598,21 @@ fn signing_out_forgets_the_assumed_role_and_its_tokens() {
     assert!(after.stdout.is_empty(), "no token after sign-out");
     assert!(after.stderr.contains("ssobar login"), "{}", after.stderr);
 }
+
+#[test]
+fn a_bad_setting_is_reported_on_stderr_and_the_token_still_printed() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = Ran::run(
+        w.command()
+            .args(["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+            .env("SSOBAR_CREDENTIAL_MARGIN_MINUTES", "soon"),
+    )
+    .success();
+    assert!(
+        ran.stderr.contains("ssobar: warning: ")
+            && ran.stderr.contains("SSOBAR_CREDENTIAL_MARGIN_MINUTES"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(ran.json()["kind"], "ExecCredential");
+}

@@ -117,6 +117,8 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     // Stamped before reading: an edit in between retires the token instead of hiding in it.
     let config_stamp = eks::file_stamp(&paths.config_file);
     let ctx = Context::from_env(env)?;
+    // The warm path above reads no settings; this one does, and says what it could not use.
+    crate::report_settings_warnings(&ctx);
     let config = ctx.load_config();
     let steps = match &args.role_arn {
         Some(arn) => plan_assuming(&config, &args.profile, arn)?,

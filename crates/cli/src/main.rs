@@ -64,9 +64,7 @@ fn main() -> ExitCode {
         Context::from_env(env)
             .map_err(anyhow::Error::from)
             .and_then(|ctx| {
-                for warning in &ctx.settings_warnings {
-                    eprintln!("ssobar: warning: {warning}");
-                }
+                report_settings_warnings(&ctx);
                 match &cli.command {
                     Command::Status(args) => status::run(args, &ctx),
                     Command::Login(args) => signin::login(args, &ctx),
@@ -81,6 +79,13 @@ fn main() -> ExitCode {
                 }
             }),
     )
+}
+
+/// Says on stderr which settings could not be used (their defaults were kept).
+pub(crate) fn report_settings_warnings(ctx: &Context) {
+    for warning in &ctx.settings_warnings {
+        eprintln!("ssobar: warning: {warning}");
+    }
 }
 
 /// The runtime the commands' AWS calls run on: one thread, as a command makes few calls.
