@@ -336,6 +336,54 @@ fn legacy_profiles_sign_in_with_the_device_code() {
 }
 
 #[test]
+fn refresh_renews_inside_the_refresh_window_and_all_takes_every_session() {
+    let w = world(BrowserMode::Ignore);
+    // Ten minutes left: inside the default 15-minute window, outside a 5-minute one.
+    let issued = w.seed_sign_in(600);
+    let ran = Ran::run(
+        w.command()
+            .args(["refresh", "--profile", "dev"])
+            .env("SSOBAR_REFRESH_MINUTES", "5"),
+    )
+    .success();
+    assert!(
+        ran.stdout.contains("not due for a refresh yet"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 0);
+
+    // A legacy session signed in too, but with nothing to refresh with.
+    let legacy_url = format!("{}/legacy", w.fake.url());
+    let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
+    w.sandbox.write_token(
+        &legacy_url,
+        &serde_json::json!({
+            "startUrl": legacy_url,
+            "region": "us-east-1",
+            "accessToken": "aoa-legacy",
+            "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }),
+    );
+    let ran = w.ssobar(&["refresh", "--all"]).expect_code(1);
+    assert!(
+        ran.stdout
+            .contains(&format!("Refreshed {}: signed in until ", w.session)),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stderr.contains("ssobar login --profile legacy"),
+        "{}",
+        ran.stderr
+    );
+    assert_ne!(
+        w.token().unwrap()["accessToken"],
+        issued.access_token.as_str()
+    );
+}
+
+#[test]
 fn refresh_rotates_the_token_without_a_browser() {
     let w = world(BrowserMode::Follow);
     w.ssobar(&["login", "--profile", "dev"]).success();
