@@ -82,17 +82,22 @@ fn select_one(ctx: &Context, config: &AwsConfig, select: &SessionSelector) -> Re
 }
 
 fn select_all(ctx: &Context, config: &AwsConfig) -> Vec<Target> {
+    // Each session once, through the first profile that uses it (legacy sessions are signed
+    // in to through a profile), in session order.
+    let mut by_session = std::collections::BTreeMap::new();
+    for profile in config.profiles() {
+        if let Ok(session) = config.session_for_profile(&profile.name) {
+            by_session
+                .entry(session.id.clone())
+                .or_insert_with(|| (session, profile.name.clone()));
+        }
+    }
     referenced_sessions(config)
         .into_iter()
         .filter(|id| matches!(ctx.tokens.load(id), CachedToken::Present(_)))
         .filter_map(|id| {
-            let profile = config.profiles().find(|p| {
-                config
-                    .session_for_profile(&p.name)
-                    .is_ok_and(|s| s.id == id)
-            })?;
-            let session = config.session_for_profile(&profile.name).ok()?;
-            let login = login_command(&session, Some(&profile.name));
+            let (session, profile) = by_session.remove(&id)?;
+            let login = login_command(&session, Some(&profile));
             Some(Target { session, login })
         })
         .collect()
