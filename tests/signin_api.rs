@@ -131,4 +131,23 @@ async fn a_browser_that_never_returns_times_out() {
     );
     assert_eq!(browser.opened().len(), 1);
     assert!(!sandbox.token_path("corp").exists());
+
+    // A device code nobody confirms: the same timeout, in the device flow's words.
+    let options = SignInOptions {
+        flow: Some(signin::SignInFlow::DeviceCode),
+        ..options
+    };
+    let err = signin::sign_in(
+        &ctx,
+        &session,
+        &options,
+        "ssobar login --sso-session corp",
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the code was not confirmed within 1 second; run \"ssobar login --sso-session corp\" again"
+    );
 }

@@ -159,7 +159,7 @@ pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
     let outcome = runtime()?.block_on(async {
         tokio::select! {
             r = signin::sign_in(ctx, &target.session, &options, &target.login, &print_event) => r.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => bail!("sign-in to {name} cancelled; nothing was changed"),
+            _ = tokio::signal::ctrl_c() => bail!("sign-in to {name} cancelled; nothing was changed (run \"{}\" to start again)", target.login),
         }
     })?;
     let token = outcome.token();

@@ -173,14 +173,16 @@ pub enum SignInError {
         command: String,
     },
     /// Nothing came back in time.
-    #[error(
-        "no answer from the browser within {after}; run \"{command}\" again (add --device-code to sign in from another device)"
-    )]
+    #[error("{waited} within {after}; run \"{command}\" again{hint}")]
     TimedOut {
+        /// What did not happen: the browser's answer, or the code's confirmation.
+        waited: &'static str,
         /// The timeout, in words.
         after: String,
         /// The command to run.
         command: String,
+        /// The other way in, when there is one.
+        hint: &'static str,
     },
     /// A refresh is impossible or was refused: a browser sign-in is needed.
     #[error("sign-in needed for {session}: {reason}; run \"{command}\"")]
@@ -288,6 +290,7 @@ pub async fn sign_in(
         return Ok(SignInOutcome::AlreadySignedIn(token.clone()));
     }
 
+    let flow = choose_flow(ctx, session, options.flow);
     let run = async {
         let _lock = lock_session(ctx, &session.id, || {
             on_event(SignInEvent::WaitingForOtherSignIn)
@@ -301,7 +304,6 @@ pub async fn sign_in(
         {
             return Ok(SignInOutcome::SignedInElsewhere(token));
         }
-        let flow = choose_flow(ctx, session, options.flow);
         let oidc = OidcClient::new(&ctx.env, &session.region);
         let registration = registration(ctx, &oidc, session, flow).await?;
         let started = ctx.now();
@@ -327,9 +329,18 @@ pub async fn sign_in(
     tokio::time::timeout(options.timeout, run)
         .await
         .unwrap_or_else(|_| {
+            let (waited, hint) = match flow {
+                SignInFlow::Browser => (
+                    "no answer from the browser",
+                    " (add --device-code to sign in from another device)",
+                ),
+                SignInFlow::DeviceCode => ("the code was not confirmed", ""),
+            };
             Err(SignInError::TimedOut {
+                waited,
                 after: spoken_duration(options.timeout),
                 command: command.to_owned(),
+                hint,
             })
         })
 }
