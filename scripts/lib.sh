@@ -1,4 +1,4 @@
-# Shared by scripts/run and scripts/test: install what is missing, nothing more.
+# Shared by scripts/run, scripts/test and scripts/bench: install what is missing, nothing more.
 # shellcheck shell=bash
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,4 +48,19 @@ ensure_tauri_driver() {
   say "installing tauri-driver $version into target/tools"
   cargo install tauri-driver --version "$version" --locked --quiet --root "$root/target/tools"
   echo "$version" >"$root/target/tools/tauri-driver.version"
+}
+
+# Starts "$1"/ssobar-fake-aws serving a demo HOME seeded in "$2", exports its endpoint
+# variables into this shell and sets fake_pid. Fails, saying why, if it does not come up.
+start_demo_fake() {
+  local bin=$1 home=$2
+  "$bin/ssobar-fake-aws" --demo-home "$home" >"$home/fake.env" 2>"$home/fake.log" &
+  fake_pid=$!
+  for _ in $(seq 100); do grep -q SSOBAR_FAKE_AWS_URL "$home/fake.env" 2>/dev/null && break; sleep 0.05; done
+  if ! grep -q SSOBAR_FAKE_AWS_URL "$home/fake.env" 2>/dev/null; then
+    echo "ssobar-fake-aws did not start: $(cat "$home/fake.log")" >&2
+    return 1
+  fi
+  # shellcheck disable=SC1091
+  source "$home/fake.env"
 }
