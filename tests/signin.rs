@@ -121,6 +121,23 @@ fn a_forged_state_is_refused_and_nothing_is_written() {
 }
 
 #[test]
+fn a_refusal_with_another_sign_ins_state_is_not_taken_for_this_one() {
+    let config = FakeConfig {
+        deny: true,
+        ..FakeConfig::default()
+    };
+    // An old tab's "denied" must not end this sign-in as denied.
+    let w = world_with(config, BrowserMode::ForgeState);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    assert!(
+        ran.stderr
+            .contains("the browser answered with a different sign-in's state"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
 fn a_denied_browser_sign_in_says_so() {
     let config = FakeConfig {
         deny: true,

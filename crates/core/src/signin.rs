@@ -486,21 +486,28 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
     );
     announce_url(ctx, &url, options.open_browser, on_event);
     on_event(SignInEvent::Waiting);
+    // A redirect whose state is not ours, a code or an error alike, belongs to another
+    // sign-in (or to a forger): its page says so and this sign-in stops.
+    let foreign = |cb: &Callback| match cb {
+        Callback::Code { state: got, .. } => *got != state,
+        Callback::Error { state: got, .. } => got.as_ref().is_some_and(|got| *got != state),
+    };
     let callback = listener
-        .wait(|cb| match cb {
-            Callback::Code { state: got, .. } if *got != state => {
+        .wait(|cb| {
+            if foreign(cb) {
                 Err("this page belongs to another sign-in; start again from ssobar".to_owned())
+            } else {
+                Ok(())
             }
-            _ => Ok(()),
         })
         .await;
     drop(listener);
+    if foreign(&callback) {
+        return Err(SignInError::StateMismatch {
+            command: command.to_owned(),
+        });
+    }
     let code = match callback {
-        Callback::Code { state: got, .. } if got != state => {
-            return Err(SignInError::StateMismatch {
-                command: command.to_owned(),
-            });
-        }
         Callback::Code { code, .. } => code,
         Callback::Error {
             error, description, ..
