@@ -32,6 +32,30 @@ pub struct SignInProgress {
     message: Option<String>,
 }
 
+impl SignInProgress {
+    fn new(session: &SessionId, phase: &'static str) -> Self {
+        Self {
+            session: session.key(),
+            phase,
+            ..Self::default()
+        }
+    }
+
+    fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// The URL this event asked the person to open, if it is such an event.
+    pub fn opened_url(&self) -> Option<&str> {
+        if self.phase == "open-url" {
+            self.url.as_deref()
+        } else {
+            None
+        }
+    }
+}
+
 fn emit(app: &AppHandle, progress: SignInProgress) {
     let _ = app.emit_to(WINDOW, "sign-in", progress);
 }
@@ -105,19 +129,10 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
         open_window(app);
         return;
     }
-    let key = id.key();
     let (session, command) = match state.session(&id) {
         Ok(found) => found,
         Err(e) => {
-            emit(
-                app,
-                SignInProgress {
-                    session: key,
-                    phase: "failed",
-                    message: Some(e),
-                    ..Default::default()
-                },
-            );
+            emit(app, SignInProgress::new(&id, "failed").with_message(e));
             return;
         }
     };
@@ -148,23 +163,13 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
                 );
                 emit(
                     &task_app,
-                    SignInProgress {
-                        session: task_id.key(),
-                        phase: "done",
-                        message: Some(message),
-                        ..Default::default()
-                    },
+                    SignInProgress::new(&task_id, "done").with_message(message),
                 );
                 learn_account_names(&task_app, &task_id).await;
             }
             Err(e) => emit(
                 &task_app,
-                SignInProgress {
-                    session: task_id.key(),
-                    phase: "failed",
-                    message: Some(e.to_string()),
-                    ..Default::default()
-                },
+                SignInProgress::new(&task_id, "failed").with_message(e.to_string()),
             ),
         }
     });
@@ -172,50 +177,31 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
         id,
         SignInTask {
             abort: task.inner().abort_handle(),
-            url: None,
             events: Vec::new(),
         },
     );
 }
 
 fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
-    let session = id.key();
     let device_code = matches!(event, SignInEvent::DeviceCode { .. });
     let progress = match event {
-        SignInEvent::WaitingForOtherSignIn => SignInProgress {
-            session,
-            phase: "waiting-for-other",
-            ..Default::default()
+        SignInEvent::WaitingForOtherSignIn => SignInProgress::new(id, "waiting-for-other"),
+        SignInEvent::OpenUrl { url, opened } => SignInProgress {
+            url: Some(url),
+            opened: Some(opened.is_ok()),
+            ..SignInProgress::new(id, "open-url")
         },
-        SignInEvent::OpenUrl { url, opened } => {
-            if let Some(task) = app.state::<AppState>().shared().sign_ins.get_mut(id) {
-                task.url = Some(url.clone());
-            }
-            SignInProgress {
-                session,
-                phase: "open-url",
-                url: Some(url),
-                opened: Some(opened.is_ok()),
-                ..Default::default()
-            }
-        }
         SignInEvent::DeviceCode {
             user_code,
             verification_uri,
             verification_uri_complete,
         } => SignInProgress {
-            session,
-            phase: "device-code",
             url: verification_uri_complete,
             user_code: Some(user_code),
             verification_uri: Some(verification_uri),
-            ..Default::default()
+            ..SignInProgress::new(id, "device-code")
         },
-        SignInEvent::Waiting => SignInProgress {
-            session,
-            phase: "waiting",
-            ..Default::default()
-        },
+        SignInEvent::Waiting => SignInProgress::new(id, "waiting"),
     };
     if let Some(task) = app.state::<AppState>().shared().sign_ins.get_mut(id) {
         task.events.push(progress.clone());
@@ -235,21 +221,14 @@ pub fn cancel_sign_in(app: &AppHandle, id: &SessionId) {
     if let Some(task) = task {
         task.abort.abort();
         state.set_busy(id, false);
-        emit(
-            app,
-            SignInProgress {
-                session: id.key(),
-                phase: "cancelled",
-                ..Default::default()
-            },
-        );
+        emit(app, SignInProgress::new(id, "cancelled"));
     }
 }
 
 /// Opens the running sign-in's URL again.
 pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String> {
     let state = app.state::<AppState>();
-    let url = state.shared().sign_ins.get(id).and_then(|t| t.url.clone());
+    let url = state.shared().sign_ins.get(id).and_then(SignInTask::url);
     let url = url.ok_or_else(|| "no sign-in is waiting for the browser".to_owned())?;
     ssobar_core::browser::open_url(&state.ctx().env, &url).map(|_| ())
 }

@@ -15,10 +15,19 @@ use tokio::sync::Notify;
 pub struct SignInTask {
     /// Cancels it (dropping the listener; nothing is half-written).
     pub abort: tokio::task::AbortHandle,
-    /// The last URL it asked the person to open ("Open browser again").
-    pub url: Option<String>,
     /// Its progress so far, replayed to a window that opens mid-way (a device code, say).
     pub events: Vec<crate::actions::SignInProgress>,
+}
+
+impl SignInTask {
+    /// The last URL it asked the person to open ("Open browser again").
+    pub fn url(&self) -> Option<String> {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|event| event.opened_url())
+            .map(str::to_owned)
+    }
 }
 
 /// The mutable part.

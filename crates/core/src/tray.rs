@@ -279,11 +279,7 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
         entries.push(MenuEntry::Label("No SSO sessions in ~/.aws/config".into()));
         entries.push(MenuEntry::Separator);
     }
-    let expired = status
-        .sessions
-        .iter()
-        .filter(|s| needs_sign_in(s, activity) && !activity.busy.contains(&s.id))
-        .count();
+    let expired = expired_sessions(status, activity).len();
     entries.push(MenuEntry::Item {
         action: MenuAction::SignInAllExpired,
         label: if expired > 0 {
