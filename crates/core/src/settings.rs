@@ -100,20 +100,18 @@ impl Settings {
     /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
     /// Returns the settings and one warning per value that was ignored.
     pub fn load(file: &Path, env: &Env) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
         let text = match std::fs::read_to_string(file) {
             Ok(text) => Some(text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
-                return (
-                    Self::default().with_env(env, &mut Vec::new()),
-                    vec![format!(
-                        "{}: cannot read: {e}; using defaults",
-                        file.display()
-                    )],
-                );
+                warnings.push(format!(
+                    "{}: cannot read: {e}; using defaults",
+                    file.display()
+                ));
+                None
             }
         };
-        let mut warnings = Vec::new();
         let mut settings = Self::default();
         if let Some(text) = text {
             settings.apply_file(&text, &file.display().to_string(), &mut warnings);
@@ -287,5 +285,23 @@ mod tests {
         };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file, &Env::default()), (s, vec![]));
+    }
+
+    #[test]
+    fn an_unreadable_file_still_lets_the_environment_speak() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the file should be: it exists but cannot be read as one.
+        let env = Env::from_pairs([
+            ("SSOBAR_WARNING_MINUTES", "30"),
+            ("SSOBAR_REFRESH_MINUTES", "soon"),
+        ]);
+        let (settings, warnings) = Settings::load(dir.path(), &env);
+        assert_eq!(settings.warning_minutes, 30);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("cannot read"), "{warnings:?}");
+        assert!(
+            warnings[1].starts_with("SSOBAR_REFRESH_MINUTES: "),
+            "{warnings:?}"
+        );
     }
 }
