@@ -148,21 +148,20 @@ fn upsert_named(
             "`{list}` in the kubeconfig is not a list"
         )));
     };
-    let existing = items
-        .iter_mut()
-        .find(|item| item.get("name").and_then(Value::as_str) == Some(name));
-    let item = match existing {
-        Some(item) => item,
+    let at = match items
+        .iter()
+        .position(|item| item.get("name").and_then(Value::as_str) == Some(name))
+    {
+        Some(at) => at,
         None => {
             let mut fresh = Mapping::new();
             fresh.insert("name".into(), name.into());
             fresh.insert(inner.into(), Value::Mapping(Mapping::new()));
             items.push(Value::Mapping(fresh));
-            items
-                .last_mut()
-                .ok_or_else(|| KubeconfigError("unreachable: just pushed".into()))?
+            items.len() - 1
         }
     };
+    let item = &mut items[at];
     let Value::Mapping(item) = item else {
         return Err(KubeconfigError(format!(
             "an entry of `{list}` named {name} is not a mapping"
