@@ -351,3 +351,117 @@ fn no_secret_service_means_an_error_not_a_plain_file() {
     );
     assert_eq!(ran.stdout, "");
 }
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to `pid` with the real `kill`.
+#[cfg(unix)]
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Waits until a lock file whose name starts with `prefix` names `pid` as its holder.
+#[cfg(unix)]
+fn wait_until_holding(w: &World, prefix: &str, pid: u32) {
+    let locks = w.sandbox.home().join(".run/ssobar/locks");
+    let held = ssobar_testkit::wait_for(20, || {
+        std::fs::read_dir(&locks).ok()?.flatten().find(|entry| {
+            entry.file_name().to_string_lossy().starts_with(prefix)
+                && std::fs::read_to_string(entry.path())
+                    .is_ok_and(|text| text.starts_with(&format!("{pid}\n")))
+        })
+    });
+    assert!(held.is_some(), "process {pid} never took a {prefix} lock");
+}
+
+/// Runs `args` with a one-second lock wait, killing it if it is still waiting after 30 s.
+#[cfg(unix)]
+fn run_with_short_lock_wait(w: &World, args: &[&str]) -> Ran {
+    let mut child = w
+        .command()
+        .args(args)
+        .env("SSOBAR_LOCK_WAIT_SECONDS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if ssobar_testkit::wait_for(30, || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+        panic!(
+            "`ssobar {}` still waits for a stopped holder after 30 s",
+            args.join(" ")
+        );
+    }
+    Ran::wait(child)
+}
+
+/// Checks that a waiter that gave up said so in one line naming the holder and the remedy.
+#[cfg(unix)]
+fn assert_names_the_holder(ran: Ran, pid: u32, holder_command: &str) {
+    let ran = ran.expect_code(1);
+    let stderr = ran.stderr.trim();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(&format!("process {pid} (")), "{stderr}");
+    assert!(stderr.contains(holder_command), "{stderr}");
+    assert!(stderr.contains(&format!("kill {pid}")), "{stderr}");
+    assert!(ran.stdout.is_empty(), "{}", ran.stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stopped_credential_fetch_makes_later_callers_give_up_and_name_it() {
+    let w = World::signed_in(
+        SSOBAR,
+        FakeConfig {
+            latency_ms: 20_000,
+            ..FakeConfig::default()
+        },
+    );
+    // A fetch that is mid-call when the person presses Ctrl-Z on the `aws` that started it.
+    let mut holder = w.spawn(&["credential-process", "--profile", "dev"]);
+    wait_until_holding(&w, "creds-", holder.id());
+    signal(holder.id(), "STOP");
+
+    let waited = run_with_short_lock_wait(&w, &["credential-process", "--profile", "dev"]);
+    assert_names_the_holder(
+        waited,
+        holder.id(),
+        "ssobar credential-process --profile dev",
+    );
+    let waited = run_with_short_lock_wait(
+        &w,
+        &["eks-token", "--profile", "dev", "--cluster-id", "demo"],
+    );
+    assert_names_the_holder(
+        waited,
+        holder.id(),
+        "ssobar credential-process --profile dev",
+    );
+
+    signal(holder.id(), "KILL");
+    holder.wait().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stopped_sign_in_makes_refresh_and_logout_give_up_and_name_it() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    // A forced sign-in holds the session while it waits for the browser; then it is stopped.
+    let mut holder = w.spawn(&["login", "--profile", "dev", "--force"]);
+    wait_until_holding(&w, "sso-", holder.id());
+    signal(holder.id(), "STOP");
+
+    for args in [
+        &["refresh", "--profile", "dev", "--force"][..],
+        &["logout", "--profile", "dev"][..],
+    ] {
+        let waited = run_with_short_lock_wait(&w, args);
+        assert_names_the_holder(waited, holder.id(), "ssobar login --profile dev --force");
+    }
+    assert!(w.token().is_some(), "the waiters changed nothing");
+
+    signal(holder.id(), "KILL");
+    holder.wait().unwrap();
+}

@@ -31,11 +31,17 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3)
 }
 
-/// Fail fast on a dead network instead of hanging a kubectl call.
+/// The longest one AWS call may take, retries included. Whoever waits for a process that is
+/// making one (a credential fetch, a refresh) waits a little longer than this, then gives up.
+pub const CALL_BUDGET: Duration = Duration::from_secs(30);
+
+/// Fail fast on a dead network instead of hanging a kubectl call: each attempt is bounded,
+/// and so is the call with all its retries.
 pub fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(CALL_BUDGET)
         .build()
 }
 

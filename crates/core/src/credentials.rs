@@ -8,7 +8,7 @@ use crate::config::{
 };
 use crate::context::Context;
 use crate::keychain::{self, KeychainError, SecretStore};
-use crate::lock::KeyLock;
+use crate::lock::{KeyLock, LockError, LockRequest};
 use crate::portal::PortalClient;
 use crate::secret::Secret;
 use crate::signin::session_command;
@@ -189,7 +189,10 @@ pub enum CredentialsError {
         /// What went wrong.
         error: CallError,
     },
-    /// A lock could not be taken.
+    /// Another process held the entry for the whole wait, or its lock could not be used.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Something local went wrong.
     #[error("{0}")]
     Local(String),
 }
@@ -453,8 +456,12 @@ impl<'a> Vault<'a> {
             &format!("index-{}", short_digest(&session_key)),
         );
         // The index is read, changed and written back: one writer at a time.
-        let _lock = KeyLock::acquire_blocking(&path)
-            .map_err(|e| CredentialsError::Local(format!("cannot lock {}: {e}", path.display())))?;
+        let what = format!("the keychain index of {session_key}");
+        let _lock = KeyLock::acquire_blocking(&LockRequest {
+            path: &path,
+            what: &what,
+            wait: self.ctx.settings.lock_wait(),
+        })?;
         let mut names = self.indexed(&session_key)?;
         if !names.contains(&name) {
             names.push(name);
@@ -507,9 +514,13 @@ impl<'a> Vault<'a> {
     ) -> Result<AwsCredentials, CredentialsError> {
         let key = short_digest(&step.entry_name());
         let path = KeyLock::path(&self.ctx.paths.runtime_dir, &format!("creds-{key}"));
-        let _lock = KeyLock::acquire(&path, || {})
-            .await
-            .map_err(|e| CredentialsError::Local(format!("cannot lock {}: {e}", path.display())))?;
+        let what = format!("the keychain entry {}", step.entry_name());
+        let request = LockRequest {
+            path: &path,
+            what: &what,
+            wait: self.ctx.settings.lock_wait(),
+        };
+        let _lock = KeyLock::acquire(&request, || {}).await?;
         if let Some(creds) = self.stored(step, below)? {
             return Ok(creds);
         }

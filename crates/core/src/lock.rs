@@ -1,13 +1,17 @@
 //! Cross-process single flight: one sign-in, refresh or credential fetch per key at a time.
 //!
 //! An OS file lock (flock/LockFileEx through `std::fs::File::lock`) is released by the kernel
-//! when its holder exits or crashes, so a killed `ssobar` can never wedge the others.
+//! when its holder exits or crashes, so a killed `ssobar` can never wedge the others. A holder
+//! that is alive but stuck (stopped with Ctrl-Z, waiting on a keychain prompt) is not waited
+//! for forever: every wait has a deadline, and the holder writes its pid and command into the
+//! lock file so that whoever gives up can say which process to look at.
 
 use crate::fsutil;
+use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io;
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A held lock; dropping it releases it.
 #[derive(Debug)]
@@ -15,9 +19,121 @@ pub struct KeyLock {
     _file: File,
 }
 
+/// The process that holds a lock, as it described itself in the lock file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command line, up to any `--` (what follows may be another program's secrets).
+    pub command: String,
+}
+
+impl LockHolder {
+    /// This process.
+    fn current() -> Self {
+        // The process's own arguments describe it the way its pid does; they are read here
+        // and nowhere else, only to be shown to a person who waits for this process.
+        let mut words: Vec<String> = Vec::new();
+        for (i, arg) in std::env::args_os().enumerate() {
+            let arg = arg.to_string_lossy();
+            if arg == "--" {
+                words.push("--".into());
+                words.push("...".into());
+                break;
+            }
+            let word = if i == 0 {
+                Path::new(arg.as_ref())
+                    .file_name()
+                    .map_or_else(|| arg.to_string(), |n| n.to_string_lossy().into_owned())
+            } else {
+                arg.into_owned()
+            };
+            words.push(word);
+        }
+        Self {
+            pid: std::process::id(),
+            command: one_line(&words.join(" ")),
+        }
+    }
+
+    fn to_record(&self) -> String {
+        format!("{}\n{}\n", self.pid, self.command)
+    }
+
+    /// Reads what [`Self::to_record`] wrote; `None` for anything else (a lock file from an
+    /// older ssobar, or one whose holder has not written yet).
+    fn from_record(text: &str) -> Option<Self> {
+        let mut lines = text.lines();
+        let pid = lines.next()?.trim().parse().ok()?;
+        let command = one_line(lines.next().unwrap_or_default());
+        Some(Self { pid, command })
+    }
+}
+
+/// The text without control characters: a lock file is shared with every process of the user
+/// and what it says is printed to a terminal.
+fn one_line(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "process {} ({})", self.pid, self.command)
+    }
+}
+
+/// Why a lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// Another process held the lock for the whole wait.
+    #[error("{}", busy_message(what, holder.as_ref(), *waited))]
+    Busy {
+        /// What the lock guards, in words ("the sign-in to corp").
+        what: String,
+        /// Who holds it, if it said.
+        holder: Option<LockHolder>,
+        /// How long this process waited.
+        waited: Duration,
+    },
+}
+
+fn busy_message(what: &str, holder: Option<&LockHolder>, waited: Duration) -> String {
+    let secs = waited.as_secs();
+    let unit = if secs == 1 { "second" } else { "seconds" };
+    match holder {
+        Some(holder) => format!(
+            "gave up after {secs} {unit}: {holder} is still busy with {what}; if it is stuck (stopped with Ctrl-Z, or waiting for a keychain prompt), resume it or end it with \"kill {}\", then run this command again",
+            holder.pid
+        ),
+        None => format!(
+            "gave up after {secs} {unit}: another ssobar process is still busy with {what}; if one is stuck, end it (\"pkill -x ssobar\"), then run this command again"
+        ),
+    }
+}
+
 /// How often a waiting task looks again. Waits are for sign-ins (seconds) or for one network
 /// call (tens of milliseconds), so this is small next to either.
 const POLL: Duration = Duration::from_millis(20);
+
+/// What to wait for and how long: a lock file, what it guards (for the message) and the
+/// deadline of the wait.
+#[derive(Clone, Debug)]
+pub struct LockRequest<'a> {
+    /// The lock file.
+    pub path: &'a Path,
+    /// What the lock guards, in words ("the sign-in to corp").
+    pub what: &'a str,
+    /// Give up after this long.
+    pub wait: Duration,
+}
 
 impl KeyLock {
     /// The lock file for `key` (a file name stem) under `runtime_dir`.
@@ -39,42 +155,99 @@ impl KeyLock {
         options.open(path)
     }
 
-    /// Takes the lock if it is free.
-    pub fn try_acquire(path: &Path) -> io::Result<Option<Self>> {
-        let file = Self::open(path)?;
+    /// Takes the lock if it is free; `Err(holder)` names who has it when it is not.
+    fn try_take(path: &Path) -> Result<Result<Self, Option<LockHolder>>, LockError> {
+        let io_error = |source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = Self::open(path).map_err(io_error)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(Self { _file: file })),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(e),
+            Ok(()) => {
+                // Who holds it, for anyone who has to wait. Best effort: the lock works
+                // without the record, only the message of a waiter that gives up is vaguer.
+                let record = LockHolder::current().to_record();
+                let _ = file
+                    .set_len(0)
+                    .and_then(|()| file.rewind())
+                    .and_then(|()| file.write_all(record.as_bytes()));
+                Ok(Ok(Self { _file: file }))
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let holder = file
+                    .read_to_string(&mut text)
+                    .ok()
+                    .and_then(|_| LockHolder::from_record(&text));
+                Ok(Err(holder))
+            }
+            Err(TryLockError::Error(e)) => Err(io_error(e)),
         }
     }
 
-    /// Waits for the lock, blocking the thread (for synchronous callers).
-    pub fn acquire_blocking(path: &Path) -> io::Result<Self> {
-        let file = Self::open(path)?;
-        file.lock()?;
-        Ok(Self { _file: file })
+    /// Takes the lock if it is free.
+    pub fn try_acquire(path: &Path) -> Result<Option<Self>, LockError> {
+        Ok(Self::try_take(path)?.ok())
     }
 
-    /// Waits for the lock without blocking the runtime; `on_wait` runs once if it must wait.
-    /// Cancelling the future (Ctrl-C, a timeout) leaves nothing held.
-    pub async fn acquire(path: &Path, on_wait: impl FnOnce()) -> io::Result<Self> {
-        if let Some(lock) = Self::try_acquire(path)? {
-            return Ok(lock);
-        }
-        on_wait();
+    /// Waits for the lock, blocking the thread (for synchronous callers), until the deadline.
+    pub fn acquire_blocking(request: &LockRequest<'_>) -> Result<Self, LockError> {
+        let started = Instant::now();
         loop {
-            tokio::time::sleep(POLL).await;
-            if let Some(lock) = Self::try_acquire(path)? {
-                return Ok(lock);
+            match Self::try_take(request.path)? {
+                Ok(lock) => return Ok(lock),
+                Err(holder) if started.elapsed() >= request.wait => {
+                    return Err(busy(request, holder));
+                }
+                Err(_) => std::thread::sleep(POLL),
             }
         }
+    }
+
+    /// Waits for the lock without blocking the runtime, until the deadline; `on_wait` runs
+    /// once if it must wait. Cancelling the future (Ctrl-C, a timeout) leaves nothing held.
+    pub async fn acquire(
+        request: &LockRequest<'_>,
+        on_wait: impl FnOnce(),
+    ) -> Result<Self, LockError> {
+        let started = Instant::now();
+        let mut on_wait = Some(on_wait);
+        loop {
+            match Self::try_take(request.path)? {
+                Ok(lock) => return Ok(lock),
+                Err(holder) if started.elapsed() >= request.wait => {
+                    return Err(busy(request, holder));
+                }
+                Err(_) => {
+                    if let Some(on_wait) = on_wait.take() {
+                        on_wait();
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+}
+
+fn busy(request: &LockRequest<'_>, holder: Option<LockHolder>) -> LockError {
+    LockError::Busy {
+        what: request.what.to_owned(),
+        holder,
+        waited: request.wait,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(path: &Path, wait: Duration) -> LockRequest<'_> {
+        LockRequest {
+            path,
+            what: "the test key",
+            wait,
+        }
+    }
 
     #[test]
     fn one_holder_at_a_time_and_released_on_drop() {
@@ -95,14 +268,65 @@ mod tests {
         let flag = waited.clone();
         let p = path.clone();
         let waiter = tokio::spawn(async move {
-            KeyLock::acquire(&p, || flag.store(true, std::sync::atomic::Ordering::SeqCst))
-                .await
-                .unwrap()
+            KeyLock::acquire(&request(&p, Duration::from_secs(30)), || {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .await
+            .unwrap()
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished());
         drop(held);
         waiter.await.unwrap();
         assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gives_up_at_its_deadline_and_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = KeyLock::path(dir.path(), "k");
+        let _held = KeyLock::try_acquire(&path).unwrap().unwrap();
+        let started = Instant::now();
+        let err = KeyLock::acquire(&request(&path, Duration::from_millis(200)), || {})
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        let LockError::Busy { holder, .. } = &err else {
+            panic!("{err}")
+        };
+        let holder = holder.as_ref().expect("the holder wrote its record");
+        assert_eq!(holder.pid, std::process::id());
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("kill {}", std::process::id())),
+            "{message}"
+        );
+        assert!(message.contains("the test key"), "{message}");
+        assert!(!message.contains('\n'), "one line: {message}");
+
+        let err =
+            KeyLock::acquire_blocking(&request(&path, Duration::from_millis(50))).unwrap_err();
+        assert!(matches!(err, LockError::Busy { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_record_that_is_not_ours_names_no_holder() {
+        assert_eq!(LockHolder::from_record(""), None);
+        assert_eq!(LockHolder::from_record("not a pid\n"), None);
+        assert_eq!(
+            LockHolder::from_record("42\nssobar login\x1b[2J\n"),
+            Some(LockHolder {
+                pid: 42,
+                command: "ssobar login[2J".into()
+            })
+        );
+    }
+
+    #[test]
+    fn this_process_describes_itself_on_one_line() {
+        let record = LockHolder::current();
+        assert_eq!(record.pid, std::process::id());
+        assert!(!record.command.is_empty());
+        assert!(!record.command.contains('\n'));
     }
 }

@@ -69,6 +69,10 @@ pub struct Settings {
     pub sign_in_flow: SignInFlowKind,
     /// Start the tray app when the user logs in.
     pub start_at_login: bool,
+    /// How long to wait for another process's credential fetch, refresh or sign-out before
+    /// giving up and naming it: a little longer than one AWS call may take
+    /// ([`crate::aws::CALL_BUDGET`]). Waits for another sign-in last as long as a sign-in.
+    pub lock_wait_seconds: u32,
 }
 
 impl Default for Settings {
@@ -81,6 +85,7 @@ impl Default for Settings {
             token_store: TokenStoreKind::AwsCli,
             sign_in_flow: SignInFlowKind::Browser,
             start_at_login: false,
+            lock_wait_seconds: 35,
         }
     }
 }
@@ -94,9 +99,15 @@ pub const KEYS: &[&str] = &[
     "token_store",
     "sign_in_flow",
     "start_at_login",
+    "lock_wait_seconds",
 ];
 
 impl Settings {
+    /// How long to wait for another process's credential fetch, refresh or sign-out.
+    pub fn lock_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.lock_wait_seconds))
+    }
+
     /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
     /// Returns the settings and one warning per value that was ignored.
     pub fn load(file: &Path, env: &Env) -> (Self, Vec<String>) {
@@ -167,11 +178,12 @@ impl Settings {
     /// Sets one key from its text form (as in the file or an environment variable).
     pub fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
         let raw = raw.trim();
-        let minutes = |slot: &mut u32| {
+        let whole = |slot: &mut u32, unit: &str| {
             raw.parse::<u32>().map(|v| *slot = v).map_err(|_| {
-                format!("{key} = `{raw}` is not a whole number of minutes; keeping {slot}")
+                format!("{key} = `{raw}` is not a whole number of {unit}; keeping {slot}")
             })
         };
+        let minutes = |slot: &mut u32| whole(slot, "minutes");
         let flag = |slot: &mut bool| match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => {
                 *slot = true;
@@ -189,6 +201,7 @@ impl Settings {
             "warning_minutes" => minutes(&mut self.warning_minutes),
             "refresh_minutes" => minutes(&mut self.refresh_minutes),
             "credential_margin_minutes" => minutes(&mut self.credential_margin_minutes),
+            "lock_wait_seconds" => whole(&mut self.lock_wait_seconds, "seconds"),
             "silent_refresh" => flag(&mut self.silent_refresh),
             "start_at_login" => flag(&mut self.start_at_login),
             "token_store" => {

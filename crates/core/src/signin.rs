@@ -11,7 +11,7 @@ use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
 use crate::credentials::Vault;
 use crate::endpoints::check_start_url;
-use crate::lock::KeyLock;
+use crate::lock::{KeyLock, LockError, LockRequest};
 use crate::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
 use crate::pkce::{self, Callback, CallbackListener};
 use crate::portal::PortalClient;
@@ -197,7 +197,10 @@ pub enum SignInError {
     /// An AWS call failed.
     #[error(transparent)]
     Call(#[from] CallError),
-    /// The token store or a lock could not be used.
+    /// Another process held the session for the whole wait, or its lock could not be used.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The token store could not be used.
     #[error("{0}")]
     Local(String),
 }
@@ -255,15 +258,21 @@ fn lock_path(ctx: &Context, id: &SessionId) -> std::path::PathBuf {
     KeyLock::path(&ctx.paths.runtime_dir, &format!("sso-{}", id.cache_key()))
 }
 
+/// Takes the session's lock, waiting at most `wait` for whoever holds it.
 async fn lock_session(
     ctx: &Context,
     id: &SessionId,
+    wait: Duration,
     on_wait: impl FnOnce(),
 ) -> Result<KeyLock, SignInError> {
     let path = lock_path(ctx, id);
-    KeyLock::acquire(&path, on_wait)
-        .await
-        .map_err(|e| SignInError::Local(format!("cannot lock {}: {e}", path.display())))
+    let what = format!("the session {id}");
+    let request = LockRequest {
+        path: &path,
+        what: &what,
+        wait,
+    };
+    Ok(KeyLock::acquire(&request, on_wait).await?)
 }
 
 fn present(token: CachedToken) -> Option<SsoToken> {
@@ -291,11 +300,12 @@ pub async fn sign_in(
     }
 
     let flow = choose_flow(ctx, session, options.flow);
+    // Another sign-in may take as long as this one could, so that is how long to wait for it.
+    let _lock = lock_session(ctx, &session.id, options.timeout, || {
+        on_event(SignInEvent::WaitingForOtherSignIn)
+    })
+    .await?;
     let run = async {
-        let _lock = lock_session(ctx, &session.id, || {
-            on_event(SignInEvent::WaitingForOtherSignIn)
-        })
-        .await?;
         // Whoever held the lock may have just signed in: a token that is valid and is not the
         // one seen before waiting is theirs, and it answers this request too.
         if let Some(token) = present(ctx.tokens.load(&session.id))
@@ -671,7 +681,7 @@ pub async fn refresh(
     {
         return Ok(RefreshOutcome::NotNeeded(token.clone()));
     }
-    let _lock = lock_session(ctx, &session.id, || {}).await?;
+    let _lock = lock_session(ctx, &session.id, ctx.settings.lock_wait(), || {}).await?;
     let now = ctx.now();
     let token = match ctx.tokens.load(&session.id) {
         CachedToken::Present(token) => token,
@@ -731,7 +741,7 @@ pub async fn sign_out(
     config: &AwsConfig,
     session: &SsoSessionConfig,
 ) -> Result<SignOutOutcome, SignInError> {
-    let _lock = lock_session(ctx, &session.id, || {}).await?;
+    let _lock = lock_session(ctx, &session.id, ctx.settings.lock_wait(), || {}).await?;
     let mut portal_error = None;
     if let CachedToken::Present(token) = ctx.tokens.load(&session.id)
         && token.expires_at > ctx.now()
