@@ -189,6 +189,18 @@ fn exec_passes_credentials_and_the_exit_code() {
     assert_eq!(fields[6], issued.secret_access_key);
     assert_eq!(fields[7], issued.session_token);
 
+    // Credentials of another identity left in the environment do not reach the command.
+    let leftovers = Ran::run(
+        w.command()
+            .args(["exec", "--profile", "dev", "--", "sh", "-c"])
+            .arg("printf '%s|%s|%s' \"${AWS_SECURITY_TOKEN-unset}\" \"${AWS_CONTAINER_CREDENTIALS_FULL_URI-unset}\" \"${AWS_WEB_IDENTITY_TOKEN_FILE-unset}\"")
+            .env("AWS_SECURITY_TOKEN", "old-token")
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds")
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", "/elsewhere/token"),
+    )
+    .success();
+    assert_eq!(leftovers.stdout, "unset|unset|unset");
+
     let nested = Ran::run(
         w.command()
             .args(["exec", "--profile", "dev", "--", "true"])

@@ -4,7 +4,7 @@
 use crate::Outcome;
 use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
-use ssobar_core::credential_env::{self, MARKER, REMOVED, variables};
+use ssobar_core::credential_env::{self, MARKER, removed, variables};
 use ssobar_core::credentials::{AwsCredentials, Step, Vault, plan};
 use std::io::Write;
 
@@ -123,10 +123,11 @@ pub fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
     let (program, rest) = args.command.split_first().context("no command to run")?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
-    for name in REMOVED {
+    let set = variables(&profile, &creds, region.as_deref());
+    for name in removed(&set) {
         command.env_remove(name);
     }
-    for (name, value) in variables(&profile, &creds, region.as_deref()) {
+    for (name, value) in set {
         command.env(name, value);
     }
     run_replacing(command, program)

@@ -8,8 +8,38 @@ use crate::time::format_timestamp;
 /// it lets `ssobar exec` refuse to nest.
 pub const MARKER: &str = "SSOBAR_PROFILE";
 
-/// Variables removed so that the command uses the credentials given and nothing else.
-pub const REMOVED: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
+/// Variables that choose or carry credentials. Those of them that [`variables`] does not set
+/// are removed, so that the command uses the credentials given and nothing else: a leftover
+/// `AWS_SECURITY_TOKEN` (read by older tools) or container-credentials URI would mix another
+/// identity into it.
+const CREDENTIAL_VARIABLES: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ACCESS_KEY",
+    "AWS_SECRET_KEY",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
+
+/// The credential variables to remove from a command that gets `set`: every one it does not
+/// set itself.
+pub fn removed(set: &[(&'static str, String)]) -> Vec<&'static str> {
+    CREDENTIAL_VARIABLES
+        .iter()
+        .copied()
+        .filter(|name| !set.iter().any(|(set, _)| set == name))
+        .collect()
+}
 
 /// The shells export lines are written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,18 +91,19 @@ pub fn variables(
     vars
 }
 
-/// The lines that give a shell these credentials: [`REMOVED`] unset, [`variables`] exported.
+/// The lines that give a shell these credentials: [`removed`] unset, [`variables`] exported.
 pub fn export_script(
     shell: Shell,
     profile: &str,
     creds: &AwsCredentials,
     region: Option<&str>,
 ) -> String {
+    let set = variables(profile, creds, region);
     let mut out = String::new();
-    for name in REMOVED {
+    for name in removed(&set) {
         out.push_str(&unset_line(shell, name));
     }
-    for (name, value) in variables(profile, creds, region) {
+    for (name, value) in set {
         out.push_str(&export_line(shell, name, &value));
     }
     out
@@ -112,6 +143,24 @@ mod tests {
             export_line(Shell::Powershell, "A", "it's"),
             "$env:A = 'it''s'\n"
         );
+    }
+
+    #[test]
+    fn every_credential_variable_not_set_is_removed() {
+        let set = vec![
+            ("AWS_ACCESS_KEY_ID", "AKIA".to_owned()),
+            ("AWS_SESSION_TOKEN", "t".to_owned()),
+        ];
+        let removed = removed(&set);
+        for name in [
+            "AWS_PROFILE",
+            "AWS_SECURITY_TOKEN",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ] {
+            assert!(removed.contains(&name), "{name} in {removed:?}");
+        }
+        assert!(!removed.contains(&"AWS_ACCESS_KEY_ID"));
+        assert!(!removed.contains(&"AWS_SESSION_TOKEN"));
     }
 
     #[test]
