@@ -108,80 +108,157 @@ fn explain(e: &keyring::Error) -> KeychainError {
     ))
 }
 
-/// First bytes of every stored value: a version and the number of entries it spans.
-fn header(parts: usize) -> String {
-    format!("ssobar1 {parts}\n")
+/// How a value is laid out over entries, as the first entry's first line says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Layout {
+    /// `ssobar1 PARTS`: parts `NAME#1`.. rewritten in place (ssobar 0.1); read, never written.
+    Parts(usize),
+    /// `ssobar2 PARTS GENERATION DIGEST`: parts `NAME#GENERATION.1`.., named after the value
+    /// they belong to, and the SHA-256 of the whole value.
+    Generation {
+        parts: usize,
+        generation: String,
+        digest: String,
+    },
 }
 
-fn part_name(name: &str, index: usize) -> String {
-    format!("{name}#{index}")
+impl Layout {
+    fn parts(&self) -> usize {
+        match self {
+            Self::Parts(parts) | Self::Generation { parts, .. } => *parts,
+        }
+    }
+
+    /// The entry that holds part `index` (1-based; part 0 is the first entry itself).
+    fn part_name(&self, name: &str, index: usize) -> String {
+        match self {
+            Self::Parts(_) => format!("{name}#{index}"),
+            Self::Generation { generation, .. } => format!("{name}#{generation}.{index}"),
+        }
+    }
+
+    fn header(&self) -> String {
+        match self {
+            Self::Parts(parts) => format!("ssobar1 {parts}\n"),
+            Self::Generation {
+                parts,
+                generation,
+                digest,
+            } => format!("ssobar2 {parts} {generation} {digest}\n"),
+        }
+    }
+
+    /// Reads the header; `None` for anything ssobar did not write.
+    fn parse(bytes: &[u8]) -> Option<(Self, &[u8])> {
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        let line = std::str::from_utf8(&bytes[..newline]).ok()?;
+        let body = &bytes[newline + 1..];
+        let mut words = line.split(' ');
+        let version = words.next()?;
+        let parts: usize = words.next()?.parse().ok()?;
+        if !(1..=MAX_PARTS).contains(&parts) {
+            return None;
+        }
+        let layout = match version {
+            "ssobar1" => Self::Parts(parts),
+            "ssobar2" => Self::Generation {
+                parts,
+                generation: words.next().filter(|g| is_hex(g))?.to_owned(),
+                digest: words.next().filter(|d| is_hex(d))?.to_owned(),
+            },
+            _ => return None,
+        };
+        words.next().is_none().then_some((layout, body))
+    }
 }
 
-/// Writes `value` under `name`, over as many entries as the store's size limit needs, and
-/// deletes parts left over from a longer previous value.
+const MAX_PARTS: usize = 100_000;
+/// Room for the longest header: `ssobar2 100000 <16 hex> <64 hex>\n` is 96 bytes.
+const HEADER_ROOM: usize = 100;
+
+fn is_hex(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn digest(value: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value))
+}
+
+/// Writes `value` under `name`, over as many entries as the store's size limit needs.
+///
+/// A reader, or a crash, between two writes must never combine parts of two values: the new
+/// parts go under names of their own, the first entry (which names them, with a digest of the
+/// whole value) is switched last, and only then are the old parts deleted. Until the switch,
+/// readers see the old value; after it, the new one.
 pub fn write_value(store: &dyn SecretStore, name: &str, value: &[u8]) -> Result<(), KeychainError> {
-    // The header of a value that needs 99,999 parts is 14 bytes; reserve 16.
-    let room = store.max_value_len().saturating_sub(16).max(1);
+    let room = store.max_value_len().saturating_sub(HEADER_ROOM).max(1);
     let chunks: Vec<&[u8]> = if value.is_empty() {
         vec![value]
     } else {
         value.chunks(room).collect()
     };
-    let previous = part_count(store, name)?;
-    for (i, chunk) in chunks.iter().enumerate().skip(1).rev() {
-        store.set(&part_name(name, i), chunk)?;
+    let digest = digest(value);
+    let layout = Layout::Generation {
+        parts: chunks.len(),
+        generation: digest[..16].to_owned(),
+        digest,
+    };
+    let previous = read_layout(store, name)?;
+    for (i, chunk) in chunks.iter().enumerate().skip(1) {
+        store.set(&layout.part_name(name, i), chunk)?;
     }
-    let mut first = header(chunks.len()).into_bytes();
+    let mut first = layout.header().into_bytes();
     first.extend_from_slice(chunks[0]);
-    // The first entry is written last: until it names the new parts, readers see the old value.
     store.set(name, &first)?;
-    for i in chunks.len()..previous.unwrap_or(0) {
-        store.delete(&part_name(name, i))?;
+    if let Some(previous) = previous {
+        for i in 1..previous.parts() {
+            let old = previous.part_name(name, i);
+            if i >= layout.parts() || old != layout.part_name(name, i) {
+                store.delete(&old)?;
+            }
+        }
     }
     Ok(())
 }
 
-/// Reads a value written by [`write_value`]; `None` when absent, or when a part is missing or
-/// the header is not ssobar's (a damaged entry is treated as absent and rewritten).
+/// Reads a value written by [`write_value`]; `None` when absent, or when a part is missing,
+/// the parts do not add up to the digest, or the header is not ssobar's (a damaged entry is
+/// treated as absent and rewritten).
 pub fn read_value(store: &dyn SecretStore, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
     let Some(first) = store.get(name)? else {
         return Ok(None);
     };
-    let Some((parts, body)) = split_header(&first) else {
+    let Some((layout, body)) = Layout::parse(&first) else {
         return Ok(None);
     };
     let mut value = body.to_vec();
-    for i in 1..parts {
-        match store.get(&part_name(name, i))? {
+    for i in 1..layout.parts() {
+        match store.get(&layout.part_name(name, i))? {
             Some(part) => value.extend_from_slice(&part),
             None => return Ok(None),
         }
     }
-    Ok(Some(value))
+    match &layout {
+        Layout::Generation { digest: want, .. } if *want != digest(&value) => Ok(None),
+        _ => Ok(Some(value)),
+    }
 }
 
 /// Deletes a value and all its parts; `Ok(false)` when there was none.
 pub fn delete_value(store: &dyn SecretStore, name: &str) -> Result<bool, KeychainError> {
-    let parts = part_count(store, name)?;
-    for i in 1..parts.unwrap_or(1) {
-        store.delete(&part_name(name, i))?;
+    if let Some(layout) = read_layout(store, name)? {
+        for i in 1..layout.parts() {
+            store.delete(&layout.part_name(name, i))?;
+        }
     }
     store.delete(name)
 }
 
-fn part_count(store: &dyn SecretStore, name: &str) -> Result<Option<usize>, KeychainError> {
+fn read_layout(store: &dyn SecretStore, name: &str) -> Result<Option<Layout>, KeychainError> {
     Ok(store
         .get(name)?
-        .and_then(|first| split_header(&first).map(|(parts, _)| parts)))
-}
-
-fn split_header(bytes: &[u8]) -> Option<(usize, &[u8])> {
-    let newline = bytes.iter().position(|b| *b == b'\n')?;
-    let line = std::str::from_utf8(&bytes[..newline]).ok()?;
-    let parts: usize = line.strip_prefix("ssobar1 ")?.parse().ok()?;
-    (1..=100_000)
-        .contains(&parts)
-        .then_some((parts, &bytes[newline + 1..]))
+        .and_then(|first| Layout::parse(&first).map(|(layout, _)| layout)))
 }
 
 /// SSO tokens in the keychain instead of the AWS CLI cache (`token_store = "keychain"`): no
@@ -291,6 +368,71 @@ mod tests {
         }
     }
 
+    /// A store whose writes fail after the first `writes` succeeded: a crash mid-write.
+    struct FailingAfter {
+        inner: MemoryStore,
+        writes: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SecretStore for FailingAfter {
+        fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
+            self.inner.get(name)
+        }
+        fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
+            use std::sync::atomic::Ordering;
+            let left = self.writes.load(Ordering::SeqCst);
+            if left == 0 {
+                return Err(KeychainError("crashed".into()));
+            }
+            self.writes.store(left - 1, Ordering::SeqCst);
+            self.inner.set(name, value)
+        }
+        fn delete(&self, name: &str) -> Result<bool, KeychainError> {
+            self.inner.delete(name)
+        }
+        fn max_value_len(&self) -> usize {
+            self.inner.max_value_len()
+        }
+    }
+
+    #[test]
+    fn a_write_cut_short_leaves_the_old_value_whole() {
+        let old: Vec<u8> = (0..900u32).map(|i| (i % 7) as u8).collect();
+        let new: Vec<u8> = (0..900u32).map(|i| (i % 11) as u8 + 100).collect();
+        // Cut the second write after each possible number of entry writes.
+        for writes in 0..12 {
+            let s = FailingAfter {
+                inner: store(128),
+                writes: usize::MAX.into(),
+            };
+            write_value(&s, "k", &old).unwrap();
+            s.writes.store(writes, std::sync::atomic::Ordering::SeqCst);
+            let finished = write_value(&s, "k", &new).is_ok();
+            let read = read_value(&s, "k").unwrap();
+            if finished {
+                assert_eq!(read.as_deref(), Some(&new[..]), "after {writes} writes");
+            } else {
+                assert_eq!(read.as_deref(), Some(&old[..]), "cut after {writes} writes");
+            }
+        }
+    }
+
+    #[test]
+    fn values_of_the_first_release_are_still_read_and_deleted() {
+        let s = store(128);
+        s.entries.lock().unwrap().extend([
+            ("k".to_owned(), b"ssobar1 2\nhello ".to_vec()),
+            ("k#1".to_owned(), b"world".to_vec()),
+        ]);
+        assert_eq!(read_value(&s, "k").unwrap().unwrap(), b"hello world");
+        write_value(&s, "k", b"new").unwrap();
+        assert_eq!(
+            s.entries.lock().unwrap().keys().collect::<Vec<_>>(),
+            ["k"],
+            "the old part is gone"
+        );
+    }
+
     #[test]
     fn short_values_take_one_entry() {
         let s = store(2_560);
@@ -301,17 +443,17 @@ mod tests {
 
     #[test]
     fn long_values_are_split_to_fit_and_joined_back() {
-        let s = store(64);
+        let s = store(128);
         let value: Vec<u8> = (0..1_000u32).map(|i| (i % 251) as u8).collect();
         write_value(&s, "k", &value).unwrap();
         assert!(s.entries.lock().unwrap().len() > 1);
-        assert!(s.entries.lock().unwrap().values().all(|v| v.len() <= 64));
+        assert!(s.entries.lock().unwrap().values().all(|v| v.len() <= 128));
         assert_eq!(read_value(&s, "k").unwrap().unwrap(), value);
     }
 
     #[test]
     fn a_shorter_rewrite_deletes_the_leftover_parts() {
-        let s = store(64);
+        let s = store(128);
         write_value(&s, "k", &[7u8; 500]).unwrap();
         write_value(&s, "k", b"short").unwrap();
         assert_eq!(s.entries.lock().unwrap().len(), 1);
@@ -347,10 +489,27 @@ mod tests {
 
     #[test]
     fn damaged_values_read_as_absent() {
-        let s = store(64);
+        let s = store(128);
         write_value(&s, "k", &[1u8; 300]).unwrap();
-        s.entries.lock().unwrap().remove("k#2");
-        assert_eq!(read_value(&s, "k").unwrap(), None);
+        let part = s
+            .entries
+            .lock()
+            .unwrap()
+            .keys()
+            .find(|k| k.ends_with(".2"))
+            .cloned()
+            .unwrap();
+        s.entries
+            .lock()
+            .unwrap()
+            .insert(part.clone(), vec![2u8; 28]);
+        assert_eq!(
+            read_value(&s, "k").unwrap(),
+            None,
+            "a part that does not match"
+        );
+        s.entries.lock().unwrap().remove(&part);
+        assert_eq!(read_value(&s, "k").unwrap(), None, "a missing part");
         s.entries
             .lock()
             .unwrap()

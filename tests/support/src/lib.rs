@@ -419,6 +419,21 @@ pub fn secret_tool_search(entry: &str) -> String {
     )
 }
 
+/// The names of every ssobar entry the Secret Service holds whose name starts with `prefix`.
+pub fn secret_tool_entries(prefix: &str) -> Vec<String> {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", "ssobar"])
+        .output()
+        .expect("run secret-tool (Debian package libsecret-tools)");
+    // secret-tool prints the secret on stdout and the attributes on stderr.
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|line| line.strip_prefix("attribute.username = "))
+        .filter(|name| name.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Every file under `dir` whose bytes contain `needle`.
 pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
