@@ -7,7 +7,7 @@
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
 use ssobar_testkit::webdriver::free_port;
-use ssobar_testkit::{BrowserMode, Ran, World, wait_for};
+use ssobar_testkit::{BrowserMode, Ran, World, secret_tool_entries, wait_for};
 use std::process::{Child, Command};
 
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
@@ -568,4 +568,42 @@ fn ctrl_c_cancels_cleanly() {
         })
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "half-written files: {leftovers:?}");
+}
+
+#[test]
+fn a_token_left_in_the_store_not_in_use_is_moved_and_logout_clears_both() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let entry = format!("token/s:{}", w.session);
+    let state_with = |store: &str| {
+        let ran = Ran::run(
+            w.command()
+                .args(["status", "--json", "--profile", "dev"])
+                .env("SSOBAR_TOKEN_STORE", store),
+        )
+        .success();
+        ran.json()[0]["state"].as_str().unwrap().to_owned()
+    };
+
+    // Switched to the keychain by hand: the first command moves the CLI's token file into it,
+    // so no refresh token is left in a plain file.
+    assert_eq!(state_with("keychain"), "valid");
+    assert!(w.token().is_none(), "the plain token file is gone");
+    assert_eq!(secret_tool_entries(&entry), vec![entry.clone()]);
+
+    // And back: the token follows.
+    assert_eq!(state_with("aws-cli"), "valid");
+    assert!(w.token().is_some());
+    assert!(secret_tool_entries(&entry).is_empty());
+
+    // A token in each store: signing out ends both.
+    state_with("keychain");
+    w.seed_sign_in(3600);
+    w.ssobar(&["logout", "--profile", "dev"]).success();
+    assert!(w.token().is_none());
+    assert!(
+        secret_tool_entries(&entry).is_empty(),
+        "none left in the keychain"
+    );
+    assert_eq!(state_with("aws-cli"), "missing");
+    assert_eq!(state_with("keychain"), "missing");
 }

@@ -7,8 +7,6 @@ use crate::{WINDOW, notices, tray};
 use notify::{RecursiveMode, Watcher};
 use ssobar_core::monitor::{due_refreshes, forget_renewed_refusals, next_wake};
 use ssobar_core::settings::Settings;
-use ssobar_core::status::referenced_sessions;
-use ssobar_core::token_cache::move_tokens;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_autostart::ManagerExt;
@@ -132,20 +130,17 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
     next_wake(&status, now, &ctx.settings)
 }
 
-/// Saves new settings and applies them: moves tokens when their store changes, and turns
-/// start-at-login on or off.
+/// Saves new settings and applies them: tokens follow a change of store, and start at login
+/// is turned on or off.
 pub fn apply_settings(app: &AppHandle, settings: Settings) -> Result<Settings, String> {
     let state = app.state::<AppState>();
     let before = state.ctx();
     settings
         .save(&before.paths.settings_file)
         .map_err(|e| format!("cannot save {}: {e}", before.paths.settings_file.display()))?;
+    // When the token store changes, each token moves to the new one on its first read
+    // (`SwitchableStore`), which the status computed right after this does.
     let after = state.reload().map_err(|e| e.to_string())?;
-    if before.settings.token_store != after.settings.token_store {
-        let ids = referenced_sessions(&after.load_config());
-        move_tokens(&ids, before.tokens.as_ref(), after.tokens.as_ref())
-            .map_err(|e| format!("the setting is saved, but moving the tokens failed: {e}"))?;
-    }
     apply_start_at_login(app, after.settings.start_at_login).map_err(|e| {
         format!("the setting is saved, but start at login could not be changed: {e}")
     })?;

@@ -8,7 +8,7 @@ use crate::keychain::{Keychain, KeychainTokenStore, SecretStore};
 use crate::paths::{NoHomeDir, Paths};
 use crate::settings::Settings;
 use crate::settings::TokenStoreKind;
-use crate::token_cache::{TokenCache, TokenStore};
+use crate::token_cache::{SwitchableStore, TokenCache, TokenStore};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::sync::Arc;
@@ -29,11 +29,25 @@ impl Clock for SystemClock {
     }
 }
 
-/// The token store a setting names.
-pub fn token_store(kind: TokenStoreKind, cache: &TokenCache) -> Arc<dyn TokenStore> {
+/// The token store a setting names, with the other store behind it for tokens left there
+/// from before the setting changed (see [`SwitchableStore`]).
+pub fn token_store(kind: TokenStoreKind, cache: &TokenCache, paths: &Paths) -> Arc<dyn TokenStore> {
+    let cache: Arc<dyn TokenStore> = Arc::new(cache.clone());
+    let keychain: Arc<dyn TokenStore> = Arc::new(KeychainTokenStore::new(Keychain));
+    let marker = paths.keychain_tokens_marker();
     match kind {
-        TokenStoreKind::AwsCli => Arc::new(cache.clone()),
-        TokenStoreKind::Keychain => Arc::new(KeychainTokenStore::new(Keychain)),
+        TokenStoreKind::AwsCli => {
+            let other = marker.exists().then_some(keychain);
+            Arc::new(SwitchableStore::new(cache, other))
+        }
+        TokenStoreKind::Keychain => {
+            if !marker.exists() {
+                // Best effort: without it, a later switch back would not look for tokens left
+                // in the keychain (which at least is not a plain file).
+                let _ = crate::fsutil::write_private(&marker, b"");
+            }
+            Arc::new(SwitchableStore::new(keychain, Some(cache)))
+        }
     }
 }
 
@@ -76,7 +90,7 @@ impl Context {
         let (settings, settings_warnings) = Settings::load(&paths.settings_file, &env);
         let cache = TokenCache::from_paths(&paths);
         Ok(Self {
-            tokens: token_store(settings.token_store, &cache),
+            tokens: token_store(settings.token_store, &cache, &paths),
             registrations: cache,
             secrets: Arc::new(Keychain),
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),

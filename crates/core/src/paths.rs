@@ -51,6 +51,15 @@ impl Paths {
     }
 }
 
+impl Paths {
+    /// An empty file whose presence says SSO tokens have been kept in the keychain: only then
+    /// does a command that keeps them in the AWS CLI cache look for tokens left there, so that
+    /// nobody who never used the keychain pays a keychain call for a session never signed in.
+    pub fn keychain_tokens_marker(&self) -> PathBuf {
+        self.settings_file.with_file_name("tokens-in-keychain")
+    }
+}
+
 /// Expands a leading `~` the way the AWS SDKs do for `AWS_CONFIG_FILE`.
 fn expand_tilde(path: &str, home: &Path) -> PathBuf {
     match path.strip_prefix('~') {

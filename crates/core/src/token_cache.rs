@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An SSO access token as the AWS CLI caches it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -202,22 +203,65 @@ impl TokenStore for TokenCache {
     }
 }
 
-/// Moves the tokens of `ids` from one store to another (when the token store setting changes),
-/// deleting each from `from` only once `to` holds it. Returns how many moved.
-pub fn move_tokens(
-    ids: &[SessionId],
-    from: &dyn TokenStore,
-    to: &dyn TokenStore,
-) -> Result<usize, StoreError> {
-    let mut moved = 0;
-    for id in ids {
-        if let CachedToken::Present(token) = from.load(id) {
-            to.store(id, &token)?;
-            from.remove(id)?;
-            moved += 1;
+/// The token store the settings name, and the other one, where tokens may be left from before
+/// the setting changed (an edited settings file, an `SSOBAR_TOKEN_STORE` variable).
+///
+/// A token found only in the other store is moved into the one in use the first time it is
+/// read, so no live refresh token stays behind in a plain file after switching to the
+/// keychain; every write and every removal clears the other store too, so signing out ends
+/// the session in both.
+pub struct SwitchableStore {
+    active: Arc<dyn TokenStore>,
+    other: Option<Arc<dyn TokenStore>>,
+}
+
+impl SwitchableStore {
+    /// Tokens kept in `active`, with `other` looked into for what was left there.
+    pub fn new(active: Arc<dyn TokenStore>, other: Option<Arc<dyn TokenStore>>) -> Self {
+        Self { active, other }
+    }
+}
+
+impl TokenStore for SwitchableStore {
+    fn load(&self, id: &SessionId) -> CachedToken {
+        let found = self.active.load(id);
+        let (CachedToken::Missing, Some(other)) = (&found, &self.other) else {
+            return found;
+        };
+        match other.load(id) {
+            CachedToken::Present(token) => {
+                // Moved only once the store in use holds it; until then it stays where it is.
+                if self.active.store(id, &token).is_ok() {
+                    let _ = other.remove(id);
+                }
+                CachedToken::Present(token)
+            }
+            // Whatever is wrong with the store not in use is not this store's problem.
+            _ => CachedToken::Missing,
         }
     }
-    Ok(moved)
+
+    fn store(&self, id: &SessionId, token: &SsoToken) -> Result<(), StoreError> {
+        self.active.store(id, token)?;
+        if let Some(other) = &self.other {
+            // Best effort: an older token left there is never read while this one exists.
+            let _ = other.remove(id);
+        }
+        Ok(())
+    }
+
+    fn remove(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let removed = self.active.remove(id)?;
+        let removed_other = match &self.other {
+            Some(other) => other.remove(id)?,
+            None => false,
+        };
+        Ok(removed || removed_other)
+    }
+
+    fn location(&self, id: &SessionId) -> String {
+        self.active.location(id)
+    }
 }
 
 /// Parses a token file's bytes; the error says what is wrong in words.
@@ -303,6 +347,34 @@ mod tests {
             refresh_token: Some("rt".into()),
             extra: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_token_left_in_the_other_store_is_moved_on_first_read_and_signed_out_of_in_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let active: Arc<dyn TokenStore> = Arc::new(TokenCache::new(dir.path().join("in-use")));
+        let other: Arc<dyn TokenStore> = Arc::new(TokenCache::new(dir.path().join("before")));
+        let store = SwitchableStore::new(active.clone(), Some(other.clone()));
+        let id = SessionId::Named("corp".into());
+        assert_eq!(store.load(&id), CachedToken::Missing);
+
+        other.store(&id, &token()).unwrap();
+        assert_eq!(store.load(&id), CachedToken::Present(token()));
+        assert_eq!(active.load(&id), CachedToken::Present(token()), "moved");
+        assert_eq!(
+            other.load(&id),
+            CachedToken::Missing,
+            "and gone from before"
+        );
+
+        other.store(&id, &token()).unwrap();
+        assert!(store.remove(&id).unwrap());
+        assert_eq!(active.load(&id), CachedToken::Missing);
+        assert_eq!(
+            other.load(&id),
+            CachedToken::Missing,
+            "sign-out clears both"
+        );
     }
 
     #[test]
