@@ -477,3 +477,33 @@ fn a_stopped_sign_in_makes_refresh_and_logout_give_up_and_name_it() {
     signal(holder.id(), "KILL");
     holder.wait().unwrap();
 }
+
+#[test]
+fn a_sign_out_done_elsewhere_stops_the_fast_paths() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let eks_token = ["eks-token", "--profile", "dev", "--cluster-id", "demo"];
+    process_json(&w, "dev");
+    w.ssobar(&eks_token).success();
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
+
+    // What `aws sso logout` does locally: the token file goes.
+    std::fs::remove_file(w.sandbox.token_path(&w.session)).unwrap();
+    for args in [
+        &["credential-process", "--profile", "dev"][..],
+        &eks_token[..],
+    ] {
+        let ran = w.ssobar(args).expect_code(1);
+        assert!(ran.stdout.is_empty(), "nothing served: {}", ran.stdout);
+        assert!(
+            ran.stderr
+                .contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+            "{}",
+            ran.stderr
+        );
+    }
+
+    // A new sign-in gets new credentials rather than the old sign-in's.
+    w.seed_sign_in(3600);
+    process_json(&w, "dev");
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 2);
+}

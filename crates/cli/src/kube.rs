@@ -124,6 +124,10 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         Some(arn) => plan_assuming(&config, &args.profile, arn)?,
         None => plan(&config, &args.profile)?,
     };
+    // Stamped before the credentials are read, as the config is.
+    let session_token = credentials::session_token_file(&ctx, &steps)
+        .map(|path| (eks::file_stamp(&path), path))
+        .map(|(stamp, path)| (path, stamp));
     let creds = fetch(&ctx, &steps)?;
     let top = steps.last().context("a profile with no credentials")?;
     let marker = credentials::mark_current(&paths.runtime_dir, top, &creds)
@@ -141,6 +145,7 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         marker,
         access_key_id: creds.access_key_id.clone(),
         config_stamp,
+        session_token,
     };
     if let Err(e) = cache.store(&request, &paths.config_file, &entry) {
         eprintln!("ssobar: warning: the token was not cached ({e}); the next call signs again");

@@ -88,6 +88,10 @@ struct StoredCredentials {
     /// Changes when the profile settings that made them change, so edits are never ignored.
     #[serde(rename = "Source")]
     source: String,
+    /// The sign-in they were fetched under (see [`Vault::sign_in_of`]): a sign-out done
+    /// elsewhere (`aws sso logout`, a deleted token file) or a new sign-in retires them.
+    #[serde(rename = "SignIn", default)]
+    sign_in: Option<String>,
 }
 
 /// One step towards a profile's credentials.
@@ -349,6 +353,15 @@ fn entry_marker_path(runtime_dir: &std::path::Path, entry_name: &str) -> std::pa
         .join(format!("{}.id", short_digest(entry_name)))
 }
 
+/// The file holding the token of the SSO session at the root of `steps`, when tokens are kept
+/// in files.
+pub fn session_token_file(ctx: &Context, steps: &[Step]) -> Option<std::path::PathBuf> {
+    match steps.first()? {
+        Step::Sso { session, .. } => ctx.tokens.file(&session.id),
+        Step::Assume { .. } => None,
+    }
+}
+
 /// Records that `creds` are the current credentials of `step` (see [`marker_path`]).
 pub fn mark_current(
     runtime_dir: &std::path::Path,
@@ -381,11 +394,25 @@ impl<'a> Vault<'a> {
         i64::from(self.ctx.settings.credential_margin_minutes) * 60
     }
 
-    /// Stored credentials for `step` that are good for longer than the margin.
+    /// The sign-in the credentials of `steps` come from: a digest of their root session's
+    /// current access token, `None` when it has none. One small read of the token store.
+    fn sign_in_of(&self, steps: &[Step]) -> Option<String> {
+        let Some(Step::Sso { session, .. }) = steps.first() else {
+            return None;
+        };
+        match self.ctx.tokens.load(&session.id) {
+            CachedToken::Present(token) => Some(sign_in_digest(&token.access_token)),
+            _ => None,
+        }
+    }
+
+    /// Stored credentials for `step` that are good for longer than the margin and were
+    /// fetched under the session's current sign-in.
     fn stored(
         &self,
         step: &Step,
         below: Option<&Step>,
+        sign_in: Option<&str>,
     ) -> Result<Option<AwsCredentials>, CredentialsError> {
         let Some(bytes) = keychain::read_value(self.store, &step.entry_name())? else {
             return Ok(None);
@@ -397,13 +424,16 @@ impl<'a> Vault<'a> {
             return Ok(None);
         };
         let fresh = expiration > add_seconds(self.ctx.now(), self.margin_seconds());
+        let same_sign_in = sign_in.is_some() && stored.sign_in.as_deref() == sign_in;
         Ok(
-            (fresh && stored.source == step.source(below)).then_some(AwsCredentials {
-                access_key_id: stored.access_key_id,
-                secret_access_key: stored.secret_access_key,
-                session_token: stored.session_token,
-                expiration,
-            }),
+            (fresh && same_sign_in && stored.source == step.source(below)).then_some(
+                AwsCredentials {
+                    access_key_id: stored.access_key_id,
+                    secret_access_key: stored.secret_access_key,
+                    session_token: stored.session_token,
+                    expiration,
+                },
+            ),
         )
     }
 
@@ -412,6 +442,7 @@ impl<'a> Vault<'a> {
         step: &Step,
         below: Option<&Step>,
         creds: &AwsCredentials,
+        sign_in: &str,
     ) -> Result<(), CredentialsError> {
         let stored = StoredCredentials {
             access_key_id: creds.access_key_id.clone(),
@@ -419,6 +450,7 @@ impl<'a> Vault<'a> {
             session_token: creds.session_token.clone(),
             expiration: format_timestamp(creds.expiration),
             source: step.source(below),
+            sign_in: Some(sign_in.to_owned()),
         };
         let bytes = serde_json::to_vec(&stored)
             .map_err(|e| CredentialsError::Local(format!("cannot encode credentials: {e}")))?;
@@ -477,10 +509,11 @@ impl<'a> Vault<'a> {
     /// Stored credentials for the last step, without any network call or lock: the fast path
     /// of `credential_process` and kubectl's exec hook.
     pub fn cached(&self, steps: &[Step]) -> Result<Option<AwsCredentials>, CredentialsError> {
+        let sign_in = self.sign_in_of(steps);
         match steps {
             [] => Ok(None),
-            [.., below, top] => self.stored(top, Some(below)),
-            [top] => self.stored(top, None),
+            [.., below, top] => self.stored(top, Some(below), sign_in.as_deref()),
+            [top] => self.stored(top, None, sign_in.as_deref()),
         }
     }
 
@@ -489,9 +522,13 @@ impl<'a> Vault<'a> {
     /// callers make one call.
     pub async fn credentials(&self, steps: &[Step]) -> Result<AwsCredentials, CredentialsError> {
         let below = |i: usize| i.checked_sub(1).map(|b| &steps[b]);
+        let sign_in = self.sign_in_of(steps);
         // The highest step with usable stored credentials; everything above it is fetched.
         let found = (0..steps.len()).rev().find_map(|i| {
-            let creds = self.stored(&steps[i], below(i)).ok().flatten()?;
+            let creds = self
+                .stored(&steps[i], below(i), sign_in.as_deref())
+                .ok()
+                .flatten()?;
             Some((i, creds))
         });
         let (mut base, first) = match found {
@@ -499,7 +536,10 @@ impl<'a> Vault<'a> {
             None => (None, 0),
         };
         for (i, step) in steps.iter().enumerate().skip(first) {
-            base = Some(self.obtain(step, below(i), base.as_ref()).await?);
+            base = Some(
+                self.obtain(step, below(i), base.as_ref(), sign_in.as_deref())
+                    .await?,
+            );
         }
         base.ok_or_else(|| CredentialsError::Local("no steps to credentials".into()))
     }
@@ -511,6 +551,7 @@ impl<'a> Vault<'a> {
         step: &Step,
         below: Option<&Step>,
         base: Option<&AwsCredentials>,
+        sign_in: Option<&str>,
     ) -> Result<AwsCredentials, CredentialsError> {
         let key = short_digest(&step.entry_name());
         let path = KeyLock::path(&self.ctx.paths.runtime_dir, &format!("creds-{key}"));
@@ -521,9 +562,10 @@ impl<'a> Vault<'a> {
             wait: self.ctx.settings.lock_wait(),
         };
         let _lock = KeyLock::acquire(&request, || {}).await?;
-        if let Some(creds) = self.stored(step, below)? {
+        if let Some(creds) = self.stored(step, below, sign_in)? {
             return Ok(creds);
         }
+        let mut fetched_under = sign_in.map(str::to_owned);
         let creds = match step {
             Step::Sso {
                 session,
@@ -532,6 +574,7 @@ impl<'a> Vault<'a> {
                 role_name,
             } => {
                 let token = self.session_token(session, profile)?;
+                fetched_under = Some(sign_in_digest(&token));
                 let role = PortalClient::new(&self.ctx.env, &session.region)
                     .role_credentials(&token, account_id, role_name)
                     .await
@@ -570,7 +613,11 @@ impl<'a> Vault<'a> {
                     })?
             }
         };
-        self.keep(step, below, &creds)?;
+        // A chain step is fetched under the sign-in its base was: the root's, looked at above.
+        let sign_in = fetched_under.ok_or_else(|| {
+            CredentialsError::Local("a role chain with no SSO session at its root".into())
+        })?;
+        self.keep(step, below, &creds, &sign_in)?;
         Ok(creds)
     }
 
@@ -646,6 +693,11 @@ fn index_name(session_key: &str) -> String {
 }
 
 /// A short hex digest of `text`, for file names.
+/// Names a sign-in by its access token without keeping the token itself.
+fn sign_in_digest(access_token: &Secret) -> String {
+    short_digest(access_token.expose())
+}
+
 fn short_digest(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..10])
 }
@@ -773,7 +825,56 @@ mfa_serial = arn:aws:iam::1:mfa/me
                 limit: 2_560,
                 ..MemoryStore::default()
             }));
+        sign_in(&ctx, "first-access-token");
         (home, ctx)
+    }
+
+    /// Leaves a token for the `corp` session, as a sign-in would.
+    fn sign_in(ctx: &Context, access_token: &str) {
+        let token = crate::token_cache::SsoToken {
+            start_url: Some("https://corp.awsapps.com/start".into()),
+            region: Some("us-east-1".into()),
+            access_token: access_token.into(),
+            expires_at: "2024-05-01T20:00:00Z".parse().unwrap(),
+            client_id: None,
+            client_secret: None,
+            registration_expires_at: None,
+            refresh_token: None,
+            extra: Default::default(),
+        };
+        ctx.tokens
+            .store(&SessionId::Named("corp".into()), &token)
+            .unwrap();
+    }
+
+    /// Keeps `creds` for `steps[i]` under the session's current sign-in.
+    fn keep_at(vault: &Vault<'_>, steps: &[Step], i: usize, creds: &AwsCredentials) {
+        let sign_in = vault.sign_in_of(steps).expect("signed in");
+        let below = i.checked_sub(1).map(|b| &steps[b]);
+        vault.keep(&steps[i], below, creds, &sign_in).unwrap();
+    }
+
+    #[test]
+    fn credentials_of_a_sign_in_that_ended_elsewhere_are_not_reused() {
+        let (_home, ctx) = vault_fixture("2024-05-01T12:00:00Z");
+        let steps = plan(&config(CHAIN), "deploy").unwrap();
+        let vault = Vault::new(&ctx);
+        let creds = AwsCredentials {
+            access_key_id: "ASIA1".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            expiration: "2024-05-01T14:00:00Z".parse().unwrap(),
+        };
+        keep_at(&vault, &steps, 1, &creds);
+        assert_eq!(vault.cached(&steps).unwrap(), Some(creds.clone()));
+
+        // `aws sso logout`, or the token file deleted by hand.
+        ctx.tokens.remove(&SessionId::Named("corp".into())).unwrap();
+        assert_eq!(vault.cached(&steps).unwrap(), None, "signed out");
+
+        // Signed in again, maybe as someone else: the old credentials are not theirs.
+        sign_in(&ctx, "second-access-token");
+        assert_eq!(vault.cached(&steps).unwrap(), None, "another sign-in");
     }
 
     #[test]
@@ -789,7 +890,7 @@ mfa_serial = arn:aws:iam::1:mfa/me
             session_token: Some("t".repeat(1500).into()),
             expiration: "2024-05-01T12:06:00Z".parse().unwrap(),
         };
-        vault.keep(&steps[1], Some(&steps[0]), &creds).unwrap();
+        keep_at(&vault, &steps, 1, &creds);
         assert_eq!(vault.cached(&steps).unwrap(), Some(creds.clone()));
 
         let later = ctx
@@ -815,7 +916,7 @@ mfa_serial = arn:aws:iam::1:mfa/me
             expiration: "2024-05-01T14:00:00Z".parse().unwrap(),
         };
         let vault = Vault::new(&ctx);
-        vault.keep(&steps[2], Some(&steps[1]), &creds).unwrap();
+        keep_at(&vault, &steps, 2, &creds);
         assert!(vault.cached(&steps).unwrap().is_some());
         let edited = plan(
             &config(&CHAIN.replace("external_id = xyz", "external_id = abc")),
@@ -837,9 +938,9 @@ mfa_serial = arn:aws:iam::1:mfa/me
             expiration: "2024-05-01T14:00:00Z".parse().unwrap(),
         };
         let steps = plan(&c, "deeper").unwrap();
-        vault.keep(&steps[0], None, &creds).unwrap();
-        vault.keep(&steps[1], Some(&steps[0]), &creds).unwrap();
-        vault.keep(&steps[2], Some(&steps[1]), &creds).unwrap();
+        keep_at(&vault, &steps, 0, &creds);
+        keep_at(&vault, &steps, 1, &creds);
+        keep_at(&vault, &steps, 2, &creds);
         let removed = vault
             .forget_session(&c, &SessionId::Named("corp".into()))
             .unwrap();

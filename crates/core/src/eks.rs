@@ -189,6 +189,11 @@ pub struct CachedEksToken {
     pub access_key_id: String,
     /// Size and modification time of the AWS config it was made with.
     pub config_stamp: Option<(u64, i128)>,
+    /// The SSO token file of the session it was made under, and its size and modification
+    /// time then: a sign-out elsewhere (`aws sso logout`), or any new sign-in or refresh,
+    /// retires the token. `None` where tokens are not kept in files (the keychain store).
+    #[serde(default)]
+    pub session_token: Option<(PathBuf, Option<(u64, i128)>)>,
 }
 
 /// Tokens in `$XDG_RUNTIME_DIR/ssobar/eks`, one 0600 file per request.
@@ -248,6 +253,11 @@ impl EksTokenCache {
         }
         let current_key = std::fs::read_to_string(&cached.marker).ok()?;
         if current_key != cached.access_key_id || file_stamp(config_path) != cached.config_stamp {
+            return None;
+        }
+        if let Some((path, stamp)) = &cached.session_token
+            && file_stamp(path) != *stamp
+        {
             return None;
         }
         Some(cached.token)
@@ -389,6 +399,8 @@ mod tests {
         std::fs::write(&config, "[profile dev]\n").unwrap();
         let marker = dir.path().join("marker");
         std::fs::write(&marker, "ASIA1").unwrap();
+        let sso_token = dir.path().join("sso-token.json");
+        std::fs::write(&sso_token, "{}").unwrap();
         let request = TokenRequest {
             profile: "dev",
             cluster_id: "c",
@@ -403,6 +415,7 @@ mod tests {
             marker: marker.clone(),
             access_key_id: "ASIA1".into(),
             config_stamp: file_stamp(&config),
+            session_token: Some((sso_token.clone(), file_stamp(&sso_token))),
         };
         cache.store(&request, &config, &entry).unwrap();
         let at = |t: &str| t.parse::<Timestamp>().unwrap();
@@ -434,6 +447,24 @@ mod tests {
             "credentials changed"
         );
         std::fs::write(&marker, "ASIA1").unwrap();
+        std::fs::remove_file(&sso_token).unwrap();
+        assert!(
+            cache
+                .fresh(&request, &config, at("2024-05-01T12:00:00Z"))
+                .is_none(),
+            "signed out elsewhere"
+        );
+        std::fs::write(&sso_token, "{}").unwrap();
+        cache
+            .store(
+                &request,
+                &config,
+                &CachedEksToken {
+                    session_token: Some((sso_token.clone(), file_stamp(&sso_token))),
+                    ..entry
+                },
+            )
+            .unwrap();
         std::fs::write(&config, "[profile dev]\nregion = eu-west-1\n").unwrap();
         assert!(
             cache

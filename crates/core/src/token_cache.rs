@@ -110,6 +110,11 @@ pub trait TokenStore: Send + Sync {
     fn remove(&self, id: &SessionId) -> Result<bool, StoreError>;
     /// Where a session's token lives, for messages.
     fn location(&self, id: &SessionId) -> String;
+    /// The file a session's token lives in, when it lives in one: a fast path can tell from
+    /// a `stat` of it that the sign-in changed.
+    fn file(&self, _id: &SessionId) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// A token could not be written or deleted; the message names where and why.
@@ -201,6 +206,10 @@ impl TokenStore for TokenCache {
     fn location(&self, id: &SessionId) -> String {
         self.token_path(id).display().to_string()
     }
+
+    fn file(&self, id: &SessionId) -> Option<PathBuf> {
+        Some(self.token_path(id))
+    }
 }
 
 /// The token store the settings name, and the other one, where tokens may be left from before
@@ -261,6 +270,10 @@ impl TokenStore for SwitchableStore {
 
     fn location(&self, id: &SessionId) -> String {
         self.active.location(id)
+    }
+
+    fn file(&self, id: &SessionId) -> Option<PathBuf> {
+        self.active.file(id)
     }
 }
 
