@@ -531,3 +531,65 @@ fn start_at_login_follows_the_setting_however_it_was_set() {
         "no autostart entry once the setting is off"
     );
 }
+
+/// The inode numbers of everything a process watches with inotify, from /proc.
+fn inotify_watched_inodes(pid: u32) -> Vec<u64> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .flat_map(|fd| {
+            let text = std::fs::read_to_string(fd.path()).unwrap_or_default();
+            text.lines()
+                .filter(|line| line.starts_with("inotify wd:"))
+                .filter_map(|line| {
+                    let ino = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("ino:"))?;
+                    u64::from_str_radix(ino, 16).ok()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_config_file_in_home_does_not_make_the_app_watch_all_of_home() {
+    use std::os::unix::fs::MetadataExt;
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let home = w.sandbox.home();
+    let config = home.join("aws.cfg");
+    std::fs::copy(home.join(".aws/config"), &config).unwrap();
+    let project = home.join("project/src/deep/er");
+    std::fs::create_dir_all(&project).unwrap();
+    let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+
+    let app = Running(
+        w.sandbox
+            .command(APP)
+            .env("AWS_CONFIG_FILE", &config)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = app.0.id();
+    let watched = wait_for(15, || {
+        let watched = inotify_watched_inodes(pid);
+        watched.contains(&inode(home)).then_some(watched)
+    })
+    .expect("the app watches the config file's folder");
+    assert!(
+        watched.contains(&inode(&w.sandbox.cache_dir())),
+        "and the SSO cache"
+    );
+    for dir in project.ancestors().take_while(|d| *d != home) {
+        assert!(
+            !watched.contains(&inode(dir)),
+            "{} is watched, though nothing of the status is there",
+            dir.display()
+        );
+    }
+}

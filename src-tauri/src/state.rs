@@ -54,8 +54,8 @@ pub struct AppState {
     pub poke: Arc<Notify>,
     /// The built-in fake AWS and its throwaway HOME, in demo mode.
     pub demo: Option<Demo>,
-    /// Keeps the file watcher alive.
-    pub watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// Keeps the file watcher alive, with the folders it watches.
+    pub watcher: Mutex<Option<(notify::RecommendedWatcher, Vec<std::path::PathBuf>)>>,
     /// Held while a view is computed and sent to the window, so that views reach it in the
     /// order they were computed and a slow, older one never overwrites a newer one.
     pub view_turn: Mutex<()>,

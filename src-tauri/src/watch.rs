@@ -17,6 +17,7 @@ pub fn start(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
         let mut first = true;
         loop {
+            rewatch(&app);
             let wake = update(&app, first);
             first = false;
             let state = app.state::<AppState>();
@@ -35,45 +36,54 @@ pub fn start(app: AppHandle) {
     });
 }
 
-/// Watches the folders of `~/.aws/config` and the SSO token cache: a change made by
-/// `aws sso login` in a terminal shows in the tray at once.
+/// Watches the folders of `~/.aws/config` and the SSO token cache, each on its own: a change
+/// made by `aws sso login` in a terminal shows in the tray at once, and a change anywhere
+/// else wakes nothing.
 fn watch_files(app: &AppHandle) {
     let state = app.state::<AppState>();
     let poke = state.poke.clone();
     let paths = state.ctx().paths;
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
+        if let Ok(event) = event
+            && !event.kind.is_access()
+            && event.paths.iter().any(|p| paths.affects_status(p))
+        {
             poke.notify_one();
         }
     });
-    let mut watcher = match watcher {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("ssobar-app: cannot watch files ({e}); changes show within a minute");
-            return;
+    match watcher {
+        Ok(watcher) => {
+            *state.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some((watcher, Vec::new()));
+            rewatch(app);
         }
+        Err(e) => eprintln!("ssobar-app: cannot watch files ({e}); changes show within a minute"),
+    }
+}
+
+/// Watches the folders [`Paths::watch_folders`] names now: a folder that appeared (the SSO
+/// cache, at the first sign-in) replaces the ancestor watched in its place. Called by the
+/// loop, never by the watcher's own callback, which would wait on itself.
+///
+/// [`Paths::watch_folders`]: ssobar_core::paths::Paths::watch_folders
+fn rewatch(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let wanted = state.ctx().paths.watch_folders(std::path::Path::exists);
+    let mut slot = state.watcher.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((watcher, watched)) = slot.as_mut() else {
+        return;
     };
-    let mut folders = vec![paths.sso_cache_dir.clone()];
-    if let Some(dir) = paths.config_file.parent() {
-        folders.push(dir.to_path_buf());
+    if *watched == wanted {
+        return;
     }
-    folders.sort();
-    folders.dedup();
-    for folder in folders {
-        // The cache folder appears with the first sign-in; watching its parent catches that.
-        let target = if folder.exists() {
-            folder.clone()
-        } else {
-            folder
-                .parent()
-                .map(|p| p.to_path_buf())
-                .unwrap_or(folder.clone())
-        };
-        if let Err(e) = watcher.watch(&target, RecursiveMode::Recursive) {
-            eprintln!("ssobar-app: cannot watch {} ({e})", target.display());
+    for gone in watched.iter().filter(|f| !wanted.contains(f)) {
+        let _ = watcher.unwatch(gone);
+    }
+    for folder in wanted.iter().filter(|f| !watched.contains(f)) {
+        if let Err(e) = watcher.watch(folder, RecursiveMode::NonRecursive) {
+            eprintln!("ssobar-app: cannot watch {} ({e})", folder.display());
         }
     }
-    *state.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+    *watched = wanted;
 }
 
 /// Recomputes the status and shows what changed; returns when to look again.

@@ -52,6 +52,39 @@ impl Paths {
 }
 
 impl Paths {
+    /// The folders to watch, each on its own and not recursively, to see every change of the
+    /// files the status is made of: the config's folder and the SSO cache, or, until one of
+    /// them exists, its nearest ancestor that does (which sees it appear). Never anything
+    /// below them: with `AWS_CONFIG_FILE=~/aws.cfg` that would be all of HOME.
+    pub fn watch_folders(&self, exists: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+        let mut folders: Vec<PathBuf> = [
+            self.config_file.parent(),
+            Some(self.sso_cache_dir.as_path()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|wanted| wanted.ancestors().find(|dir| exists(dir)))
+        .map(Path::to_path_buf)
+        .collect();
+        folders.sort();
+        folders.dedup();
+        folders
+    }
+
+    /// Whether a change at `path` (in one of the [`Self::watch_folders`]) can change the
+    /// status: the config or credentials file, a file of the SSO cache, or a folder on the way
+    /// to one of them appearing.
+    pub fn affects_status(&self, path: &Path) -> bool {
+        let on_the_way = |wanted: Option<&Path>| {
+            wanted.is_some_and(|wanted| wanted != path && wanted.starts_with(path))
+        };
+        path == self.config_file
+            || path == self.credentials_file
+            || path.parent() == Some(self.sso_cache_dir.as_path())
+            || on_the_way(Some(self.sso_cache_dir.as_path()))
+            || on_the_way(self.config_file.parent())
+    }
+
     /// An empty file whose presence says SSO tokens have been kept in the keychain: only then
     /// does a command that keeps them in the AWS CLI cache look for tokens left there, so that
     /// nobody who never used the keychain pays a keychain call for a session never signed in.
@@ -111,6 +144,29 @@ fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_files_of_the_status_are_watched_and_nothing_below_them() {
+        let env = Env::from_pairs([("HOME", "/h"), ("AWS_CONFIG_FILE", "~/aws.cfg")]);
+        let paths = Paths::from_env(&env).unwrap();
+        let all = |_: &Path| true;
+        assert_eq!(
+            paths.watch_folders(all),
+            [PathBuf::from("/h"), PathBuf::from("/h/.aws/sso/cache")]
+        );
+        let no_cache_yet = |p: &Path| !p.starts_with("/h/.aws");
+        assert_eq!(paths.watch_folders(no_cache_yet), [PathBuf::from("/h")]);
+
+        assert!(paths.affects_status(Path::new("/h/aws.cfg")));
+        assert!(paths.affects_status(Path::new("/h/.aws/sso/cache/abc.json")));
+        assert!(
+            paths.affects_status(Path::new("/h/.aws")),
+            "the cache on its way"
+        );
+        assert!(!paths.affects_status(Path::new("/h/notes.txt")));
+        assert!(!paths.affects_status(Path::new("/h/project/src/main.rs")));
+        assert!(!paths.affects_status(Path::new("/h/.aws/sso/cache/sub/x.json")));
+    }
 
     #[test]
     fn aws_paths_follow_home_and_overrides() {
