@@ -616,3 +616,96 @@ fn a_bad_setting_is_reported_on_stderr_and_the_token_still_printed() {
     );
     assert_eq!(ran.json()["kind"], "ExecCredential");
 }
+
+#[test]
+fn aws_auth_with_a_group_associates_no_access_policy() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            "prod",
+            "--group",
+            "viewers",
+        ])
+        .success();
+    assert!(
+        !ran.stdout.contains("associate-access-policy"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("AmazonEKS"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("    - viewers\n"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("--kubernetes-groups viewers\n"),
+        "{}",
+        ran.stdout
+    );
+    let said: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.contains("grants nothing until"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", ran.stdout);
+    assert!(said[0].starts_with("# "), "{}", said[0]);
+}
+
+#[test]
+fn aws_auth_prints_the_access_policy_asked_for_in_its_scope() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            "prod",
+            "--access-policy",
+            "view",
+            "--namespace",
+            "team-a",
+        ])
+        .success();
+    assert!(
+        ran.stdout.contains(
+            "--policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy \\\n    --access-scope type=namespace,namespaces=team-a\n"
+        ),
+        "{}",
+        ran.stdout
+    );
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--access-policy",
+            "cluster-admin",
+        ])
+        .success();
+    assert!(
+        ran.stdout.contains(
+            "cluster-access-policy/AmazonEKSClusterAdminPolicy \\\n    --access-scope type=cluster\n"
+        ),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn aws_auth_namespace_without_an_access_policy_is_a_one_line_usage_error() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = w
+        .ssobar(&["aws-auth", "--profile", "dev", "--namespace", "team-a"])
+        .expect_code(2);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("ssobar aws-auth --profile dev --access-policy view --namespace team-a"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+}
