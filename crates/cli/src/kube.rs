@@ -11,7 +11,7 @@ use ssobar_core::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
 use ssobar_core::eks_cluster::EksClient;
 use ssobar_core::endpoints::{Service, endpoint};
 use ssobar_core::env::Env;
-use ssobar_core::kubeconfig::{self, ClusterAccess, ExecPlugin};
+use ssobar_core::kubeconfig::{self, ClusterAccess, ExecPlugin, Update};
 use ssobar_core::paths::Paths;
 use ssobar_core::sts::StsClient;
 use std::io::Write;
@@ -260,16 +260,14 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
             args: exec_args,
         },
     };
-    let (doc, changed) = kubeconfig::merge(kubeconfig::read(&path)?, &access)?;
+    let (doc, update) = kubeconfig::update(&path, &access, kubeconfig::LOCK_WAIT)?;
     let what = format!(
         "cluster {}, user {} and context {}",
         access.cluster_name, access.user_name, access.context_name
     );
-    if changed {
-        kubeconfig::write(&path, &doc)?;
-        println!("Wrote {what} to {}.", path.display());
-    } else {
-        println!("{} already has {what}; nothing changed.", path.display());
+    match update {
+        Update::Written => println!("Wrote {what} to {}.", path.display()),
+        Update::Unchanged => println!("{} already has {what}; nothing changed.", path.display()),
     }
     if doc.get("current-context").and_then(|c| c.as_str()) != Some(access.context_name.as_str()) {
         println!(
