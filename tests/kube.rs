@@ -842,3 +842,42 @@ fn a_stale_kubeconfig_lock_fails_with_one_line_naming_it() {
     assert!(lock.exists(), "another writer's lock is left alone");
     assert!(!path.exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_kubeconfig_is_written_through_to_its_target() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ca = ca_file(&w);
+    let home = w.sandbox.home();
+    let dotfiles = home.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    let target = dotfiles.join("kubeconfig");
+    std::fs::write(
+        &target,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://other:6443\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\ncurrent-context: other\nusers:\n- name: other\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let link = home.join(".kube/config");
+    std::os::unix::fs::symlink("../dotfiles/kubeconfig", &link).unwrap();
+    // No --kubeconfig: the default ~/.kube/config, as most people have it.
+    let args = kubeconfig_args("prod", &ca, None);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = w.ssobar(&args).success();
+    assert!(ran.stdout.starts_with("Wrote "), "{}", ran.stdout);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        PathBuf::from("../dotfiles/kubeconfig")
+    );
+    assert_eq!(kubectl_contexts(&w, &target), ["dev@prod", "other"]);
+    assert_eq!(kubectl_contexts(&w, &link), ["dev@prod", "other"]);
+    assert!(leftovers(&dotfiles, &["kubeconfig"]).is_empty());
+    assert!(leftovers(&home.join(".kube"), &["config"]).is_empty());
+}

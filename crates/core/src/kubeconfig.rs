@@ -209,16 +209,19 @@ pub fn read(path: &Path) -> Result<Option<Value>, KubeconfigError> {
 }
 
 /// Writes a kubeconfig atomically, 0600 (it names credentials helpers; kubectl warns about
-/// group- or world-readable kubeconfigs).
+/// group- or world-readable kubeconfigs). A symlinked kubeconfig stays a link: the file it
+/// leads to gets the new content.
 pub fn write(path: &Path, doc: &Value) -> Result<(), KubeconfigError> {
     let text = serde_yaml_ng::to_string(doc)
         .map_err(|e| KubeconfigError(format!("cannot write the kubeconfig: {e}")))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let target = fsutil::link_target(path)
+        .map_err(|e| KubeconfigError(format!("cannot follow {}: {e}", path.display())))?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| KubeconfigError(format!("cannot create {}: {e}", dir.display())))?;
     }
-    fsutil::write_atomic(path, text.as_bytes())
-        .map_err(|e| KubeconfigError(format!("cannot write {}: {e}", path.display())))
+    fsutil::write_atomic(&target, text.as_bytes())
+        .map_err(|e| KubeconfigError(format!("cannot write {}: {e}", target.display())))
 }
 
 /// How long a write waits for another writer's lock before giving up. kubectl holds it for
@@ -505,5 +508,33 @@ x-unknown-field:
         names.sort();
         let expected: Vec<String> = (0..8).map(|i| format!("dev@c{i}")).collect();
         assert_eq!(names, expected);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_kubeconfig_stays_a_link_to_the_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join(".kube")).unwrap();
+        std::fs::create_dir_all(home.join("dotfiles")).unwrap();
+        std::fs::write(home.join("dotfiles/kubeconfig"), "").unwrap();
+        std::os::unix::fs::symlink("../dotfiles/kubeconfig", home.join(".kube/config")).unwrap();
+        let link = home.join(".kube/config");
+        // The lock is kubectl's: the link's own path, as given, with `.lock`.
+        std::fs::write(home.join(".kube/config.lock"), "").unwrap();
+        assert!(update(&link, &access(), Duration::from_millis(100)).is_err());
+        std::fs::remove_file(home.join(".kube/config.lock")).unwrap();
+        update(&link, &access(), LOCK_WAIT).unwrap();
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            PathBuf::from("../dotfiles/kubeconfig")
+        );
+        assert_eq!(contexts(&home.join("dotfiles/kubeconfig")), ["dev@prod"]);
+        let stray: Vec<_> = std::fs::read_dir(home.join("dotfiles"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "kubeconfig")
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
     }
 }
