@@ -708,6 +708,20 @@ fn aws_auth_namespace_without_an_access_policy_is_a_one_line_usage_error() {
         ran.stderr
     );
     assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+    // An empty namespace would print `namespaces=`, which EKS refuses.
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--access-policy",
+            "view",
+            "--namespace",
+            "",
+        ])
+        .expect_code(2);
+    assert!(ran.stderr.contains("--namespace"), "{}", ran.stderr);
+    assert_eq!(ran.stdout, "");
 }
 
 /// A PEM file for `--certificate-authority`, so that `ssobar kubeconfig` asks EKS nothing.

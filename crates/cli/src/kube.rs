@@ -98,7 +98,7 @@ pub struct AwsAuthArgs {
     #[arg(long, value_enum, value_name = "POLICY")]
     access_policy: Option<AccessPolicyName>,
     /// Scope the access policy to this namespace (repeatable; default: the whole cluster).
-    #[arg(long = "namespace", value_name = "NS")]
+    #[arg(long = "namespace", value_name = "NS", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     namespaces: Vec<String>,
 }
 
