@@ -616,3 +616,282 @@ fn a_bad_setting_is_reported_on_stderr_and_the_token_still_printed() {
     );
     assert_eq!(ran.json()["kind"], "ExecCredential");
 }
+
+#[test]
+fn aws_auth_with_a_group_associates_no_access_policy() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            "prod",
+            "--group",
+            "viewers",
+        ])
+        .success();
+    assert!(
+        !ran.stdout.contains("associate-access-policy"),
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("AmazonEKS"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("    - viewers\n"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("--kubernetes-groups viewers\n"),
+        "{}",
+        ran.stdout
+    );
+    let said: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.contains("grants nothing until"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", ran.stdout);
+    assert!(said[0].starts_with("# "), "{}", said[0]);
+}
+
+#[test]
+fn aws_auth_prints_the_access_policy_asked_for_in_its_scope() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            "prod",
+            "--access-policy",
+            "view",
+            "--namespace",
+            "team-a",
+        ])
+        .success();
+    assert!(
+        ran.stdout.contains(
+            "--policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy \\\n    --access-scope type=namespace,namespaces=team-a\n"
+        ),
+        "{}",
+        ran.stdout
+    );
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--access-policy",
+            "cluster-admin",
+        ])
+        .success();
+    assert!(
+        ran.stdout.contains(
+            "cluster-access-policy/AmazonEKSClusterAdminPolicy \\\n    --access-scope type=cluster\n"
+        ),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn aws_auth_namespace_without_an_access_policy_is_a_one_line_usage_error() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = w
+        .ssobar(&["aws-auth", "--profile", "dev", "--namespace", "team-a"])
+        .expect_code(2);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("ssobar aws-auth --profile dev --access-policy view --namespace team-a"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+    // An empty namespace would print `namespaces=`, which EKS refuses.
+    let ran = w
+        .ssobar(&[
+            "aws-auth",
+            "--profile",
+            "dev",
+            "--access-policy",
+            "view",
+            "--namespace",
+            "",
+        ])
+        .expect_code(2);
+    assert!(ran.stderr.contains("--namespace"), "{}", ran.stderr);
+    assert_eq!(ran.stdout, "");
+}
+
+/// A PEM file for `--certificate-authority`, so that `ssobar kubeconfig` asks EKS nothing.
+fn ca_file(w: &World) -> PathBuf {
+    let ca = w.sandbox.home().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    ca
+}
+
+/// `ssobar kubeconfig` arguments for cluster `cluster`, into `kubeconfig` when given.
+fn kubeconfig_args(
+    cluster: &str,
+    ca: &std::path::Path,
+    kubeconfig: Option<&std::path::Path>,
+) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "kubeconfig",
+        "--profile",
+        "dev",
+        "--cluster-id",
+        cluster,
+        "--server",
+        &format!("https://{cluster}.example"),
+        "--certificate-authority",
+        ca.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .into();
+    if let Some(path) = kubeconfig {
+        args.extend(["--kubeconfig".to_owned(), path.to_str().unwrap().to_owned()]);
+    }
+    args
+}
+
+/// The context names `kubectl config get-contexts` reads from `kubeconfig`, sorted.
+fn kubectl_contexts(w: &World, kubeconfig: &std::path::Path) -> Vec<String> {
+    let ran = Ran::run(
+        w.sandbox
+            .command("kubectl")
+            .env("KUBECONFIG", kubeconfig)
+            .args(["config", "get-contexts", "-o", "name"]),
+    )
+    .success();
+    let mut names: Vec<String> = ran.stdout.lines().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+/// The files in `dir` other than `keep`: temp files or locks left behind.
+fn leftovers(dir: &std::path::Path, keep: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
+}
+
+#[test]
+fn eight_kubeconfig_runs_at_once_lose_no_context() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ca = ca_file(&w);
+    let dir = w.sandbox.home().join("kube");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A few rounds: a lost write needs two runs to overlap, which one round may not show.
+    for round in 0..3 {
+        let path = dir.join(format!("config-{round}"));
+        let children: Vec<_> = (0..8)
+            .map(|i| {
+                let args = kubeconfig_args(&format!("c{i}"), &ca, Some(&path));
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                w.spawn(&args)
+            })
+            .collect();
+        for child in children {
+            Ran::wait(child).success();
+        }
+        let expected: Vec<String> = (0..8).map(|i| format!("dev@c{i}")).collect();
+        assert_eq!(kubectl_contexts(&w, &path), expected, "round {round}");
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(doc["clusters"].as_sequence().unwrap().len(), 8);
+        assert_eq!(doc["users"].as_sequence().unwrap().len(), 8);
+    }
+    let left = leftovers(&dir, &["config-0", "config-1", "config-2"]);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_kubeconfig_locked_by_kubectl_is_written_once_the_lock_is_gone() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ca = ca_file(&w);
+    let path = w.sandbox.home().join("kube.yaml");
+    let lock = w.sandbox.home().join("kube.yaml.lock");
+    std::fs::write(&lock, "").unwrap();
+    let args = kubeconfig_args("prod", &ca, Some(&path));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = w.spawn(&args);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(child.try_wait().unwrap().is_none(), "it waits for the lock");
+    assert!(
+        !path.exists(),
+        "nothing written while kubectl holds the lock"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    Ran::wait(child).success();
+    assert_eq!(kubectl_contexts(&w, &path), ["dev@prod"]);
+    assert!(!lock.exists());
+}
+
+#[test]
+fn a_stale_kubeconfig_lock_fails_with_one_line_naming_it() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ca = ca_file(&w);
+    let path = w.sandbox.home().join("kube.yaml");
+    let lock = w.sandbox.home().join("kube.yaml.lock");
+    std::fs::write(&lock, "").unwrap();
+    let args = kubeconfig_args("prod", &ca, Some(&path));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = w.ssobar(&args).expect_code(1);
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("if none is running, delete {}", lock.display())),
+        "{}",
+        ran.stderr
+    );
+    assert!(lock.exists(), "another writer's lock is left alone");
+    assert!(!path.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_kubeconfig_is_written_through_to_its_target() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ca = ca_file(&w);
+    let home = w.sandbox.home();
+    let dotfiles = home.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).unwrap();
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    let target = dotfiles.join("kubeconfig");
+    std::fs::write(
+        &target,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://other:6443\ncontexts:\n- name: other\n  context:\n    cluster: other\n    user: other\ncurrent-context: other\nusers:\n- name: other\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    let link = home.join(".kube/config");
+    std::os::unix::fs::symlink("../dotfiles/kubeconfig", &link).unwrap();
+    // No --kubeconfig: the default ~/.kube/config, as most people have it.
+    let args = kubeconfig_args("prod", &ca, None);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = w.ssobar(&args).success();
+    assert!(ran.stdout.starts_with("Wrote "), "{}", ran.stdout);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        PathBuf::from("../dotfiles/kubeconfig")
+    );
+    assert_eq!(kubectl_contexts(&w, &target), ["dev@prod", "other"]);
+    assert_eq!(kubectl_contexts(&w, &link), ["dev@prod", "other"]);
+    assert!(leftovers(&dotfiles, &["kubeconfig"]).is_empty());
+    assert!(leftovers(&home.join(".kube"), &["config"]).is_empty());
+}

@@ -1,17 +1,17 @@
 //! `ssobar eks-token`, `ssobar kubeconfig`, `ssobar aws-auth`: EKS access with SSO credentials.
 
 use crate::credentials::fetch;
-use crate::{Outcome, runtime};
+use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
-use ssobar_core::aws_auth::{self, SsoRole};
+use ssobar_core::aws_auth::{self, AccessPolicy, PolicyGrant, SsoRole};
 use ssobar_core::context::Context;
 use ssobar_core::credentials::{self, Step, plan, plan_assuming};
 use ssobar_core::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
 use ssobar_core::eks_cluster::EksClient;
 use ssobar_core::endpoints::{Service, endpoint};
 use ssobar_core::env::Env;
-use ssobar_core::kubeconfig::{self, ClusterAccess, ExecPlugin};
+use ssobar_core::kubeconfig::{self, ClusterAccess, ExecPlugin, Update};
 use ssobar_core::paths::Paths;
 use ssobar_core::sts::StsClient;
 use std::io::Write;
@@ -93,6 +93,37 @@ pub struct AwsAuthArgs {
     /// A Kubernetes group to map the role to (repeatable), e.g. system:masters.
     #[arg(long = "group", value_name = "GROUP")]
     groups: Vec<String>,
+    /// The EKS access policy to associate with the access entry (default: none, and the entry
+    /// grants nothing until RBAC binds its user or groups).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    access_policy: Option<AccessPolicyName>,
+    /// Scope the access policy to this namespace (repeatable; default: the whole cluster).
+    #[arg(long = "namespace", value_name = "NS", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    namespaces: Vec<String>,
+}
+
+/// The EKS managed access policies, as `--access-policy` names them.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AccessPolicyName {
+    /// AmazonEKSViewPolicy.
+    View,
+    /// AmazonEKSEditPolicy.
+    Edit,
+    /// AmazonEKSAdminPolicy.
+    Admin,
+    /// AmazonEKSClusterAdminPolicy.
+    ClusterAdmin,
+}
+
+impl From<AccessPolicyName> for AccessPolicy {
+    fn from(name: AccessPolicyName) -> Self {
+        match name {
+            AccessPolicyName::View => Self::View,
+            AccessPolicyName::Edit => Self::Edit,
+            AccessPolicyName::Admin => Self::Admin,
+            AccessPolicyName::ClusterAdmin => Self::ClusterAdmin,
+        }
+    }
 }
 
 /// Runs `ssobar eks-token`. The warm path (a cached token with a minute left) reads two small
@@ -234,16 +265,14 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
             args: exec_args,
         },
     };
-    let (doc, changed) = kubeconfig::merge(kubeconfig::read(&path)?, &access)?;
+    let (doc, update) = kubeconfig::update(&path, &access, kubeconfig::LOCK_WAIT)?;
     let what = format!(
         "cluster {}, user {} and context {}",
         access.cluster_name, access.user_name, access.context_name
     );
-    if changed {
-        kubeconfig::write(&path, &doc)?;
-        println!("Wrote {what} to {}.", path.display());
-    } else {
-        println!("{} already has {what}; nothing changed.", path.display());
+    match update {
+        Update::Written => println!("Wrote {what} to {}.", path.display()),
+        Update::Unchanged => println!("{} already has {what}; nothing changed.", path.display()),
     }
     if doc.get("current-context").and_then(|c| c.as_str()) != Some(access.context_name.as_str()) {
         println!(
@@ -256,6 +285,15 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
 
 /// Runs `ssobar aws-auth`.
 pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
+    // Checked before any sign-in or network call: a usage mistake costs nothing.
+    let policy = PolicyGrant::choose(args.access_policy.map(Into::into), args.namespaces.clone())
+        .map_err(|_| {
+            UsageError(format!(
+                "--namespace scopes an access policy: add one, e.g. ssobar aws-auth --profile {} --access-policy view --namespace {}",
+                args.profile,
+                args.namespaces.first().map_or("NS", String::as_str)
+            ))
+        })?;
     let config = ctx.load_config();
     let steps = plan(&config, &args.profile)?;
     let Some(Step::Sso { session, .. }) = steps.first() else {
@@ -292,7 +330,8 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
             &args.cluster_id,
             &region,
             &username,
-            &args.groups
+            &args.groups,
+            policy.as_ref()
         )
     );
     Ok(Outcome::Success)

@@ -81,6 +81,19 @@ fn main() -> ExitCode {
     )
 }
 
+/// Arguments that parse but do not make sense together: exit 2, as clap's own usage errors,
+/// with one line naming the command to run instead.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Says on stderr which settings could not be used (their defaults were kept).
 pub(crate) fn report_settings_warnings(ctx: &Context) {
     for warning in &ctx.settings_warnings {
@@ -101,7 +114,11 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::CheckFailed) => ExitCode::from(3),
         Err(e) => {
             eprintln!("ssobar: {e:#}");
-            ExitCode::FAILURE
+            if e.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

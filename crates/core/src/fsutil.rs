@@ -2,7 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Creates `dir` (and its parents) and makes `dir` itself private to the user (0700 on Unix).
@@ -93,6 +93,35 @@ fn sync_dir(dir: &Path) {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) {}
 
+/// The file a write through `path` must replace: `path` itself, or where its symlinks lead.
+/// Renaming a temp file over a symlink would replace the link with a regular file; people
+/// keep configs as links into a dotfiles folder, and the link must stay and lead to the new
+/// content. A relative link is read from the link's folder, as the kernel reads it; a missing
+/// file (or a link to one) is where the new file goes.
+pub fn link_target(path: &Path) -> io::Result<PathBuf> {
+    // The kernel's own limit on links in one lookup (ELOOP).
+    const MAX_LINKS: usize = 40;
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
 /// Deletes `path`; a file that is already gone is not an error.
 pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {
@@ -161,5 +190,32 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn link_target_follows_relative_and_chained_links() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        fs::create_dir_all(home.join(".kube")).unwrap();
+        fs::create_dir_all(home.join("dotfiles")).unwrap();
+        fs::write(home.join("dotfiles/kubeconfig"), b"x").unwrap();
+        symlink("kubeconfig", home.join("dotfiles/current")).unwrap();
+        symlink("../dotfiles/current", home.join(".kube/config")).unwrap();
+        assert_eq!(
+            link_target(&home.join(".kube/config")).unwrap(),
+            home.join(".kube/../dotfiles/kubeconfig")
+        );
+        assert_eq!(
+            link_target(&home.join("dotfiles/kubeconfig")).unwrap(),
+            home.join("dotfiles/kubeconfig")
+        );
+        assert_eq!(
+            link_target(&home.join("absent")).unwrap(),
+            home.join("absent")
+        );
+        symlink("loop", home.join("loop")).unwrap();
+        assert!(link_target(&home.join("loop")).is_err());
     }
 }

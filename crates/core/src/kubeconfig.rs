@@ -1,11 +1,15 @@
 //! Writing ssobar's cluster, user and context into a kubeconfig, leaving everything else in
 //! the file as it was. The merge is a pure function of the document; running it twice changes
-//! nothing.
+//! nothing. The read-merge-write runs under kubectl's own lock on the file, so that neither
+//! another ssobar nor a kubectl changing the same file loses the other's entries.
 
 use crate::env::Env;
 use crate::fsutil;
 use serde_yaml_ng::{Mapping, Value};
+use std::fs::OpenOptions;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// The kubeconfig to write: `$KUBECONFIG`'s first file, else `~/.kube/config`.
 pub fn default_path(env: &Env) -> Option<PathBuf> {
@@ -205,16 +209,108 @@ pub fn read(path: &Path) -> Result<Option<Value>, KubeconfigError> {
 }
 
 /// Writes a kubeconfig atomically, 0600 (it names credentials helpers; kubectl warns about
-/// group- or world-readable kubeconfigs).
+/// group- or world-readable kubeconfigs). A symlinked kubeconfig stays a link: the file it
+/// leads to gets the new content.
 pub fn write(path: &Path, doc: &Value) -> Result<(), KubeconfigError> {
     let text = serde_yaml_ng::to_string(doc)
         .map_err(|e| KubeconfigError(format!("cannot write the kubeconfig: {e}")))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let target = fsutil::link_target(path)
+        .map_err(|e| KubeconfigError(format!("cannot follow {}: {e}", path.display())))?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| KubeconfigError(format!("cannot create {}: {e}", dir.display())))?;
     }
-    fsutil::write_atomic(path, text.as_bytes())
-        .map_err(|e| KubeconfigError(format!("cannot write {}: {e}", path.display())))
+    fsutil::write_atomic(&target, text.as_bytes())
+        .map_err(|e| KubeconfigError(format!("cannot write {}: {e}", target.display())))
+}
+
+/// How long a write waits for another writer's lock before giving up. kubectl holds it for
+/// the milliseconds of one read and write, so a lock that stays this long was left behind by
+/// a writer that died.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a waiting writer looks at the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// kubectl's lock on a kubeconfig (client-go's `ModifyConfig`): the file `<kubeconfig>.lock`
+/// for the path as given (a symlink's own path, not its target's), created exclusively and
+/// deleted when the write is done. Its existence is the lock, so a writer killed while
+/// holding it leaves it behind; the error then says to delete it.
+#[derive(Debug)]
+pub struct KubeconfigLock {
+    path: PathBuf,
+}
+
+impl KubeconfigLock {
+    /// The lock file of `kubeconfig`.
+    pub fn path_for(kubeconfig: &Path) -> PathBuf {
+        let mut name = kubeconfig.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    /// Takes the lock, waiting up to `wait` for its holder to let it go.
+    pub fn acquire(kubeconfig: &Path, wait: Duration) -> Result<Self, KubeconfigError> {
+        let path = Self::path_for(kubeconfig);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| KubeconfigError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return Ok(Self { path }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if Instant::now() >= deadline {
+                        return Err(KubeconfigError(format!(
+                            "{} is locked by {lock} (another kubectl or ssobar is writing it); if none is running, delete {lock} and run the command again",
+                            kubeconfig.display(),
+                            lock = path.display()
+                        )));
+                    }
+                    std::thread::sleep(LOCK_POLL);
+                }
+                Err(e) => {
+                    return Err(KubeconfigError(format!(
+                        "cannot create the lock {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for KubeconfigLock {
+    fn drop(&mut self) {
+        // Best effort: a lock that cannot be deleted is reported by the next writer, by name.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether an update changed the kubeconfig.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// The entries were added or changed, and the file written.
+    Written,
+    /// The file already had them; it was not touched.
+    Unchanged,
+}
+
+/// Merges `access` into the kubeconfig at `path` under its lock (waiting up to `wait` for
+/// another writer), and writes it if that changed it. Returns the document as it now is.
+pub fn update(
+    path: &Path,
+    access: &ClusterAccess,
+    wait: Duration,
+) -> Result<(Value, Update), KubeconfigError> {
+    let _lock = KubeconfigLock::acquire(path, wait)?;
+    let (doc, changed) = merge(read(path)?, access)?;
+    if !changed {
+        return Ok((doc, Update::Unchanged));
+    }
+    write(path, &doc)?;
+    Ok((doc, Update::Written))
 }
 
 #[cfg(test)]
@@ -329,5 +425,116 @@ x-unknown-field:
         }
         let env = Env::from_pairs([("HOME", "/h")]);
         assert_eq!(default_path(&env), Some(PathBuf::from("/h/.kube/config")));
+    }
+
+    fn access_to(cluster: &str) -> ClusterAccess {
+        ClusterAccess {
+            cluster_name: cluster.into(),
+            user_name: format!("dev@{cluster}"),
+            context_name: format!("dev@{cluster}"),
+            ..access()
+        }
+    }
+
+    fn contexts(path: &Path) -> Vec<String> {
+        let doc = read(path).unwrap().unwrap();
+        doc["contexts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_lock_is_the_path_as_given_with_lock_appended() {
+        assert_eq!(
+            KubeconfigLock::path_for(Path::new("/h/.kube/config")),
+            PathBuf::from("/h/.kube/config.lock")
+        );
+    }
+
+    #[test]
+    fn an_update_leaves_no_lock_behind_even_when_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let lock = KubeconfigLock::path_for(&path);
+        assert_eq!(
+            update(&path, &access(), LOCK_WAIT).unwrap().1,
+            Update::Written
+        );
+        assert!(!lock.exists());
+        assert_eq!(
+            update(&path, &access(), LOCK_WAIT).unwrap().1,
+            Update::Unchanged
+        );
+        assert!(!lock.exists());
+        std::fs::write(&path, "clusters: 3\n").unwrap();
+        assert!(update(&path, &access(), LOCK_WAIT).is_err());
+        assert!(!lock.exists());
+    }
+
+    #[test]
+    fn a_lock_that_stays_fails_the_update_naming_it_and_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let lock = KubeconfigLock::path_for(&path);
+        std::fs::write(&lock, "").unwrap();
+        let started = Instant::now();
+        let message = update(&path, &access(), Duration::from_millis(200))
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(
+            message.contains(&format!("delete {}", lock.display())),
+            "{message}"
+        );
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(lock.exists(), "another writer's lock is not ours to delete");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn writers_in_parallel_lose_no_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::thread::scope(|scope| {
+            for i in 0..8 {
+                let path = &path;
+                scope.spawn(move || update(path, &access_to(&format!("c{i}")), LOCK_WAIT).unwrap());
+            }
+        });
+        let mut names = contexts(&path);
+        names.sort();
+        let expected: Vec<String> = (0..8).map(|i| format!("dev@c{i}")).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_kubeconfig_stays_a_link_to_the_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join(".kube")).unwrap();
+        std::fs::create_dir_all(home.join("dotfiles")).unwrap();
+        std::fs::write(home.join("dotfiles/kubeconfig"), "").unwrap();
+        std::os::unix::fs::symlink("../dotfiles/kubeconfig", home.join(".kube/config")).unwrap();
+        let link = home.join(".kube/config");
+        // The lock is kubectl's: the link's own path, as given, with `.lock`.
+        std::fs::write(home.join(".kube/config.lock"), "").unwrap();
+        assert!(update(&link, &access(), Duration::from_millis(100)).is_err());
+        std::fs::remove_file(home.join(".kube/config.lock")).unwrap();
+        update(&link, &access(), LOCK_WAIT).unwrap();
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            PathBuf::from("../dotfiles/kubeconfig")
+        );
+        assert_eq!(contexts(&home.join("dotfiles/kubeconfig")), ["dev@prod"]);
+        let stray: Vec<_> = std::fs::read_dir(home.join("dotfiles"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "kubeconfig")
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
     }
 }
