@@ -186,6 +186,27 @@ fn settings_are_saved_from_the_window() {
     let file = w.sandbox.home().join(".config/ssobar/settings.toml");
     let text = std::fs::read_to_string(&file).expect("the settings file");
     assert!(text.contains("warning_minutes = 30"), "{text}");
+
+    // The window may call the app's own commands, and nothing of Tauri's it does not use.
+    let call = |command: &str| {
+        driver.execute_async(&format!(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI__.core.invoke('{command}').then(
+               () => done('allowed'), (e) => done('refused: ' + e));"
+        ))
+    };
+    assert_eq!(call("get_settings"), "allowed");
+    for command in [
+        "plugin:app|version",
+        "plugin:window|title",
+        "plugin:path|resolve_directory",
+    ] {
+        let answer = call(command);
+        assert!(
+            answer.as_str().is_some_and(|a| a.starts_with("refused")),
+            "{command}: {answer}"
+        );
+    }
 }
 
 #[test]

@@ -206,6 +206,16 @@ impl Driver {
             .to_owned()
     }
 
+    /// Runs `script` in the page as an async WebDriver script: its last argument is the
+    /// callback that returns a value.
+    pub fn execute_async(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(&json!({"script": script, "args": []})),
+        )
+    }
+
     /// The page title.
     pub fn title(&self) -> String {
         self.call("GET", "/title", None)
