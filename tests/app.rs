@@ -614,3 +614,60 @@ fn a_config_file_in_home_does_not_make_the_app_watch_all_of_home() {
         );
     }
 }
+
+/// The clipboard's text, as another program reads it.
+fn clipboard_text() -> String {
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("run xclip (Debian package xclip)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn copied_credentials_leave_the_clipboard_after_the_delay() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::signed_in(APP, FakeConfig::default());
+    let mut driver_command = w.sandbox.command(tauri_driver());
+    driver_command.env("SSOBAR_CLIPBOARD_CLEAR_SECONDS", "2");
+    let driver = Driver::start(driver_command, Path::new(APP), &["--window"]);
+    wait_for(20, || driver.find("#show-settings")).expect("the window");
+    let copy = || {
+        driver.execute_async(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI__.core.invoke('copy_export_lines', { profile: 'dev' }).then(
+               () => done('copied'), (e) => done('failed: ' + e));",
+        )
+    };
+
+    assert_eq!(copy(), "copied");
+    assert!(clipboard_text().contains("export AWS_ACCESS_KEY_ID="));
+    let cleared = wait_for(10, || {
+        (!clipboard_text().contains("AWS_SECRET_ACCESS_KEY")).then_some(())
+    });
+    assert!(
+        cleared.is_some(),
+        "the credentials are still on the clipboard"
+    );
+
+    // Something copied since is the person's own: it stays.
+    assert_eq!(copy(), "copied");
+    let mut other = Command::new("xclip")
+        .args(["-i", "-selection", "clipboard"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        other
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"kubectl get pods")
+            .unwrap();
+    }
+    other.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(clipboard_text(), "kubectl get pods");
+}

@@ -97,10 +97,7 @@ pub fn menu(app: &AppHandle, id: &str) {
         Some(MenuAction::CopyExports(profile)) => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                let copied = export_lines(&app, &profile)
-                    .await
-                    .and_then(|text| app.clipboard().write_text(text).map_err(|e| e.to_string()));
-                if let Err(e) = copied {
+                if let Err(e) = copy_export_lines(&app, &profile).await {
                     crate::notices::problem(&format!("Cannot copy {profile}'s credentials"), &e);
                 }
             });
@@ -277,7 +274,7 @@ pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
 
 /// A profile's credentials as `export` lines, as `ssobar env` prints them (fetched into the
 /// keychain if need be).
-pub async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> {
+async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> {
     let ctx = app.state::<AppState>().ctx();
     let config = ctx.load_config();
     let steps = plan(&config, profile).map_err(|e| e.to_string())?;
@@ -291,6 +288,32 @@ pub async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, Stri
         &creds,
         config.profile_region(profile),
     ))
+}
+
+/// Copies a profile's export lines to the clipboard, and takes them off it again after the
+/// `clipboard_clear_seconds` setting, unless something else was copied since: credentials
+/// must not linger where every program can read them.
+pub async fn copy_export_lines(app: &AppHandle, profile: &str) -> Result<(), String> {
+    let lines = export_lines(app, profile).await?;
+    app.clipboard()
+        .write_text(lines.clone())
+        .map_err(|e| e.to_string())?;
+    let after = app
+        .state::<AppState>()
+        .ctx()
+        .settings
+        .clipboard_clear_seconds;
+    if after > 0 {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(u64::from(after))).await;
+            let clipboard = app.clipboard();
+            if clipboard.read_text().is_ok_and(|now| now == lines) {
+                let _ = clipboard.clear();
+            }
+        });
+    }
+    Ok(())
 }
 
 /// Learns the account names of a session from the portal, for the menu (best effort).

@@ -9,7 +9,6 @@ use ssobar_core::settings::Settings;
 use ssobar_core::signin::SignInFlow;
 use std::collections::BTreeMap;
 use tauri::{AppHandle, Manager, State};
-use tauri_plugin_clipboard_manager::ClipboardExt;
 
 fn session(key: &str) -> Result<SessionId, String> {
     SessionId::from_key(key).ok_or_else(|| format!("no such session: {key}"))
@@ -93,8 +92,7 @@ pub async fn sign_out(app: AppHandle, session: String) -> Result<(), String> {
 /// the page: the webview may refuse a clipboard write that follows an await).
 #[tauri::command]
 pub async fn copy_export_lines(app: AppHandle, profile: String) -> Result<(), String> {
-    let lines = actions::export_lines(&app, &profile).await?;
-    app.clipboard().write_text(lines).map_err(|e| e.to_string())
+    actions::copy_export_lines(&app, &profile).await
 }
 
 /// The settings in effect.

@@ -73,6 +73,9 @@ pub struct Settings {
     /// giving up and naming it: a little longer than one AWS call may take
     /// ([`crate::aws::CALL_BUDGET`]). Waits for another sign-in last as long as a sign-in.
     pub lock_wait_seconds: u32,
+    /// "Copy export lines" takes the credentials off the clipboard after this many seconds,
+    /// if nothing else was copied since; 0 leaves them there.
+    pub clipboard_clear_seconds: u32,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
             sign_in_flow: SignInFlowKind::Browser,
             start_at_login: false,
             lock_wait_seconds: 35,
+            clipboard_clear_seconds: 60,
         }
     }
 }
@@ -100,6 +104,7 @@ pub const KEYS: &[&str] = &[
     "sign_in_flow",
     "start_at_login",
     "lock_wait_seconds",
+    "clipboard_clear_seconds",
 ];
 
 impl Settings {
@@ -202,6 +207,7 @@ impl Settings {
             "refresh_minutes" => minutes(&mut self.refresh_minutes),
             "credential_margin_minutes" => minutes(&mut self.credential_margin_minutes),
             "lock_wait_seconds" => whole(&mut self.lock_wait_seconds, "seconds"),
+            "clipboard_clear_seconds" => whole(&mut self.clipboard_clear_seconds, "seconds"),
             "silent_refresh" => flag(&mut self.silent_refresh),
             "start_at_login" => flag(&mut self.start_at_login),
             "token_store" => {
