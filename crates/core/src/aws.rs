@@ -1,6 +1,7 @@
 //! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
 //! sentences.
 
+use crate::text::printable;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -86,7 +87,8 @@ impl CallError {
         }
     }
 
-    /// Classifies an SDK error.
+    /// Classifies an SDK error. What the other end said is made [printable] first: it ends up
+    /// in terminals, notifications and the window.
     pub fn from_sdk<E>(err: SdkError<E, HttpResponse>, endpoint: &str) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -98,13 +100,13 @@ impl CallError {
             }
             SdkError::DispatchFailure(_) => Self::Unreachable {
                 endpoint,
-                cause: innermost_cause(&err),
+                cause: printable(&innermost_cause(&err)),
             },
             SdkError::TimeoutError(_) => Self::Timeout { endpoint },
             SdkError::ServiceError(service) => {
                 let status = service.raw().status().as_u16();
-                let code = service.err().code().unwrap_or("UnknownError").to_owned();
-                let message = service.err().message().unwrap_or_default().to_owned();
+                let code = printable(service.err().code().unwrap_or("UnknownError"));
+                let message = printable(service.err().message().unwrap_or_default());
                 if status == 429
                     || matches!(
                         code.as_str(),
@@ -116,7 +118,7 @@ impl CallError {
                     Self::Service { code, message }
                 }
             }
-            _ => Self::Other(format!("{}", DisplayErrorContext(&err))),
+            _ => Self::Other(printable(&format!("{}", DisplayErrorContext(&err)))),
         }
     }
 }
@@ -128,4 +130,28 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    #[test]
+    fn a_services_message_cannot_move_the_cursor() {
+        let answer = CreateTokenError::generic(
+            ErrorMetadata::builder()
+                .code("Invalid\x1b[1AGrant")
+                .message("\x1b[2Jwiped\nout")
+                .build(),
+        );
+        let raw = HttpResponse::new(
+            400.try_into().expect("400 is a status code"),
+            SdkBody::empty(),
+        );
+        let error = CallError::from_sdk(SdkError::service_error(answer, raw), "https://x");
+        assert_eq!(error.to_string(), "InvalidGrant: wiped out");
+    }
 }

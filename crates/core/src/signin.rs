@@ -156,14 +156,6 @@ pub enum SignInError {
         /// The command to run.
         command: String,
     },
-    /// The browser came back with a `state` this sign-in did not send.
-    #[error(
-        "the browser answered with a different sign-in's state (an old tab?); run \"{command}\" again"
-    )]
-    StateMismatch {
-        /// The command to run.
-        command: String,
-    },
     /// The service refused the code exchange (a wrong verifier, a reused code).
     #[error("the sign-in could not be completed: {detail}; run \"{command}\" again")]
     Rejected {
@@ -486,27 +478,10 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
     );
     announce_url(ctx, &url, options.open_browser, on_event);
     on_event(SignInEvent::Waiting);
-    // A redirect whose state is not ours, a code or an error alike, belongs to another
-    // sign-in (or to a forger): its page says so and this sign-in stops.
-    let foreign = |cb: &Callback| match cb {
-        Callback::Code { state: got, .. } => *got != state,
-        Callback::Error { state: got, .. } => got.as_ref().is_some_and(|got| *got != state),
-    };
-    let callback = listener
-        .wait(|cb| {
-            if foreign(cb) {
-                Err("this page belongs to another sign-in; start again from ssobar".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-        .await;
+    // Redirects that do not answer this sign-in (another sign-in's, a stray request's) get a
+    // page saying so and the listener waits on.
+    let callback = listener.wait(&state).await;
     drop(listener);
-    if foreign(&callback) {
-        return Err(SignInError::StateMismatch {
-            command: command.to_owned(),
-        });
-    }
     let code = match callback {
         Callback::Code { code, .. } => code,
         Callback::Error {
