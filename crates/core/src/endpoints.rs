@@ -64,27 +64,51 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Checks that a start URL may be signed in to: `https://`, or plain `http://` on a
-/// loopback address (the demo and the tests). The error says why, in one line.
-pub fn check_start_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        format!("the start URL {url} is not a URL; it looks like https://example.awsapps.com/start")
-    })?;
+/// Why a URL fails the transport rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlProblem {
+    /// No `scheme://`.
+    NotAUrl,
+    /// `scheme://` and no host after it.
+    NoHost,
+    /// Neither `https://` nor plain `http://` on a loopback host.
+    NotHttps,
+}
+
+/// The transport rule for every URL that carries a sign-in or a token, or is opened for one:
+/// `https://`, or plain `http://` on a loopback host (the demo and the tests).
+pub fn check_transport(url: &str) -> Result<(), UrlProblem> {
+    let (scheme, rest) = url.split_once("://").ok_or(UrlProblem::NotAUrl)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = match authority.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
         _ => authority,
     };
     if host.is_empty() {
-        return Err(format!("the start URL {url} has no host"));
+        return Err(UrlProblem::NoHost);
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if is_loopback_host(host) => Ok(()),
-        _ => Err(format!(
-            "refusing to sign in to {url}: the start URL must use https:// (plain http is allowed only on a loopback address)"
-        )),
+        _ => Err(UrlProblem::NotHttps),
     }
+}
+
+/// Checks that a start URL may be signed in to ([`check_transport`]). The error says why, in
+/// one line.
+pub fn check_start_url(url: &str) -> Result<(), String> {
+    check_transport(url).map_err(|problem| match problem {
+        UrlProblem::NotAUrl => format!(
+            "the start URL {url} is not a URL; it looks like https://example.awsapps.com/start"
+        ),
+        UrlProblem::NoHost => format!("the start URL {url} has no host"),
+        UrlProblem::NotHttps => format!(
+            "refusing to sign in to {url}: the start URL must use https:// (plain http is allowed only on a loopback address)"
+        ),
+    })
 }
 
 #[cfg(test)]

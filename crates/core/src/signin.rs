@@ -16,6 +16,7 @@ use crate::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
 use crate::pkce::{self, Callback, CallbackListener};
 use crate::portal::PortalClient;
 use crate::settings::SignInFlowKind;
+use crate::text::printable;
 use crate::time::add_seconds;
 use crate::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
 use jiff::Timestamp;
@@ -153,6 +154,16 @@ pub enum SignInError {
     CodeExpired {
         /// The session.
         session: String,
+        /// The command to run.
+        command: String,
+    },
+    /// The service sent a page to confirm the sign-in on that no browser may be given.
+    #[error(
+        "{why}; the sign-in service sent it (check AWS_ENDPOINT_URL_SSO_OIDC and sso_region), then run \"{command}\" again"
+    )]
+    UnsafePage {
+        /// What is wrong with the page, naming it.
+        why: String,
         /// The command to run.
         command: String,
     },
@@ -547,8 +558,16 @@ async fn device_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> {
             &session.start_url,
         )
         .await?;
+    // The service chose these pages: a person is sent to them only if they pass the rule
+    // for URLs a browser is given.
+    for url in std::iter::once(&verification_uri).chain(&verification_uri_complete) {
+        browser::check_openable(url).map_err(|why| SignInError::UnsafePage {
+            why,
+            command: command.to_owned(),
+        })?;
+    }
     on_event(SignInEvent::DeviceCode {
-        user_code,
+        user_code: printable(&user_code),
         verification_uri: verification_uri.clone(),
         verification_uri_complete: verification_uri_complete.clone(),
     });
