@@ -609,6 +609,21 @@ fn an_unreachable_endpoint_is_named() {
 }
 
 #[test]
+fn a_plain_http_endpoint_off_loopback_is_refused() {
+    let mut w = world(BrowserMode::Follow);
+    // Later variables win: this one replaces the fake's loopback endpoint.
+    w.sandbox
+        .set_env("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc.example.com");
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    assert_eq!(
+        ran.stderr.lines().last().unwrap(),
+        "ssobar: refusing AWS_ENDPOINT_URL_SSO_OIDC=http://oidc.example.com: an endpoint must be an https:// URL (plain http is allowed only on a loopback address); fix it or run \"unset AWS_ENDPOINT_URL_SSO_OIDC\""
+    );
+    assert!(w.fake.requests().is_empty());
+    assert!(w.browser.opened().is_empty());
+}
+
+#[test]
 fn throttling_is_retried_then_reported() {
     let w = world(BrowserMode::Follow);
     w.fake

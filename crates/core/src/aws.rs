@@ -1,6 +1,7 @@
 //! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
 //! sentences.
 
+use crate::endpoints::EndpointError;
 use crate::text::printable;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -8,21 +9,31 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Starts an AWS SDK client config the way every ssobar client is built: the region, the
-/// endpoint (`AWS_ENDPOINT_URL_*` honoured), bounded retries and timeouts. Evaluates to
-/// `(builder, endpoint)`; callers add credentials where the service needs them.
+/// endpoint, bounded retries and timeouts. Evaluates to `(builder, endpoint URL)`, or returns
+/// the [`CallError`] that refuses the endpoint; callers add credentials where the service
+/// needs them.
+///
+/// Only an `AWS_ENDPOINT_URL_*` override is set by hand: without one the SDK's resolver picks
+/// the endpoint, partition included, and [`endpoints::endpoint`](crate::endpoints::endpoint)
+/// asks that same resolver for the URL that messages name.
 macro_rules! sdk_config {
     ($sdk:ident, $env:expr, $service:expr, $region:expr) => {{
-        let endpoint = $crate::endpoints::endpoint($env, $service, $region);
-        let builder = $sdk::Config::builder()
+        let endpoint = $crate::endpoints::endpoint($env, $service, $region)?;
+        let mut builder = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new($region.to_owned()))
-            .endpoint_url(&endpoint)
             .retry_config($crate::aws::retry_config())
             .timeout_config($crate::aws::timeout_config());
-        (builder, endpoint)
+        if endpoint.source == $crate::endpoints::EndpointSource::Override {
+            builder = builder.endpoint_url(&endpoint.url);
+        }
+        (builder, endpoint.url)
     }};
 }
 pub(crate) use sdk_config;
@@ -76,6 +87,9 @@ pub enum CallError {
     /// Anything else (an unparseable answer, say).
     #[error("{0}")]
     Other(String),
+    /// No endpoint ssobar will use (a refused override, a region the SDK does not know).
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
 }
 
 impl CallError {
@@ -120,6 +134,19 @@ impl CallError {
             }
             _ => Self::Other(printable(&format!("{}", DisplayErrorContext(&err)))),
         }
+    }
+}
+
+/// Drives a future that never waits (an SDK endpoint resolver, a config parse over text in
+/// memory) without bringing up an async runtime, which would cost the helper's warm path.
+pub(crate) fn block_on_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`AwsConfig::parse`] blanks each offending line, records `PATH:LINE: what is wrong` against
 //! the section it belongs to, and parses again.
 
+use crate::aws::block_on_ready;
 use crate::paths::Paths;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_runtime::env_config::section::EnvConfigSections;
@@ -15,10 +16,7 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 /// How many `credential_process = ssobar credential-process --profile X` doorways a profile
 /// may pass through to reach its SSO profile; more is taken for a loop.
@@ -824,21 +822,9 @@ fn parse_with_sdk(files: &[(FileKind, String)]) -> Result<EnvConfigSections, Str
     }
     let files = builder.build();
     let (env, fs) = (ShimEnv::from_slice(&[]), ShimFs::from_slice(&[]));
+    // Over contents in memory, `source::load` does no I/O and never waits.
     let source = block_on_ready(source::load(&env, &fs, &files)).map_err(|e| e.to_string())?;
     EnvConfigSections::parse(source).map_err(|e| e.to_string())
-}
-
-/// Drives a future that never waits: `source::load` over in-memory contents does no I/O, and
-/// bringing up an async runtime for it would cost the helper's warm path for nothing.
-fn block_on_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
-    }
 }
 
 #[cfg(test)]

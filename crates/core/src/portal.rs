@@ -37,13 +37,13 @@ pub struct PortalClient {
 
 impl PortalClient {
     /// A client for `region`, at `AWS_ENDPOINT_URL_SSO` when set.
-    pub fn new(env: &Env, region: &str) -> Self {
+    pub fn new(env: &Env, region: &str) -> Result<Self, CallError> {
         let (builder, endpoint) = sdk_config!(aws_sdk_sso, env, Service::Sso, region);
         let config = builder.build();
-        Self {
+        Ok(Self {
             client: aws_sdk_sso::Client::from_conf(config),
             endpoint,
-        }
+        })
     }
 
     /// GetRoleCredentials.

@@ -307,7 +307,7 @@ pub async fn sign_in(
         {
             return Ok(SignInOutcome::SignedInElsewhere(token));
         }
-        let oidc = OidcClient::new(&ctx.env, &session.region);
+        let oidc = OidcClient::new(&ctx.env, &session.region)?;
         let registration = registration(ctx, &oidc, session, flow).await?;
         let started = ctx.now();
         let attempt = Attempt {
@@ -692,7 +692,7 @@ pub async fn refresh(
     if token.registration_expires_at.is_none_or(|at| at <= now) {
         return Err(needed("its client registration has expired"));
     }
-    let oidc = OidcClient::new(&ctx.env, &session.region);
+    let oidc = OidcClient::new(&ctx.env, &session.region)?;
     let grant = oidc
         .create_token(client_id, client_secret, Grant::RefreshToken(refresh_token))
         .await
@@ -730,8 +730,12 @@ pub async fn sign_out(
     if let CachedToken::Present(token) = ctx.tokens.load(&session.id)
         && token.expires_at > ctx.now()
     {
-        let portal = PortalClient::new(&ctx.env, &session.region);
-        if let Err(e) = portal.logout(&token.access_token).await
+        let logout = async {
+            PortalClient::new(&ctx.env, &session.region)?
+                .logout(&token.access_token)
+                .await
+        };
+        if let Err(e) = logout.await
             && e.code() != Some("UnauthorizedException")
         {
             portal_error = Some(e.to_string());
