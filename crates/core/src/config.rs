@@ -391,6 +391,18 @@ impl AwsConfig {
                 );
             }
         }
+        for profile in config.profiles.values_mut() {
+            let what = format!("profile {}", profile.name);
+            profile
+                .problems
+                .extend(region_problems(&what, &profile.properties));
+        }
+        for session in config.sessions.values_mut() {
+            let what = format!("sso-session {}", session.name);
+            session
+                .problems
+                .extend(region_problems(&what, &session.properties));
+        }
         for (section, message) in problems {
             match section {
                 SectionId::Profile(name) => config
@@ -703,6 +715,40 @@ fn unknown_profile_message(name: &str, similar: &[String]) -> String {
     }
 }
 
+/// True for a string shaped like an AWS region name: two letters, words, a number
+/// (`us-east-1`, `cn-north-1`, `us-gov-west-1`, `ap-southeast-7`). A shape, not a list, so
+/// that regions opened after this release still pass; endpoints are built from it.
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let [first, words @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `region` and `sso_region` of a section that are not region names, as problems of it.
+fn region_problems(what: &str, properties: &BTreeMap<String, String>) -> Vec<String> {
+    ["sso_region", "region"]
+        .into_iter()
+        .filter_map(|key| {
+            let value = properties.get(key)?;
+            (!is_region_name(value)).then(|| {
+                format!(
+                    "{what} has {key} = {}, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config",
+                    crate::text::printable(value)
+                )
+            })
+        })
+        .collect()
+}
+
 /// Splits `sso_registration_scopes` as the AWS CLI does: by commas, trimmed, empties dropped.
 pub fn split_scopes(value: &str) -> Vec<String> {
     value
@@ -941,19 +987,22 @@ aws_secret_access_key = secret
 
     #[test]
     fn profile_default_wins_over_default() {
-        let c = config("[default]\nregion = a\n[profile default]\nregion = b\n");
-        assert_eq!(c.profile("default").unwrap().get("region"), Some("b"));
+        let c = config("[default]\nregion = eu-west-1\n[profile default]\nregion = eu-west-2\n");
+        assert_eq!(
+            c.profile("default").unwrap().get("region"),
+            Some("eu-west-2")
+        );
     }
 
     #[test]
     fn a_malformed_line_breaks_only_its_profile() {
         let c = config(
-            "[profile good]\nregion = a\n[profile bad]\nregion = b\nthis line has no equals\n[profile after]\nregion = c\n",
+            "[profile good]\nregion = eu-west-1\n[profile bad]\nregion = eu-west-2\nthis line has no equals\n[profile after]\nregion = eu-west-3\n",
         );
-        assert_eq!(c.profile("good").unwrap().get("region"), Some("a"));
-        assert_eq!(c.profile("after").unwrap().get("region"), Some("c"));
+        assert_eq!(c.profile("good").unwrap().get("region"), Some("eu-west-1"));
+        assert_eq!(c.profile("after").unwrap().get("region"), Some("eu-west-3"));
         let bad = c.profile("bad").unwrap();
-        assert_eq!(bad.get("region"), Some("b"));
+        assert_eq!(bad.get("region"), Some("eu-west-2"));
         assert_eq!(
             bad.problems,
             ["/h/.aws/config:5: Expected an '=' sign defining a property"]
@@ -967,18 +1016,67 @@ aws_secret_access_key = secret
     #[test]
     fn a_broken_header_takes_its_lines_along() {
         let c = config(
-            "[profile a]\nregion = a\n[profile broken\nregion = x\n[profile b]\nregion = b\n",
+            "[profile a]\nregion = eu-west-1\n[profile broken\nregion = eu-north-1\n[profile b]\nregion = eu-west-2\n",
         );
-        assert_eq!(c.profile("a").unwrap().get("region"), Some("a"));
-        assert_eq!(c.profile("b").unwrap().get("region"), Some("b"));
+        assert_eq!(c.profile("a").unwrap().get("region"), Some("eu-west-1"));
+        assert_eq!(c.profile("b").unwrap().get("region"), Some("eu-west-2"));
         let broken = c.profile("broken").unwrap();
         assert_eq!(broken.get("region"), None);
         assert!(broken.problems[0].starts_with("/h/.aws/config:3: "));
     }
 
     #[test]
+    fn region_names_are_checked_by_shape() {
+        for good in [
+            "us-east-1",
+            "cn-north-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "ap-southeast-7",
+            "us-isob-east-1",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "useast1",
+            "US-EAST-1",
+            "us-east-1a",
+            "u-east-1",
+            "us--east-1",
+            "us-east-1 ",
+            "us-east-1.evil.com",
+            "eu_west_1",
+            "-us-east-1",
+            "us-1",
+        ] {
+            assert!(!is_region_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_region_makes_its_profile_or_session_misconfigured() {
+        let c = config(
+            "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east\n\
+             [profile viasession]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [profile typo]\nregion = eu-west-1.amazonaws.com\n\
+             [profile fine]\nregion = cn-north-1\n",
+        );
+        assert_eq!(
+            c.require_profile("typo").unwrap_err().to_string(),
+            "profile typo has region = eu-west-1.amazonaws.com, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config"
+        );
+        assert_eq!(
+            c.session_for_profile("viasession").unwrap_err().to_string(),
+            "sso-session corp has sso_region = us-east, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config"
+        );
+        assert!(c.require_profile("fine").is_ok());
+    }
+
+    #[test]
     fn unprefixed_sections_in_the_config_file_are_explained() {
-        let c = config("[work]\nregion = a\n");
+        let c = config("[work]\nregion = eu-west-1\n");
         let work = c.profile("work").unwrap();
         assert!(
             work.problems[0].contains("write [profile work]"),
@@ -1049,7 +1147,7 @@ aws_secret_access_key = secret
             ConfigText {
                 path: "c".into(),
                 kind: FileKind::Config,
-                text: "[profile k]\nregion = a\n".into(),
+                text: "[profile k]\nregion = eu-west-1\n".into(),
             },
             ConfigText {
                 path: "k".into(),
