@@ -807,41 +807,106 @@ fn unprefixed_sections(file: &ConfigText) -> Found {
         .collect()
 }
 
+/// Lines the SDK parser is given at once while looking for the next bad one; it doubles after
+/// each clean stretch up to [`MAX_STRETCH`] and starts small again after a bad line, so that a
+/// file of garbage costs a parse of a few lines per bad line, not of the whole file.
+const MIN_STRETCH: usize = 16;
+const MAX_STRETCH: usize = 4096;
+
 /// Blanks every line the SDK parser rejects, so the rest of the file still parses, and says
 /// which section each problem belongs to. Line numbers are preserved.
+///
+/// The SDK parser reads line by line and its only state is the section it is in and the
+/// property it last read (continuation lines belong to it); a rejected line changes neither.
+/// So the rest of the file is checked a stretch at a time, each stretch after those two lines,
+/// rather than the whole file again after every bad line.
 fn blank_bad_lines(file: &ConfigText) -> (String, Found) {
     let mut lines: Vec<String> = file.text.lines().map(str::to_owned).collect();
     let mut found: Found = Vec::new();
     let path = file.path.display();
-    loop {
-        let joined = lines.join("\n");
-        let Err(message) = parse_with_sdk(&[(file.kind, joined.clone())]) else {
-            return (joined, found);
+    let mut state = ParserState::default();
+    let mut start = 0;
+    let mut stretch = MIN_STRETCH;
+    while start < lines.len() {
+        let end = lines.len().min(start + stretch);
+        let context: Vec<&str> = state.lines().map(|i| lines[i].as_str()).collect();
+        let text = context
+            .iter()
+            .copied()
+            .chain(lines[start..end].iter().map(String::as_str))
+            .collect::<Vec<&str>>()
+            .join("\n");
+        let Err(message) = parse_with_sdk(&[(file.kind, text)]) else {
+            state.read(&lines, start..end);
+            start = end;
+            stretch = (stretch * 2).min(MAX_STRETCH);
+            continue;
         };
-        let Some((line_number, what)) = error_location(&message) else {
+        let Some((number, what)) = error_location(&message) else {
             found.push((None, format!("{path}: {message}")));
             return (String::new(), found);
         };
-        let index = line_number.saturating_sub(1);
-        if index >= lines.len() || lines[index].trim().is_empty() {
-            // The SDK pointed at a line we cannot mend; keep nothing rather than loop.
+        // The context lines parsed before; an error there or past the stretch is not ours to
+        // mend: keep nothing rather than loop.
+        let index = (number > context.len())
+            .then(|| start + number - context.len() - 1)
+            .filter(|&i| i < end && !lines[i].trim().is_empty());
+        let Some(index) = index else {
+            let line_number = start + number.saturating_sub(context.len());
             found.push((None, format!("{path}:{line_number}: {what}")));
             return (String::new(), found);
-        }
-        let header = lines[..=index]
-            .iter()
-            .rposition(|l| l.starts_with('['))
-            .map(|h| section_of_header(&lines[h], file.kind));
-        found.push((header, format!("{path}:{line_number}: {what}")));
+        };
+        state.read(&lines, start..index);
+        let header = if lines[index].starts_with('[') {
+            Some(index)
+        } else {
+            state.header
+        };
+        let section = header.map(|h| section_of_header(&lines[h], file.kind));
+        found.push((section, format!("{path}:{}: {what}", index + 1)));
         let broken_header = lines[index].starts_with('[');
         lines[index].clear();
+        start = index + 1;
         if broken_header {
             // Its properties would otherwise be read as the previous section's.
-            for line in lines.iter_mut().skip(index + 1) {
-                if line.starts_with('[') {
-                    break;
-                }
-                line.clear();
+            while start < lines.len() && !lines[start].starts_with('[') {
+                lines[start].clear();
+                start += 1;
+            }
+        }
+        stretch = MIN_STRETCH;
+    }
+    (lines.join("\n"), found)
+}
+
+/// Where the SDK parser stands after the lines read so far: the section header it is in and
+/// the property it last read, as indexes of lines known to parse.
+#[derive(Clone, Copy, Debug, Default)]
+struct ParserState {
+    header: Option<usize>,
+    property: Option<usize>,
+}
+
+impl ParserState {
+    /// The lines that put a fresh parser in this state.
+    fn lines(self) -> impl Iterator<Item = usize> {
+        self.header.into_iter().chain(self.property)
+    }
+
+    /// Follows lines that parsed, classified as the SDK parser classifies them.
+    fn read(&mut self, lines: &[String], range: std::ops::Range<usize>) {
+        for i in range {
+            let line = &lines[i];
+            if line.trim_matches([' ', '\t']).is_empty() || line.starts_with(['#', ';']) {
+                continue;
+            }
+            if line.starts_with('[') {
+                *self = Self {
+                    header: Some(i),
+                    property: None,
+                };
+            } else if !line.starts_with([' ', '\t']) {
+                self.property = Some(i);
             }
         }
     }
@@ -1023,6 +1088,47 @@ aws_secret_access_key = secret
         let broken = c.profile("broken").unwrap();
         assert_eq!(broken.get("region"), None);
         assert!(broken.problems[0].starts_with("/h/.aws/config:3: "));
+    }
+
+    #[test]
+    fn lines_after_a_bad_one_are_read_in_the_same_place() {
+        // A continuation after a bad line still belongs to the property before it, sub-property
+        // rules included; one with no property before it in its section is bad itself.
+        let c = config(
+            "[profile a]\ns3 =\n  max_concurrent_requests = 1\nbad line\n  multipart = 2\n\
+             [profile b]\nstill bad\n  orphan = 3\nregion = eu-west-2\n",
+        );
+        assert_eq!(
+            c.profile("a").unwrap().problems,
+            ["/h/.aws/config:4: Expected an '=' sign defining a property"]
+        );
+        let b = c.profile("b").unwrap();
+        assert_eq!(b.get("region"), Some("eu-west-2"));
+        assert_eq!(b.problems.len(), 2, "{:?}", b.problems);
+        assert!(
+            b.problems[1].starts_with("/h/.aws/config:8: "),
+            "{:?}",
+            b.problems
+        );
+    }
+
+    #[test]
+    fn every_bad_line_of_a_long_file_is_found_once() {
+        let mut text = String::from("stray before any section\n[profile junk]\n");
+        for i in 0..5_000 {
+            text.push_str(if i % 7 == 0 { "ok = 1\n" } else { "junk\n" });
+        }
+        text.push_str("[profile good]\nregion = eu-west-1\n");
+        let c = config(&text);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert_eq!(
+            c.profile("junk").unwrap().problems.len(),
+            5_000 - 5_000usize.div_ceil(7)
+        );
+        assert_eq!(c.profile("junk").unwrap().get("region"), None);
+        let good = c.profile("good").unwrap();
+        assert_eq!(good.get("region"), Some("eu-west-1"));
+        assert!(good.problems.is_empty());
     }
 
     #[test]
