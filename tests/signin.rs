@@ -432,6 +432,28 @@ fn device_code_denied_and_expired() {
 }
 
 #[test]
+fn a_device_page_that_is_not_https_is_not_opened() {
+    let config = FakeConfig {
+        verification_uri: Some("http://device.example.com/device".into()),
+        device_code_lifetime_seconds: 5,
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Follow);
+    let ran = w
+        .ssobar(&["login", "--profile", "dev", "--device-code"])
+        .expect_code(1);
+    assert!(w.browser.opened().is_empty(), "{:?}", w.browser.opened());
+    assert_eq!(
+        ran.stderr.lines().last().unwrap(),
+        format!(
+            "ssobar: not opening http://device.example.com/device in a browser: it is not https:// (plain http is allowed only on a loopback address); the sign-in service sent it (check AWS_ENDPOINT_URL_SSO_OIDC and sso_region), then run \"ssobar login --sso-session {}\" again",
+            w.session
+        )
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 0, "no polling for it");
+}
+
+#[test]
 fn legacy_profiles_sign_in_with_the_device_code() {
     let w = world(BrowserMode::Follow);
     w.ssobar(&["login", "--profile", "legacy"]).success();
