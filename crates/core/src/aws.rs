@@ -138,7 +138,7 @@ impl CallError {
 }
 
 /// Drives a future that never waits (an SDK endpoint resolver, a config parse over text in
-/// memory) without bringing up an async runtime, which would cost the helper's warm path.
+/// memory) without bringing up an async runtime, which would cost the CLI's warm path.
 pub(crate) fn block_on_ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());

@@ -94,6 +94,8 @@ pub const CALLBACK_PATH: &str = "/oauth/callback";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long writing the small answer page may take.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait before accepting again after accepting failed.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 impl CallbackListener {
     /// Binds 127.0.0.1 on a port the OS chooses.
@@ -118,11 +120,14 @@ impl CallbackListener {
         let mut readers = JoinSet::new();
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
                         readers.spawn(read_request(stream));
                     }
-                }
+                    // Out of file descriptors (a flood of idle connections, say): let the
+                    // readers time out some instead of spinning on accept.
+                    Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
+                },
                 Some(read) = readers.join_next(), if !readers.is_empty() => {
                     let Ok(Some((mut stream, target))) = read else {
                         continue;
@@ -141,8 +146,8 @@ impl CallbackListener {
     }
 }
 
-/// Reads a request's head; the connection and its target (`/oauth/callback?...`), or nothing
-/// if it sent no `GET` line in time.
+/// Reads a request's head; the connection and its `GET` target (`/oauth/callback?...`, empty
+/// for another method), or nothing if the head did not arrive in time.
 async fn read_request(mut stream: TcpStream) -> Option<(TcpStream, String)> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
