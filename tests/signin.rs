@@ -105,35 +105,130 @@ fn a_valid_session_needs_no_network_call() {
     assert!(w.fake.requests().is_empty(), "{:?}", w.fake.requests());
 }
 
-#[test]
-fn a_forged_state_is_refused_and_nothing_is_written() {
-    let w = world(BrowserMode::ForgeState);
-    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
-    assert_eq!(
-        ran.stderr.lines().last().unwrap(),
-        format!(
-            "ssobar: the browser answered with a different sign-in's state (an old tab?); run \"ssobar login --sso-session {}\" again",
-            w.session
-        )
-    );
-    assert_eq!(w.calls(Operation::CreateToken), 0);
-    assert!(w.token().is_none());
+/// Does by hand what a browser does after the person approves: the redirect `/authorize`
+/// answers with, to ssobar's loopback listener (not followed yet).
+fn approved_redirect(w: &World) -> String {
+    let authorize = wait_for(20, || w.browser.opened().pop()).expect("ssobar opened the browser");
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{redirect_url}",
+            &authorize,
+        ])
+        .output()
+        .unwrap();
+    let redirect = String::from_utf8(out.stdout).unwrap();
+    assert!(redirect.contains("/oauth/callback?"), "{redirect:?}");
+    redirect
+}
+
+/// The HTTP status a GET of `url` gets, "000" when there is no answer within 5 seconds.
+fn status_of(url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `http://127.0.0.1:PORT` of the listener a redirect goes to.
+fn listener_of(redirect: &str) -> &str {
+    &redirect[..redirect.find("/oauth/callback").unwrap()]
+}
+
+/// A redirect with its `state` replaced.
+fn with_state(redirect: &str, state: &str) -> String {
+    let (head, tail) = redirect.split_once("state=").unwrap();
+    let rest = tail.find('&').map_or("", |i| &tail[i..]);
+    format!("{head}state={state}{rest}")
 }
 
 #[test]
-fn a_refusal_with_another_sign_ins_state_is_not_taken_for_this_one() {
-    let config = FakeConfig {
-        deny: true,
-        ..FakeConfig::default()
-    };
-    // An old tab's "denied" must not end this sign-in as denied.
-    let w = world_with(config, BrowserMode::ForgeState);
-    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+fn a_stray_request_does_not_end_the_sign_in() {
+    let w = world(BrowserMode::Ignore);
+    let login = w.spawn(&["login", "--profile", "dev"]);
+    let redirect = approved_redirect(&w);
+    let listener = listener_of(&redirect);
+    for stray in [
+        format!("{listener}/oauth/callback?error=x"),
+        format!("{listener}/oauth/callback?code=c"),
+        with_state(&redirect, "forged"),
+        format!("{listener}/oauth/callback?error=access_denied&state=forged"),
+    ] {
+        assert_eq!(status_of(&stray), "400", "{stray}");
+    }
+    assert_eq!(status_of(&format!("{listener}/favicon.ico")), "404");
+    assert_eq!(
+        w.calls(Operation::CreateToken),
+        0,
+        "no stray code is exchanged"
+    );
+    assert_eq!(status_of(&redirect), "200", "the real redirect still lands");
+    let ran = Ran::wait(login).success();
     assert!(
-        ran.stderr
-            .contains("the browser answered with a different sign-in's state"),
+        ran.stdout
+            .starts_with(&format!("Signed in to {} until ", w.session)),
         "{}",
-        ran.stderr
+        ran.stdout
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 1);
+}
+
+#[test]
+fn an_idle_connection_does_not_delay_the_real_redirect() {
+    let w = world(BrowserMode::Ignore);
+    let login = w.spawn(&["login", "--profile", "dev"]);
+    let redirect = approved_redirect(&w);
+    let address = listener_of(&redirect).trim_start_matches("http://");
+    // A client that connects and never sends a byte, held open past the real redirect.
+    let idle = std::net::TcpStream::connect(address).unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(status_of(&redirect), "200", "answered within 5 s");
+    Ran::wait(login).success();
+    eprintln!(
+        "the redirect behind an idle connection took {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+#[test]
+fn an_error_description_cannot_move_the_cursor() {
+    let w = world(BrowserMode::Ignore);
+    let login = w.spawn(&["login", "--profile", "dev"]);
+    let redirect = approved_redirect(&w);
+    let state = redirect
+        .split_once("state=")
+        .unwrap()
+        .1
+        .split('&')
+        .next()
+        .unwrap();
+    let hostile = format!(
+        "{}/oauth/callback?error=server_error&error_description=%1B%5B2Jwiped%0Aout&state={state}",
+        listener_of(&redirect)
+    );
+    assert_eq!(status_of(&hostile), "400");
+    let ran = Ran::wait(login).expect_code(1);
+    assert!(!ran.stderr.contains('\x1b'), "{:?}", ran.stderr);
+    assert_eq!(
+        ran.stderr.lines().last().unwrap(),
+        format!(
+            "ssobar: the sign-in could not be completed: wiped out; run \"ssobar login --sso-session {}\" again",
+            w.session
+        )
     );
 }
 
@@ -337,6 +432,28 @@ fn device_code_denied_and_expired() {
 }
 
 #[test]
+fn a_device_page_that_is_not_https_is_not_opened() {
+    let config = FakeConfig {
+        verification_uri: Some("http://device.example.com/device".into()),
+        device_code_lifetime_seconds: 5,
+        ..FakeConfig::default()
+    };
+    let w = world_with(config, BrowserMode::Follow);
+    let ran = w
+        .ssobar(&["login", "--profile", "dev", "--device-code"])
+        .expect_code(1);
+    assert!(w.browser.opened().is_empty(), "{:?}", w.browser.opened());
+    assert_eq!(
+        ran.stderr.lines().last().unwrap(),
+        format!(
+            "ssobar: not opening http://device.example.com/device in a browser: it is not https:// (plain http is allowed only on a loopback address); the sign-in service sent it (check AWS_ENDPOINT_URL_SSO_OIDC and sso_region), then run \"ssobar login --sso-session {}\" again",
+            w.session
+        )
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 0, "no polling for it");
+}
+
+#[test]
 fn legacy_profiles_sign_in_with_the_device_code() {
     let w = world(BrowserMode::Follow);
     w.ssobar(&["login", "--profile", "legacy"]).success();
@@ -511,6 +628,21 @@ fn an_unreachable_endpoint_is_named() {
         last.starts_with(&format!("ssobar: cannot reach {dead}: ")),
         "{last}"
     );
+}
+
+#[test]
+fn a_plain_http_endpoint_off_loopback_is_refused() {
+    let mut w = world(BrowserMode::Follow);
+    // Later variables win: this one replaces the fake's loopback endpoint.
+    w.sandbox
+        .set_env("AWS_ENDPOINT_URL_SSO_OIDC", "http://oidc.example.com");
+    let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
+    assert_eq!(
+        ran.stderr.lines().last().unwrap(),
+        "ssobar: refusing AWS_ENDPOINT_URL_SSO_OIDC=http://oidc.example.com: an endpoint must be an https:// URL (plain http is allowed only on a loopback address); fix it or run \"unset AWS_ENDPOINT_URL_SSO_OIDC\""
+    );
+    assert!(w.fake.requests().is_empty());
+    assert!(w.browser.opened().is_empty());
 }
 
 #[test]

@@ -43,7 +43,7 @@ async fn the_code_is_exchanged_only_with_its_own_verifier() {
     let sandbox = Sandbox::new();
     let browser = ScriptedBrowser::new(sandbox.home(), BrowserMode::Ignore);
     let env = env_for(&fake, &sandbox, &browser);
-    let oidc = OidcClient::new(&env, "us-east-1");
+    let oidc = OidcClient::new(&env, "us-east-1").unwrap();
     let start_url = format!("{}/start", fake.url());
     let scopes = vec!["sso:account:access".to_owned()];
     let client = oidc

@@ -339,6 +339,50 @@ fn a_malformed_line_marks_its_profile_and_spares_the_rest() {
 }
 
 #[test]
+fn twenty_thousand_bad_lines_still_give_the_good_profile() {
+    let sandbox = Sandbox::new();
+    let mut text = String::from("[profile junk]\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("garbage {i} without an equals sign\n"));
+    }
+    text.push_str(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+         [profile good]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = R\n",
+    );
+    sandbox.write_config(&text);
+    let rows = status_json(&sandbox, &[]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(by_profile(&rows, "good")["state"], "missing");
+    let junk = by_profile(&rows, "junk");
+    assert_eq!(junk["state"], "misconfigured");
+    assert_eq!(
+        junk["detail"],
+        format!(
+            "{}:2: Expected an '=' sign defining a property",
+            sandbox.home().join(".aws/config").display()
+        )
+    );
+}
+
+#[test]
+fn a_region_that_is_no_region_name_is_misconfigured() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
+         [profile typo]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\nregion = eu-west-1.amazonaws.com\n\
+         [profile china]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\nregion = cn-north-1\n",
+    );
+    let rows = status_json(&sandbox, &[]);
+    let typo = by_profile(&rows, "typo");
+    assert_eq!(typo["state"], "misconfigured");
+    assert_eq!(
+        typo["detail"],
+        "profile typo has region = eu-west-1.amazonaws.com, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config"
+    );
+    assert_eq!(by_profile(&rows, "china")["state"], "missing");
+}
+
+#[test]
 fn a_profile_naming_a_missing_session_is_misconfigured() {
     let sandbox = Sandbox::new();
     sandbox.write_config(

@@ -329,9 +329,8 @@ pub async fn learn_account_names(app: &AppHandle, id: &SessionId) {
     if token.expires_at <= ctx.now() {
         return;
     }
-    if let Ok(accounts) = PortalClient::new(&ctx.env, &session.region)
-        .accounts(&token.access_token)
-        .await
+    if let Ok(portal) = PortalClient::new(&ctx.env, &session.region)
+        && let Ok(accounts) = portal.accounts(&token.access_token).await
     {
         let mut inner = state.shared();
         for account in accounts {

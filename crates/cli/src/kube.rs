@@ -168,7 +168,9 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         .clone()
         .or_else(|| config.profile_region(&args.profile).map(str::to_owned))
         .unwrap_or_else(|| "us-east-1".to_owned());
-    let sts = endpoint(&ctx.env, Service::Sts, &region);
+    // The SDK's own resolver: the presigned URL names the regional STS host of the region's
+    // partition, which is the one the cluster's authenticator sends it to.
+    let sts = endpoint(&ctx.env, Service::Sts, &region)?.url;
     let token = eks::presign(&creds, &args.cluster_id, &region, &sts, ctx.now())
         .map_err(anyhow::Error::msg)?;
     let entry = CachedEksToken {
@@ -220,9 +222,8 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
         _ => {
             let steps = plan(&config, &args.profile)?;
             let creds = fetch(ctx, &steps)?;
-            let cluster = runtime()?.block_on(
-                EksClient::new(&ctx.env, &region, &creds).describe_cluster(&args.cluster_id),
-            )?;
+            let eks = EksClient::new(&ctx.env, &region, &creds)?;
+            let cluster = runtime()?.block_on(eks.describe_cluster(&args.cluster_id))?;
             (cluster.endpoint, cluster.certificate_authority_data)
         }
     };
@@ -310,7 +311,7 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
         .or_else(|| config.profile_region(&args.profile).map(str::to_owned))
         .unwrap_or_else(|| "us-east-1".to_owned());
     let identity = runtime()?
-        .block_on(StsClient::new(&ctx.env, &region, &creds).caller_identity())
+        .block_on(StsClient::new(&ctx.env, &region, &creds)?.caller_identity())
         .context("GetCallerIdentity")?;
     let role = SsoRole::from_caller_arn(&identity.arn).with_context(|| {
         format!(

@@ -1,27 +1,39 @@
 //! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
 //! sentences.
 
+use crate::endpoints::EndpointError;
+use crate::text::printable;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Starts an AWS SDK client config the way every ssobar client is built: the region, the
-/// endpoint (`AWS_ENDPOINT_URL_*` honoured), bounded retries and timeouts. Evaluates to
-/// `(builder, endpoint)`; callers add credentials where the service needs them.
+/// endpoint, bounded retries and timeouts. Evaluates to `(builder, endpoint URL)`, or returns
+/// the [`CallError`] that refuses the endpoint; callers add credentials where the service
+/// needs them.
+///
+/// Only an `AWS_ENDPOINT_URL_*` override is set by hand: without one the SDK's resolver picks
+/// the endpoint, partition included, and [`endpoints::endpoint`](crate::endpoints::endpoint)
+/// asks that same resolver for the URL that messages name.
 macro_rules! sdk_config {
     ($sdk:ident, $env:expr, $service:expr, $region:expr) => {{
-        let endpoint = $crate::endpoints::endpoint($env, $service, $region);
-        let builder = $sdk::Config::builder()
+        let endpoint = $crate::endpoints::endpoint($env, $service, $region)?;
+        let mut builder = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new($region.to_owned()))
-            .endpoint_url(&endpoint)
             .retry_config($crate::aws::retry_config())
             .timeout_config($crate::aws::timeout_config());
-        (builder, endpoint)
+        if endpoint.source == $crate::endpoints::EndpointSource::Override {
+            builder = builder.endpoint_url(&endpoint.url);
+        }
+        (builder, endpoint.url)
     }};
 }
 pub(crate) use sdk_config;
@@ -81,6 +93,9 @@ pub enum CallError {
     /// Anything else (an unparseable answer, say).
     #[error("{0}")]
     Other(String),
+    /// No endpoint ssobar will use (a refused override, a region the SDK does not know).
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
 }
 
 impl CallError {
@@ -92,7 +107,8 @@ impl CallError {
         }
     }
 
-    /// Classifies an SDK error.
+    /// Classifies an SDK error. What the other end said is made [printable] first: it ends up
+    /// in terminals, notifications and the window.
     pub fn from_sdk<E>(err: SdkError<E, HttpResponse>, endpoint: &str) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -104,13 +120,13 @@ impl CallError {
             }
             SdkError::DispatchFailure(_) => Self::Unreachable {
                 endpoint,
-                cause: innermost_cause(&err),
+                cause: printable(&innermost_cause(&err)),
             },
             SdkError::TimeoutError(_) => Self::Timeout { endpoint },
             SdkError::ServiceError(service) => {
                 let status = service.raw().status().as_u16();
-                let code = service.err().code().unwrap_or("UnknownError").to_owned();
-                let message = service.err().message().unwrap_or_default().to_owned();
+                let code = printable(service.err().code().unwrap_or("UnknownError"));
+                let message = printable(service.err().message().unwrap_or_default());
                 if status == 429
                     || matches!(
                         code.as_str(),
@@ -122,8 +138,21 @@ impl CallError {
                     Self::Service { code, message }
                 }
             }
-            _ => Self::Other(format!("{}", DisplayErrorContext(&err))),
+            _ => Self::Other(printable(&format!("{}", DisplayErrorContext(&err)))),
         }
+    }
+}
+
+/// Drives a future that never waits (an SDK endpoint resolver, a config parse over text in
+/// memory) without bringing up an async runtime, which would cost the CLI's warm path.
+pub(crate) fn block_on_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::yield_now();
     }
 }
 
@@ -134,4 +163,28 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    #[test]
+    fn a_services_message_cannot_move_the_cursor() {
+        let answer = CreateTokenError::generic(
+            ErrorMetadata::builder()
+                .code("Invalid\x1b[1AGrant")
+                .message("\x1b[2Jwiped\nout")
+                .build(),
+        );
+        let raw = HttpResponse::new(
+            400.try_into().expect("400 is a status code"),
+            SdkBody::empty(),
+        );
+        let error = CallError::from_sdk(SdkError::service_error(answer, raw), "https://x");
+        assert_eq!(error.to_string(), "InvalidGrant: wiped out");
+    }
 }

@@ -1,7 +1,9 @@
 //! Opening a URL in the person's browser: `$BROWSER` first (the Unix convention, which the
 //! tests use too), then the platform's opener.
 
+use crate::endpoints::{UrlProblem, check_transport};
 use crate::env::Env;
+use crate::text::printable;
 use std::process::{Command, Stdio};
 
 /// The commands that would open a URL, in the order they are tried: each entry of the
@@ -29,8 +31,35 @@ pub fn can_open_browser(env: &Env) -> bool {
     !browser_commands(env).is_empty()
 }
 
-/// Opens `url`; returns the command used, or why nothing could open it.
+/// Checks that `url` may be handed to a browser: it passes the transport rule
+/// ([`check_transport`]: `https://`, plain `http://` only on a loopback host), it cannot be
+/// taken for an option (a leading `-`), and it holds no whitespace or control character (no
+/// URL does; a terminal or a shell might make something of them). Matters for URLs that came
+/// from the network, such as the device flow's verification page. The error is one line.
+pub fn check_openable(url: &str) -> Result<(), String> {
+    let why = if url.starts_with('-') {
+        "it starts with '-', as an option would"
+    } else if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it holds spaces or control characters"
+    } else {
+        match check_transport(url) {
+            Ok(()) => return Ok(()),
+            Err(UrlProblem::NotAUrl | UrlProblem::NoHost) => "it is not a URL",
+            Err(UrlProblem::NotHttps) => {
+                "it is not https:// (plain http is allowed only on a loopback address)"
+            }
+        }
+    };
+    Err(format!(
+        "not opening {} in a browser: {why}",
+        printable(url)
+    ))
+}
+
+/// Opens `url` if [`check_openable`] allows it; returns the command used, or why nothing
+/// opened it.
 pub fn open_url(env: &Env, url: &str) -> Result<String, String> {
+    check_openable(url)?;
     let commands = browser_commands(env);
     if commands.is_empty() {
         return Err("no browser here (no $BROWSER and no desktop session)".to_owned());
@@ -90,6 +119,47 @@ mod tests {
         let commands = browser_commands(&env);
         assert_eq!(commands[0], ["firefox", "--new-tab", "%s"]);
         assert_eq!(commands[1], ["w3m"]);
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_urls_are_opened() {
+        for good in [
+            "https://device.sso.us-east-1.amazonaws.com/?user_code=ABCD-EFGH",
+            "HTTPS://example.com",
+            "http://127.0.0.1:4567/device?user_code=X",
+            "http://localhost/device",
+            "http://[::1]:80/device",
+        ] {
+            assert_eq!(check_openable(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("http://evil.example.com/device", "it is not https://"),
+            ("http://127.0.0.1.evil.com/x", "it is not https://"),
+            ("http://127.0.0.1@evil.com/x", "it is not https://"),
+            ("file:///etc/passwd", "it is not a URL"),
+            ("javascript:alert(1)", "it is not a URL"),
+            ("ftp://example.com/x", "it is not https://"),
+            ("--new-window=https://example.com", "it starts with '-'"),
+            ("-https://example.com", "it starts with '-'"),
+            ("https://example.com/\x1b[2J", "control characters"),
+            ("https://example.com/ x", "spaces"),
+            ("", "it is not a URL"),
+        ] {
+            let err = check_openable(bad).unwrap_err();
+            assert!(err.starts_with("not opening "), "{err}");
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(!err.contains('\x1b') && !err.contains('\n'), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_url_reaches_no_browser() {
+        let env = Env::from_pairs([("BROWSER", "/nonexistent/browser")]);
+        let err = open_url(&env, "http://evil.example.com/").unwrap_err();
+        assert!(
+            err.starts_with("not opening http://evil.example.com/"),
+            "{err}"
+        );
     }
 
     #[cfg(target_os = "linux")]

@@ -6,6 +6,7 @@
 //! [`AwsConfig::parse`] blanks each offending line, records `PATH:LINE: what is wrong` against
 //! the section it belongs to, and parses again.
 
+use crate::aws::block_on_ready;
 use crate::paths::Paths;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_runtime::env_config::section::EnvConfigSections;
@@ -15,10 +16,7 @@ use serde::Serialize;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 /// How many `credential_process = ssobar credential-process --profile X` doorways a profile
 /// may pass through to reach its SSO profile; more is taken for a loop.
@@ -393,6 +391,18 @@ impl AwsConfig {
                 );
             }
         }
+        for profile in config.profiles.values_mut() {
+            let what = format!("profile {}", profile.name);
+            profile
+                .problems
+                .extend(region_problems(&what, &profile.properties));
+        }
+        for session in config.sessions.values_mut() {
+            let what = format!("sso-session {}", session.name);
+            session
+                .problems
+                .extend(region_problems(&what, &session.properties));
+        }
         for (section, message) in problems {
             match section {
                 SectionId::Profile(name) => config
@@ -705,6 +715,40 @@ fn unknown_profile_message(name: &str, similar: &[String]) -> String {
     }
 }
 
+/// True for a string shaped like an AWS region name: two letters, words, a number
+/// (`us-east-1`, `cn-north-1`, `us-gov-west-1`, `ap-southeast-7`). A shape, not a list, so
+/// that regions opened after this release still pass; endpoints are built from it.
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let [first, words @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `region` and `sso_region` of a section that are not region names, as problems of it.
+fn region_problems(what: &str, properties: &BTreeMap<String, String>) -> Vec<String> {
+    ["sso_region", "region"]
+        .into_iter()
+        .filter_map(|key| {
+            let value = properties.get(key)?;
+            (!is_region_name(value)).then(|| {
+                format!(
+                    "{what} has {key} = {}, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config",
+                    crate::text::printable(value)
+                )
+            })
+        })
+        .collect()
+}
+
 /// Splits `sso_registration_scopes` as the AWS CLI does: by commas, trimmed, empties dropped.
 pub fn split_scopes(value: &str) -> Vec<String> {
     value
@@ -763,41 +807,106 @@ fn unprefixed_sections(file: &ConfigText) -> Found {
         .collect()
 }
 
+/// Lines the SDK parser is given at once while looking for the next bad one; it doubles after
+/// each clean stretch up to [`MAX_STRETCH`] and starts small again after a bad line, so that a
+/// file of garbage costs a parse of a few lines per bad line, not of the whole file.
+const MIN_STRETCH: usize = 16;
+const MAX_STRETCH: usize = 4096;
+
 /// Blanks every line the SDK parser rejects, so the rest of the file still parses, and says
 /// which section each problem belongs to. Line numbers are preserved.
+///
+/// The SDK parser reads line by line and its only state is the section it is in and the
+/// property it last read (continuation lines belong to it); a rejected line changes neither.
+/// So the rest of the file is checked a stretch at a time, each stretch after those two lines,
+/// rather than the whole file again after every bad line.
 fn blank_bad_lines(file: &ConfigText) -> (String, Found) {
     let mut lines: Vec<String> = file.text.lines().map(str::to_owned).collect();
     let mut found: Found = Vec::new();
     let path = file.path.display();
-    loop {
-        let joined = lines.join("\n");
-        let Err(message) = parse_with_sdk(&[(file.kind, joined.clone())]) else {
-            return (joined, found);
+    let mut state = ParserState::default();
+    let mut start = 0;
+    let mut stretch = MIN_STRETCH;
+    while start < lines.len() {
+        let end = lines.len().min(start + stretch);
+        let context: Vec<&str> = state.lines().map(|i| lines[i].as_str()).collect();
+        let text = context
+            .iter()
+            .copied()
+            .chain(lines[start..end].iter().map(String::as_str))
+            .collect::<Vec<&str>>()
+            .join("\n");
+        let Err(message) = parse_with_sdk(&[(file.kind, text)]) else {
+            state.read(&lines, start..end);
+            start = end;
+            stretch = (stretch * 2).min(MAX_STRETCH);
+            continue;
         };
-        let Some((line_number, what)) = error_location(&message) else {
+        let Some((number, what)) = error_location(&message) else {
             found.push((None, format!("{path}: {message}")));
             return (String::new(), found);
         };
-        let index = line_number.saturating_sub(1);
-        if index >= lines.len() || lines[index].trim().is_empty() {
-            // The SDK pointed at a line we cannot mend; keep nothing rather than loop.
+        // The context lines parsed before; an error there or past the stretch is not ours to
+        // mend: keep nothing rather than loop.
+        let index = (number > context.len())
+            .then(|| start + number - context.len() - 1)
+            .filter(|&i| i < end && !lines[i].trim().is_empty());
+        let Some(index) = index else {
+            let line_number = start + number.saturating_sub(context.len());
             found.push((None, format!("{path}:{line_number}: {what}")));
             return (String::new(), found);
-        }
-        let header = lines[..=index]
-            .iter()
-            .rposition(|l| l.starts_with('['))
-            .map(|h| section_of_header(&lines[h], file.kind));
-        found.push((header, format!("{path}:{line_number}: {what}")));
+        };
+        state.read(&lines, start..index);
+        let header = if lines[index].starts_with('[') {
+            Some(index)
+        } else {
+            state.header
+        };
+        let section = header.map(|h| section_of_header(&lines[h], file.kind));
+        found.push((section, format!("{path}:{}: {what}", index + 1)));
         let broken_header = lines[index].starts_with('[');
         lines[index].clear();
+        start = index + 1;
         if broken_header {
             // Its properties would otherwise be read as the previous section's.
-            for line in lines.iter_mut().skip(index + 1) {
-                if line.starts_with('[') {
-                    break;
-                }
-                line.clear();
+            while start < lines.len() && !lines[start].starts_with('[') {
+                lines[start].clear();
+                start += 1;
+            }
+        }
+        stretch = MIN_STRETCH;
+    }
+    (lines.join("\n"), found)
+}
+
+/// Where the SDK parser stands after the lines read so far: the section header it is in and
+/// the property it last read, as indexes of lines known to parse.
+#[derive(Clone, Copy, Debug, Default)]
+struct ParserState {
+    header: Option<usize>,
+    property: Option<usize>,
+}
+
+impl ParserState {
+    /// The lines that put a fresh parser in this state.
+    fn lines(self) -> impl Iterator<Item = usize> {
+        self.header.into_iter().chain(self.property)
+    }
+
+    /// Follows lines that parsed, classified as the SDK parser classifies them.
+    fn read(&mut self, lines: &[String], range: std::ops::Range<usize>) {
+        for i in range {
+            let line = &lines[i];
+            if line.trim_matches([' ', '\t']).is_empty() || line.starts_with(['#', ';']) {
+                continue;
+            }
+            if line.starts_with('[') {
+                *self = Self {
+                    header: Some(i),
+                    property: None,
+                };
+            } else if !line.starts_with([' ', '\t']) {
+                self.property = Some(i);
             }
         }
     }
@@ -824,21 +933,9 @@ fn parse_with_sdk(files: &[(FileKind, String)]) -> Result<EnvConfigSections, Str
     }
     let files = builder.build();
     let (env, fs) = (ShimEnv::from_slice(&[]), ShimFs::from_slice(&[]));
+    // Over contents in memory, `source::load` does no I/O and never waits.
     let source = block_on_ready(source::load(&env, &fs, &files)).map_err(|e| e.to_string())?;
     EnvConfigSections::parse(source).map_err(|e| e.to_string())
-}
-
-/// Drives a future that never waits: `source::load` over in-memory contents does no I/O, and
-/// bringing up an async runtime for it would cost the helper's warm path for nothing.
-fn block_on_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
-    }
 }
 
 #[cfg(test)]
@@ -955,19 +1052,22 @@ aws_secret_access_key = secret
 
     #[test]
     fn profile_default_wins_over_default() {
-        let c = config("[default]\nregion = a\n[profile default]\nregion = b\n");
-        assert_eq!(c.profile("default").unwrap().get("region"), Some("b"));
+        let c = config("[default]\nregion = eu-west-1\n[profile default]\nregion = eu-west-2\n");
+        assert_eq!(
+            c.profile("default").unwrap().get("region"),
+            Some("eu-west-2")
+        );
     }
 
     #[test]
     fn a_malformed_line_breaks_only_its_profile() {
         let c = config(
-            "[profile good]\nregion = a\n[profile bad]\nregion = b\nthis line has no equals\n[profile after]\nregion = c\n",
+            "[profile good]\nregion = eu-west-1\n[profile bad]\nregion = eu-west-2\nthis line has no equals\n[profile after]\nregion = eu-west-3\n",
         );
-        assert_eq!(c.profile("good").unwrap().get("region"), Some("a"));
-        assert_eq!(c.profile("after").unwrap().get("region"), Some("c"));
+        assert_eq!(c.profile("good").unwrap().get("region"), Some("eu-west-1"));
+        assert_eq!(c.profile("after").unwrap().get("region"), Some("eu-west-3"));
         let bad = c.profile("bad").unwrap();
-        assert_eq!(bad.get("region"), Some("b"));
+        assert_eq!(bad.get("region"), Some("eu-west-2"));
         assert_eq!(
             bad.problems,
             ["/h/.aws/config:5: Expected an '=' sign defining a property"]
@@ -981,18 +1081,108 @@ aws_secret_access_key = secret
     #[test]
     fn a_broken_header_takes_its_lines_along() {
         let c = config(
-            "[profile a]\nregion = a\n[profile broken\nregion = x\n[profile b]\nregion = b\n",
+            "[profile a]\nregion = eu-west-1\n[profile broken\nregion = eu-north-1\n[profile b]\nregion = eu-west-2\n",
         );
-        assert_eq!(c.profile("a").unwrap().get("region"), Some("a"));
-        assert_eq!(c.profile("b").unwrap().get("region"), Some("b"));
+        assert_eq!(c.profile("a").unwrap().get("region"), Some("eu-west-1"));
+        assert_eq!(c.profile("b").unwrap().get("region"), Some("eu-west-2"));
         let broken = c.profile("broken").unwrap();
         assert_eq!(broken.get("region"), None);
         assert!(broken.problems[0].starts_with("/h/.aws/config:3: "));
     }
 
     #[test]
+    fn lines_after_a_bad_one_are_read_in_the_same_place() {
+        // A continuation after a bad line still belongs to the property before it, sub-property
+        // rules included; one with no property before it in its section is bad itself.
+        let c = config(
+            "[profile a]\ns3 =\n  max_concurrent_requests = 1\nbad line\n  multipart = 2\n\
+             [profile b]\nstill bad\n  orphan = 3\nregion = eu-west-2\n",
+        );
+        assert_eq!(
+            c.profile("a").unwrap().problems,
+            ["/h/.aws/config:4: Expected an '=' sign defining a property"]
+        );
+        let b = c.profile("b").unwrap();
+        assert_eq!(b.get("region"), Some("eu-west-2"));
+        assert_eq!(b.problems.len(), 2, "{:?}", b.problems);
+        assert!(
+            b.problems[1].starts_with("/h/.aws/config:8: "),
+            "{:?}",
+            b.problems
+        );
+    }
+
+    #[test]
+    fn every_bad_line_of_a_long_file_is_found_once() {
+        let mut text = String::from("stray before any section\n[profile junk]\n");
+        for i in 0..5_000 {
+            text.push_str(if i % 7 == 0 { "ok = 1\n" } else { "junk\n" });
+        }
+        text.push_str("[profile good]\nregion = eu-west-1\n");
+        let c = config(&text);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert_eq!(
+            c.profile("junk").unwrap().problems.len(),
+            5_000 - 5_000usize.div_ceil(7)
+        );
+        assert_eq!(c.profile("junk").unwrap().get("region"), None);
+        let good = c.profile("good").unwrap();
+        assert_eq!(good.get("region"), Some("eu-west-1"));
+        assert!(good.problems.is_empty());
+    }
+
+    #[test]
+    fn region_names_are_checked_by_shape() {
+        for good in [
+            "us-east-1",
+            "cn-north-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "ap-southeast-7",
+            "us-isob-east-1",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "useast1",
+            "US-EAST-1",
+            "us-east-1a",
+            "u-east-1",
+            "us--east-1",
+            "us-east-1 ",
+            "us-east-1.evil.com",
+            "eu_west_1",
+            "-us-east-1",
+            "us-1",
+        ] {
+            assert!(!is_region_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_region_makes_its_profile_or_session_misconfigured() {
+        let c = config(
+            "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east\n\
+             [profile viasession]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\n\
+             [profile typo]\nregion = eu-west-1.amazonaws.com\n\
+             [profile fine]\nregion = cn-north-1\n",
+        );
+        assert_eq!(
+            c.require_profile("typo").unwrap_err().to_string(),
+            "profile typo has region = eu-west-1.amazonaws.com, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config"
+        );
+        assert_eq!(
+            c.session_for_profile("viasession").unwrap_err().to_string(),
+            "sso-session corp has sso_region = us-east, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config"
+        );
+        assert!(c.require_profile("fine").is_ok());
+    }
+
+    #[test]
     fn unprefixed_sections_in_the_config_file_are_explained() {
-        let c = config("[work]\nregion = a\n");
+        let c = config("[work]\nregion = eu-west-1\n");
         let work = c.profile("work").unwrap();
         assert!(
             work.problems[0].contains("write [profile work]"),
@@ -1063,7 +1253,7 @@ aws_secret_access_key = secret
             ConfigText {
                 path: "c".into(),
                 kind: FileKind::Config,
-                text: "[profile k]\nregion = a\n".into(),
+                text: "[profile k]\nregion = eu-west-1\n".into(),
             },
             ConfigText {
                 path: "k".into(),

@@ -575,20 +575,20 @@ impl<'a> Vault<'a> {
             } => {
                 let token = self.session_token(session, profile)?;
                 fetched_under = Some(sign_in_digest(&token));
-                let role = PortalClient::new(&self.ctx.env, &session.region)
-                    .role_credentials(&token, account_id, role_name)
-                    .await
-                    .map_err(|error| match error.code() {
-                        Some("UnauthorizedException") => self.sign_in_needed(
-                            session,
-                            profile,
-                            "was signed out or has ended".into(),
-                        ),
-                        _ => CredentialsError::Call {
-                            what: format!("GetRoleCredentials for {role_name} in {account_id}"),
-                            error,
-                        },
-                    })?;
+                let portal = async {
+                    PortalClient::new(&self.ctx.env, &session.region)?
+                        .role_credentials(&token, account_id, role_name)
+                        .await
+                };
+                let role = portal.await.map_err(|error| match error.code() {
+                    Some("UnauthorizedException") => {
+                        self.sign_in_needed(session, profile, "was signed out or has ended".into())
+                    }
+                    _ => CredentialsError::Call {
+                        what: format!("GetRoleCredentials for {role_name} in {account_id}"),
+                        error,
+                    },
+                })?;
                 AwsCredentials {
                     access_key_id: role.access_key_id,
                     secret_access_key: role.secret_access_key,
@@ -604,13 +604,15 @@ impl<'a> Vault<'a> {
                 let base = base.ok_or_else(|| {
                     CredentialsError::Local("a role chain step without credentials below it".into())
                 })?;
-                StsClient::new(&self.ctx.env, region, base)
-                    .assume_role(request)
-                    .await
-                    .map_err(|error| CredentialsError::Call {
-                        what: format!("AssumeRole {}", request.role_arn),
-                        error,
-                    })?
+                let sts = async {
+                    StsClient::new(&self.ctx.env, region, base)?
+                        .assume_role(request)
+                        .await
+                };
+                sts.await.map_err(|error| CredentialsError::Call {
+                    what: format!("AssumeRole {}", request.role_arn),
+                    error,
+                })?
             }
         };
         // A chain step is fetched under the sign-in its base was: the root's, looked at above.

@@ -358,6 +358,30 @@ mod tests {
     }
 
     #[test]
+    fn tokens_in_other_partitions_name_their_regional_sts_host() {
+        let signed_at: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+        for (region, host) in [
+            ("cn-north-1", "https://sts.cn-north-1.amazonaws.com.cn/?"),
+            ("us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com/?"),
+        ] {
+            let sts = crate::endpoints::endpoint(
+                &crate::env::Env::default(),
+                crate::endpoints::Service::Sts,
+                region,
+            )
+            .unwrap();
+            let token = presign(&creds(), "prod", region, &sts.url, signed_at).unwrap();
+            let encoded = token.token.strip_prefix(TOKEN_PREFIX).unwrap();
+            let url = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap();
+            assert!(url.starts_with(host), "{url}");
+            assert!(
+                url.contains(&format!("%2F{region}%2Fsts%2Faws4_request")),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
     fn tokens_never_outlive_their_credentials() {
         let signed_at: Timestamp = "2024-05-01T12:50:00Z".parse().unwrap();
         let token = presign(

@@ -26,15 +26,15 @@ pub struct EksClient {
 
 impl EksClient {
     /// A client for `region` (at `AWS_ENDPOINT_URL_EKS` when set) signing with `credentials`.
-    pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Self {
+    pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Result<Self, CallError> {
         let (builder, endpoint) = sdk_config!(aws_sdk_eks, env, Service::Eks, region);
         let config = builder
             .credentials_provider(credentials.sdk_credentials())
             .build();
-        Self {
+        Ok(Self {
             client: aws_sdk_eks::Client::from_conf(config),
             endpoint,
-        }
+        })
     }
 
     /// DescribeCluster.

@@ -1,5 +1,7 @@
-//! Where the AWS services are: the standard `AWS_ENDPOINT_URL_*` overrides, else the public
-//! endpoints. Tests and the demo reach ssobar-fake-aws this way and no other.
+//! Where the AWS services are: the standard `AWS_ENDPOINT_URL_*` overrides, else the endpoint
+//! the service's own SDK resolver picks (which knows the partitions: `amazonaws.com.cn` in
+//! China, the GovCloud hosts). Tests and the demo reach ssobar-fake-aws through the overrides
+//! and no other way.
 
 use crate::env::Env;
 
@@ -26,33 +28,130 @@ impl Service {
         }
     }
 
-    fn default_url(self, region: &str) -> String {
+    /// The service's name in messages.
+    fn label(self) -> &'static str {
         match self {
-            Self::SsoOidc => format!("https://oidc.{region}.amazonaws.com"),
-            Self::Sso => format!("https://portal.sso.{region}.amazonaws.com"),
-            Self::Sts => format!("https://sts.{region}.amazonaws.com"),
-            Self::Eks => format!("https://eks.{region}.amazonaws.com"),
+            Self::SsoOidc => "SSO OIDC",
+            Self::Sso => "SSO portal",
+            Self::Sts => "STS",
+            Self::Eks => "EKS",
+        }
+    }
+
+    /// The endpoint the service's SDK picks for `region` when nothing overrides it: the SDK's
+    /// own rules, asked the way a client built by [`sdk_config`](crate::aws) asks them.
+    fn resolved_url(self, region: &str) -> Result<String, String> {
+        macro_rules! resolve {
+            ($sdk:ident) => {{
+                use $sdk::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+                let params = Params::builder()
+                    .region(region.to_owned())
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                crate::aws::block_on_ready(DefaultResolver::new().resolve_endpoint(&params))
+                    .map(|endpoint| endpoint.url().to_owned())
+                    .map_err(|e| e.to_string())
+            }};
+        }
+        match self {
+            Self::SsoOidc => resolve!(aws_sdk_ssooidc),
+            Self::Sso => resolve!(aws_sdk_sso),
+            Self::Sts => resolve!(aws_sdk_sts),
+            Self::Eks => resolve!(aws_sdk_eks),
         }
     }
 }
 
+/// Where an endpoint came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointSource {
+    /// An `AWS_ENDPOINT_URL_*` variable: the client is pointed at it.
+    Override,
+    /// The SDK's resolver: the client resolves it the same way itself.
+    Resolved,
+}
+
+/// The endpoint of a service in a region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The URL, without a trailing `/` (for messages and for URLs built on it).
+    pub url: String,
+    /// Where it came from.
+    pub source: EndpointSource,
+}
+
+/// Why a service has no endpoint ssobar will use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// An override that would send tokens in the clear, or is no URL at all.
+    #[error(
+        "refusing {variable}={url}: an endpoint must be an https:// URL (plain http is allowed only on a loopback address); fix it or run \"unset {variable}\""
+    )]
+    UnsafeOverride {
+        /// The variable.
+        variable: String,
+        /// Its value.
+        url: String,
+    },
+    /// The SDK knows no endpoint for the region.
+    #[error(
+        "no {service} endpoint for region {region} ({why}); check the region in the AWS config"
+    )]
+    Unresolved {
+        /// The service.
+        service: &'static str,
+        /// The region.
+        region: String,
+        /// What the resolver said.
+        why: String,
+    },
+}
+
 /// The configured override for `service`, if any: `AWS_ENDPOINT_URL_<SERVICE>`, then
-/// `AWS_ENDPOINT_URL`; none when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true.
-pub fn endpoint_override(env: &Env, service: Service) -> Option<String> {
+/// `AWS_ENDPOINT_URL`; none when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true. An override
+/// that fails the [transport rule](check_transport) is refused: tokens would travel to it.
+pub fn endpoint_override(env: &Env, service: Service) -> Result<Option<String>, EndpointError> {
     if env
         .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     {
-        return None;
+        return Ok(None);
     }
-    env.get(&format!("AWS_ENDPOINT_URL_{}", service.env_suffix()))
-        .or_else(|| env.get("AWS_ENDPOINT_URL"))
-        .map(|url| url.trim_end_matches('/').to_owned())
+    let specific = format!("AWS_ENDPOINT_URL_{}", service.env_suffix());
+    let Some((variable, url)) = [specific.as_str(), "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|variable| env.get(variable).map(|url| (variable, url)))
+    else {
+        return Ok(None);
+    };
+    match check_transport(url) {
+        Ok(()) => Ok(Some(url.trim_end_matches('/').to_owned())),
+        Err(_) => Err(EndpointError::UnsafeOverride {
+            variable: variable.to_owned(),
+            url: crate::text::printable(url),
+        }),
+    }
 }
 
-/// The endpoint `service` is reached at in `region`.
-pub fn endpoint(env: &Env, service: Service, region: &str) -> String {
-    endpoint_override(env, service).unwrap_or_else(|| service.default_url(region))
+/// The endpoint `service` is reached at in `region`: the override, else the SDK's choice.
+pub fn endpoint(env: &Env, service: Service, region: &str) -> Result<Endpoint, EndpointError> {
+    if let Some(url) = endpoint_override(env, service)? {
+        return Ok(Endpoint {
+            url,
+            source: EndpointSource::Override,
+        });
+    }
+    let url = service
+        .resolved_url(region)
+        .map_err(|why| EndpointError::Unresolved {
+            service: service.label(),
+            region: crate::text::printable(region),
+            why,
+        })?;
+    Ok(Endpoint {
+        url: url.trim_end_matches('/').to_owned(),
+        source: EndpointSource::Resolved,
+    })
 }
 
 /// True for `localhost` and loopback addresses, where plain http is acceptable.
@@ -64,32 +163,60 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Checks that a start URL may be signed in to: `https://`, or plain `http://` on a
-/// loopback address (the demo and the tests). The error says why, in one line.
-pub fn check_start_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        format!("the start URL {url} is not a URL; it looks like https://example.awsapps.com/start")
-    })?;
+/// Why a URL fails the transport rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlProblem {
+    /// No `scheme://`.
+    NotAUrl,
+    /// `scheme://` and no host after it.
+    NoHost,
+    /// Neither `https://` nor plain `http://` on a loopback host.
+    NotHttps,
+}
+
+/// The transport rule for every URL that carries a sign-in or a token, or is opened for one:
+/// `https://`, or plain `http://` on a loopback host (the demo and the tests).
+pub fn check_transport(url: &str) -> Result<(), UrlProblem> {
+    let (scheme, rest) = url.split_once("://").ok_or(UrlProblem::NotAUrl)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = match authority.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
         _ => authority,
     };
     if host.is_empty() {
-        return Err(format!("the start URL {url} has no host"));
+        return Err(UrlProblem::NoHost);
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if is_loopback_host(host) => Ok(()),
-        _ => Err(format!(
-            "refusing to sign in to {url}: the start URL must use https:// (plain http is allowed only on a loopback address)"
-        )),
+        _ => Err(UrlProblem::NotHttps),
     }
+}
+
+/// Checks that a start URL may be signed in to ([`check_transport`]). The error says why, in
+/// one line.
+pub fn check_start_url(url: &str) -> Result<(), String> {
+    check_transport(url).map_err(|problem| match problem {
+        UrlProblem::NotAUrl => format!(
+            "the start URL {url} is not a URL; it looks like https://example.awsapps.com/start"
+        ),
+        UrlProblem::NoHost => format!("the start URL {url} has no host"),
+        UrlProblem::NotHttps => format!(
+            "refusing to sign in to {url}: the start URL must use https:// (plain http is allowed only on a loopback address)"
+        ),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn url(env: &Env, service: Service, region: &str) -> String {
+        endpoint(env, service, region).unwrap().url
+    }
 
     #[test]
     fn service_specific_overrides_win() {
@@ -99,23 +226,110 @@ mod tests {
         ]);
         assert_eq!(
             endpoint(&env, Service::SsoOidc, "eu-west-1"),
-            "http://127.0.0.1:8"
+            Ok(Endpoint {
+                url: "http://127.0.0.1:8".into(),
+                source: EndpointSource::Override
+            })
         );
-        assert_eq!(
-            endpoint(&env, Service::Sso, "eu-west-1"),
-            "http://127.0.0.1:9"
-        );
+        assert_eq!(url(&env, Service::Sso, "eu-west-1"), "http://127.0.0.1:9");
         assert_eq!(
             endpoint(&Env::default(), Service::Sso, "eu-west-1"),
-            "https://portal.sso.eu-west-1.amazonaws.com"
+            Ok(Endpoint {
+                url: "https://portal.sso.eu-west-1.amazonaws.com".into(),
+                source: EndpointSource::Resolved
+            })
         );
         let ignored = Env::from_pairs([
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
         ]);
         assert_eq!(
-            endpoint(&ignored, Service::Sts, "us-east-1"),
+            url(&ignored, Service::Sts, "us-east-1"),
             "https://sts.us-east-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn every_partition_gets_the_hosts_the_aws_cli_uses() {
+        let none = Env::default();
+        for (service, region, expected) in [
+            (
+                Service::SsoOidc,
+                "us-east-1",
+                "https://oidc.us-east-1.amazonaws.com",
+            ),
+            (
+                Service::SsoOidc,
+                "cn-north-1",
+                "https://oidc.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                Service::SsoOidc,
+                "us-gov-west-1",
+                "https://oidc.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                Service::Sso,
+                "cn-northwest-1",
+                "https://portal.sso.cn-northwest-1.amazonaws.com.cn",
+            ),
+            (
+                Service::Sso,
+                "us-gov-west-1",
+                "https://portal.sso.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                Service::Sts,
+                "cn-north-1",
+                "https://sts.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                Service::Sts,
+                "us-gov-west-1",
+                "https://sts.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                Service::Sts,
+                "ap-southeast-7",
+                "https://sts.ap-southeast-7.amazonaws.com",
+            ),
+            (
+                Service::Eks,
+                "cn-north-1",
+                "https://eks.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                Service::Eks,
+                "us-gov-west-1",
+                "https://eks.us-gov-west-1.amazonaws.com",
+            ),
+        ] {
+            assert_eq!(
+                url(&none, service, region),
+                expected,
+                "{service:?} in {region}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_overrides_off_loopback_are_refused() {
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL_STS", "http://sts.example.com")]);
+        let err = endpoint(&env, Service::Sts, "us-east-1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing AWS_ENDPOINT_URL_STS=http://sts.example.com: an endpoint must be an https:// URL (plain http is allowed only on a loopback address); fix it or run \"unset AWS_ENDPOINT_URL_STS\""
+        );
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL", "sts.example.com")]);
+        let err = endpoint(&env, Service::Eks, "us-east-1").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("refusing AWS_ENDPOINT_URL=sts.example.com: ")
+        );
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL", "https://vpce.example.com/")]);
+        assert_eq!(
+            url(&env, Service::Sso, "us-east-1"),
+            "https://vpce.example.com"
         );
     }
 

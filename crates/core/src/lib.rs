@@ -28,6 +28,7 @@ pub mod settings;
 pub mod signin;
 pub mod status;
 pub mod sts;
+pub mod text;
 pub mod time;
 pub mod token_cache;
 pub mod tray;

@@ -7,6 +7,7 @@
 //! lock file so that whoever gives up can say which process to look at.
 
 use crate::fsutil;
+use crate::text::printable;
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
@@ -52,7 +53,7 @@ impl LockHolder {
         }
         Self {
             pid: std::process::id(),
-            command: one_line(&words.join(" ")),
+            command: printable(&words.join(" ")),
         }
     }
 
@@ -65,15 +66,10 @@ impl LockHolder {
     fn from_record(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         let pid = lines.next()?.trim().parse().ok()?;
-        let command = one_line(lines.next().unwrap_or_default());
+        // Any process of the user can write the file, and what it says reaches a terminal.
+        let command = printable(lines.next().unwrap_or_default());
         Some(Self { pid, command })
     }
-}
-
-/// The text without control characters: a lock file is shared with every process of the user
-/// and what it says is printed to a terminal.
-fn one_line(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 impl fmt::Display for LockHolder {
@@ -317,7 +313,7 @@ mod tests {
             LockHolder::from_record("42\nssobar login\x1b[2J\n"),
             Some(LockHolder {
                 pid: 42,
-                command: "ssobar login[2J".into()
+                command: "ssobar login".into()
             })
         );
     }

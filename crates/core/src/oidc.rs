@@ -76,14 +76,15 @@ pub struct OidcClient {
 }
 
 impl OidcClient {
-    /// A client for `region`, at `AWS_ENDPOINT_URL_SSO_OIDC` when set.
-    pub fn new(env: &Env, region: &str) -> Self {
+    /// A client for `region`, at `AWS_ENDPOINT_URL_SSO_OIDC` when set; a plain http override
+    /// off loopback is refused.
+    pub fn new(env: &Env, region: &str) -> Result<Self, CallError> {
         let (builder, endpoint) = sdk_config!(aws_sdk_ssooidc, env, Service::SsoOidc, region);
         let config = builder.build();
-        Self {
+        Ok(Self {
             client: aws_sdk_ssooidc::Client::from_conf(config),
             endpoint,
-        }
+        })
     }
 
     /// The endpoint (for messages and for building the /authorize URL).

@@ -1,12 +1,15 @@
 //! The browser half of the authorization-code flow with PKCE: the verifier and challenge, the
 //! `/authorize` URL, and the loopback listener the browser returns to.
 
+use crate::text::printable;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 /// The characters RFC 7636 allows in a verifier.
 const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
@@ -57,13 +60,25 @@ pub enum Callback {
     },
     /// The person (or the service) refused: the `error` parameter.
     Error {
-        /// `error`, e.g. `access_denied`.
+        /// `error`, e.g. `access_denied`, made printable.
         error: String,
-        /// `error_description`, if any.
+        /// `error_description`, if any, made printable.
         description: Option<String>,
         /// The `state` parameter.
         state: Option<String>,
     },
+}
+
+impl Callback {
+    /// True when this redirect answers the sign-in that sent `state`. Anything else (an old
+    /// tab, another sign-in, a forger, a stray request with no state at all) is not an answer
+    /// to it, whether it brings a code or an error.
+    pub fn answers(&self, state: &str) -> bool {
+        match self {
+            Self::Code { state: got, .. } => got == state,
+            Self::Error { state: got, .. } => got.as_deref() == Some(state),
+        }
+    }
 }
 
 /// The loopback listener on an ephemeral port.
@@ -74,6 +89,13 @@ pub struct CallbackListener {
 
 /// The path the browser is sent back to, as the AWS CLI registers it.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
+
+/// How long a connection may take to send its request before it is dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long writing the small answer page may take.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait before accepting again after accepting failed.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 impl CallbackListener {
     /// Binds 127.0.0.1 on a port the OS chooses.
@@ -88,24 +110,45 @@ impl CallbackListener {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
     }
 
-    /// Waits for the browser to come back; other requests (a favicon, a stray scanner) get a
-    /// 404 and are otherwise ignored. The page shown says whether `accept` liked the answer.
-    pub async fn wait(&self, accept: impl Fn(&Callback) -> Result<(), String>) -> Callback {
+    /// Waits for the browser to come back with the answer to the sign-in that sent `state`.
+    ///
+    /// Anything else gets a page saying so and the wait goes on: other paths (a favicon, a
+    /// scanner) a 404, redirects that do not [answer](Callback::answers) this sign-in a 400.
+    /// Connections are read side by side, so one that connects and sends nothing cannot hold
+    /// up the browser behind it.
+    pub async fn wait(&self, state: &str) -> Callback {
+        let mut readers = JoinSet::new();
         loop {
-            let Ok((stream, _)) = self.listener.accept().await else {
-                continue;
-            };
-            if let Some(callback) = serve_one(stream, &accept).await {
-                return callback;
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        readers.spawn(read_request(stream));
+                    }
+                    // Out of file descriptors (a flood of idle connections, say): let the
+                    // readers time out some instead of spinning on accept.
+                    Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
+                },
+                Some(read) = readers.join_next(), if !readers.is_empty() => {
+                    let Ok(Some((mut stream, target))) = read else {
+                        continue;
+                    };
+                    let callback = parse_callback(&target);
+                    respond(&mut stream, &page_for(callback.as_ref(), state)).await;
+                    if let Some(callback) = callback
+                        && callback.answers(state)
+                    {
+                        // Dropping `readers` closes every connection still being read.
+                        return callback;
+                    }
+                }
             }
         }
     }
 }
 
-async fn serve_one(
-    mut stream: TcpStream,
-    accept: &impl Fn(&Callback) -> Result<(), String>,
-) -> Option<Callback> {
+/// Reads a request's head; the connection and its `GET` target (`/oauth/callback?...`, empty
+/// for another method), or nothing if the head did not arrive in time.
+async fn read_request(mut stream: TcpStream) -> Option<(TcpStream, String)> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     let read_head = async {
@@ -118,7 +161,7 @@ async fn serve_one(
         }
         Some(())
     };
-    tokio::time::timeout(std::time::Duration::from_secs(10), read_head)
+    tokio::time::timeout(REQUEST_TIMEOUT, read_head)
         .await
         .ok()??;
     let text = String::from_utf8_lossy(&head);
@@ -127,42 +170,68 @@ async fn serve_one(
         .next()
         .and_then(|line| line.strip_prefix("GET "))
         .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_default();
-    let callback = parse_callback(target);
-    let (status, title, body) = match &callback {
-        None => (
-            "404 Not Found",
-            "Not found",
-            "ssobar is waiting for the sign-in to finish.".to_owned(),
-        ),
+        .unwrap_or_default()
+        .to_owned();
+    Some((stream, target))
+}
+
+/// The page shown for a request: status, title, text.
+struct Page {
+    status: &'static str,
+    title: &'static str,
+    body: String,
+}
+
+fn page_for(callback: Option<&Callback>, state: &str) -> Page {
+    match callback {
+        None => Page {
+            status: "404 Not Found",
+            title: "Not found",
+            body: "ssobar is waiting for the sign-in to finish.".to_owned(),
+        },
+        Some(callback) if !callback.answers(state) => Page {
+            status: "400 Bad Request",
+            title: "Not this sign-in",
+            body: "This page belongs to another sign-in (an old tab?); ssobar is still \
+                   waiting for the one it started."
+                .to_owned(),
+        },
         Some(Callback::Error {
             error, description, ..
-        }) => (
-            "400 Bad Request",
-            "Sign-in failed",
-            description.clone().unwrap_or_else(|| error.clone()),
-        ),
-        Some(code) => match accept(code) {
-            Ok(()) => (
-                "200 OK",
-                "Signed in",
-                "ssobar has your sign-in. You can close this tab.".to_owned(),
-            ),
-            Err(why) => ("400 Bad Request", "Sign-in failed", why),
+        }) => Page {
+            status: "400 Bad Request",
+            title: "Sign-in failed",
+            body: description.clone().unwrap_or_else(|| error.clone()),
         },
-    };
-    let page = format!(
+        Some(Callback::Code { .. }) => Page {
+            status: "200 OK",
+            title: "Signed in",
+            body: "ssobar has your sign-in. You can close this tab.".to_owned(),
+        },
+    }
+}
+
+async fn respond(stream: &mut TcpStream, page: &Page) {
+    let Page {
+        status,
+        title,
+        body,
+    } = page;
+    let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>ssobar: {title}</title></head>\
          <body style=\"font-family:system-ui,sans-serif;margin:3em\"><h1>{title}</h1><p>{}</p></body></html>",
-        html_escape(&body)
+        html_escape(body)
     );
     let response = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{page}",
-        page.len()
+        "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{html}",
+        html.len()
     );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-    callback
+    // A browser that does not read its answer must not hold up the sign-in either.
+    let _ = tokio::time::timeout(RESPONSE_TIMEOUT, async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// Reads `code`/`state` or `error` out of a request target like `/oauth/callback?code=..`.
@@ -179,8 +248,9 @@ pub fn parse_callback(target: &str) -> Option<Callback> {
         match k.as_ref() {
             "code" => code = Some(v.into_owned()),
             "state" => state = Some(v.into_owned()),
-            "error" => error = Some(v.into_owned()),
-            "error_description" => description = Some(v.into_owned()),
+            // Shown in the terminal, the window and the page: no control characters.
+            "error" => error = Some(printable(&v)),
+            "error_description" => description = Some(printable(&v)),
             _ => {}
         }
     }
@@ -262,5 +332,29 @@ mod tests {
         );
         assert_eq!(parse_callback("/favicon.ico"), None);
         assert_eq!(parse_callback("/oauth/callback"), None);
+    }
+
+    #[test]
+    fn only_a_redirect_with_this_sign_ins_state_answers_it() {
+        let answers = |target: &str| parse_callback(target).is_some_and(|cb| cb.answers("s1"));
+        assert!(answers("/oauth/callback?code=abc&state=s1"));
+        assert!(answers("/oauth/callback?error=access_denied&state=s1"));
+        assert!(!answers("/oauth/callback?error=x"), "no state");
+        assert!(!answers("/oauth/callback?code=abc"), "no state");
+        assert!(!answers("/oauth/callback?code=abc&state="));
+        assert!(!answers("/oauth/callback?code=abc&state=s2"));
+        assert!(!answers("/oauth/callback?error=access_denied&state=s2"));
+    }
+
+    #[test]
+    fn error_descriptions_arrive_printable() {
+        assert_eq!(
+            parse_callback("/oauth/callback?error=e%1B%5B1A&error_description=%1B%5B2Jwiped%0Aout"),
+            Some(Callback::Error {
+                error: "e".into(),
+                description: Some("wiped out".into()),
+                state: None
+            })
+        );
     }
 }

@@ -4,6 +4,7 @@ use crate::aws::{CallError, sdk_config};
 use crate::endpoints::Service;
 use crate::env::Env;
 use crate::secret::Secret;
+use crate::text::printable;
 
 /// Role credentials as the portal hands them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub struct RoleCredentials {
 pub struct Account {
     /// Account id.
     pub account_id: String,
-    /// Account name.
+    /// Account name, made [printable](crate::text::printable): menus and the window show it.
     pub account_name: Option<String>,
 }
 
@@ -36,13 +37,13 @@ pub struct PortalClient {
 
 impl PortalClient {
     /// A client for `region`, at `AWS_ENDPOINT_URL_SSO` when set.
-    pub fn new(env: &Env, region: &str) -> Self {
+    pub fn new(env: &Env, region: &str) -> Result<Self, CallError> {
         let (builder, endpoint) = sdk_config!(aws_sdk_sso, env, Service::Sso, region);
         let config = builder.build();
-        Self {
+        Ok(Self {
             client: aws_sdk_sso::Client::from_conf(config),
             endpoint,
-        }
+        })
     }
 
     /// GetRoleCredentials.
@@ -87,7 +88,7 @@ impl PortalClient {
                 .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
             accounts.extend(out.account_list().iter().map(|a| Account {
                 account_id: a.account_id().unwrap_or_default().to_owned(),
-                account_name: a.account_name().map(str::to_owned),
+                account_name: a.account_name().map(printable),
             }));
             match out.next_token() {
                 Some(token) if !token.is_empty() => next = Some(token.to_owned()),

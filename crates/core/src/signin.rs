@@ -16,6 +16,7 @@ use crate::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
 use crate::pkce::{self, Callback, CallbackListener};
 use crate::portal::PortalClient;
 use crate::settings::SignInFlowKind;
+use crate::text::printable;
 use crate::time::add_seconds;
 use crate::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
 use jiff::Timestamp;
@@ -156,11 +157,13 @@ pub enum SignInError {
         /// The command to run.
         command: String,
     },
-    /// The browser came back with a `state` this sign-in did not send.
+    /// The service sent a page to confirm the sign-in on that no browser may be given.
     #[error(
-        "the browser answered with a different sign-in's state (an old tab?); run \"{command}\" again"
+        "{why}; the sign-in service sent it (check AWS_ENDPOINT_URL_SSO_OIDC and sso_region), then run \"{command}\" again"
     )]
-    StateMismatch {
+    UnsafePage {
+        /// What is wrong with the page, naming it.
+        why: String,
         /// The command to run.
         command: String,
     },
@@ -314,7 +317,7 @@ pub async fn sign_in(
         {
             return Ok(SignInOutcome::SignedInElsewhere(token));
         }
-        let oidc = OidcClient::new(&ctx.env, &session.region);
+        let oidc = OidcClient::new(&ctx.env, &session.region)?;
         let registration = registration(ctx, &oidc, session, flow).await?;
         let started = ctx.now();
         let attempt = Attempt {
@@ -496,27 +499,10 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
     );
     announce_url(ctx, &url, options.open_browser, on_event);
     on_event(SignInEvent::Waiting);
-    // A redirect whose state is not ours, a code or an error alike, belongs to another
-    // sign-in (or to a forger): its page says so and this sign-in stops.
-    let foreign = |cb: &Callback| match cb {
-        Callback::Code { state: got, .. } => *got != state,
-        Callback::Error { state: got, .. } => got.as_ref().is_some_and(|got| *got != state),
-    };
-    let callback = listener
-        .wait(|cb| {
-            if foreign(cb) {
-                Err("this page belongs to another sign-in; start again from ssobar".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-        .await;
+    // Redirects that do not answer this sign-in (another sign-in's, a stray request's) get a
+    // page saying so and the listener waits on.
+    let callback = listener.wait(&state).await;
     drop(listener);
-    if foreign(&callback) {
-        return Err(SignInError::StateMismatch {
-            command: command.to_owned(),
-        });
-    }
     let code = match callback {
         Callback::Code { code, .. } => code,
         Callback::Error {
@@ -582,8 +568,16 @@ async fn device_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> {
             &session.start_url,
         )
         .await?;
+    // The service chose these pages: a person is sent to them only if they pass the rule
+    // for URLs a browser is given.
+    for url in std::iter::once(&verification_uri).chain(&verification_uri_complete) {
+        browser::check_openable(url).map_err(|why| SignInError::UnsafePage {
+            why,
+            command: command.to_owned(),
+        })?;
+    }
     on_event(SignInEvent::DeviceCode {
-        user_code,
+        user_code: printable(&user_code),
         verification_uri: verification_uri.clone(),
         verification_uri_complete: verification_uri_complete.clone(),
     });
@@ -708,7 +702,7 @@ pub async fn refresh(
     if token.registration_expires_at.is_none_or(|at| at <= now) {
         return Err(needed("its client registration has expired"));
     }
-    let oidc = OidcClient::new(&ctx.env, &session.region);
+    let oidc = OidcClient::new(&ctx.env, &session.region)?;
     let grant = oidc
         .create_token(client_id, client_secret, Grant::RefreshToken(refresh_token))
         .await
@@ -746,8 +740,12 @@ pub async fn sign_out(
     if let CachedToken::Present(token) = ctx.tokens.load(&session.id)
         && token.expires_at > ctx.now()
     {
-        let portal = PortalClient::new(&ctx.env, &session.region);
-        if let Err(e) = portal.logout(&token.access_token).await
+        let logout = async {
+            PortalClient::new(&ctx.env, &session.region)?
+                .logout(&token.access_token)
+                .await
+        };
+        if let Err(e) = logout.await
             && e.code() != Some("UnauthorizedException")
         {
             portal_error = Some(e.to_string());

@@ -40,15 +40,15 @@ pub struct CallerIdentity {
 
 impl StsClient {
     /// A client for `region` (at `AWS_ENDPOINT_URL_STS` when set) signing with `credentials`.
-    pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Self {
+    pub fn new(env: &Env, region: &str, credentials: &AwsCredentials) -> Result<Self, CallError> {
         let (builder, endpoint) = sdk_config!(aws_sdk_sts, env, Service::Sts, region);
         let config = builder
             .credentials_provider(credentials.sdk_credentials())
             .build();
-        Self {
+        Ok(Self {
             client: aws_sdk_sts::Client::from_conf(config),
             endpoint,
-        }
+        })
     }
 
     /// AssumeRole.

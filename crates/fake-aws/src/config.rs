@@ -36,6 +36,9 @@ pub struct FakeConfig {
     pub latency_ms: u64,
     /// The EKS clusters `DescribeCluster` knows (default none).
     pub clusters: Vec<FakeCluster>,
+    /// Where `StartDeviceAuthorization` sends the person, instead of this fake's own
+    /// `/device` page: what a client does with a page it should not open (default none).
+    pub verification_uri: Option<String>,
 }
 
 /// One AWS account the signed-in person can reach, with the permission sets (roles) assigned.
@@ -134,6 +137,7 @@ impl Default for FakeConfig {
             identity_center_region: "us-east-1".to_owned(),
             latency_ms: 0,
             clusters: Vec::new(),
+            verification_uri: None,
         }
     }
 }

@@ -239,11 +239,16 @@ pub(crate) async fn start_device_authorization(
             redeemed: false,
         },
     );
+    let page = world
+        .config
+        .verification_uri
+        .clone()
+        .unwrap_or_else(|| format!("{}/device", app.url));
     Ok(Json(json!({
         "deviceCode": device_code,
         "userCode": user_code,
-        "verificationUri": format!("{}/device", app.url),
-        "verificationUriComplete": format!("{}/device?user_code={user_code}", app.url),
+        "verificationUri": page,
+        "verificationUriComplete": format!("{page}?user_code={user_code}"),
         "expiresIn": expires_in,
         "interval": interval,
     }))
