@@ -8,7 +8,9 @@
 
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
 use ssobar_testkit::webdriver::{Driver, tauri_driver};
-use ssobar_testkit::{BrowserMode, World, require_desktop, screenshot_path, wait_for};
+use ssobar_testkit::{
+    BrowserMode, World, require_desktop, screenshot_path, secret_tool_entries, wait_for,
+};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -670,4 +672,38 @@ fn copied_credentials_leave_the_clipboard_after_the_delay() {
     other.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert_eq!(clipboard_text(), "kubectl get pods");
+}
+
+#[test]
+fn a_demo_runs_beside_the_real_app_and_keeps_out_of_its_stores() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::signed_in(APP, FakeConfig::default());
+    let real = Running::app(&w);
+    let owner = wait_for(15, single_instance_owner).expect("the real app owns the name");
+    assert_eq!(owner, real.0.id());
+
+    // The person's environment asks for tokens in the keychain and for no endpoint overrides:
+    // the demo must heed neither, or its fake tokens land among the real ones.
+    let mut demo = Running(
+        w.sandbox
+            .command(APP)
+            .arg("--demo")
+            .env("SSOBAR_TOKEN_STORE", "keychain")
+            .env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(
+        demo.0.try_wait().unwrap().is_none(),
+        "the demo handed its launch to the real app and quit"
+    );
+    assert_eq!(single_instance_owner(), Some(real.0.id()));
+    assert_eq!(
+        secret_tool_entries("token/"),
+        Vec::<String>::new(),
+        "the demo's tokens are in the real keychain"
+    );
 }

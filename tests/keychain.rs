@@ -15,7 +15,7 @@ struct Limited(usize);
 
 impl SecretStore for Limited {
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
-        Keychain.get(name)
+        Keychain::default().get(name)
     }
     fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
         assert!(
@@ -24,10 +24,10 @@ impl SecretStore for Limited {
             value.len(),
             self.0
         );
-        Keychain.set(name, value)
+        Keychain::default().set(name, value)
     }
     fn delete(&self, name: &str) -> Result<bool, KeychainError> {
-        Keychain.delete(name)
+        Keychain::default().delete(name)
     }
     fn max_value_len(&self) -> usize {
         self.0
@@ -43,7 +43,10 @@ fn long_values_are_split_across_entries_and_removed_whole() {
     write_value(&store, &name, &value).unwrap();
     let parts = secret_tool_entries(&format!("{name}#"));
     assert!(parts.len() >= 7, "split over 8+ entries: {parts:?}");
-    assert_eq!(read_value(&Keychain, &name).unwrap().unwrap(), value);
+    assert_eq!(
+        read_value(&Keychain::default(), &name).unwrap().unwrap(),
+        value
+    );
 
     write_value(&store, &name, b"short now").unwrap();
     assert_eq!(
@@ -51,8 +54,11 @@ fn long_values_are_split_across_entries_and_removed_whole() {
         Vec::<String>::new(),
         "old parts deleted"
     );
-    assert_eq!(read_value(&Keychain, &name).unwrap().unwrap(), b"short now");
+    assert_eq!(
+        read_value(&Keychain::default(), &name).unwrap().unwrap(),
+        b"short now"
+    );
 
-    assert!(delete_value(&Keychain, &name).unwrap());
-    assert_eq!(read_value(&Keychain, &name).unwrap(), None);
+    assert!(delete_value(&Keychain::default(), &name).unwrap());
+    assert_eq!(read_value(&Keychain::default(), &name).unwrap(), None);
 }

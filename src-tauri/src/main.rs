@@ -100,11 +100,17 @@ fn main() {
     };
     let open_at_start = args.window;
 
-    let app = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+    let demo = state.demo.is_some();
+    let mut builder = tauri::Builder::default();
+    // One app per desktop session, but a demo runs beside it: it must neither hand its launch
+    // over to the real app nor take real launches from it.
+    if !demo {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             // A second launch (from the desktop menu, say) opens this instance's window.
             open_window(app);
-        }))
+        }));
+    }
+    let app = builder
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,

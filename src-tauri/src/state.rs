@@ -4,6 +4,7 @@ use crate::demo::Demo;
 use ssobar_core::config::{AwsConfig, SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::env::Env;
+use ssobar_core::keychain::Keychain;
 use ssobar_core::monitor::Notifier;
 use ssobar_core::status::{self, Status};
 use ssobar_core::tray::{Activity, MenuEntry, TrayState};
@@ -48,6 +49,7 @@ pub struct Inner {
 /// The app's state, shared by the tray, the background loop and the window's commands.
 pub struct AppState {
     env: Env,
+    keychain: Keychain,
     ctx: RwLock<Context>,
     inner: Mutex<Inner>,
     /// Wakes the background loop: a file changed, or an action finished.
@@ -64,12 +66,18 @@ pub struct AppState {
 impl AppState {
     /// The state for this environment.
     pub fn new(env: Env, demo: Option<Demo>) -> Result<Self, ssobar_core::paths::NoHomeDir> {
-        let ctx = Context::from_env(env.clone())?;
+        let keychain = if demo.is_some() {
+            crate::demo::KEYCHAIN
+        } else {
+            Keychain::default()
+        };
+        let ctx = Context::from_env_with_keychain(env.clone(), keychain)?;
         for warning in &ctx.settings_warnings {
             eprintln!("ssobar-app: warning: {warning}");
         }
         Ok(Self {
             env,
+            keychain,
             ctx: RwLock::new(ctx),
             inner: Mutex::new(Inner::default()),
             poke: Arc::new(Notify::new()),
@@ -90,7 +98,7 @@ impl AppState {
 
     /// Builds the context again (after the settings changed).
     pub fn reload(&self) -> Result<Context, ssobar_core::paths::NoHomeDir> {
-        let ctx = Context::from_env(self.env.clone())?;
+        let ctx = Context::from_env_with_keychain(self.env.clone(), self.keychain)?;
         match self.ctx.write() {
             Ok(mut slot) => *slot = ctx.clone(),
             Err(poisoned) => *poisoned.into_inner() = ctx.clone(),

@@ -31,9 +31,14 @@ impl Clock for SystemClock {
 
 /// The token store a setting names, with the other store behind it for tokens left there
 /// from before the setting changed (see [`SwitchableStore`]).
-pub fn token_store(kind: TokenStoreKind, cache: &TokenCache, paths: &Paths) -> Arc<dyn TokenStore> {
+pub fn token_store(
+    kind: TokenStoreKind,
+    cache: &TokenCache,
+    keychain: Keychain,
+    paths: &Paths,
+) -> Arc<dyn TokenStore> {
     let cache: Arc<dyn TokenStore> = Arc::new(cache.clone());
-    let keychain: Arc<dyn TokenStore> = Arc::new(KeychainTokenStore::new(Keychain));
+    let keychain: Arc<dyn TokenStore> = Arc::new(KeychainTokenStore::new(keychain));
     let marker = paths.keychain_tokens_marker();
     match kind {
         TokenStoreKind::AwsCli => {
@@ -84,15 +89,21 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context for this environment, with settings loaded and the system clock.
+    /// A context for this environment, with settings loaded, ssobar's keychain entries and
+    /// the system clock.
     pub fn from_env(env: Env) -> Result<Self, NoHomeDir> {
+        Self::from_env_with_keychain(env, Keychain::default())
+    }
+
+    /// [`Self::from_env`] with the keychain entries under another service name.
+    pub fn from_env_with_keychain(env: Env, keychain: Keychain) -> Result<Self, NoHomeDir> {
         let paths = Paths::from_env(&env)?;
         let (settings, settings_warnings) = Settings::load(&paths.settings_file, &env);
         let cache = TokenCache::from_paths(&paths);
         Ok(Self {
-            tokens: token_store(settings.token_store, &cache, &paths),
+            tokens: token_store(settings.token_store, &cache, keychain, &paths),
             registrations: cache,
-            secrets: Arc::new(Keychain),
+            secrets: Arc::new(keychain),
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             env,
             paths,

@@ -52,6 +52,11 @@ impl Env {
         self.vars.remove(key);
     }
 
+    /// Unsets every variable whose name `unwanted` picks.
+    pub fn remove_where(&mut self, unwanted: impl Fn(&str) -> bool) {
+        self.vars.retain(|key, _| !unwanted(key));
+    }
+
     /// The user's home directory: `HOME`, or `USERPROFILE` on Windows.
     pub fn home(&self) -> Option<PathBuf> {
         self.get("HOME")

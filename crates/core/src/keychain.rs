@@ -17,6 +17,10 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, name: &str) -> Result<bool, KeychainError>;
     /// The most bytes one entry can hold.
     fn max_value_len(&self) -> usize;
+    /// The name entries are filed under, for messages.
+    fn service(&self) -> &str {
+        SERVICE
+    }
 }
 
 /// The keychain could not be used; the message says which backend and what to do.
@@ -24,9 +28,18 @@ pub trait SecretStore: Send + Sync {
 #[error("{0}")]
 pub struct KeychainError(pub String);
 
-/// The platform keychain.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Keychain;
+/// The platform keychain, under one service name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keychain {
+    service: &'static str,
+}
+
+impl Default for Keychain {
+    /// ssobar's own entries, under [`SERVICE`].
+    fn default() -> Self {
+        Self { service: SERVICE }
+    }
+}
 
 /// The name of this platform's keychain, for messages.
 pub const BACKEND: &str = if cfg!(target_os = "macos") {
@@ -42,14 +55,20 @@ pub const BACKEND: &str = if cfg!(target_os = "macos") {
 const PLATFORM_MAX: usize = if cfg!(windows) { 2_560 } else { 64 * 1024 };
 
 impl Keychain {
-    fn entry(name: &str) -> Result<keyring::Entry, KeychainError> {
-        keyring::Entry::new(SERVICE, name).map_err(|e| explain(&e))
+    /// Entries under another service name, kept apart from ssobar's own (the demo's fake
+    /// credentials, say).
+    pub const fn named(service: &'static str) -> Self {
+        Self { service }
+    }
+
+    fn entry(&self, name: &str) -> Result<keyring::Entry, KeychainError> {
+        keyring::Entry::new(self.service, name).map_err(|e| explain(&e))
     }
 }
 
 impl SecretStore for Keychain {
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
-        match Self::entry(name)?.get_secret() {
+        match self.entry(name)?.get_secret() {
             Ok(bytes) => Ok(Some(bytes)),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(explain(&e)),
@@ -57,13 +76,11 @@ impl SecretStore for Keychain {
     }
 
     fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
-        Self::entry(name)?
-            .set_secret(value)
-            .map_err(|e| explain(&e))
+        self.entry(name)?.set_secret(value).map_err(|e| explain(&e))
     }
 
     fn delete(&self, name: &str) -> Result<bool, KeychainError> {
-        match Self::entry(name)?.delete_credential() {
+        match self.entry(name)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
             Err(e) => Err(explain(&e)),
@@ -72,6 +89,10 @@ impl SecretStore for Keychain {
 
     fn max_value_len(&self) -> usize {
         PLATFORM_MAX
+    }
+
+    fn service(&self) -> &str {
+        self.service
     }
 }
 
@@ -316,7 +337,11 @@ impl<S: SecretStore> crate::token_cache::TokenStore for KeychainTokenStore<S> {
     }
 
     fn location(&self, id: &crate::config::SessionId) -> String {
-        format!("{BACKEND}, entry {SERVICE}/{}", Self::entry(id))
+        format!(
+            "{BACKEND}, entry {}/{}",
+            self.store.service(),
+            Self::entry(id)
+        )
     }
 }
 
