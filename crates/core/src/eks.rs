@@ -121,33 +121,17 @@ pub fn presign(
     let (instructions, _) = sign(request, &params)
         .map_err(|e| format!("cannot sign: {e}"))?
         .into_parts();
-    let mut presigned = url;
-    for (name, value) in instructions.params() {
-        presigned.push('&');
-        presigned.push_str(&aws_query_encode(name));
-        presigned.push('=');
-        presigned.push_str(&aws_query_encode(value));
-    }
+    // aws-sigv4 adds the signature to the query, encoded as it signed it.
+    let mut unsigned = http::Request::get(url.as_str())
+        .body(())
+        .map_err(|e| format!("cannot sign {url}: {e}"))?;
+    instructions.apply_to_request_http1x(&mut unsigned);
+    let presigned = unsigned.uri().to_string();
     let lifetime_end = add_seconds(signed_at, TOKEN_LIFETIME_SECS);
     Ok(EksToken {
         token: format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(presigned)),
         expires_at: lifetime_end.min(credentials.expiration),
     })
-}
-
-/// Percent-encodes everything but the RFC 3986 unreserved characters, as SigV4 does.
-fn aws_query_encode(text: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// The ExecCredential kubectl reads from the plugin's stdout.
