@@ -707,3 +707,89 @@ fn a_demo_runs_beside_the_real_app_and_keeps_out_of_its_stores() {
         "the demo's tokens are in the real keychain"
     );
 }
+
+/// libfaketime, Debian's `faketime` package: the wall clock of a process, moved at will.
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+#[test]
+fn a_session_that_expired_while_the_machine_slept_is_shown_expired_on_wake() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    // Forty minutes left, and no refresh token: only a sign-in renews it.
+    w.seed_sign_in_with(40 * 60, &[]);
+    let home = w.sandbox.home();
+
+    // A system bus of the test's own, where logind would announce the wake-up.
+    let socket = home.join("system_bus_socket");
+    let address = format!("unix:path={}", socket.display());
+    let _system_bus = Running(
+        Command::new("dbus-daemon")
+            .args(["--session", "--nofork", &format!("--address={address}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(10, || socket.exists().then_some(())).expect("the test's system bus");
+
+    let notices = home.join("notify.log");
+    let _monitor = Running(
+        Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(std::fs::File::create(&notices).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // The app's wall clock moves when this file says so; its monotonic clock does not, as
+    // in a suspend.
+    let clock = home.join("clock");
+    std::fs::write(&clock, "+0").unwrap();
+    let _app = Running(
+        w.sandbox
+            .command(APP)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &address)
+            .env("LD_PRELOAD", LIBFAKETIME)
+            .env("FAKETIME_TIMESTAMP_FILE", &clock)
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .env("FAKETIME_CACHE_DURATION", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(home.join("app.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(15, tray_icon_geometry).expect("the app's tray icon");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    // The machine sleeps for an hour, then wakes up.
+    std::fs::write(&clock, "+1h").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let woke = Command::new("dbus-send")
+        .args([
+            // --bus registers on the bus, as logind is; --address would not, and the bus
+            // would drop the signal.
+            &format!("--bus={address}"),
+            "--type=signal",
+            "/org/freedesktop/login1",
+            "org.freedesktop.login1.Manager.PrepareForSleep",
+            "boolean:false",
+        ])
+        .status()
+        .unwrap();
+    assert!(woke.success(), "dbus-send the wake-up");
+    let expired = format!("string \"SSO session {} expired", w.session);
+    let shown = wait_for(5, || {
+        std::fs::read_to_string(&notices)
+            .unwrap_or_default()
+            .contains(&expired)
+            .then_some(())
+    });
+    assert!(
+        shown.is_some(),
+        "no \"expired\" notice within 5 s of waking up; the app said: {}; notices: {}",
+        std::fs::read_to_string(home.join("app.log")).unwrap_or_default(),
+        std::fs::read_to_string(&notices).unwrap_or_default()
+    );
+}

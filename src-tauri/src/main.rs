@@ -9,6 +9,7 @@ mod actions;
 mod commands;
 mod demo;
 mod notices;
+mod resume;
 mod state;
 mod tray;
 mod watch;
@@ -135,6 +136,7 @@ fn main() {
                 eprintln!("ssobar-app: cannot change start at login: {e}");
             }
             watch::start(app.handle().clone());
+            resume::start(app.handle());
             if open_at_start {
                 open_window(app.handle());
             }
