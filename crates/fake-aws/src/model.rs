@@ -152,6 +152,12 @@ pub enum Fault {
     Throttle,
     /// The call succeeds, this much later.
     Latency(Duration),
+    /// The connection closes (with an RST) before any byte of an answer, as when a proxy or
+    /// the network drops it.
+    ConnectionReset,
+    /// HTTP 200 with a body cut short: JSON that does not parse (XML for STS), as when an
+    /// answer is mangled on the way.
+    MalformedJson,
 }
 
 /// One call the fake answered.
