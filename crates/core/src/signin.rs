@@ -208,6 +208,13 @@ pub enum SignInError {
     Local(String),
 }
 
+impl SignInError {
+    /// Whether running the same command again may well work (see [`CallError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Call(e) if e.is_transient())
+    }
+}
+
 /// "10 minutes", "1 second": a timeout as a person says it.
 fn spoken_duration(d: Duration) -> String {
     let secs = d.as_secs();
