@@ -116,7 +116,7 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(3),
         Err(e) => {
-            if is_transient(&e) {
+            if worth_running_again(&e) {
                 eprintln!("ssobar: {e:#}; run \"{}\" again", this_command());
             } else {
                 eprintln!("ssobar: {e:#}");
@@ -130,19 +130,19 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     }
 }
 
-/// Whether an AWS call failed in a way that running the same command later may fix: then
-/// that command is what the person runs next.
-fn is_transient(e: &anyhow::Error) -> bool {
+/// Whether running the same command later may work (an AWS call failed in passing, the
+/// cache could not be written): then that command is what the person runs next.
+fn worth_running_again(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause
             .downcast_ref::<CallError>()
             .is_some_and(CallError::is_transient)
             || cause
                 .downcast_ref::<SignInError>()
-                .is_some_and(SignInError::is_transient)
+                .is_some_and(SignInError::worth_running_again)
             || cause
                 .downcast_ref::<CredentialsError>()
-                .is_some_and(CredentialsError::is_transient)
+                .is_some_and(CredentialsError::worth_running_again)
     })
 }
 

@@ -203,7 +203,7 @@ pub enum CredentialsError {
 
 impl CredentialsError {
     /// Whether running the same command again may well work (see [`CallError::is_transient`]).
-    pub fn is_transient(&self) -> bool {
+    pub fn worth_running_again(&self) -> bool {
         matches!(self, Self::Call { error, .. } if error.is_transient())
     }
 }
