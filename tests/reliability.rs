@@ -672,3 +672,118 @@ fn a_storm_of_killed_sign_ins_and_refreshes_leaves_a_whole_usable_token() {
         started.elapsed()
     );
 }
+
+/// What the token cache sits on for a run.
+#[derive(Clone, Copy, Debug)]
+enum CacheMount {
+    /// A tmpfs filled to the last byte.
+    Full,
+    /// The folder itself, bound read-only.
+    ReadOnly,
+}
+
+/// Runs ssobar in a private mount namespace where `~/.aws/sso/cache` is on `mount`, and
+/// answers what it printed and the session's token file as it was left there (the mount, and
+/// what was written to it, end with the namespace). Fails, rather than skips, where the test
+/// may not make a mount namespace: without one it would prove nothing.
+fn in_cache_mount(w: &World, mount: CacheMount, args: &[&str]) -> (Ran, Vec<u8>) {
+    let token_after = w.sandbox.home().join("token-after");
+    let _ = std::fs::remove_file(&token_after);
+    let prepare = match mount {
+        // tmpfs counts in pages: the copy fits, and the filler takes what is left.
+        CacheMount::Full => {
+            r#"cp -a "$cache" "$cache.copy" &&
+            mount -t tmpfs -o size=64k,mode=0700 tmpfs "$cache" &&
+            cp -a "$cache.copy/." "$cache/" && rm -rf "$cache.copy" &&
+            { cat /dev/zero > "$cache/.filler" 2>/dev/null || true; }"#
+        }
+        CacheMount::ReadOnly => {
+            r#"mount --bind "$cache" "$cache" && mount -o remount,bind,ro "$cache""#
+        }
+    };
+    let script = format!(
+        r#"set -e
+cache=$1 token=$2 after=$3; shift 3
+{prepare}
+set +e
+"$@"; code=$?
+cp "$cache/$token" "$after"
+exit $code"#
+    );
+    let token_name = w
+        .sandbox
+        .token_path(&w.session)
+        .file_name()
+        .unwrap()
+        .to_owned();
+    let ran = Ran::run(
+        w.sandbox
+            .command("unshare")
+            .args(["--mount", "sh", "-c", &script, "sh"])
+            .arg(w.sandbox.cache_dir())
+            .arg(token_name)
+            .arg(&token_after)
+            .arg(SSOBAR)
+            .args(args),
+    );
+    assert!(
+        !ran.stderr.contains("unshare failed") && !ran.stderr.contains("mount: "),
+        "this test makes a private mount namespace (unshare --mount, as root or with \
+         CAP_SYS_ADMIN) to put the token cache on a full or read-only file system; it could \
+         not:\n{}",
+        ran.stderr
+    );
+    let after = std::fs::read(&token_after).expect("the token file as it was left");
+    (ran, after)
+}
+
+fn cache_cannot_be_written(mount: CacheMount, args: &[&str]) {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    // A sign-in of ssobar's own, so that the next one reuses its client registration and
+    // fails only when it writes the token.
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    let before = std::fs::read(w.sandbox.token_path(&w.session)).unwrap();
+    let (ran, after) = in_cache_mount(&w, mount, args);
+    let ran = ran.expect_code(1);
+    let line = error_line(&ran);
+    let again = format!("; run \"ssobar {}\" again", args.join(" "));
+    assert!(
+        line.contains(".aws/sso/cache/") && line.ends_with(&again),
+        "{mount:?} {args:?}: {line}"
+    );
+    assert!(
+        after == before,
+        "{mount:?} {args:?}: the old token is kept as it was"
+    );
+    eprintln!("{mount:?} {args:?}: {line}");
+}
+
+#[test]
+fn a_refresh_into_a_full_cache_says_so_and_keeps_the_old_token() {
+    cache_cannot_be_written(
+        CacheMount::Full,
+        &["refresh", "--profile", "dev", "--force"],
+    );
+}
+
+#[test]
+fn a_sign_in_into_a_full_cache_says_so_and_keeps_the_old_token() {
+    cache_cannot_be_written(CacheMount::Full, &["login", "--profile", "dev", "--force"]);
+}
+
+#[test]
+fn a_refresh_into_a_read_only_cache_says_so_and_keeps_the_old_token() {
+    cache_cannot_be_written(
+        CacheMount::ReadOnly,
+        &["refresh", "--profile", "dev", "--force"],
+    );
+}
+
+#[test]
+fn a_sign_in_into_a_read_only_cache_says_so_and_keeps_the_old_token() {
+    cache_cannot_be_written(
+        CacheMount::ReadOnly,
+        &["login", "--profile", "dev", "--force"],
+    );
+}
