@@ -169,7 +169,7 @@ pub struct RequestRecord {
     pub method: String,
     /// The request path, without the query (which may carry secrets).
     pub path: String,
-    /// The HTTP status of the answer.
+    /// The HTTP status of the answer; 0 when the connection was reset instead.
     pub status: u16,
     /// The AWS error code of the answer, when it was an error.
     pub error_code: Option<String>,

@@ -137,7 +137,12 @@ async fn track_call(State(app): State<App>, request: Request, next: Next) -> Res
         operation,
         method,
         path,
-        status: response.status().as_u16(),
+        // A reset connection carries no answer at all.
+        status: if fault == Some(Fault::ConnectionReset) {
+            0
+        } else {
+            response.status().as_u16()
+        },
         error_code,
         k8s_aws_id,
         timestamp: arrived,
