@@ -92,6 +92,12 @@ impl StsClient {
             .send()
             .await
             .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+        // As with AssumeRole, an answer cut short reads as one without the identity.
+        if out.arn().is_none_or(str::is_empty) || out.account().is_none_or(str::is_empty) {
+            return Err(CallError::Unreadable {
+                endpoint: self.endpoint.clone(),
+            });
+        }
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_owned(),
             arn: out.arn().unwrap_or_default().to_owned(),
