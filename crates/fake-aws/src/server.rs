@@ -170,17 +170,20 @@ fn throttled(operation: Operation) -> Response {
     }
 }
 
-/// HTTP 200 with the start of a plausible answer, cut off mid-value.
+/// HTTP 200 with the start of a plausible answer, cut off mid-value: for STS, the operation's
+/// own document, so that an XML reader gets as far as it can.
 fn malformed(operation: Operation) -> Response {
     let (content_type, body) = match operation.protocol() {
         Protocol::Sts => (
             "text/xml",
-            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-             <AssumeRoleResult><Credentials><AccessKeyId>ASIA",
+            format!(
+                "<{operation}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                 <{operation}Result><Credentials><AccessKeyId>ASIA"
+            ),
         ),
-        Protocol::Browser => ("text/html", "<html><body><p>Sign"),
+        Protocol::Browser => ("text/html", "<html><body><p>Sign".to_owned()),
         Protocol::Oidc | Protocol::Portal | Protocol::Eks => {
-            ("application/json", "{\"accessToken\": \"aoa")
+            ("application/json", "{\"accessToken\": \"aoa".to_owned())
         }
     };
     (StatusCode::OK, [("content-type", content_type)], body).into_response()
