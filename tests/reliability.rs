@@ -800,3 +800,20 @@ fn a_sign_in_into_a_read_only_cache_says_so_and_keeps_the_old_token() {
         &["login", "--profile", "dev", "--force"],
     );
 }
+
+#[test]
+fn get_caller_identity_survives_every_fault() {
+    exercise(
+        "GetCallerIdentity",
+        &Call {
+            operation: Operation::GetCallerIdentity,
+            config: FakeConfig::default(),
+            mode: BrowserMode::Ignore,
+            setup: signed_in,
+            prepare: fresh_credentials,
+            args: |_| args(&["aws-auth", "--profile", "dev"]),
+            persists: WhenItPersists::FailsAndKeepsState,
+            keychain: true,
+        },
+    );
+}
