@@ -652,8 +652,9 @@ fn throttling_is_retried_then_reported() {
         .inject_fault(Operation::RegisterClient, Fault::Throttle, 10);
     let ran = w.ssobar(&["login", "--profile", "dev"]).expect_code(1);
     assert!(
-        ran.stderr
-            .contains("is throttling requests; wait a minute and try again"),
+        ran.stderr.contains(
+            "is throttling requests; wait a minute; run \"ssobar login --profile dev\" again"
+        ),
         "{}",
         ran.stderr
     );

@@ -9,8 +9,11 @@ mod status;
 mod table;
 
 use clap::{Parser, Subcommand};
+use ssobar_core::aws::CallError;
 use ssobar_core::context::Context;
+use ssobar_core::credentials::CredentialsError;
 use ssobar_core::env::Env;
+use ssobar_core::signin::SignInError;
 use std::process::ExitCode;
 
 /// Keeps AWS IAM Identity Center (SSO) sessions alive for the terminal and kubectl.
@@ -113,12 +116,68 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(3),
         Err(e) => {
-            eprintln!("ssobar: {e:#}");
+            if worth_running_again(&e) {
+                eprintln!("ssobar: {e:#}; run \"{}\" again", this_command());
+            } else {
+                eprintln!("ssobar: {e:#}");
+            }
             if e.is::<UsageError>() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// Whether running the same command later may work (an AWS call failed in passing, the
+/// cache could not be written): then that command is what the person runs next.
+fn worth_running_again(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<CallError>()
+            .is_some_and(CallError::is_transient)
+            || cause
+                .downcast_ref::<SignInError>()
+                .is_some_and(SignInError::worth_running_again)
+            || cause
+                .downcast_ref::<CredentialsError>()
+                .is_some_and(CredentialsError::worth_running_again)
+    })
+}
+
+/// This process's command line as a person would type it again.
+fn this_command() -> String {
+    let args = std::env::args().skip(1).map(|arg| shell_quoted(&arg));
+    std::iter::once("ssobar".to_owned())
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `arg` as a POSIX shell word: bare when that is safe, else in single quotes.
+fn shell_quoted(arg: &str) -> String {
+    let bare = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    if bare {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_only_when_a_shell_needs_it() {
+        assert_eq!(shell_quoted("--profile"), "--profile");
+        assert_eq!(shell_quoted("dev@prod"), "dev@prod");
+        assert_eq!(shell_quoted("a b"), "'a b'");
+        assert_eq!(shell_quoted("it's"), r"'it'\''s'");
+        assert_eq!(shell_quoted(""), "''");
     }
 }

@@ -71,14 +71,28 @@ pub enum CallError {
         cause: String,
     },
     /// No answer in time.
-    #[error("{endpoint} did not answer in time; try again")]
+    #[error("{endpoint} did not answer in time")]
     Timeout {
         /// The endpoint.
         endpoint: String,
     },
     /// Still throttled after the retries.
-    #[error("{endpoint} is throttling requests; wait a minute and try again")]
+    #[error("{endpoint} is throttling requests; wait a minute")]
     Throttled {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The service failed on its side (HTTP 5xx) on every attempt.
+    #[error("{endpoint} failed on its side ({code})")]
+    ServerFault {
+        /// The endpoint.
+        endpoint: String,
+        /// The error type, e.g. `InternalServerException`.
+        code: String,
+    },
+    /// An answer that does not parse: mangled on the way, or not from the service at all.
+    #[error("{endpoint} sent an answer that cannot be read")]
+    Unreadable {
         /// The endpoint.
         endpoint: String,
     },
@@ -102,8 +116,21 @@ impl CallError {
     /// The service error code, when the service answered.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Service { code, .. } => Some(code),
+            Self::Service { code, .. } | Self::ServerFault { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// Whether the same call may well work a little later (the network, the service's load or
+    /// a mangled answer), so that the one thing to do is run the command again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. }
+            | Self::Timeout { .. }
+            | Self::Throttled { .. }
+            | Self::ServerFault { .. }
+            | Self::Unreadable { .. } => true,
+            Self::Service { .. } | Self::Other(_) | Self::Endpoint(_) => false,
         }
     }
 
@@ -134,10 +161,16 @@ impl CallError {
                     )
                 {
                     Self::Throttled { endpoint }
+                } else if (200..300).contains(&status) {
+                    // A success status is an error here only when its body did not parse.
+                    Self::Unreadable { endpoint }
+                } else if status >= 500 {
+                    Self::ServerFault { endpoint, code }
                 } else {
                     Self::Service { code, message }
                 }
             }
+            SdkError::ResponseError(_) => Self::Unreadable { endpoint },
             _ => Self::Other(printable(&format!("{}", DisplayErrorContext(&err)))),
         }
     }
@@ -186,5 +219,33 @@ mod tests {
         );
         let error = CallError::from_sdk(SdkError::service_error(answer, raw), "https://x");
         assert_eq!(error.to_string(), "InvalidGrant: wiped out");
+    }
+
+    fn answered(status: u16, code: Option<&str>) -> CallError {
+        let mut metadata = ErrorMetadata::builder();
+        if let Some(code) = code {
+            metadata = metadata.code(code);
+        }
+        let answer = CreateTokenError::generic(metadata.build());
+        let raw = HttpResponse::new(status.try_into().expect("a status code"), SdkBody::empty());
+        CallError::from_sdk(SdkError::service_error(answer, raw), "https://x")
+    }
+
+    #[test]
+    fn failures_on_the_services_side_are_worth_another_try_and_refusals_are_not() {
+        let fault = answered(500, Some("InternalServerException"));
+        assert_eq!(
+            fault.to_string(),
+            "https://x failed on its side (InternalServerException)"
+        );
+        assert!(fault.is_transient());
+        let garbled = answered(200, None);
+        assert_eq!(
+            garbled.to_string(),
+            "https://x sent an answer that cannot be read"
+        );
+        assert!(garbled.is_transient());
+        assert!(answered(429, None).is_transient());
+        assert!(!answered(400, Some("InvalidGrantException")).is_transient());
     }
 }

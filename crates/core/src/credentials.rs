@@ -201,6 +201,13 @@ pub enum CredentialsError {
     Local(String),
 }
 
+impl CredentialsError {
+    /// Whether running the same command again may well work (see [`CallError::is_transient`]).
+    pub fn worth_running_again(&self) -> bool {
+        matches!(self, Self::Call { error, .. } if error.is_transient())
+    }
+}
+
 /// The steps from an SSO session to `profile`'s credentials, in order.
 pub fn plan(config: &AwsConfig, profile: &str) -> Result<Vec<Step>, CredentialsError> {
     plan_from(config, profile, 0)

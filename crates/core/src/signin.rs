@@ -203,9 +203,25 @@ pub enum SignInError {
     /// Another process held the session for the whole wait, or its lock could not be used.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The token cache could not be written (a full disk, a read-only folder); whatever was
+    /// there is left as it was.
+    #[error("{0}; free space there or make the folder writable")]
+    CannotWrite(String),
     /// The token store could not be used.
     #[error("{0}")]
     Local(String),
+}
+
+impl SignInError {
+    /// Whether running the same command again may well work: after a passing network or
+    /// service failure (see [`CallError::is_transient`]), or once the cache can be written.
+    pub fn worth_running_again(&self) -> bool {
+        match self {
+            Self::Call(e) => e.is_transient(),
+            Self::CannotWrite(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// "10 minutes", "1 second": a timeout as a person says it.
@@ -336,7 +352,7 @@ pub async fn sign_in(
         let token = token_from_grant(session, &registration, grant, started);
         ctx.tokens
             .store(&session.id, &token)
-            .map_err(|e| SignInError::Local(e.to_string()))?;
+            .map_err(|e| SignInError::CannotWrite(e.to_string()))?;
         Ok(SignInOutcome::SignedIn(token))
     };
     tokio::time::timeout(options.timeout, run)
@@ -435,7 +451,7 @@ async fn registration(
     ctx.registrations
         .store_registration(&key, &registration)
         .map_err(|e| {
-            SignInError::Local(format!(
+            SignInError::CannotWrite(format!(
                 "cannot write {}: {e}",
                 ctx.registrations.registration_path(&key).display()
             ))
@@ -724,7 +740,7 @@ pub async fn refresh(
     };
     ctx.tokens
         .store(&session.id, &refreshed)
-        .map_err(|e| SignInError::Local(e.to_string()))?;
+        .map_err(|e| SignInError::CannotWrite(e.to_string()))?;
     Ok(RefreshOutcome::Refreshed(refreshed))
 }
 

@@ -66,6 +66,15 @@ impl StsClient {
         let creds = out
             .credentials()
             .ok_or_else(|| CallError::Other("AssumeRole returned no credentials".into()))?;
+        if !is_whole(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            creds.session_token(),
+        ) {
+            return Err(CallError::Unreadable {
+                endpoint: self.endpoint.clone(),
+            });
+        }
         Ok(AwsCredentials {
             access_key_id: creds.access_key_id().to_owned(),
             secret_access_key: Secret::new(creds.secret_access_key()),
@@ -83,10 +92,38 @@ impl StsClient {
             .send()
             .await
             .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+        // As with AssumeRole, an answer cut short reads as one without the identity.
+        if out.arn().is_none_or(str::is_empty) || out.account().is_none_or(str::is_empty) {
+            return Err(CallError::Unreadable {
+                endpoint: self.endpoint.clone(),
+            });
+        }
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_owned(),
             arn: out.arn().unwrap_or_default().to_owned(),
             user_id: out.user_id().unwrap_or_default().to_owned(),
         })
+    }
+}
+
+/// Whether AssumeRole's credentials have every part. The SDK's XML reader takes an answer cut
+/// short for one with empty fields, which no AWS answer has: such credentials are refused
+/// rather than handed out and kept.
+fn is_whole(access_key_id: &str, secret_access_key: &str, session_token: &str) -> bool {
+    [access_key_id, secret_access_key, session_token]
+        .iter()
+        .all(|part| !part.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_with_an_empty_part_are_not_whole() {
+        assert!(is_whole("ASIAX", "secret", "token"));
+        assert!(!is_whole("ASIA", "", ""));
+        assert!(!is_whole("", "secret", "token"));
+        assert!(!is_whole("ASIAX", "secret", ""));
     }
 }

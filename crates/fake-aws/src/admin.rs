@@ -77,6 +77,8 @@ enum FaultKind {
     ServerError,
     Throttle,
     Latency,
+    ConnectionReset,
+    MalformedJson,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +104,8 @@ async fn inject_fault(State(app): State<App>, body: Bytes) -> Result<Response, B
                 .latency_ms
                 .ok_or_else(|| bad_request("a Latency fault needs latency_ms"))?,
         )),
+        FaultKind::ConnectionReset => Fault::ConnectionReset,
+        FaultKind::MalformedJson => Fault::MalformedJson,
     };
     app.world()
         .inject_fault(request.operation, fault, request.times);

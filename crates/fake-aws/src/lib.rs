@@ -17,6 +17,7 @@
 
 mod admin;
 mod config;
+mod connection;
 pub mod demo;
 mod eks;
 mod model;
@@ -93,7 +94,10 @@ impl FakeAws {
                     // Stopping drops the runtime with every open connection, rather than
                     // waiting for clients' idle keep-alive connections to close.
                     tokio::select! {
-                        served = axum::serve(listener, router).into_future() => {
+                        served = axum::serve(
+                            connection::ResettableListener(listener),
+                            router.into_make_service_with_connect_info::<connection::Connection>(),
+                        ).into_future() => {
                             if let Err(error) = served {
                                 eprintln!("ssobar-fake-aws: server stopped: {error}");
                             }

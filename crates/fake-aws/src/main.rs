@@ -63,6 +63,8 @@ fn run(args: Args) -> io::Result<()> {
         );
     }
 
+    // Whoever reads the exports may signal right away: the signals are taken over first.
+    let termination = Termination::listen()?;
     let mut stdout = io::stdout().lock();
     for name in ENDPOINT_ENV_VARS {
         writeln!(stdout, "export {name}={}", fake.url())?;
@@ -71,28 +73,51 @@ fn run(args: Args) -> io::Result<()> {
     stdout.flush()?;
     drop(stdout);
 
-    wait_for_termination()?;
+    termination.wait()?;
     drop(fake);
     Ok(())
 }
 
-fn wait_for_termination() -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), listened for from the moment it is made.
+struct Termination {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    signals: (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+}
+
+impl Termination {
+    fn listen() -> io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            let mut terminate = signal(SignalKind::terminate())?;
-            tokio::select! {
-                interrupted = tokio::signal::ctrl_c() => interrupted,
-                _ = terminate.recv() => Ok(()),
-            }
+            let signals = runtime.block_on(async {
+                io::Result::Ok((
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                ))
+            })?;
+            Ok(Self { runtime, signals })
         }
         #[cfg(not(unix))]
+        Ok(Self { runtime })
+    }
+
+    fn wait(self) -> io::Result<()> {
+        #[cfg(unix)]
         {
-            tokio::signal::ctrl_c().await
+            let (mut interrupt, mut terminate) = self.signals;
+            self.runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
         }
-    })
+        #[cfg(not(unix))]
+        self.runtime.block_on(tokio::signal::ctrl_c())
+    }
 }

@@ -152,6 +152,12 @@ pub enum Fault {
     Throttle,
     /// The call succeeds, this much later.
     Latency(Duration),
+    /// The connection closes (with an RST) before any byte of an answer, as when a proxy or
+    /// the network drops it.
+    ConnectionReset,
+    /// HTTP 200 with a body cut short: JSON that does not parse (XML for STS), as when an
+    /// answer is mangled on the way.
+    MalformedJson,
 }
 
 /// One call the fake answered.
@@ -163,7 +169,7 @@ pub struct RequestRecord {
     pub method: String,
     /// The request path, without the query (which may carry secrets).
     pub path: String,
-    /// The HTTP status of the answer.
+    /// The HTTP status of the answer; 0 when the connection was reset instead.
     pub status: u16,
     /// The AWS error code of the answer, when it was an error.
     pub error_code: Option<String>,

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 
+use crate::connection::Connection;
 use crate::eks::EksError;
 use crate::model::{Fault, Operation, Protocol, RequestRecord};
 use crate::oidc::OidcError;
@@ -93,6 +94,10 @@ async fn track_call(State(app): State<App>, request: Request, next: Next) -> Res
         .get("x-k8s-aws-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let connection = parts
+        .extensions
+        .get::<ConnectInfo<Connection>>()
+        .map(|info| info.0.clone());
     let request = Request::from_parts(parts, Body::from(body));
     let Some(operation) = operation else {
         return next.run(request).await;
@@ -113,6 +118,14 @@ async fn track_call(State(app): State<App>, request: Request, next: Next) -> Res
     let response = match fault {
         Some(Fault::ServerError) => server_error(operation),
         Some(Fault::Throttle) => throttled(operation),
+        Some(Fault::ConnectionReset) => {
+            if let Some(connection) = connection {
+                connection.reset();
+            }
+            // Never sent: the connection fails at its first write.
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Some(Fault::MalformedJson) => malformed(operation),
         _ => next.run(request).await,
     };
 
@@ -124,7 +137,12 @@ async fn track_call(State(app): State<App>, request: Request, next: Next) -> Res
         operation,
         method,
         path,
-        status: response.status().as_u16(),
+        // A reset connection carries no answer at all.
+        status: if fault == Some(Fault::ConnectionReset) {
+            0
+        } else {
+            response.status().as_u16()
+        },
         error_code,
         k8s_aws_id,
         timestamp: arrived,
@@ -150,6 +168,25 @@ fn throttled(operation: Operation) -> Response {
         Protocol::Eks => EksError::throttled().into_response(),
         Protocol::Browser => oidc::fault_page(StatusCode::TOO_MANY_REQUESTS),
     }
+}
+
+/// HTTP 200 with the start of a plausible answer, cut off mid-value: for STS, the operation's
+/// own document, so that an XML reader gets as far as it can.
+fn malformed(operation: Operation) -> Response {
+    let (content_type, body) = match operation.protocol() {
+        Protocol::Sts => (
+            "text/xml",
+            format!(
+                "<{operation}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                 <{operation}Result><Credentials><AccessKeyId>ASIA"
+            ),
+        ),
+        Protocol::Browser => ("text/html", "<html><body><p>Sign".to_owned()),
+        Protocol::Oidc | Protocol::Portal | Protocol::Eks => {
+            ("application/json", "{\"accessToken\": \"aoa".to_owned())
+        }
+    };
+    (StatusCode::OK, [("content-type", content_type)], body).into_response()
 }
 
 /// The decoded query parameters; the last one wins when a name repeats.

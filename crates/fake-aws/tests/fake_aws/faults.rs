@@ -110,6 +110,63 @@ async fn throttling_is_the_services_own_throttling_error() {
 }
 
 #[tokio::test]
+async fn a_reset_connection_is_a_dispatch_failure_the_sdk_retries() {
+    let fake = FakeAws::start(FakeConfig::default()).unwrap();
+    let session = sdk::session(&fake);
+    let call = |retry| {
+        sdk::sso_with(&fake, retry)
+            .list_accounts()
+            .access_token(&session.access_token)
+            .send()
+    };
+    fake.inject_fault(Operation::ListAccounts, Fault::ConnectionReset, 1);
+    let error = call(RetryConfig::disabled()).await.unwrap_err();
+    match &error {
+        aws_sdk_sso::error::SdkError::DispatchFailure(failure) => {
+            assert!(failure.is_io(), "{error:?}");
+        }
+        _ => panic!("no answer at all: {error:?}"),
+    }
+
+    fake.reset_counters();
+    fake.inject_fault(Operation::ListAccounts, Fault::ConnectionReset, 1);
+    call(sdk::quick_retries()).await.unwrap();
+    assert_eq!(statuses(&fake, Operation::ListAccounts), vec![0, 200]);
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_a_200_the_sdk_cannot_read() {
+    let fake = FakeAws::start(FakeConfig::default()).unwrap();
+    let session = sdk::session(&fake);
+    fake.inject_fault(Operation::ListAccounts, Fault::MalformedJson, 1);
+    let error = sdk::sso_with(&fake, sdk::quick_retries())
+        .list_accounts()
+        .access_token(&session.access_token)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(sdk::http_status(&error), Some(200));
+    assert_eq!(statuses(&fake, Operation::ListAccounts), vec![200]);
+
+    let credentials = sdk::role_credentials(&fake, DEV_ACCOUNT, "ReadOnlyAccess").await;
+    fake.inject_fault(Operation::GetCallerIdentity, Fault::MalformedJson, 1);
+    let sts = sdk::sts_with(
+        &fake,
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        &credentials.session_token,
+        RetryConfig::disabled(),
+    );
+    let answer = sts.get_caller_identity().send().await;
+    // The SDK's XML reader may take a cut answer for one with missing fields; either way
+    // no account comes back.
+    assert!(
+        answer.as_ref().map_or(true, |out| out.account().is_none()),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
 async fn latency_delays_one_call_without_blocking_others() {
     let fake = FakeAws::start(FakeConfig::default()).unwrap();
     let session = sdk::session(&fake);
