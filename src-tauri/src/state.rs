@@ -65,7 +65,8 @@ impl AppState {
     /// The state for this environment.
     pub fn new(env: Env, demo: Option<Demo>) -> Result<Self, ssobar_core::paths::NoHomeDir> {
         let ctx = Context::from_env(env.clone())?;
-        for warning in &ctx.settings_warnings {
+        let trust_warnings = ctx.registrations.trust_warnings();
+        for warning in ctx.settings_warnings.iter().chain(&trust_warnings) {
             eprintln!("ssobar-app: warning: {warning}");
         }
         Ok(Self {

@@ -94,9 +94,14 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Says on stderr which settings could not be used (their defaults were kept).
+/// Says on stderr which settings could not be used (their defaults were kept), and which
+/// files of the token cache are not trusted (writable by group or others).
 pub(crate) fn report_settings_warnings(ctx: &Context) {
-    for warning in &ctx.settings_warnings {
+    for warning in ctx
+        .settings_warnings
+        .iter()
+        .chain(&ctx.registrations.trust_warnings())
+    {
         eprintln!("ssobar: warning: {warning}");
     }
 }
