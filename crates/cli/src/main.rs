@@ -11,6 +11,7 @@ mod table;
 use clap::{Parser, Subcommand};
 use ssobar_core::context::Context;
 use ssobar_core::env::Env;
+use ssobar_core::secret::RedactingWriter;
 use std::process::ExitCode;
 
 /// Keeps AWS IAM Identity Center (SSO) sessions alive for the terminal and kubectl.
@@ -54,6 +55,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    install_log_subscriber();
     let cli = Cli::parse();
     let env = Env::from_process();
     // kubectl runs eks-token for most commands: it builds its context only when it must.
@@ -79,6 +81,21 @@ fn main() -> ExitCode {
                 }
             }),
     )
+}
+
+/// Logs to stderr what `RUST_LOG` asks for (`RUST_LOG=trace` shows every AWS call), with the
+/// secrets the AWS SDK's trace output lets through redacted. Without the variable no
+/// subscriber is installed, so `eks-token`'s warm path pays nothing for it.
+fn install_log_subscriber() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    // Directives that do not parse are skipped, as everywhere RUST_LOG is read. The only
+    // failure is a subscriber already installed, which cannot be: this is main's first step.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(|| RedactingWriter::new(std::io::stderr()))
+        .try_init();
 }
 
 /// Arguments that parse but do not make sense together: exit 2, as clap's own usage errors,
