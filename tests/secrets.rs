@@ -8,6 +8,8 @@
 
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
+// Processes are looked at through /proc.
+#![cfg(target_os = "linux")]
 
 use base64::Engine;
 use ssobar_fake_aws::{FakeCluster, FakeConfig};
