@@ -279,6 +279,57 @@ fn registrations_are_reused_until_they_near_expiry() {
     );
 }
 
+#[cfg(unix)]
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_registration_others_may_write_is_not_reused() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    let token = w.sandbox.token_path(&w.session);
+    for entry in std::fs::read_dir(w.sandbox.cache_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path != token {
+            chmod(&path, 0o666);
+        }
+    }
+    let ran = w
+        .ssobar(&["login", "--profile", "dev", "--force"])
+        .success();
+    assert!(
+        ran.stderr.contains("is writable by group or others"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        w.calls(Operation::RegisterClient),
+        2,
+        "the client is registered again"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_token_others_may_write_is_not_refreshed_and_the_error_says_what_to_run() {
+    let w = world(BrowserMode::Follow);
+    w.ssobar(&["login", "--profile", "dev"]).success();
+    let token = w.sandbox.token_path(&w.session);
+    chmod(&token, 0o664);
+    let ran = w.ssobar(&["refresh", "--profile", "dev", "--force"]);
+    assert_ne!(ran.code, Some(0), "{}", ran.stdout);
+    assert!(
+        ran.stderr
+            .contains(&format!("run \"chmod 600 {}\"", token.display())),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 1, "no refresh was sent");
+}
+
 #[test]
 fn a_device_registration_is_not_reused_for_pkce() {
     let w = world(BrowserMode::Follow);

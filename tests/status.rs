@@ -422,3 +422,62 @@ fn aws_config_file_overrides_the_path() {
     .success();
     assert_eq!(ran.json()[0]["profile"], "moved");
 }
+
+#[cfg(unix)]
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_token_others_may_write_is_invalid_and_warned_about_with_the_chmod_to_run() {
+    let (sandbox, _) = sandbox();
+    let path = sandbox.token_path("corp");
+    chmod(&path, 0o666);
+    let ran = Ran::run(sandbox.command(SSOBAR).args(["status", "--json"])).success();
+    let dev = by_profile(ran.json().as_array().unwrap(), "dev");
+    assert_eq!(dev["state"], "invalid", "{dev}");
+    let detail = dev["detail"].as_str().unwrap();
+    let chmod_line = format!("run \"chmod 600 {}\"", path.display());
+    assert!(detail.contains(&chmod_line), "{detail}");
+    assert_eq!(
+        ran.stderr,
+        format!(
+            "ssobar: warning: {} is writable by group or others, so it is not used: {chmod_line}\n",
+            path.display()
+        )
+    );
+
+    chmod(&path, 0o600);
+    chmod(&sandbox.cache_dir(), 0o777);
+    let ran = Ran::run(sandbox.command(SSOBAR).args(["status", "--json"])).success();
+    let rows = ran.json().as_array().unwrap().clone();
+    for profile in ["dev", "sandbox", "lab", "legacy"] {
+        assert_eq!(by_profile(&rows, profile)["state"], "invalid", "{profile}");
+    }
+    assert!(
+        by_profile(&rows, "dev")["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("chmod 700 {}", sandbox.cache_dir().display()))
+    );
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(ran.stderr.contains("chmod 700"), "{}", ran.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_cache_as_the_aws_cli_writes_it_is_trusted_without_a_word() {
+    let (sandbox, corp_expiry) = sandbox();
+    // The AWS CLI writes 0600 files in a 0700 folder.
+    chmod(&sandbox.cache_dir(), 0o700);
+    for entry in std::fs::read_dir(sandbox.cache_dir()).unwrap() {
+        chmod(&entry.unwrap().path(), 0o600);
+    }
+    let ran = Ran::run(sandbox.command(SSOBAR).args(["status", "--json"])).success();
+    assert_eq!(ran.stderr, "");
+    let dev = by_profile(ran.json().as_array().unwrap(), "dev");
+    assert_eq!(dev["state"], "valid");
+    assert_eq!(dev["expires_at"], corp_expiry.as_str());
+}

@@ -79,7 +79,22 @@ fn start_again() {
     }
 }
 
+/// Logs to stderr what `RUST_LOG` asks for, redacted as `ssobar`'s log is (see
+/// `ssobar_core::secret::redact_log`); without the variable nothing is installed.
+fn install_log_subscriber() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    // The only failure is a subscriber already installed, which cannot be: main calls this
+    // first.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(|| ssobar_core::secret::RedactingWriter::new(std::io::stderr()))
+        .try_init();
+}
+
 fn main() {
+    install_log_subscriber();
     let args = Args::parse();
     let (env, demo) = if args.demo {
         match demo::start() {

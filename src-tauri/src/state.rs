@@ -72,7 +72,8 @@ impl AppState {
             Keychain::default()
         };
         let ctx = Context::from_env_with_keychain(env.clone(), keychain)?;
-        for warning in &ctx.settings_warnings {
+        let trust_warnings = ctx.registrations.trust_warnings();
+        for warning in ctx.settings_warnings.iter().chain(&trust_warnings) {
             eprintln!("ssobar-app: warning: {warning}");
         }
         Ok(Self {

@@ -13,6 +13,7 @@ use ssobar_core::aws::CallError;
 use ssobar_core::context::Context;
 use ssobar_core::credentials::CredentialsError;
 use ssobar_core::env::Env;
+use ssobar_core::secret::RedactingWriter;
 use ssobar_core::signin::SignInError;
 use std::process::ExitCode;
 
@@ -57,6 +58,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    install_log_subscriber();
     let cli = Cli::parse();
     let env = Env::from_process();
     // kubectl runs eks-token for most commands: it builds its context only when it must.
@@ -84,6 +86,21 @@ fn main() -> ExitCode {
     )
 }
 
+/// Logs to stderr what `RUST_LOG` asks for (`RUST_LOG=trace` shows every AWS call), with the
+/// secrets the AWS SDK's trace output lets through redacted. Without the variable no
+/// subscriber is installed, so `eks-token`'s warm path pays nothing for it.
+fn install_log_subscriber() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    // Directives that do not parse are skipped, as everywhere RUST_LOG is read. The only
+    // failure is a subscriber already installed, which cannot be: this is main's first step.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(|| RedactingWriter::new(std::io::stderr()))
+        .try_init();
+}
+
 /// Arguments that parse but do not make sense together: exit 2, as clap's own usage errors,
 /// with one line naming the command to run instead.
 #[derive(Debug)]
@@ -97,9 +114,14 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Says on stderr which settings could not be used (their defaults were kept).
+/// Says on stderr which settings could not be used (their defaults were kept), and which
+/// files of the token cache are not trusted (writable by group or others).
 pub(crate) fn report_settings_warnings(ctx: &Context) {
-    for warning in &ctx.settings_warnings {
+    for warning in ctx
+        .settings_warnings
+        .iter()
+        .chain(&ctx.registrations.trust_warnings())
+    {
         eprintln!("ssobar: warning: {warning}");
     }
 }

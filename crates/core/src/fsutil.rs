@@ -56,6 +56,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates `path` as a new 0600 file. `create_new` is O_CREAT|O_EXCL, which fails on any
+/// existing name, a symlink included, dangling or not, without following it (as O_NOFOLLOW
+/// would): a link planted at the temp name cannot redirect the write.
 fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -190,6 +193,41 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_the_temp_name_is_not_followed() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let planted = dir.path().join(".token.json.tmp");
+        symlink(&victim, &planted).unwrap();
+        let err = write_new_private(&planted, b"secret").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        // A dangling link would otherwise create its target.
+        let absent = dir.path().join("absent");
+        let dangling = dir.path().join(".other.json.tmp");
+        symlink(&absent, &dangling).unwrap();
+        assert!(write_new_private(&dangling, b"secret").is_err());
+        assert!(!absent.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_over_a_link_replaces_the_link_not_its_target() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("token.json");
+        symlink(&victim, &path).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(!fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 
     #[cfg(unix)]

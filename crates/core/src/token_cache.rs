@@ -146,16 +146,95 @@ impl TokenCache {
 
     fn read_token(&self, id: &SessionId) -> CachedToken {
         let path = self.token_path(id);
-        match std::fs::read(&path) {
+        match self.read_trusted(&path) {
             Ok(bytes) => parse_token(&bytes)
                 .map(CachedToken::Present)
                 .unwrap_or_else(|reason| CachedToken::Invalid { path, reason }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => CachedToken::Missing,
-            Err(e) => CachedToken::Invalid {
+            Err(ReadError::Missing) => CachedToken::Missing,
+            Err(ReadError::Untrusted(reason)) => CachedToken::Invalid { path, reason },
+            Err(ReadError::Io(e)) => CachedToken::Invalid {
                 path,
                 reason: format!("cannot read it: {e}"),
             },
         }
+    }
+
+    /// Reads a file of the cache, if the folder and the file can be trusted (see [`Trust`]).
+    /// The file's mode is taken from the open file, so what is checked is what is read.
+    fn read_trusted(&self, path: &Path) -> Result<Vec<u8>, ReadError> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ReadError::Missing,
+            _ => ReadError::Io(e),
+        })?;
+        let dir = std::fs::metadata(&self.dir).map_err(ReadError::Io)?;
+        let meta = file.metadata().map_err(ReadError::Io)?;
+        if let Some(reason) = self.distrust(&dir, path, &meta) {
+            return Err(ReadError::Untrusted(reason));
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(ReadError::Io)?;
+        Ok(bytes)
+    }
+
+    /// Why a file of the cache, or the folder, cannot be trusted, with the command that fixes
+    /// it; `None` when both can be.
+    fn distrust(
+        &self,
+        dir: &std::fs::Metadata,
+        path: &Path,
+        file: &std::fs::Metadata,
+    ) -> Option<String> {
+        match (Trust::of(dir), Trust::of(file)) {
+            (Trust::Private, Trust::Private) => None,
+            (Trust::WritableByOthers, _) => Some(format!(
+                "its folder is writable by group or others, so it is not trusted: run \"chmod 700 {} && chmod 600 {}\"",
+                self.dir.display(),
+                path.display()
+            )),
+            (Trust::Private, Trust::WritableByOthers) => Some(format!(
+                "writable by group or others, so not trusted: run \"chmod 600 {}\"",
+                path.display()
+            )),
+        }
+    }
+
+    /// One line for the folder and for each token or registration file in it that is writable
+    /// by group or others: such files are not read (tokens are invalid, registrations absent).
+    /// Empty when the folder does not exist.
+    pub fn trust_warnings(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::metadata(&self.dir) else {
+            return Vec::new();
+        };
+        if Trust::of(&dir) == Trust::WritableByOthers {
+            return vec![format!(
+                "{} is writable by group or others, so its tokens are not used: run \"chmod 700 {}\"",
+                self.dir.display(),
+                self.dir.display()
+            )];
+        }
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut untrusted: Vec<PathBuf> = entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .filter(|path| {
+                std::fs::metadata(path).is_ok_and(|m| Trust::of(&m) == Trust::WritableByOthers)
+            })
+            .collect();
+        untrusted.sort();
+        untrusted
+            .iter()
+            .map(|path| {
+                format!(
+                    "{} is writable by group or others, so it is not used: run \"chmod 600 {}\"",
+                    path.display(),
+                    path.display()
+                )
+            })
+            .collect()
     }
 
     /// The registration file for this key (see [`registration_cache_key`]).
@@ -166,7 +245,8 @@ impl TokenCache {
     /// Reads a cached client registration; an unreadable one counts as absent (the caller
     /// registers a new client, which is what the AWS CLI does too).
     pub fn load_registration(&self, key: &str) -> Option<ClientRegistration> {
-        let bytes = std::fs::read(self.registration_path(key)).ok()?;
+        // One writable by others counts as absent too: its secret may not be the client's.
+        let bytes = self.read_trusted(&self.registration_path(key)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -209,6 +289,52 @@ impl TokenStore for TokenCache {
 
     fn file(&self, id: &SessionId) -> Option<PathBuf> {
         Some(self.token_path(id))
+    }
+}
+
+/// Why a cache read gave no bytes.
+enum ReadError {
+    /// No such file.
+    Missing,
+    /// The file or its folder is writable by group or others; the reason says which.
+    Untrusted(String),
+    /// Any other failure.
+    Io(io::Error),
+}
+
+/// Whether a cache file or folder can be trusted, by its mode: as the AWS CLI writes them
+/// (0600 files in a 0700 folder) they can; one that group or others may write cannot, as
+/// someone else may have put a token or a client secret of theirs there (aws-iam-authenticator
+/// refuses its cache on the same rule). Only the mode bits are checked: the owner, and the
+/// folders above the cache, are not. A link is judged by what it leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trust {
+    /// Writable by its owner only.
+    Private,
+    /// Writable by group or others.
+    WritableByOthers,
+}
+
+impl Trust {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        Self::of_mode(meta.permissions().mode())
+    }
+
+    /// Windows has no mode bits; its ACLs on the profile folder keep others out.
+    #[cfg(not(unix))]
+    fn of(_meta: &std::fs::Metadata) -> Self {
+        Self::Private
+    }
+
+    #[cfg_attr(not(unix), allow(dead_code))]
+    fn of_mode(mode: u32) -> Self {
+        if mode & 0o022 == 0 {
+            Self::Private
+        } else {
+            Self::WritableByOthers
+        }
     }
 }
 
@@ -388,6 +514,130 @@ mod tests {
             CachedToken::Missing,
             "sign-out clears both"
         );
+    }
+
+    #[cfg(unix)]
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    fn registration() -> ClientRegistration {
+        ClientRegistration {
+            client_id: "cid".into(),
+            client_secret: "cs".into(),
+            expires_at: "2024-08-01T12:00:00Z".parse().unwrap(),
+            scopes: None,
+            grant_types: None,
+            extra: Default::default(),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_writable_by_others_is_invalid_and_says_what_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("sso/cache"));
+        let id = SessionId::Named("corp".into());
+        cache.store(&id, &token()).unwrap();
+        let path = cache.token_path(&id);
+        for mode in [0o620, 0o602, 0o666] {
+            chmod(&path, mode);
+            let CachedToken::Invalid { reason, .. } = cache.load(&id) else {
+                panic!("a {mode:o} token was trusted");
+            };
+            assert_eq!(
+                reason,
+                format!(
+                    "writable by group or others, so not trusted: run \"chmod 600 {}\"",
+                    path.display()
+                )
+            );
+        }
+        assert_eq!(
+            cache.trust_warnings(),
+            [format!(
+                "{} is writable by group or others, so it is not used: run \"chmod 600 {}\"",
+                path.display(),
+                path.display()
+            )]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_in_a_folder_writable_by_others_is_invalid_and_says_what_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("sso/cache");
+        let cache = TokenCache::new(&cache_dir);
+        let id = SessionId::Named("corp".into());
+        cache.store(&id, &token()).unwrap();
+        chmod(&cache_dir, 0o777);
+        let CachedToken::Invalid { reason, .. } = cache.load(&id) else {
+            panic!("a token in a 777 folder was trusted");
+        };
+        assert!(
+            reason.ends_with(&format!(
+                "run \"chmod 700 {} && chmod 600 {}\"",
+                cache_dir.display(),
+                cache.token_path(&id).display()
+            )),
+            "{reason}"
+        );
+        assert_eq!(cache.trust_warnings().len(), 1);
+        assert!(cache.trust_warnings()[0].contains("chmod 700"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_registration_writable_by_others_counts_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("sso/cache"));
+        cache.store_registration("key", &registration()).unwrap();
+        assert_eq!(cache.load_registration("key"), Some(registration()));
+        chmod(&cache.registration_path("key"), 0o664);
+        assert_eq!(cache.load_registration("key"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_as_the_aws_cli_or_a_default_umask_leaves_them_are_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("sso/cache");
+        let cache = TokenCache::new(&cache_dir);
+        let id = SessionId::Named("corp".into());
+        cache.store(&id, &token()).unwrap();
+        cache.store_registration("key", &registration()).unwrap();
+        // 0600 in 0700 as the AWS CLI writes them; 0644 in 0755 as umask 022 leaves them.
+        for (folder, file) in [(0o700, 0o600), (0o755, 0o644), (0o500, 0o400)] {
+            chmod(&cache.token_path(&id), file);
+            chmod(&cache.registration_path("key"), file);
+            chmod(&cache_dir, folder);
+            assert_eq!(cache.load(&id), CachedToken::Present(token()));
+            assert_eq!(cache.load_registration("key"), Some(registration()));
+            assert!(cache.trust_warnings().is_empty());
+        }
+        chmod(&cache_dir, 0o700);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_token_is_replaced_and_what_it_led_to_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("sso/cache"));
+        let id = SessionId::Named("corp".into());
+        cache.store(&id, &token()).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, b"keep").unwrap();
+        let path = cache.token_path(&id);
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+
+        cache.store(&id, &token()).unwrap();
+        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"keep");
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(cache.load(&id), CachedToken::Present(token()));
     }
 
     #[test]

@@ -212,6 +212,12 @@ impl FakeAws {
         self.shared.world().credentials.clone()
     }
 
+    /// Every secret issued (client secrets, access and refresh tokens, secret access keys,
+    /// session tokens) or received (PKCE code verifiers) so far: what must never reach a log.
+    pub fn secrets(&self) -> Vec<String> {
+        self.shared.world().secrets()
+    }
+
     /// The issued credentials with this access key id.
     pub fn credentials(&self, access_key_id: &str) -> Option<IssuedCredentials> {
         self.shared.world().credentials(access_key_id).cloned()

@@ -391,6 +391,7 @@ fn redeem_authorization_code(
         ));
     }
     let verifier = request.code_verifier.unwrap_or_default();
+    world.verifiers_received.push(verifier.clone());
     if code_challenge(&verifier) != grant.code_challenge {
         return Err(OidcError::invalid_grant("Code verifier does not match"));
     }

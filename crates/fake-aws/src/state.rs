@@ -147,6 +147,8 @@ pub(crate) struct World {
     pub refresh_tokens: HashMap<String, RefreshToken>,
     /// In issue order; lookups are by access key id.
     pub credentials: Vec<IssuedCredentials>,
+    /// Every PKCE code verifier a `CreateToken` sent: secrets of the client's, not issued here.
+    pub verifiers_received: Vec<String>,
     counters: BTreeMap<Operation, usize>,
     requests: VecDeque<RequestRecord>,
     faults: HashMap<Operation, VecDeque<Fault>>,
@@ -163,6 +165,7 @@ impl World {
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
             credentials: Vec::new(),
+            verifiers_received: Vec::new(),
             counters: BTreeMap::new(),
             requests: VecDeque::new(),
             faults: HashMap::new(),
@@ -325,6 +328,26 @@ impl World {
     pub fn valid_session(&self, access_token: &str) -> Option<SessionId> {
         let token = self.access_tokens.get(access_token)?;
         (!token.revoked && token.expires_at > now()).then_some(token.session)
+    }
+
+    /// Every secret issued or received so far: client secrets, access and refresh tokens,
+    /// secret access keys, session tokens and PKCE code verifiers.
+    pub fn secrets(&self) -> Vec<String> {
+        let clients = self.clients.values().map(|client| client.secret.clone());
+        let access = self.access_tokens.keys().cloned();
+        let refresh = self.refresh_tokens.keys().cloned();
+        let credentials = self.credentials.iter().flat_map(|issued| {
+            [
+                issued.secret_access_key.clone(),
+                issued.session_token.clone(),
+            ]
+        });
+        clients
+            .chain(access)
+            .chain(refresh)
+            .chain(credentials)
+            .chain(self.verifiers_received.iter().cloned())
+            .collect()
     }
 
     /// Ends a sign-in session: its access tokens and refresh tokens stop working.
