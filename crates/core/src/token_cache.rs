@@ -447,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn a_token_that_reads_is_written_back_so_that_it_reads_again() {
+        // A refresh or a switch of token store writes back what was read: an expiry before
+        // year 0 was read, then written as `-001-01-01T00:00:00Z`, which no longer read.
+        let text = r#"{"accessToken":"a","expiresAt":"-000001-01-01T00:00:00Z"}"#;
+        match parse_token(text.as_bytes()) {
+            Ok(token) => {
+                let written = serde_json::to_vec(&token).unwrap();
+                assert_eq!(parse_token(&written), Ok(token));
+            }
+            Err(reason) => assert!(reason.contains("is not a timestamp"), "{reason}"),
+        }
+    }
+
+    #[test]
     fn registration_keys_match_the_aws_cli() {
         // python3 -c 'import hashlib,json; print(hashlib.sha1(json.dumps({"tool":"botocore",
         //   "startUrl":"https://corp.awsapps.com/start","region":"us-east-1",

@@ -280,4 +280,12 @@ proptest! {
     fn any_timestamp_text_parses_or_explains(text in "\\PC{0,30}") {
         let _ = ssobar_core::time::parse_timestamp(&text);
     }
+
+    #[test]
+    fn every_timestamp_written_reads_back(
+        seconds in jiff::Timestamp::MIN.as_second()..=jiff::Timestamp::MAX.as_second()
+    ) {
+        let written = ssobar_core::time::format_timestamp(jiff::Timestamp::from_second(seconds).unwrap());
+        prop_assert!(ssobar_core::time::parse_timestamp(&written).is_ok(), "{}", written);
+    }
 }
