@@ -277,6 +277,21 @@ proptest! {
     }
 
     #[test]
+    fn numbers_other_tools_wrote_survive_a_rewrite(
+        numbers in prop::collection::vec(any::<f64>().prop_filter("JSON has no NaN or infinity", |n| n.is_finite()), 1..8)
+    ) {
+        let text = format!(
+            r#"{{"accessToken":"a","expiresAt":"2026-01-01T00:00:00Z","other":[{}]}}"#,
+            numbers.iter().map(|n| format!("{n:e}")).collect::<Vec<_>>().join(",")
+        );
+        let token = parse_token(text.as_bytes()).unwrap();
+        let read: Vec<Option<f64>> = token.extra["other"].as_array().unwrap().iter().map(serde_json::Value::as_f64).collect();
+        prop_assert_eq!(read, numbers.iter().copied().map(Some).collect::<Vec<_>>());
+        let again = parse_token(&serde_json::to_vec(&token).unwrap()).unwrap();
+        prop_assert_eq!(again, token);
+    }
+
+    #[test]
     fn any_timestamp_text_parses_or_explains(text in "\\PC{0,30}") {
         let _ = ssobar_core::time::parse_timestamp(&text);
     }
