@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
+use serde_yaml_ng::value::{Tag, TaggedValue};
 use serde_yaml_ng::{Mapping, Value};
 use ssobar_core::config::{AwsConfig, ConfigText, FileKind};
 use ssobar_core::eks::{DEFAULT_EXEC_API, exec_api};
@@ -82,6 +83,15 @@ fn yaml() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 32, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+            // `!foo value`: a tag kubectl ignores, as a value or as a key.
+            // YAML gives a node one tag at most.
+            inner.clone().prop_map(|value| match value {
+                Value::Tagged(tagged) => Value::Tagged(tagged),
+                value => Value::Tagged(Box::new(TaggedValue {
+                    tag: Tag::new("foo"),
+                    value
+                })),
+            }),
             prop::collection::vec((inner.clone(), inner), 0..4)
                 .prop_map(|pairs| Value::Mapping(pairs.into_iter().collect::<Mapping>())),
         ]
@@ -120,11 +130,11 @@ proptest! {
         doc in prop_oneof![
             1 => Just(None),
             8 => yaml().prop_map(Some),
-            4 => prop::collection::vec(("clusters|users|contexts|current-context|kind", yaml()), 0..4)
-                .prop_map(|pairs| {
-                    let doc: Mapping = pairs.into_iter().map(|(k, v)| (Value::from(k), v)).collect();
-                    Some(Value::Mapping(doc))
-                }),
+            4 => prop::collection::vec(
+                (prop_oneof![3 => "clusters|users|contexts|current-context|kind".prop_map(Value::from), 1 => yaml()], yaml()),
+                0..4,
+            )
+            .prop_map(|pairs| Some(Value::Mapping(pairs.into_iter().collect()))),
         ]
     ) {
         let access = access();
