@@ -50,6 +50,15 @@ ensure_tauri_driver() {
   echo "$version" >"$root/target/tools/tauri-driver.version"
 }
 
+# cargo-fuzz, which builds and runs the libFuzzer targets in fuzz/, pinned, in target/tools.
+ensure_cargo_fuzz() {
+  local version=0.13.2 bin="$root/target/tools/bin/cargo-fuzz"
+  if [ -x "$bin" ] && [ "$(cat "$root/target/tools/cargo-fuzz.version" 2>/dev/null)" = "$version" ]; then return 0; fi
+  say "installing cargo-fuzz $version into target/tools"
+  cargo install cargo-fuzz --version "$version" --locked --quiet --root "$root/target/tools"
+  echo "$version" >"$root/target/tools/cargo-fuzz.version"
+}
+
 # Starts "$1"/ssobar-fake-aws serving a demo HOME seeded in "$2", exports its endpoint
 # variables into this shell and sets fake_pid. Fails, saying why, if it does not come up.
 start_demo_fake() {

@@ -850,7 +850,7 @@ fn blank_bad_lines(file: &ConfigText) -> (String, Found) {
         // mend: keep nothing rather than loop.
         let index = (number > context.len())
             .then(|| start + number - context.len() - 1)
-            .filter(|&i| i < end && !lines[i].trim().is_empty());
+            .filter(|&i| i < end && !is_blank(&lines[i]));
         let Some(index) = index else {
             let line_number = start + number.saturating_sub(context.len());
             found.push((None, format!("{path}:{line_number}: {what}")));
@@ -897,7 +897,7 @@ impl ParserState {
     fn read(&mut self, lines: &[String], range: std::ops::Range<usize>) {
         for i in range {
             let line = &lines[i];
-            if line.trim_matches([' ', '\t']).is_empty() || line.starts_with(['#', ';']) {
+            if is_blank(line) || line.starts_with(['#', ';']) {
                 continue;
             }
             if line.starts_with('[') {
@@ -910,6 +910,12 @@ impl ParserState {
             }
         }
     }
+}
+
+/// A line the SDK parser skips as empty: only spaces and tabs are blank to it, not every
+/// Unicode space (it rejects a line of U+00A0 as a property without `=`).
+fn is_blank(line: &str) -> bool {
+    line.trim_matches([' ', '\t']).is_empty()
 }
 
 /// `(line, message)` out of the SDK's "error parsing PATH on line N:\n  MESSAGE".
@@ -1110,6 +1116,34 @@ aws_secret_access_key = secret
             "{:?}",
             b.problems
         );
+    }
+
+    #[test]
+    fn a_line_of_unicode_spaces_costs_only_its_own_profile() {
+        // Found by fuzzing: the SDK rejects U+0085 (and U+00A0, U+2003, ...) as a property line
+        // while Rust's `trim` takes it for blank; the whole file was given up on.
+        for space in ["\u{85}", "\u{a0}", "\u{2003}", "\u{3000}"] {
+            let c = config(&format!(
+                "[profile a]\nregion = eu-west-1\n\n[profile b]\nregion = eu-west-1\n{space}\n\n\
+                 [profile c]\nregion = eu-west-1\n"
+            ));
+            for name in ["a", "c"] {
+                let profile = c.profile(name).expect("the other profiles are still there");
+                assert!(
+                    profile.problems.is_empty(),
+                    "{space:?}: {:?}",
+                    profile.problems
+                );
+            }
+            let b = c.profile("b").expect("the broken profile is there");
+            assert_eq!(b.problems.len(), 1, "{space:?}: {:?}", b.problems);
+            assert!(
+                b.problems[0].starts_with("/h/.aws/config:6: "),
+                "{:?}",
+                b.problems
+            );
+            assert_eq!(b.get("region"), Some("eu-west-1"));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::credentials::AwsCredentials;
 use crate::fsutil;
+use crate::text::printable;
 use crate::time::{add_seconds, format_timestamp};
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
@@ -63,8 +64,10 @@ pub fn exec_api(exec_info: Option<&str>) -> ExecApi {
                 "client.authentication.k8s.io/v1alpha1 was removed in Kubernetes 1.24; set the kubeconfig's exec apiVersion to v1beta1 (\"ssobar kubeconfig\" writes it)".to_owned(),
             ),
         },
+        // Shown on kubectl's stderr: whatever the variable holds stays on one plain line.
         Some(other) => default(Some(format!(
-            "KUBERNETES_EXEC_INFO asks for {other}, which ssobar does not know; answering with {DEFAULT_EXEC_API}"
+            "KUBERNETES_EXEC_INFO asks for {}, which ssobar does not know; answering with {DEFAULT_EXEC_API}",
+            printable(other)
         ))),
         None => default(Some(format!(
             "KUBERNETES_EXEC_INFO is not readable ExecCredential JSON; answering with {DEFAULT_EXEC_API}"
@@ -305,6 +308,16 @@ mod tests {
                 warning: None
             }
         );
+    }
+
+    #[test]
+    fn an_unknown_version_is_named_on_one_printable_line() {
+        // The version is shown on kubectl's stderr: it must not bring escapes or lines along.
+        let api = exec_api(Some(r#"{"apiVersion":"v9\n\u001b[2Jgone"}"#));
+        assert_eq!(api.version, DEFAULT_EXEC_API);
+        let warning = api.warning.unwrap();
+        assert!(!warning.chars().any(char::is_control), "{warning:?}");
+        assert!(warning.contains("asks for v9 gone,"), "{warning:?}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn merge(
     access: &ClusterAccess,
 ) -> Result<(Value, bool), KubeconfigError> {
     let before = document.clone();
-    let mut doc = match document {
+    let mut doc = match document.map(writable_keys).transpose()? {
         None | Some(Value::Null) => skeleton(),
         Some(Value::Mapping(m)) => m,
         Some(_) => {
@@ -118,6 +118,46 @@ pub fn merge(
     let merged = Value::Mapping(doc);
     let changed = before.as_ref() != Some(&merged);
     Ok((merged, changed))
+}
+
+/// `value` with the tags on its mapping keys dropped, the keys kept, or an error for a key
+/// that is a list or a mapping. The YAML writer cannot write a tagged key (`! server:`,
+/// `!foo name:`) nor a mapping as a key, so such a document could be merged but never
+/// written; kubectl reads the first kind as plain keys and refuses the second (its keys are
+/// JSON's, scalars only).
+fn writable_keys(value: Value) -> Result<Value, KubeconfigError> {
+    Ok(match value {
+        Value::Mapping(mapping) => Value::Mapping(
+            mapping
+                .into_iter()
+                .map(|(key, value)| Ok((scalar_key(key)?, writable_keys(value)?)))
+                .collect::<Result<Mapping, KubeconfigError>>()?,
+        ),
+        Value::Sequence(items) => Value::Sequence(
+            items
+                .into_iter()
+                .map(writable_keys)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Tagged(mut tagged) => {
+            tagged.value = writable_keys(tagged.value)?;
+            Value::Tagged(tagged)
+        }
+        scalar => scalar,
+    })
+}
+
+/// A mapping key without its tag, if it is a scalar.
+fn scalar_key(key: Value) -> Result<Value, KubeconfigError> {
+    match key {
+        Value::Tagged(tagged) => scalar_key(tagged.value),
+        Value::Sequence(_) | Value::Mapping(_) => Err(KubeconfigError(
+            "the kubeconfig has a list or a mapping as a key, which kubectl cannot read either; \
+             fix the file, then run ssobar kubeconfig again"
+                .into(),
+        )),
+        scalar => Ok(scalar),
+    }
 }
 
 fn skeleton() -> Mapping {
@@ -366,6 +406,34 @@ preferences:
 x-unknown-field:
   keep: me
 "#;
+
+    #[test]
+    fn a_kubeconfig_with_a_mapping_as_a_key_is_refused_in_words() {
+        // The YAML writer cannot write it and kubectl cannot read it.
+        for text in ["kind:\n  ? {a: b}\n  : c\n", "? [a]\n: b\n"] {
+            let doc: Value = serde_yaml_ng::from_str(text).unwrap();
+            let error = merge(Some(doc), &access()).unwrap_err().to_string();
+            assert!(error.contains("run ssobar kubeconfig again"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_kubeconfig_with_a_tagged_key_is_still_written() {
+        // Found by fuzzing: the YAML writer cannot write a tagged mapping key, so a kubeconfig
+        // with `! server:` or `!foo name:` anywhere could be read and merged but not written.
+        for text in [
+            "! server: x\n",
+            "clusters:\n- name: other\n  cluster:\n    !foo server: x\n",
+        ] {
+            let doc: Value = serde_yaml_ng::from_str(text).unwrap();
+            let (merged, changed) = merge(Some(doc), &access()).unwrap();
+            assert!(changed);
+            let written = serde_yaml_ng::to_string(&merged).unwrap();
+            assert!(written.contains("server: x"), "{written}");
+            let reread: Value = serde_yaml_ng::from_str(&written).unwrap();
+            assert_eq!(reread, merged);
+        }
+    }
 
     #[test]
     fn merges_without_touching_anything_else() {

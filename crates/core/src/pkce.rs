@@ -164,15 +164,20 @@ async fn read_request(mut stream: TcpStream) -> Option<(TcpStream, String)> {
     tokio::time::timeout(REQUEST_TIMEOUT, read_head)
         .await
         .ok()??;
-    let text = String::from_utf8_lossy(&head);
-    let target = text
+    let target = request_target(&head);
+    Some((stream, target))
+}
+
+/// The target of a request head's `GET` line (`/oauth/callback?...`), or empty when the head
+/// is not a `GET`. Whatever bytes arrive, this is an answer, never a panic.
+pub fn request_target(head: &[u8]) -> String {
+    String::from_utf8_lossy(head)
         .lines()
         .next()
         .and_then(|line| line.strip_prefix("GET "))
         .and_then(|rest| rest.split(' ').next())
         .unwrap_or_default()
-        .to_owned();
-    Some((stream, target))
+        .to_owned()
 }
 
 /// The page shown for a request: status, title, text.

@@ -3,10 +3,15 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+/// The earliest instant the AWS form can write, `0000-01-01T00:00:00Z`: its year has four
+/// digits and no sign.
+const EARLIEST: Timestamp = Timestamp::constant(-62_167_219_200, 0);
+
 /// Parses a timestamp from an AWS cache file.
 ///
 /// Accepts RFC 3339 (`2024-05-01T12:00:00Z`, offsets, fractional seconds) and the
-/// `2024-05-01T12:00:00UTC` form that older AWS CLI v2 releases wrote.
+/// `2024-05-01T12:00:00UTC` form that older AWS CLI v2 releases wrote, for the years the AWS
+/// form can write back (0000 to 9999).
 pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     let trimmed = text.trim();
     let normalized = match trimmed.strip_suffix("UTC") {
@@ -15,14 +20,21 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     };
     normalized
         .parse::<Timestamp>()
-        .map_err(|_| format!("`{text}` is not a timestamp like 2024-05-01T12:00:00Z"))
+        .ok()
+        .filter(|ts| *ts >= EARLIEST)
+        .ok_or_else(|| format!("`{text}` is not a timestamp like 2024-05-01T12:00:00Z"))
 }
 
 /// Formats a timestamp the way botocore writes it: `YYYY-MM-DDTHH:MM:SSZ`, whole seconds, UTC.
+/// An instant before year 0 (long past either way) is written as [`EARLIEST`], so that what
+/// is written always reads back.
 pub fn format_timestamp(ts: Timestamp) -> String {
     // Truncate first: strftime's %S would otherwise be fine, but a fraction must not round up.
     let whole = Timestamp::from_second(ts.as_second()).unwrap_or(ts);
-    whole.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    whole
+        .max(EARLIEST)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// `ts` moved by `seconds`, clamped to jiff's range instead of panicking on absurd input.
@@ -124,6 +136,31 @@ mod tests {
         }
         assert!(parse_timestamp("tomorrow").is_err());
         assert!(parse_timestamp("").is_err());
+    }
+
+    #[test]
+    fn every_timestamp_written_reads_back() {
+        // Years before 0 were written `-001-01-01T...`, which nothing reads, ssobar included.
+        for t in [
+            Timestamp::MIN,
+            ts("-000001-06-01T00:00:00Z"),
+            ts("0000-01-01T00:00:00Z"),
+            ts("2024-05-01T12:00:00Z"),
+            Timestamp::MAX,
+        ] {
+            let written = format_timestamp(t);
+            assert!(
+                parse_timestamp(&written).is_ok(),
+                "{t} written as {written}"
+            );
+        }
+        assert_eq!(format_timestamp(Timestamp::MIN), "0000-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn years_before_zero_are_no_aws_timestamp() {
+        assert!(parse_timestamp("-000001-01-01T00:00:00Z").is_err());
+        assert!(parse_timestamp("0000-01-01T00:00:00Z").is_ok());
     }
 
     #[test]

@@ -697,6 +697,32 @@ mod tests {
     }
 
     #[test]
+    fn a_token_that_reads_is_written_back_so_that_it_reads_again() {
+        // A refresh or a switch of token store writes back what was read: an expiry before
+        // year 0 was read, then written as `-001-01-01T00:00:00Z`, which no longer read.
+        let text = r#"{"accessToken":"a","expiresAt":"-000001-01-01T00:00:00Z"}"#;
+        match parse_token(text.as_bytes()) {
+            Ok(token) => {
+                let written = serde_json::to_vec(&token).unwrap();
+                assert_eq!(parse_token(&written), Ok(token));
+            }
+            Err(reason) => assert!(reason.contains("is not a timestamp"), "{reason}"),
+        }
+    }
+
+    #[test]
+    fn numbers_other_tools_wrote_are_kept_exactly() {
+        // Found by fuzzing: 2.66666666e+39 was read one bit off and written back so.
+        let text =
+            r#"{"accessToken":"a","expiresAt":"2026-01-01T00:00:00Z","other":[2.66666666e+39]}"#;
+        let token = parse_token(text.as_bytes()).unwrap();
+        let exact: f64 = "2.66666666e+39".parse().unwrap();
+        assert_eq!(token.extra["other"][0].as_f64(), Some(exact));
+        let again = parse_token(&serde_json::to_vec(&token).unwrap()).unwrap();
+        assert_eq!(again, token);
+    }
+
+    #[test]
     fn registration_keys_match_the_aws_cli() {
         // python3 -c 'import hashlib,json; print(hashlib.sha1(json.dumps({"tool":"botocore",
         //   "startUrl":"https://corp.awsapps.com/start","region":"us-east-1",

@@ -1,11 +1,17 @@
 //! Property tests: no input makes the config or cache parsers panic, and a malformed line
-//! costs only its own section.
+//! costs only its own section; `KUBERNETES_EXEC_INFO`, the kubeconfig merge and the sign-in
+//! listener's request parser hold what their fuzz targets (fuzz/) check, on every CI run.
 
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
+use serde_yaml_ng::value::{Tag, TaggedValue};
+use serde_yaml_ng::{Mapping, Value};
 use ssobar_core::config::{AwsConfig, ConfigText, FileKind};
+use ssobar_core::eks::{DEFAULT_EXEC_API, exec_api};
+use ssobar_core::kubeconfig::{ClusterAccess, ExecPlugin, merge};
+use ssobar_core::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
 use ssobar_core::token_cache::{SsoToken, parse_token};
 
 fn parse(kind: FileKind, text: &str) -> AwsConfig {
@@ -29,12 +35,165 @@ fn garbage() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("no equals sign here".to_owned()),
         Just("= value without a name".to_owned()),
+        // Blank to Rust's `trim`, a property without `=` to the SDK.
+        Just("\u{a0}".to_owned()),
         "[a-z]{3,10}".prop_map(|w| format!("{w} {w}")),
     ]
 }
 
+fn access() -> ClusterAccess {
+    ClusterAccess {
+        cluster_name: "arn:aws:eks:eu-west-1:111111111111:cluster/dev".into(),
+        server: "https://ABC.gr7.eu-west-1.eks.amazonaws.com".into(),
+        certificate_authority_data: "LS0tLS1CRUdJTg==".into(),
+        user_name: "ssobar-dev".into(),
+        context_name: "dev".into(),
+        exec: ExecPlugin {
+            api_version: DEFAULT_EXEC_API.into(),
+            command: "ssobar".into(),
+            args: vec!["eks-token".into(), "--profile".into(), "dev".into()],
+        },
+    }
+}
+
+/// Any YAML value a kubeconfig might hold, weighted towards the shapes `merge` looks into:
+/// the three lists, items named like ssobar's, and fields of the wrong type.
+fn yaml() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        prop_oneof![
+            Just("clusters"),
+            Just("users"),
+            Just("contexts"),
+            Just("name"),
+            Just("cluster"),
+            Just("user"),
+            Just("context"),
+            Just("current-context"),
+            Just("dev"),
+            Just("ssobar-dev"),
+            Just("arn:aws:eks:eu-west-1:111111111111:cluster/dev"),
+            Just(""),
+        ]
+        .prop_map(Value::from),
+        "\\PC{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+            // `!foo value`: a tag kubectl ignores, as a value or as a key.
+            // YAML gives a node one tag at most.
+            inner.clone().prop_map(|value| match value {
+                Value::Tagged(tagged) => Value::Tagged(tagged),
+                value => Value::Tagged(Box::new(TaggedValue {
+                    tag: Tag::new("foo"),
+                    value
+                })),
+            }),
+            prop::collection::vec((inner.clone(), inner), 0..4)
+                .prop_map(|pairs| Value::Mapping(pairs.into_iter().collect::<Mapping>())),
+        ]
+    })
+}
+
+fn has_named(doc: &Value, list: &str, name: &str) -> bool {
+    doc.get(list)
+        .and_then(Value::as_sequence)
+        .is_some_and(|items| {
+            items
+                .iter()
+                .any(|item| item.get("name").and_then(Value::as_str) == Some(name))
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_exec_info_gets_a_known_version_and_a_one_line_warning(
+        text in prop_oneof![
+            "\\PC{0,80}",
+            "[a-z0-9./\\n\\x1b\\x07\\[ ]{0,24}".prop_map(|v| serde_json::json!({ "apiVersion": v }).to_string()),
+        ]
+    ) {
+        let api = exec_api(Some(&text));
+        prop_assert!(api.version.starts_with("client.authentication.k8s.io/v1"), "{:?}", api);
+        if let Some(warning) = &api.warning {
+            prop_assert!(!warning.chars().any(char::is_control), "{:?}", warning);
+        }
+    }
+
+    #[test]
+    fn a_merged_kubeconfig_holds_the_cluster_writes_and_merges_again_to_no_change(
+        doc in prop_oneof![
+            1 => Just(None),
+            8 => yaml().prop_map(Some),
+            4 => prop::collection::vec(
+                (prop_oneof![3 => "clusters|users|contexts|current-context|kind".prop_map(Value::from), 1 => yaml()], yaml()),
+                0..4,
+            )
+            .prop_map(|pairs| Some(Value::Mapping(pairs.into_iter().collect()))),
+        ]
+    ) {
+        let access = access();
+        let Ok((merged, _)) = merge(doc, &access) else {
+            return Ok(());
+        };
+        prop_assert!(has_named(&merged, "clusters", &access.cluster_name), "{:?}", merged);
+        prop_assert!(has_named(&merged, "users", &access.user_name), "{:?}", merged);
+        prop_assert!(has_named(&merged, "contexts", &access.context_name), "{:?}", merged);
+        let written = serde_yaml_ng::to_string(&merged).unwrap();
+        let reread: Value = serde_yaml_ng::from_str(&written).unwrap();
+        prop_assert_eq!(&reread, &merged, "{}", written);
+        let (_, changed) = merge(Some(reread), &access).unwrap();
+        prop_assert!(!changed, "{}", written);
+    }
+
+    #[test]
+    fn any_yaml_text_merges_or_explains(text in "\\PC{0,200}") {
+        if let Ok(doc) = serde_yaml_ng::from_str::<Value>(&text) {
+            let _ = merge(Some(doc), &access());
+        }
+    }
+
+    #[test]
+    fn any_request_head_is_a_callback_or_nothing(
+        head in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            "GET /oauth/callback\\?[a-z_=&%0-9A-F\\x1b]{0,60}( HTTP/1.1)?(\r\n[ -~]{0,20})*\r\n\r\n"
+                .prop_map(String::into_bytes),
+        ]
+    ) {
+        if let Some(callback) = parse_callback(&request_target(&head)) {
+            if let Callback::Code { state, .. } = &callback {
+                prop_assert!(callback.answers(state));
+            }
+            if let Callback::Error { error, description, .. } = &callback {
+                let shown = format!("{error}{}", description.as_deref().unwrap_or_default());
+                prop_assert!(!shown.chars().any(char::is_control), "{:?}", callback);
+            }
+        }
+    }
+
+    #[test]
+    fn a_redirects_state_round_trips_and_answers_only_itself(state in "\\PC{1,40}", code in "[A-Za-z0-9._~-]{1,20}") {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", &code)
+            .append_pair("state", &state)
+            .finish();
+        let head = format!("GET {CALLBACK_PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        let callback = parse_callback(&request_target(head.as_bytes()));
+        prop_assert_eq!(
+            callback.as_ref(),
+            Some(&Callback::Code { code, state: state.clone() })
+        );
+        let callback = callback.unwrap();
+        prop_assert!(callback.answers(&state));
+        let other = format!("{state}x");
+        prop_assert!(!callback.answers(&other));
+    }
 
     #[test]
     fn any_text_parses_without_panicking(text in "\\PC{0,400}", creds in any::<bool>()) {
@@ -128,7 +287,30 @@ proptest! {
     }
 
     #[test]
+    fn numbers_other_tools_wrote_survive_a_rewrite(
+        numbers in prop::collection::vec(any::<f64>().prop_filter("JSON has no NaN or infinity", |n| n.is_finite()), 1..8)
+    ) {
+        let text = format!(
+            r#"{{"accessToken":"a","expiresAt":"2026-01-01T00:00:00Z","other":[{}]}}"#,
+            numbers.iter().map(|n| format!("{n:e}")).collect::<Vec<_>>().join(",")
+        );
+        let token = parse_token(text.as_bytes()).unwrap();
+        let read: Vec<Option<f64>> = token.extra["other"].as_array().unwrap().iter().map(serde_json::Value::as_f64).collect();
+        prop_assert_eq!(read, numbers.iter().copied().map(Some).collect::<Vec<_>>());
+        let again = parse_token(&serde_json::to_vec(&token).unwrap()).unwrap();
+        prop_assert_eq!(again, token);
+    }
+
+    #[test]
     fn any_timestamp_text_parses_or_explains(text in "\\PC{0,30}") {
         let _ = ssobar_core::time::parse_timestamp(&text);
+    }
+
+    #[test]
+    fn every_timestamp_written_reads_back(
+        seconds in jiff::Timestamp::MIN.as_second()..=jiff::Timestamp::MAX.as_second()
+    ) {
+        let written = ssobar_core::time::format_timestamp(jiff::Timestamp::from_second(seconds).unwrap());
+        prop_assert!(ssobar_core::time::parse_timestamp(&written).is_ok(), "{}", written);
     }
 }
