@@ -61,30 +61,30 @@ impl Keychain {
         Self { service }
     }
 
-    fn entry(&self, name: &str) -> Result<keyring::Entry, KeychainError> {
-        keyring::Entry::new(self.service, name).map_err(|e| explain(&e))
+    fn entry(&self, name: &str) -> Result<keyring::Entry, keyring::Error> {
+        keyring::Entry::new(self.service, name)
     }
 }
 
 impl SecretStore for Keychain {
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
-        match self.entry(name)?.get_secret() {
+        retrying(|| match self.entry(name)?.get_secret() {
             Ok(bytes) => Ok(Some(bytes)),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(explain(&e)),
-        }
+            Err(e) => Err(e),
+        })
     }
 
     fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
-        self.entry(name)?.set_secret(value).map_err(|e| explain(&e))
+        retrying(|| self.entry(name)?.set_secret(value))
     }
 
     fn delete(&self, name: &str) -> Result<bool, KeychainError> {
-        match self.entry(name)?.delete_credential() {
+        retrying(|| match self.entry(name)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(keyring::Error::NoEntry) => Ok(false),
-            Err(e) => Err(explain(&e)),
-        }
+            Err(e) => Err(e),
+        })
     }
 
     fn max_value_len(&self) -> usize {
@@ -94,6 +94,46 @@ impl SecretStore for Keychain {
     fn service(&self) -> &str {
         self.service
     }
+}
+
+/// Waits before each further try of a call whose Secret Service went away: about a second in
+/// all, what a keyring daemon takes to be started again (by D-Bus activation on a desktop).
+const RETRY_WAITS: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(150),
+    std::time::Duration::from_millis(300),
+    std::time::Duration::from_millis(600),
+];
+
+/// Runs a keychain call, again after a pause when the service left in the middle of it or is
+/// not there for a moment (a keyring daemon that crashed and is being started again). Every
+/// call is safe to repeat: reads, whole-entry writes, deletes.
+fn retrying<T>(call: impl Fn() -> Result<T, keyring::Error>) -> Result<T, KeychainError> {
+    let mut waits = RETRY_WAITS.iter();
+    loop {
+        match call() {
+            Ok(value) => return Ok(value),
+            Err(e) => match waits.next() {
+                Some(wait) if service_went_away(&e) => std::thread::sleep(*wait),
+                _ => return Err(explain(&e)),
+            },
+        }
+    }
+}
+
+/// Whether an error says the Secret Service left (or is between two lives), rather than that
+/// it refused or that there is none to be had (no session bus at all).
+fn service_went_away(e: &keyring::Error) -> bool {
+    let detail = e.to_string().to_ascii_lowercase();
+    [
+        "noreply",
+        "disconnected",
+        "serviceunknown",
+        "was not provided by any .service",
+        "nameHasNoOwner",
+        "unknownobject",
+    ]
+    .iter()
+    .any(|sign| detail.contains(&sign.to_ascii_lowercase()))
 }
 
 /// Turns a keyring error into one line naming the backend and the way out.
@@ -456,6 +496,23 @@ mod tests {
             ["k"],
             "the old part is gone"
         );
+    }
+
+    #[test]
+    fn a_service_that_left_is_tried_again_and_a_refusal_is_not() {
+        let gone = |text: &str| keyring::Error::PlatformFailure(text.to_owned().into());
+        assert!(service_went_away(&gone(
+            "DBus error: The name org.freedesktop.secrets was not provided by any .service files"
+        )));
+        assert!(service_went_away(&gone(
+            "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected from message bus without replying"
+        )));
+        assert!(!service_went_away(&keyring::Error::NoStorageAccess(
+            "the prompt was dismissed".to_owned().into()
+        )));
+        assert!(!service_went_away(&gone(
+            "Unable to autolaunch a dbus-daemon without a $DISPLAY for X11"
+        )));
     }
 
     #[test]
