@@ -663,12 +663,30 @@ fn a_storm_of_killed_sign_ins_and_refreshes_leaves_a_whole_usable_token() {
     }
     assert_whole_token(&token_path);
 
-    // Temp files a killed write left behind are not tokens: one session, signed in.
-    let leftovers = std::fs::read_dir(w.sandbox.cache_dir())
+    // Temp files a killed write left behind are not tokens: one session, signed in. The
+    // token's own were cleared by the writes since; a registration's may still be there.
+    let temp_files = || -> Vec<String> {
+        std::fs::read_dir(w.sandbox.cache_dir())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect()
+    };
+    let leftovers = temp_files().len();
+    let token_name = token_path
+        .file_name()
         .unwrap()
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
-        .count();
+        .to_string_lossy()
+        .into_owned();
+    let token_strays: Vec<String> = temp_files()
+        .into_iter()
+        .filter(|name| name.starts_with(&format!(".{token_name}.")))
+        .collect();
+    assert!(
+        token_strays.is_empty(),
+        "killed writes of the token left {token_strays:?}"
+    );
     let status = w
         .ssobar(&["status", "--json", "--profile", "dev"])
         .success()

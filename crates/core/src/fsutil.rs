@@ -53,7 +53,55 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     }
     result?;
     sync_dir(dir);
+    remove_stray_temps(dir, &name.to_string_lossy());
     Ok(())
+}
+
+/// No write of one small file takes this long: a temp file older than this is a stray.
+const STRAY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes the temp files that earlier writes of `name` left in `dir` when they were killed
+/// between creating and renaming them: those whose writer is gone, or that are older than
+/// [`STRAY_AFTER`]. Best effort; a write in flight (its writer alive, its file fresh) stays.
+fn remove_stray_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(suffix) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let writer_gone = suffix
+            .split('-')
+            .next()
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !process_alive(pid));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STRAY_AFTER);
+        if writer_gone || old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id exists; where that cannot be told cheaply, it is taken to
+/// exist (and only age makes its temp file a stray).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// Creates `path` as a new 0600 file. `create_new` is O_CREAT|O_EXCL, which fails on any
@@ -137,6 +185,28 @@ pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_removes_the_temp_files_that_killed_writes_of_the_same_file_left() {
+        let dir = tempfile::tempdir().unwrap();
+        // Beyond any pid_max: a writer that is gone.
+        let stray = dir.path().join(".tok.json.4294967295-0-1.tmp");
+        let in_flight = dir
+            .path()
+            .join(format!(".tok.json.{}-99-1.tmp", std::process::id()));
+        let other_file = dir.path().join(".other.json.4294967295-0-1.tmp");
+        for path in [&stray, &in_flight, &other_file] {
+            fs::write(path, b"{\"accessToken\"").unwrap();
+        }
+        write_atomic(&dir.path().join("tok.json"), b"{}").unwrap();
+        assert!(!stray.exists(), "the dead writer's temp file is gone");
+        assert!(in_flight.exists(), "a live writer's fresh temp file stays");
+        assert!(
+            other_file.exists(),
+            "another file's temp files are its own writes' business"
+        );
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temp_behind() {
