@@ -7,6 +7,9 @@
 #![allow(clippy::unwrap_used)]
 
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
+use ssobar_testkit::sweep::{
+    files_outside_the_token_cache, leaks, read_in_background, sample, with_descendants,
+};
 use ssobar_testkit::webdriver::{Driver, tauri_driver};
 use ssobar_testkit::{
     BrowserMode, World, require_desktop, screenshot_path, secret_tool_entries, wait_for,
@@ -794,55 +797,6 @@ fn a_session_that_expired_while_the_machine_slept_is_shown_expired_on_wake() {
     );
 }
 
-/// Every file under `dir` but the AWS CLI's token cache, as text.
-fn files_outside_the_token_cache(dir: &Path) -> Vec<(String, String)> {
-    let cache = dir.join(".aws/sso/cache");
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).unwrap().flatten() {
-            let path = entry.path();
-            let kind = entry.file_type().unwrap();
-            if kind.is_dir() && path != cache {
-                stack.push(path);
-            } else if kind.is_file() {
-                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-                files.push((path.display().to_string(), text));
-            }
-        }
-    }
-    files
-}
-
-/// `pid` and every process below it, with their command lines and environments.
-fn process_tree_texts(pid: u32) -> Vec<(String, String)> {
-    let mut pids = vec![pid];
-    let mut texts = Vec::new();
-    while let Some(pid) = pids.pop() {
-        let dir = format!("/proc/{pid}");
-        for task in std::fs::read_dir(format!("{dir}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            pids.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-        for file in ["cmdline", "environ"] {
-            if let Ok(bytes) = std::fs::read(format!("{dir}/{file}")) {
-                let text = String::from_utf8_lossy(&bytes).replace('\0', " ");
-                texts.push((format!("{dir}/{file}"), text));
-            }
-        }
-    }
-    texts
-}
-
 #[test]
 fn a_silent_refresh_at_trace_level_leaks_no_secret() {
     let _turn = one_app_at_a_time();
@@ -857,22 +811,25 @@ fn a_silent_refresh_at_trace_level_leaks_no_secret() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pipe = |mut from: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = from.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = pipe(Box::new(child.stdout.take().unwrap()));
-    let stderr = pipe(Box::new(child.stderr.take().unwrap()));
+    let stdout = read_in_background(child.stdout.take().unwrap());
+    let stderr = read_in_background(child.stderr.take().unwrap());
     let app = Running(child);
     wait_for(15, || {
         let token = w.token()?;
         (token["accessToken"] != issued.access_token.as_str()).then_some(())
     })
     .expect("the app refreshed the token");
-    let mut texts = process_tree_texts(app.0.id());
+    let mut texts: Vec<(String, String)> = with_descendants(app.0.id())
+        .into_iter()
+        .filter_map(sample)
+        .flat_map(|(exe, cmdline, environ)| {
+            let who = exe.display().to_string();
+            [
+                (format!("{who} cmdline"), cmdline),
+                (format!("{who} environ"), environ),
+            ]
+        })
+        .collect();
     drop(app);
     texts.push(("stdout".into(), stdout.join().unwrap()));
     let stderr = stderr.join().unwrap();
@@ -885,14 +842,6 @@ fn a_silent_refresh_at_trace_level_leaks_no_secret() {
 
     let secrets = w.fake.secrets();
     assert!(secrets.len() >= 5, "{} secrets", secrets.len());
-    let leaks: Vec<String> = secrets
-        .iter()
-        .flat_map(|secret| {
-            texts
-                .iter()
-                .filter(|(_, text)| text.contains(secret.as_str()))
-                .map(move |(place, _)| format!("{}... in {place}", &secret[..8]))
-        })
-        .collect();
+    let leaks = leaks(&texts, &secrets);
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));
 }

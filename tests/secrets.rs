@@ -13,10 +13,11 @@
 
 use base64::Engine;
 use ssobar_fake_aws::{FakeCluster, FakeConfig};
+use ssobar_testkit::sweep::{
+    files_outside_the_token_cache, leaks, read_in_background, sample, with_descendants,
+};
 use ssobar_testkit::{BrowserMode, KubeApiServer, World, require_secret_service};
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -107,97 +108,6 @@ impl Seen {
         self.texts.push((format!("{name}: stderr"), stderr_text));
         self.runs += 1;
     }
-
-    /// Every file under HOME but the AWS CLI's token cache.
-    fn files(&mut self, home: &Path) {
-        let cache = home.join(".aws/sso/cache");
-        let mut stack = vec![home.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let path = entry.path();
-                let kind = entry.file_type().unwrap();
-                if kind.is_dir() && path != cache {
-                    stack.push(path);
-                } else if kind.is_file() {
-                    let bytes = std::fs::read(&path).unwrap();
-                    self.texts.push((
-                        path.display().to_string(),
-                        String::from_utf8_lossy(&bytes).into_owned(),
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Where each secret was found, in its own spelling or URL-encoded.
-    fn leaks(&self, secrets: &[String]) -> Vec<String> {
-        let mut found = Vec::new();
-        for secret in secrets {
-            let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            for (place, text) in &self.texts {
-                if text.contains(secret.as_str()) || text.contains(&encoded) {
-                    found.push(format!(
-                        "{}... in {place}: {}",
-                        &secret[..8],
-                        around(text, secret, &encoded)
-                    ));
-                }
-            }
-        }
-        found
-    }
-}
-
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// `pid` and every process below it, from the kernel's lists of children.
-fn with_descendants(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut next = 0;
-    while next < all.len() {
-        let tasks = format!("/proc/{}/task", all[next]);
-        next += 1;
-        for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            all.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-    }
-    all
-}
-
-/// A process's program, command line and environment, when one program was running
-/// throughout the reading (a process that execs in between is read again later).
-fn sample(pid: u32) -> Option<(PathBuf, String, String)> {
-    let dir = PathBuf::from(format!("/proc/{pid}"));
-    let exe = std::fs::read_link(dir.join("exe")).ok()?;
-    let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
-    let environ = std::fs::read(dir.join("environ")).ok()?;
-    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).replace('\0', " ");
-    (std::fs::read_link(dir.join("exe")).ok()? == exe).then(|| (exe, text(cmdline), text(environ)))
-}
-
-/// The text around the first hit, with the secret masked, for the failure message.
-fn around(text: &str, secret: &str, encoded: &str) -> String {
-    let at = text
-        .find(secret)
-        .or_else(|| text.find(encoded))
-        .unwrap_or(0);
-    let bytes = text.as_bytes();
-    let end = (at + secret.len() + 40).min(bytes.len());
-    String::from_utf8_lossy(&bytes[at.saturating_sub(120)..end])
-        .replace(secret, "<SECRET>")
-        .replace(encoded, "<SECRET>")
 }
 
 fn tail(text: &str) -> String {
@@ -304,7 +214,8 @@ fn no_command_leaks_a_secret_at_the_most_verbose_log_level() {
         children,
     );
     seen.run(&w, &["logout", "--profile", "dev"], searched, children);
-    seen.files(w.sandbox.home());
+    seen.texts
+        .extend(files_outside_the_token_cache(w.sandbox.home()));
 
     // The sweep searched something: trace logs, and the sign-in's browser.
     let stderr = |name: &str| {
@@ -330,7 +241,7 @@ fn no_command_leaks_a_secret_at_the_most_verbose_log_level() {
     let secrets = w.fake.secrets();
     let kinds = secrets.len();
     assert!(kinds >= 12, "the fake issued {kinds} secrets");
-    let leaks = seen.leaks(&secrets);
+    let leaks = leaks(&seen.texts, &secrets);
     assert!(
         leaks.is_empty(),
         "{} leaks over {} runs and {kinds} secrets:\n{}",
