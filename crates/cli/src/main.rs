@@ -70,6 +70,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|ctx| {
                 report_settings_warnings(&ctx);
+                report_cache_trust(&ctx, &cli.command);
                 match &cli.command {
                     Command::Status(args) => status::run(args, &ctx),
                     Command::Login(args) => signin::login(args, &ctx),
@@ -114,15 +115,25 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Says on stderr which settings could not be used (their defaults were kept), and which
-/// files of the token cache are not trusted (writable by group or others).
+/// Says on stderr which settings could not be used (their defaults were kept).
 pub(crate) fn report_settings_warnings(ctx: &Context) {
-    for warning in ctx
-        .settings_warnings
-        .iter()
-        .chain(&ctx.registrations.trust_warnings())
-    {
+    for warning in &ctx.settings_warnings {
         eprintln!("ssobar: warning: {warning}");
+    }
+}
+
+/// Says on stderr which files of the token cache are not trusted (writable by group or
+/// others). Only the commands that are about the cache itself look: those that serve
+/// credentials run on every AWS call, and a token they need that is not trusted fails them
+/// with its own `chmod` line anyway.
+fn report_cache_trust(ctx: &Context, command: &Command) {
+    if matches!(
+        command,
+        Command::Status(_) | Command::Login(_) | Command::Refresh(_) | Command::Logout(_)
+    ) {
+        for warning in ctx.registrations.trust_warnings() {
+            eprintln!("ssobar: warning: {warning}");
+        }
     }
 }
 
