@@ -41,23 +41,20 @@ ensure_peer_venv() {
 # The packages that build the tray app (Tauri 2 on WebKitGTK).
 APP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
 
-# tauri-driver, the WebDriver bridge the window tests use, pinned, in target/tools.
-ensure_tauri_driver() {
-  local version=2.1.0 bin="$root/target/tools/bin/tauri-driver"
-  if [ -x "$bin" ] && [ "$(cat "$root/target/tools/tauri-driver.version" 2>/dev/null)" = "$version" ]; then return 0; fi
-  say "installing tauri-driver $version into target/tools"
-  cargo install tauri-driver --version "$version" --locked --quiet --root "$root/target/tools"
-  echo "$version" >"$root/target/tools/tauri-driver.version"
+# Installs the crates.io tool "$1" at version "$2" into target/tools, unless it is there already.
+ensure_cargo_tool() {
+  local crate=$1 version=$2 bin="$root/target/tools/bin/$1" stamp="$root/target/tools/$1.version"
+  if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then return 0; fi
+  say "installing $crate $version into target/tools"
+  cargo install "$crate" --version "$version" --locked --quiet --root "$root/target/tools"
+  echo "$version" >"$stamp"
 }
 
-# cargo-fuzz, which builds and runs the libFuzzer targets in fuzz/, pinned, in target/tools.
-ensure_cargo_fuzz() {
-  local version=0.13.2 bin="$root/target/tools/bin/cargo-fuzz"
-  if [ -x "$bin" ] && [ "$(cat "$root/target/tools/cargo-fuzz.version" 2>/dev/null)" = "$version" ]; then return 0; fi
-  say "installing cargo-fuzz $version into target/tools"
-  cargo install cargo-fuzz --version "$version" --locked --quiet --root "$root/target/tools"
-  echo "$version" >"$root/target/tools/cargo-fuzz.version"
-}
+# tauri-driver, the WebDriver bridge the window tests use.
+ensure_tauri_driver() { ensure_cargo_tool tauri-driver 2.1.0; }
+
+# cargo-fuzz, which builds and runs the libFuzzer targets in fuzz/.
+ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz 0.13.2; }
 
 # Starts "$1"/ssobar-fake-aws serving a demo HOME seeded in "$2", exports its endpoint
 # variables into this shell and sets fake_pid. Fails, saying why, if it does not come up.
