@@ -34,26 +34,9 @@ impl LockHolder {
     fn current() -> Self {
         // The process's own arguments describe it the way its pid does; they are read here
         // and nowhere else, only to be shown to a person who waits for this process.
-        let mut words: Vec<String> = Vec::new();
-        for (i, arg) in std::env::args_os().enumerate() {
-            let arg = arg.to_string_lossy();
-            if arg == "--" {
-                words.push("--".into());
-                words.push("...".into());
-                break;
-            }
-            let word = if i == 0 {
-                Path::new(arg.as_ref())
-                    .file_name()
-                    .map_or_else(|| arg.to_string(), |n| n.to_string_lossy().into_owned())
-            } else {
-                arg.into_owned()
-            };
-            words.push(word);
-        }
         Self {
             pid: std::process::id(),
-            command: printable(&words.join(" ")),
+            command: command_line(std::env::args_os()),
         }
     }
 
@@ -70,6 +53,28 @@ impl LockHolder {
         let command = printable(lines.next().unwrap_or_default());
         Some(Self { pid, command })
     }
+}
+
+/// A command line as a lock record shows it: the program's file name, its arguments up to a
+/// `--` (what follows may be another program's secrets), on one printable line.
+fn command_line(args: impl IntoIterator<Item = std::ffi::OsString>) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for (i, arg) in args.into_iter().enumerate() {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            words.push("-- ...".into());
+            break;
+        }
+        let word = if i == 0 {
+            Path::new(arg.as_ref())
+                .file_name()
+                .map_or_else(|| arg.to_string(), |n| n.to_string_lossy().into_owned())
+        } else {
+            arg.into_owned()
+        };
+        words.push(word);
+    }
+    printable(&words.join(" "))
 }
 
 impl fmt::Display for LockHolder {
@@ -319,10 +324,25 @@ mod tests {
     }
 
     #[test]
-    fn this_process_describes_itself_on_one_line() {
-        let record = LockHolder::current();
-        assert_eq!(record.pid, std::process::id());
-        assert!(!record.command.is_empty());
-        assert!(!record.command.contains('\n'));
+    fn a_command_line_is_recorded_up_to_a_double_dash_on_one_line() {
+        let args = [
+            "/usr/bin/ssobar",
+            "exec",
+            "-p",
+            "dev",
+            "--",
+            "mysql",
+            "-pSECRET",
+        ];
+        assert_eq!(
+            command_line(args.map(std::ffi::OsString::from)),
+            "ssobar exec -p dev -- ..."
+        );
+        let args = ["ssobar", "login", "--sso-session", "a\nb"];
+        assert_eq!(
+            command_line(args.map(std::ffi::OsString::from)),
+            "ssobar login --sso-session a b"
+        );
+        assert_eq!(LockHolder::current().pid, std::process::id());
     }
 }
