@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod aws_auth;
 pub mod browser;
+pub mod channel;
 pub mod config;
 pub mod context;
 pub mod credential_env;

@@ -51,6 +51,53 @@ impl SignInFlowKind {
     }
 }
 
+/// What a helper (`eks-token`, `credential-process`, `exec`, `env`, `login`) does when a
+/// session needs a sign-in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnExpired {
+    /// Ask the running tray app and wait; with no app, sign in from the terminal if there is
+    /// one, else fail.
+    #[default]
+    App,
+    /// Never ask the app: sign in from the terminal if there is one, else fail.
+    Terminal,
+    /// Fail at once with the command to run.
+    Fail,
+}
+
+impl OnExpired {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App => "app",
+            Self::Terminal => "terminal",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+/// What the app does when a helper asks it for a sign-in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnSignInRequest {
+    /// Show one notification per session with a "Sign in" action.
+    #[default]
+    Notify,
+    /// Open the browser at once.
+    Browser,
+}
+
+impl OnSignInRequest {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Notify => "notify",
+            Self::Browser => "browser",
+        }
+    }
+}
+
 /// Every setting, with its default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -76,6 +123,12 @@ pub struct Settings {
     /// "Copy export lines" takes the credentials off the clipboard after this many seconds,
     /// if nothing else was copied since; 0 leaves them there.
     pub clipboard_clear_seconds: u32,
+    /// What a helper does when a session needs a sign-in.
+    pub on_expired: OnExpired,
+    /// What the app does when a helper asks it for a sign-in.
+    pub on_sign_in_request: OnSignInRequest,
+    /// How many seconds a helper waits for the app's sign-in (`--wait` overrides it).
+    pub sign_in_wait: u32,
 }
 
 impl Default for Settings {
@@ -90,6 +143,9 @@ impl Default for Settings {
             start_at_login: false,
             lock_wait_seconds: 35,
             clipboard_clear_seconds: 60,
+            on_expired: OnExpired::App,
+            on_sign_in_request: OnSignInRequest::Notify,
+            sign_in_wait: 120,
         }
     }
 }
@@ -105,12 +161,20 @@ pub const KEYS: &[&str] = &[
     "start_at_login",
     "lock_wait_seconds",
     "clipboard_clear_seconds",
+    "on_expired",
+    "on_sign_in_request",
+    "sign_in_wait",
 ];
 
 impl Settings {
     /// How long to wait for another process's credential fetch, refresh or sign-out.
     pub fn lock_wait(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.lock_wait_seconds))
+    }
+
+    /// How long a helper waits for the app's sign-in.
+    pub fn sign_in_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.sign_in_wait))
     }
 
     /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
@@ -208,6 +272,34 @@ impl Settings {
             "credential_margin_minutes" => minutes(&mut self.credential_margin_minutes),
             "lock_wait_seconds" => whole(&mut self.lock_wait_seconds, "seconds"),
             "clipboard_clear_seconds" => whole(&mut self.clipboard_clear_seconds, "seconds"),
+            "sign_in_wait" => whole(&mut self.sign_in_wait, "seconds"),
+            "on_expired" => {
+                self.on_expired = match raw {
+                    "app" => OnExpired::App,
+                    "terminal" => OnExpired::Terminal,
+                    "fail" => OnExpired::Fail,
+                    _ => {
+                        return Err(format!(
+                            "{key} = `{raw}` is not app, terminal or fail; keeping {}",
+                            self.on_expired.as_str()
+                        ));
+                    }
+                };
+                Ok(())
+            }
+            "on_sign_in_request" => {
+                self.on_sign_in_request = match raw {
+                    "notify" => OnSignInRequest::Notify,
+                    "browser" => OnSignInRequest::Browser,
+                    _ => {
+                        return Err(format!(
+                            "{key} = `{raw}` is not notify or browser; keeping {}",
+                            self.on_sign_in_request.as_str()
+                        ));
+                    }
+                };
+                Ok(())
+            }
             "silent_refresh" => flag(&mut self.silent_refresh),
             "start_at_login" => flag(&mut self.start_at_login),
             "token_store" => {
@@ -281,6 +373,31 @@ mod tests {
         assert!(has(
             "SSOBAR_TOKEN_STORE: token_store = `disk` is not aws-cli or keychain"
         ));
+    }
+
+    #[test]
+    fn sign_in_requests_are_set_by_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(&file, "on_expired = \"terminal\"\nsign_in_wait = 30\n").unwrap();
+        let env = Env::from_pairs([
+            ("SSOBAR_ON_SIGN_IN_REQUEST", "browser"),
+            ("SSOBAR_SIGN_IN_WAIT", "5"),
+        ]);
+        let (s, warnings) = Settings::load(&file, &env);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.on_expired, OnExpired::Terminal);
+        assert_eq!(s.on_sign_in_request, OnSignInRequest::Browser);
+        assert_eq!(s.sign_in_wait(), std::time::Duration::from_secs(5));
+        let env = Env::from_pairs([("SSOBAR_ON_EXPIRED", "popup")]);
+        let (s, warnings) = Settings::load(&file, &env);
+        assert_eq!(s.on_expired, OnExpired::Terminal);
+        assert_eq!(
+            warnings,
+            [
+                "SSOBAR_ON_EXPIRED: on_expired = `popup` is not app, terminal or fail; keeping terminal"
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,852 @@
+//! The local channel between `ssobar` and `ssobar-app`: a helper that finds a session needing
+//! a sign-in asks the running app to sign in to it, and waits for the outcome.
+//!
+//! Rules:
+//! - Only sign-in requests, their progress and their outcome cross it: never a token or a
+//!   credential. A helper told "signed in" reads the token store again itself.
+//! - One JSON object per line, at most [`MAX_MESSAGE`] bytes, each carrying the protocol
+//!   version `v`. A malformed, oversized or unknown message gets a [`Reply::Error`] and the
+//!   connection is closed; nothing a peer sends can stop the server.
+//! - The socket lives in the runtime folder (`0700`) and is itself `0600`; each side checks that
+//!   the other runs as the user who owns that folder (`SO_PEERCRED` on Linux, `getpeereid` on
+//!   macOS, both through tokio's `peer_cred`).
+//! - A helper touches the socket only once a sign-in is needed, and gives up connecting after
+//!   [`CONNECT_TIMEOUT`]: the warm paths never pay for it.
+//!
+//! Unix sockets only for now: elsewhere [`AppLink::connect`] finds no app and the helper signs
+//! in from the terminal, and the app serves no channel.
+
+use crate::paths::Paths;
+use crate::settings::OnExpired;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// The protocol version both sides write into every message.
+pub const VERSION: u32 = 1;
+
+/// The longest message either side accepts, newline excluded.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// How long a helper tries to reach the app before deciding that none runs.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// How long the app waits for a request on a new connection before closing it.
+pub const REQUEST_WITHIN: Duration = Duration::from_secs(2);
+
+/// How many connections may be open without having sent their request; a new one closes the
+/// oldest of them, so idle connections cannot crowd out a helper that speaks at once.
+pub const MAX_IDLE: usize = 64;
+
+/// The socket's file name in the runtime folder.
+const SOCKET_NAME: &str = "app.sock";
+
+/// Where the running app listens.
+pub fn socket_path(paths: &Paths) -> PathBuf {
+    paths.runtime_dir.join(SOCKET_NAME)
+}
+
+/// When the app should start the sign-in a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Start {
+    /// As the app's `on_sign_in_request` setting says: a notification, or the browser at once.
+    AsConfigured,
+    /// The browser at once: the person asked for a sign-in (`ssobar login`).
+    Now,
+}
+
+/// What a helper asks of the app.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Request {
+    /// Sign in to a session (by its key, [`crate::config::SessionId::key`]).
+    SignIn {
+        /// The session's key.
+        session: String,
+        /// When to start.
+        start: Start,
+    },
+}
+
+/// How the app put the sign-in before the person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prompt {
+    /// A notification with a "Sign in" action (and the tray) waits for a click.
+    Notification,
+    /// The sign-in is running: the browser is open, or a device code is on show.
+    SigningIn,
+}
+
+/// Why a sign-in the app was asked for did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failure {
+    /// Cancelled in the app (the window's Cancel, or the sign-in's own).
+    Cancelled,
+    /// The sign-in ran and failed; the reply's `detail` says why.
+    SignInFailed,
+    /// The app's AWS config has no such session.
+    UnknownSession,
+    /// The app is quitting.
+    AppQuit,
+}
+
+/// What the app answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Reply {
+    /// The request is taken; the outcome follows on the same connection.
+    Waiting {
+        /// What the person is shown.
+        prompt: Prompt,
+    },
+    /// The session is signed in: read the token store again.
+    SignedIn,
+    /// No sign-in came of it.
+    Failed {
+        /// Why.
+        why: Failure,
+        /// The sign-in's own error, for [`Failure::SignInFailed`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The message could not be used; the connection closes.
+    Error {
+        /// What was wrong with it.
+        message: String,
+    },
+}
+
+/// A message as one line: the JSON object with `v` added, and a newline.
+pub fn encode<T: Serialize>(message: &T) -> String {
+    let mut value = serde_json::to_value(message).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("v".into(), VERSION.into());
+    }
+    let mut line = value.to_string();
+    line.push('\n');
+    line
+}
+
+/// A message read from a line: the version checked first, so a newer peer is told so rather
+/// than misread.
+pub fn decode<T: for<'de> Deserialize<'de>>(line: &str) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|_| "the message is not JSON".to_owned())?;
+    match value.get("v").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "protocol version {v} is not spoken here (this side speaks {VERSION}); update ssobar and ssobar-app together"
+            ));
+        }
+        None => return Err("the message has no protocol version `v`".to_owned()),
+    }
+    serde_json::from_value(value).map_err(|e| format!("the message is not understood: {e}"))
+}
+
+/// Why a message could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// Longer than [`MAX_MESSAGE`].
+    #[error("the message is longer than {MAX_MESSAGE} bytes")]
+    TooLong,
+    /// The peer closed the connection mid-message.
+    #[error("the connection closed mid-message")]
+    Truncated,
+    /// Not UTF-8.
+    #[error("the message is not UTF-8 text")]
+    NotText,
+    /// The connection failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads one line of at most [`MAX_MESSAGE`] bytes; `None` when the peer closed the connection
+/// before sending anything. Never buffers more than the limit, whatever the peer sends.
+pub async fn read_message<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<String>, MessageError> {
+    let mut line = Vec::new();
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return if line.is_empty() {
+                Ok(None)
+            } else {
+                Err(MessageError::Truncated)
+            };
+        }
+        let (chunk, end) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (&available[..at], Some(at + 1)),
+            None => (available, None),
+        };
+        if line.len() + chunk.len() > MAX_MESSAGE {
+            return Err(MessageError::TooLong);
+        }
+        line.extend_from_slice(chunk);
+        let used = end.unwrap_or(chunk.len());
+        reader.consume(used);
+        if end.is_some() {
+            return String::from_utf8(line)
+                .map(Some)
+                .map_err(|_| MessageError::NotText);
+        }
+    }
+}
+
+/// What a helper does about a session that needs a sign-in, in the order it tries them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Ask the running app, and wait.
+    AskApp,
+    /// Sign in from this terminal, as `ssobar login` does.
+    Terminal,
+}
+
+/// The ways to try, by the `on_expired` setting and whether a person is at a terminal. An
+/// empty list means: fail at once with the message naming `ssobar login`. Nothing here opens
+/// a browser for a process nobody watches.
+pub fn recovery_order(on_expired: OnExpired, interactive: bool) -> &'static [Recovery] {
+    match (on_expired, interactive) {
+        (OnExpired::App, true) => &[Recovery::AskApp, Recovery::Terminal],
+        (OnExpired::App, false) => &[Recovery::AskApp],
+        (OnExpired::Terminal, true) => &[Recovery::Terminal],
+        (OnExpired::Terminal, false) | (OnExpired::Fail, _) => &[],
+    }
+}
+
+/// The program that asked, as the app lists it: the helper's parent (kubectl, aws, python3),
+/// since the helper itself is always `ssobar`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    /// Its command name.
+    pub command: String,
+    /// Its process id, when known.
+    pub pid: Option<u32>,
+}
+
+impl Caller {
+    /// The caller behind a peer process: its parent when the peer is `ssobar`, else itself.
+    pub fn of_peer(pid: Option<u32>) -> Self {
+        let Some(pid) = pid else {
+            return Self::unknown(None);
+        };
+        match process_name(pid) {
+            Some(name) if name == "ssobar" => match parent_of(pid) {
+                Some(parent) => Self {
+                    command: process_name(parent).unwrap_or_else(|| "a program".to_owned()),
+                    pid: Some(parent),
+                },
+                None => Self {
+                    command: name,
+                    pid: Some(pid),
+                },
+            },
+            Some(name) => Self {
+                command: name,
+                pid: Some(pid),
+            },
+            None => Self::unknown(Some(pid)),
+        }
+    }
+
+    /// "kubectl (pid 4242)".
+    pub fn describe(&self) -> String {
+        match self.pid {
+            Some(pid) => format!("{} (pid {pid})", self.command),
+            None => self.command.clone(),
+        }
+    }
+
+    fn unknown(pid: Option<u32>) -> Self {
+        Self {
+            command: "a program".to_owned(),
+            pid,
+        }
+    }
+}
+
+/// A process's command name (Linux's `/proc/PID/comm`), made safe to show.
+fn process_name(pid: u32) -> Option<String> {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let name = crate::text::printable(name.trim());
+    (!name.is_empty()).then_some(name)
+}
+
+/// A process's parent (field 4 of `/proc/PID/stat`, after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// "kubectl is waiting for corp", "3 programs (kubectl, python3) are waiting for corp".
+pub fn waiting_line(callers: &[Caller], session_label: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for caller in callers {
+        if !names.contains(&caller.command.as_str()) {
+            names.push(&caller.command);
+        }
+    }
+    match callers {
+        [] => format!("nothing is waiting for {session_label}"),
+        [one] => format!("{} is waiting for {session_label}", one.command),
+        many => format!(
+            "{} programs ({}) are waiting for {session_label}",
+            many.len(),
+            names.join(", ")
+        ),
+    }
+}
+
+/// The server side, as the app runs it.
+#[cfg(unix)]
+pub mod server {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::UnixStream;
+    use tokio::sync::oneshot;
+
+    /// What the app does with requests: the server handles the wire, this the meaning.
+    pub trait SignInDesk: Send + Sync + 'static {
+        /// Takes a request from `caller`; the ticket says what to answer now and, when the
+        /// request waits, where its outcome will come from.
+        fn request(&self, caller: Caller, session: &str, start: Start) -> Ticket;
+        /// The caller behind a waiting ticket hung up: it no longer waits.
+        fn hang_up(&self, ticket: u64);
+    }
+
+    /// The app's first answer to a request.
+    pub struct Ticket {
+        /// What to send now.
+        pub reply: Reply,
+        /// For a request that waits: its id (for [`SignInDesk::hang_up`]) and its outcome.
+        pub outcome: Option<(u64, oneshot::Receiver<Reply>)>,
+    }
+
+    impl Ticket {
+        /// An answer that ends the request at once.
+        pub fn at_once(reply: Reply) -> Self {
+            Self {
+                reply,
+                outcome: None,
+            }
+        }
+    }
+
+    /// A bound socket, ready to serve.
+    pub struct Server {
+        listener: std::os::unix::net::UnixListener,
+        owner: u32,
+        path: PathBuf,
+    }
+
+    impl Server {
+        /// Binds the socket at `path`, replacing one left by an app that died (nobody
+        /// answers on it); fails when a live app serves it. The socket appears under its
+        /// name only once it is `0600`.
+        pub fn bind(path: &Path) -> std::io::Result<Self> {
+            let folder = path.parent().ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a socket path with no folder",
+                )
+            })?;
+            crate::fsutil::ensure_private_dir(folder)?;
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    format!("another ssobar-app serves {}", path.display()),
+                ));
+            }
+            let fresh = folder.join(format!("{SOCKET_NAME}.{}", std::process::id()));
+            crate::fsutil::remove_if_exists(&fresh)?;
+            let listener = std::os::unix::net::UnixListener::bind(&fresh)?;
+            std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))?;
+            // rename replaces a stale socket in one step: a helper finds the old one or the
+            // new one, never none.
+            std::fs::rename(&fresh, path)?;
+            listener.set_nonblocking(true)?;
+            let owner = std::fs::metadata(folder)?.uid();
+            Ok(Self {
+                listener,
+                owner,
+                path: path.to_owned(),
+            })
+        }
+
+        /// Where it listens.
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+
+        /// Serves connections until the runtime stops, each on its own task.
+        pub async fn serve(self, desk: Arc<dyn SignInDesk>) -> std::io::Result<()> {
+            let listener = tokio::net::UnixListener::from_std(self.listener)?;
+            let idle = Arc::new(Idle::default());
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait a little instead of spinning.
+                        tracing::warn!("cannot accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let desk = desk.clone();
+                let owner = self.owner;
+                let idle = idle.clone();
+                tokio::spawn(async move { serve_one(stream, owner, desk.as_ref(), &idle).await });
+            }
+        }
+    }
+
+    /// The connections that have not sent their request yet, oldest first.
+    #[derive(Default)]
+    struct Idle {
+        queue: std::sync::Mutex<IdleQueue>,
+    }
+
+    /// The last id given, and each idle connection's id with the sender that evicts it.
+    type IdleQueue = (u64, std::collections::VecDeque<(u64, oneshot::Sender<()>)>);
+
+    impl Idle {
+        /// Admits a connection; the receiver fires if it is pushed out by newer ones.
+        fn admit(&self) -> (u64, oneshot::Receiver<()>) {
+            let (evict, evicted) = oneshot::channel();
+            let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let (next, queue) = &mut *guard;
+            *next += 1;
+            queue.push_back((*next, evict));
+            if queue.len() > MAX_IDLE
+                && let Some((_, oldest)) = queue.pop_front()
+            {
+                let _ = oldest.send(());
+            }
+            (*next, evicted)
+        }
+
+        fn leave(&self, id: u64) {
+            let mut guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            guard.1.retain(|(other, _)| *other != id);
+        }
+    }
+
+    async fn send(stream: &mut (impl AsyncWriteExt + Unpin), reply: &Reply) -> bool {
+        stream.write_all(encode(reply).as_bytes()).await.is_ok()
+    }
+
+    async fn serve_one(stream: UnixStream, owner: u32, desk: &dyn SignInDesk, idle: &Idle) {
+        let peer = stream.peer_cred().ok();
+        let (read, mut write) = stream.into_split();
+        if peer.is_none_or(|p| p.uid() != owner) {
+            let message = "refused: ssobar-app serves only the user it runs as".to_owned();
+            send(&mut write, &Reply::Error { message }).await;
+            return;
+        }
+        let mut reader = BufReader::with_capacity(1024, read);
+        let (id, evicted) = idle.admit();
+        let line = tokio::select! {
+            line = tokio::time::timeout(REQUEST_WITHIN, read_message(&mut reader)) => line,
+            _ = evicted => {
+                let message = "too many connections are waiting to speak; try again".to_owned();
+                send(&mut write, &Reply::Error { message }).await;
+                return;
+            }
+        };
+        idle.leave(id);
+        let line = match line {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                send(
+                    &mut write,
+                    &Reply::Error {
+                        message: e.to_string(),
+                    },
+                )
+                .await;
+                return;
+            }
+            Err(_) => {
+                let message = format!("no request within {} seconds", REQUEST_WITHIN.as_secs());
+                send(&mut write, &Reply::Error { message }).await;
+                return;
+            }
+        };
+        let request = match decode::<Request>(&line) {
+            Ok(request) => request,
+            Err(message) => {
+                send(&mut write, &Reply::Error { message }).await;
+                return;
+            }
+        };
+        let Request::SignIn { session, start } = request;
+        let pid = peer
+            .and_then(|p| p.pid())
+            .and_then(|p| u32::try_from(p).ok());
+        let ticket = desk.request(Caller::of_peer(pid), &session, start);
+        if !send(&mut write, &ticket.reply).await {
+            if let Some((id, _)) = ticket.outcome {
+                desk.hang_up(id);
+            }
+            return;
+        }
+        let Some((id, outcome)) = ticket.outcome else {
+            return;
+        };
+        tokio::select! {
+            reply = outcome => {
+                let reply = reply.unwrap_or(Reply::Failed { why: Failure::AppQuit, detail: None });
+                send(&mut write, &reply).await;
+            }
+            () = hung_up(&mut reader) => desk.hang_up(id),
+        }
+    }
+
+    /// Resolves when the peer closes its end; anything it sends meanwhile is dropped.
+    async fn hung_up(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) {
+        let mut sink = [0u8; 256];
+        while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
+    }
+}
+
+/// A helper's connection to the running app.
+pub struct AppLink {
+    #[cfg(unix)]
+    reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
+    #[cfg(unix)]
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+/// Why talking to the app failed after it answered the connection.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The app closed the connection (it quit, or was killed) before the outcome.
+    #[error("ssobar-app stopped before the sign-in finished")]
+    Closed,
+    /// A message could not be read or used.
+    #[error("ssobar-app sent a message ssobar cannot read: {0}")]
+    Unreadable(String),
+    /// The connection failed.
+    #[error("the connection to ssobar-app failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppLink {
+    /// The running app's channel at `path`, or `None` when no app (run by this user) answers
+    /// within [`CONNECT_TIMEOUT`].
+    #[cfg(unix)]
+    pub async fn connect(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
+            .await
+            .ok()?
+            .ok()?;
+        let owner = std::fs::metadata(path.parent()?).ok()?.uid();
+        if stream.peer_cred().ok()?.uid() != owner {
+            return None;
+        }
+        let (read, writer) = stream.into_split();
+        Some(Self {
+            reader: tokio::io::BufReader::with_capacity(MAX_MESSAGE + 1, read),
+            writer,
+        })
+    }
+
+    /// No channel off Unix yet: no app is ever found.
+    #[cfg(not(unix))]
+    pub async fn connect(_path: &Path) -> Option<Self> {
+        None
+    }
+
+    /// Sends a request.
+    pub async fn send(&mut self, request: &Request) -> Result<(), LinkError> {
+        #[cfg(unix)]
+        {
+            use tokio::io::AsyncWriteExt;
+            self.writer.write_all(encode(request).as_bytes()).await?;
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = request;
+            Err(LinkError::Closed)
+        }
+    }
+
+    /// The app's next reply.
+    pub async fn reply(&mut self) -> Result<Reply, LinkError> {
+        #[cfg(unix)]
+        {
+            let line = read_message(&mut self.reader)
+                .await
+                .map_err(|e| match e {
+                    MessageError::Io(e) => LinkError::Io(e),
+                    MessageError::Truncated => LinkError::Closed,
+                    other => LinkError::Unreadable(other.to_string()),
+                })?
+                .ok_or(LinkError::Closed)?;
+            decode(&line).map_err(LinkError::Unreadable)
+        }
+        #[cfg(not(unix))]
+        {
+            Err(LinkError::Closed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_carries_the_version_and_reads_back() {
+        let request = Request::SignIn {
+            session: "s:corp".into(),
+            start: Start::AsConfigured,
+        };
+        let line = encode(&request);
+        assert!(line.ends_with('\n'));
+        assert!(line.contains("\"v\":1"), "{line}");
+        assert_eq!(decode::<Request>(line.trim_end()), Ok(request));
+        let reply = Reply::Failed {
+            why: Failure::SignInFailed,
+            detail: Some("denied".into()),
+        };
+        assert_eq!(decode::<Reply>(encode(&reply).trim_end()), Ok(reply));
+    }
+
+    #[test]
+    fn another_version_is_named_in_the_error() {
+        let err = decode::<Request>(r#"{"v":7,"type":"sign-in","session":"s:a","start":"now"}"#)
+            .unwrap_err();
+        assert!(err.contains("protocol version 7"), "{err}");
+        assert!(
+            decode::<Request>(r#"{"type":"sign-in"}"#)
+                .unwrap_err()
+                .contains("no protocol version")
+        );
+        assert!(
+            decode::<Request>("{not json")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        assert!(decode::<Request>(r#"{"v":1,"type":"give-me-the-token"}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_limit_is_refused_without_reading_it_all() {
+        let big = vec![b'x'; 10 * 1024 * 1024];
+        let mut reader = tokio::io::BufReader::with_capacity(1024, &big[..]);
+        assert!(matches!(
+            read_message(&mut reader).await,
+            Err(MessageError::TooLong)
+        ));
+        let exact = format!("{}\nrest", "y".repeat(MAX_MESSAGE));
+        let mut reader = tokio::io::BufReader::with_capacity(64, exact.as_bytes());
+        assert_eq!(
+            read_message(&mut reader).await.unwrap().unwrap().len(),
+            MAX_MESSAGE
+        );
+        let mut reader = tokio::io::BufReader::new(&b"half a line"[..]);
+        assert!(matches!(
+            read_message(&mut reader).await,
+            Err(MessageError::Truncated)
+        ));
+        let mut reader = tokio::io::BufReader::new(&b""[..]);
+        assert!(read_message(&mut reader).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn only_an_interactive_helper_falls_back_to_the_terminal() {
+        assert_eq!(
+            recovery_order(OnExpired::App, true),
+            [Recovery::AskApp, Recovery::Terminal]
+        );
+        assert_eq!(recovery_order(OnExpired::App, false), [Recovery::AskApp]);
+        assert_eq!(
+            recovery_order(OnExpired::Terminal, true),
+            [Recovery::Terminal]
+        );
+        assert!(recovery_order(OnExpired::Terminal, false).is_empty());
+        assert!(recovery_order(OnExpired::Fail, true).is_empty());
+    }
+
+    #[test]
+    fn the_waiting_line_names_who_waits() {
+        let kubectl = Caller {
+            command: "kubectl".into(),
+            pid: Some(10),
+        };
+        let python = Caller {
+            command: "python3".into(),
+            pid: Some(11),
+        };
+        assert_eq!(
+            waiting_line(std::slice::from_ref(&kubectl), "corp"),
+            "kubectl is waiting for corp"
+        );
+        assert_eq!(
+            waiting_line(&[kubectl.clone(), kubectl.clone(), python], "corp"),
+            "3 programs (kubectl, python3) are waiting for corp"
+        );
+    }
+
+    #[test]
+    fn the_caller_of_this_test_process_is_itself() {
+        let me = Caller::of_peer(Some(std::process::id()));
+        assert_eq!(me.pid, Some(std::process::id()));
+        assert_ne!(me.command, "a program");
+    }
+
+    #[cfg(unix)]
+    mod serving {
+        use super::super::server::{Server, SignInDesk, Ticket};
+        use super::super::*;
+        use std::sync::{Arc, Mutex};
+        use tokio::sync::oneshot;
+
+        /// A desk that keeps every request waiting and remembers hang-ups.
+        #[derive(Default)]
+        struct Desk {
+            waiting: Mutex<Vec<(u64, oneshot::Sender<Reply>)>>,
+            hung_up: Mutex<Vec<u64>>,
+        }
+
+        impl SignInDesk for Desk {
+            fn request(&self, _caller: Caller, _session: &str, _start: Start) -> Ticket {
+                let (tx, rx) = oneshot::channel();
+                let mut waiting = self.waiting.lock().unwrap();
+                let id = waiting.len() as u64;
+                waiting.push((id, tx));
+                Ticket {
+                    reply: Reply::Waiting {
+                        prompt: Prompt::Notification,
+                    },
+                    outcome: Some((id, rx)),
+                }
+            }
+
+            fn hang_up(&self, ticket: u64) {
+                self.hung_up.lock().unwrap().push(ticket);
+            }
+        }
+
+        fn serve(path: &Path) -> Arc<Desk> {
+            let server = Server::bind(path).unwrap();
+            let desk = Arc::new(Desk::default());
+            let serving: Arc<dyn SignInDesk> = desk.clone();
+            tokio::spawn(server.serve(serving));
+            desk
+        }
+
+        async fn ask(path: &Path) -> AppLink {
+            let mut link = AppLink::connect(path).await.expect("the server answers");
+            let request = Request::SignIn {
+                session: "s:corp".into(),
+                start: Start::AsConfigured,
+            };
+            link.send(&request).await.unwrap();
+            link
+        }
+
+        #[tokio::test]
+        async fn a_stale_socket_is_replaced_and_a_live_one_is_kept() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("run/app.sock");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            // What an app killed with SIGKILL leaves: a socket file nobody listens on.
+            drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+            assert!(AppLink::connect(&path).await.is_none(), "nobody answers");
+            let desk = serve(&path);
+            let mut link = ask(&path).await;
+            assert_eq!(
+                link.reply().await.unwrap(),
+                Reply::Waiting {
+                    prompt: Prompt::Notification
+                }
+            );
+            let err = Server::bind(&path)
+                .err()
+                .expect("a live socket is not taken");
+            assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+            let (_, answer) = desk.waiting.lock().unwrap().pop().unwrap();
+            answer.send(Reply::SignedIn).unwrap();
+            assert_eq!(link.reply().await.unwrap(), Reply::SignedIn);
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        #[tokio::test]
+        async fn idle_connections_cannot_crowd_out_a_request() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("app.sock");
+            let _desk = serve(&path);
+            let mut idle = Vec::new();
+            for _ in 0..(MAX_IDLE * 3) {
+                idle.push(tokio::net::UnixStream::connect(&path).await.unwrap());
+            }
+            let mut link = ask(&path).await;
+            assert_eq!(
+                link.reply().await.unwrap(),
+                Reply::Waiting {
+                    prompt: Prompt::Notification
+                }
+            );
+            // The oldest idle ones were told why they were closed.
+            let mut oldest = tokio::io::BufReader::new(idle.remove(0));
+            let line = read_message(&mut oldest).await.unwrap().unwrap();
+            assert!(line.contains("too many connections"), "{line}");
+        }
+
+        #[tokio::test]
+        async fn a_waiter_that_hangs_up_is_forgotten() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("app.sock");
+            let desk = serve(&path);
+            let mut link = ask(&path).await;
+            link.reply().await.unwrap();
+            drop(link);
+            for _ in 0..100 {
+                if !desk.hung_up.lock().unwrap().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(*desk.hung_up.lock().unwrap(), [0]);
+        }
+
+        #[tokio::test]
+        async fn a_bad_message_gets_an_error_reply() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("app.sock");
+            let _desk = serve(&path);
+            for (sent, expected) in [
+                (b"{\"v\":2}\n".to_vec(), "protocol version 2"),
+                (b"[1,2\n".to_vec(), "not JSON"),
+                (vec![b'{'; MAX_MESSAGE + 10], "longer than"),
+            ] {
+                let stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+                let (read, mut write) = stream.into_split();
+                use tokio::io::AsyncWriteExt;
+                let _ = write.write_all(&sent).await;
+                let mut reader = tokio::io::BufReader::new(read);
+                let line = read_message(&mut reader).await.unwrap().unwrap();
+                let reply: Reply = decode(&line).unwrap();
+                assert!(
+                    matches!(&reply, Reply::Error { message } if message.contains(expected)),
+                    "{reply:?}"
+                );
+            }
+        }
+    }
+}
