@@ -38,28 +38,40 @@ pub struct ExecApi {
     pub version: String,
     /// Something the person should know (a deprecated or unreadable request).
     pub warning: Option<String>,
+    /// kubectl passed its terminal on (`spec.interactive`): a person can answer a sign-in.
+    pub interactive: bool,
 }
 
 /// Reads `KUBERNETES_EXEC_INFO`: v1 and v1beta1 as given, v1alpha1 as given with a deprecation
 /// warning, anything else v1beta1 (with a warning when the variable was there but unreadable).
 pub fn exec_api(exec_info: Option<&str>) -> ExecApi {
+    let Some(text) = exec_info.filter(|t| !t.trim().is_empty()) else {
+        return ExecApi {
+            version: DEFAULT_EXEC_API.to_owned(),
+            warning: None,
+            interactive: false,
+        };
+    };
+    let info = serde_json::from_str::<serde_json::Value>(text).ok();
+    let interactive = info
+        .as_ref()
+        .and_then(|v| v.get("spec")?.get("interactive")?.as_bool())
+        .unwrap_or(false);
     let default = |warning: Option<String>| ExecApi {
         version: DEFAULT_EXEC_API.to_owned(),
         warning,
+        interactive,
     };
-    let Some(text) = exec_info.filter(|t| !t.trim().is_empty()) else {
-        return default(None);
-    };
-    let version = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| v.get("apiVersion")?.as_str().map(str::to_owned));
+    let version = info.and_then(|v| v.get("apiVersion")?.as_str().map(str::to_owned));
     match version.as_deref() {
         Some(v @ ("client.authentication.k8s.io/v1" | "client.authentication.k8s.io/v1beta1")) => ExecApi {
             version: v.to_owned(),
             warning: None,
+            interactive,
         },
         Some(v @ "client.authentication.k8s.io/v1alpha1") => ExecApi {
             version: v.to_owned(),
+            interactive,
             warning: Some(
                 "client.authentication.k8s.io/v1alpha1 was removed in Kubernetes 1.24; set the kubeconfig's exec apiVersion to v1beta1 (\"ssobar kubeconfig\" writes it)".to_owned(),
             ),
@@ -305,9 +317,22 @@ mod tests {
             exec_api(None),
             ExecApi {
                 version: DEFAULT_EXEC_API.into(),
-                warning: None
+                warning: None,
+                interactive: false,
             }
         );
+    }
+
+    #[test]
+    fn kubectl_says_when_it_passed_its_terminal() {
+        let info = |interactive: bool| {
+            format!(
+                r#"{{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{{"interactive":{interactive}}}}}"#
+            )
+        };
+        assert!(exec_api(Some(&info(true))).interactive);
+        assert!(!exec_api(Some(&info(false))).interactive);
+        assert!(!exec_api(Some(r#"{"apiVersion":"client.authentication.k8s.io/v1"}"#)).interactive);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! clock: which notifications are due (each at most once per session and expiry), which
 //! sessions to refresh silently, when to look again, and the status as the window shows it.
 
+use crate::channel::{Caller, waiting_line};
 use crate::config::{ProfileKind, SessionId};
 use crate::settings::Settings;
 use crate::status::{SessionState, Status};
@@ -18,6 +19,8 @@ pub enum NoticeKind {
     ExpiresSoon,
     /// The session expired while the app watched it.
     Expired,
+    /// A helper asked the app for a sign-in and waits for it.
+    SignInRequested,
 }
 
 /// A notification to show.
@@ -31,6 +34,25 @@ pub struct Notice {
     pub title: String,
     /// The body.
     pub body: String,
+}
+
+/// The notification for helpers waiting on `session`: its "Sign in" action signs in.
+pub fn sign_in_request_notice(session: &SessionId, callers: &[Caller]) -> Notice {
+    let label = session.label();
+    Notice {
+        session: session.clone(),
+        kind: NoticeKind::SignInRequested,
+        title: capitalized(&waiting_line(callers, &label)),
+        body: format!("Sign in to {label} and it goes on by itself."),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Remembers what was announced, so each notice is shown once per session and expiry.
@@ -191,6 +213,10 @@ pub struct SessionView {
     pub busy: bool,
     /// Why the silent refresh failed.
     pub refresh_failed: Option<String>,
+    /// Who waits for its sign-in, oldest first: "kubectl (pid 4242)".
+    pub waiting: Vec<String>,
+    /// "kubectl is waiting for corp", when any wait.
+    pub waiting_line: Option<String>,
     /// Its profiles.
     pub profiles: Vec<ProfileView>,
 }
@@ -268,6 +294,15 @@ pub fn status_view(
                 .refresh_failed
                 .get(&s.id)
                 .map(|refusal| refusal.reason.clone()),
+            waiting: activity
+                .waiting
+                .get(&s.id)
+                .map(|callers| callers.iter().map(Caller::describe).collect())
+                .unwrap_or_default(),
+            waiting_line: activity
+                .waiting
+                .get(&s.id)
+                .map(|callers| waiting_line(callers, &s.id.label())),
             profiles: s
                 .profiles
                 .iter()

@@ -1,6 +1,7 @@
 //! The tray: its icon, tooltip and menu, as pure functions of the session status, so the app
 //! only renders them and every rule is tested without a display.
 
+use crate::channel::{Caller, waiting_line};
 use crate::config::SessionId;
 use crate::status::{SessionState, SessionStatus, Status};
 use crate::time::format_duration;
@@ -31,6 +32,8 @@ pub struct Activity {
     pub refresh_tried: BTreeMap<SessionId, Timestamp>,
     /// Account names learnt from the portal, by account id.
     pub account_names: BTreeMap<String, String>,
+    /// Helpers waiting for a session's sign-in (`ssobar eks-token` for kubectl, say).
+    pub waiting: BTreeMap<SessionId, Vec<Caller>>,
 }
 
 /// A silent refresh the service refused.
@@ -111,6 +114,10 @@ pub fn tooltip(status: &Status, activity: &Activity, now: Timestamp) -> String {
             ", {expired} need{} a sign-in",
             if expired == 1 { "s" } else { "" }
         ));
+    }
+    for (session, callers) in &activity.waiting {
+        text.push_str("; ");
+        text.push_str(&waiting_line(callers, &session.label()));
     }
     text
 }
@@ -194,6 +201,9 @@ pub enum MenuEntry {
 
 fn section_title(session: &SessionStatus, activity: &Activity, now: Timestamp) -> String {
     let label = session.id.label();
+    if let Some(callers) = activity.waiting.get(&session.id) {
+        return waiting_line(callers, &label);
+    }
     let state = if activity.busy.contains(&session.id) {
         "working…".to_owned()
     } else if let Some(refusal) = activity.refresh_failed.get(&session.id) {
@@ -483,6 +493,30 @@ sso_role_name = ReadOnly
         assert_eq!(m[0], "[corp — sign-in needed (refresh refused)]");
         assert_eq!(m[1], "Sign in to corp…");
         assert!(m.contains(&"Sign in to all expired (2)".to_owned()));
+    }
+
+    #[test]
+    fn a_session_helpers_wait_for_says_who_waits() {
+        let old = SessionId::Named("old".into());
+        let kubectl = Caller {
+            command: "kubectl".into(),
+            pid: Some(42),
+        };
+        let activity = Activity {
+            waiting: [(old.clone(), vec![kubectl])].into(),
+            ..Activity::default()
+        };
+        let m = labels(&menu(&status(), &activity, now()));
+        assert!(
+            m.contains(&"[kubectl is waiting for old]".to_owned()),
+            "{m:?}"
+        );
+        assert!(m.contains(&"Sign in to old…".to_owned()), "{m:?}");
+        assert!(
+            tooltip(&status(), &activity, now()).ends_with("; kubectl is waiting for old"),
+            "{}",
+            tooltip(&status(), &activity, now())
+        );
     }
 
     #[test]
