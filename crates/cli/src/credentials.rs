@@ -2,6 +2,7 @@
 //! keychain (or fetched into it) for the AWS CLI, SDKs, scripts and shells.
 
 use crate::Outcome;
+use crate::expired::{self, Attended, WaitArg};
 use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
 use ssobar_core::credential_env::{self, MARKER, removed, variables};
@@ -35,6 +36,8 @@ pub(crate) fn profile_or_default(ctx: &Context, given: Option<&str>) -> String {
 pub struct CredentialProcessArgs {
     #[command(flatten)]
     profile: ProfileArg,
+    #[command(flatten)]
+    wait: WaitArg,
 }
 
 /// Arguments of `ssobar exec`.
@@ -42,6 +45,8 @@ pub struct CredentialProcessArgs {
 pub struct ExecArgs {
     #[command(flatten)]
     profile: ProfileArg,
+    #[command(flatten)]
+    wait: WaitArg,
     /// Run even inside another `ssobar exec`.
     #[arg(long)]
     force: bool,
@@ -76,18 +81,26 @@ impl From<Shell> for credential_env::Shell {
 pub struct EnvArgs {
     #[command(flatten)]
     profile: ProfileArg,
+    #[command(flatten)]
+    wait: WaitArg,
     /// The shell syntax (default: from $SHELL, else sh).
     #[arg(long, value_enum)]
     shell: Option<Shell>,
 }
 
 /// Credentials for `profile`: from the keychain without a network call while they last, else
-/// fetched (and kept) with one call however many processes ask at once.
-fn credentials(ctx: &Context, profile: &str) -> Result<(AwsCredentials, Option<String>)> {
+/// fetched (and kept) with one call however many processes ask at once; a session that needs
+/// a sign-in gets one first (see `expired`).
+fn credentials(
+    ctx: &Context,
+    profile: &str,
+    wait: WaitArg,
+) -> Result<(AwsCredentials, Option<String>)> {
     let config = ctx.load_config();
     let steps = plan(&config, profile)?;
     let region = config.profile_region(profile).map(str::to_owned);
-    Ok((fetch(ctx, &steps)?, region))
+    let creds = expired::fetch(ctx, &steps, wait, Attended::from_stderr())?;
+    Ok((creds, region))
 }
 
 /// Credentials for the steps: the keychain's while they last, else fetched (and kept).
@@ -101,7 +114,7 @@ pub(crate) fn fetch(ctx: &Context, steps: &[Step]) -> Result<AwsCredentials> {
 
 /// Runs `ssobar credential-process`.
 pub fn credential_process(args: &CredentialProcessArgs, ctx: &Context) -> Result<Outcome> {
-    let (creds, _) = credentials(ctx, &args.profile.name(ctx))?;
+    let (creds, _) = credentials(ctx, &args.profile.name(ctx), args.wait)?;
     let mut out = creds.credential_process_json();
     out.push('\n');
     std::io::stdout().lock().write_all(out.as_bytes())?;
@@ -119,7 +132,7 @@ pub fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
         );
     }
     let profile = args.profile.name(ctx);
-    let (creds, region) = credentials(ctx, &profile)?;
+    let (creds, region) = credentials(ctx, &profile, args.wait)?;
     let (program, rest) = args.command.split_first().context("no command to run")?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
@@ -151,7 +164,7 @@ fn run_replacing(mut command: std::process::Command, program: &str) -> Result<Ou
 /// Runs `ssobar env`.
 pub fn env(args: &EnvArgs, ctx: &Context) -> Result<Outcome> {
     let profile = args.profile.name(ctx);
-    let (creds, region) = credentials(ctx, &profile)?;
+    let (creds, region) = credentials(ctx, &profile, args.wait)?;
     let shell = args
         .shell
         .map(Shell::into)

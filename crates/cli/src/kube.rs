@@ -1,6 +1,6 @@
 //! `ssobar eks-token`, `ssobar kubeconfig`, `ssobar aws-auth`: EKS access with SSO credentials.
 
-use crate::credentials::fetch;
+use crate::expired::{self, Attended, WaitArg};
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
@@ -32,6 +32,8 @@ pub struct EksTokenArgs {
     /// Assume this role with the profile's credentials first.
     #[arg(long)]
     role_arn: Option<String>,
+    #[command(flatten)]
+    wait: WaitArg,
 }
 
 /// The ExecCredential versions `ssobar kubeconfig` can write.
@@ -159,7 +161,12 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     let session_token = credentials::session_token_file(&ctx, &steps)
         .map(|path| (eks::file_stamp(&path), path))
         .map(|(stamp, path)| (path, stamp));
-    let creds = fetch(&ctx, &steps)?;
+    let creds = expired::fetch(
+        &ctx,
+        &steps,
+        args.wait,
+        Attended::for_kubectl(api.interactive),
+    )?;
     let top = steps.last().context("a profile with no credentials")?;
     let marker = credentials::mark_current(&paths.runtime_dir, top, &creds)
         .context("cannot write to the runtime folder")?;
@@ -221,7 +228,7 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
         }
         _ => {
             let steps = plan(&config, &args.profile)?;
-            let creds = fetch(ctx, &steps)?;
+            let creds = expired::fetch(ctx, &steps, WaitArg::default(), Attended::from_stderr())?;
             let eks = EksClient::new(&ctx.env, &region, &creds)?;
             let cluster = runtime()?.block_on(eks.describe_cluster(&args.cluster_id))?;
             (cluster.endpoint, cluster.certificate_authority_data)
@@ -304,7 +311,7 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
         );
     };
     let identity_center_region = session.region.clone();
-    let creds = fetch(ctx, &steps)?;
+    let creds = expired::fetch(ctx, &steps, WaitArg::default(), Attended::from_stderr())?;
     let region = args
         .region
         .clone()

@@ -3,6 +3,7 @@
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
 mod credentials;
+mod expired;
 mod kube;
 mod signin;
 mod status;

@@ -1,10 +1,13 @@
 //! `ssobar login`, `ssobar refresh`, `ssobar logout`: thin layers over `ssobar_core::signin`.
 
 use crate::credentials::profile_or_default;
+use crate::expired::{AppAnswer, WaitArg, ask_app};
 use crate::{Outcome, runtime};
 use anyhow::{Result, bail};
+use ssobar_core::channel::Start;
 use ssobar_core::config::{AwsConfig, SsoSessionConfig};
 use ssobar_core::context::Context;
+use ssobar_core::settings::OnExpired;
 use ssobar_core::signin::{
     self, RefreshOutcome, SignInError, SignInEvent, SignInFlow, SignInOptions, SignInOutcome,
     login_command,
@@ -38,6 +41,8 @@ pub struct LoginArgs {
     /// Sign in even if the session is still valid.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    wait: WaitArg,
 }
 
 /// Arguments of `ssobar refresh`.
@@ -127,6 +132,23 @@ fn until(ctx: &Context, token: &SsoToken) -> String {
     )
 }
 
+/// Signs in to `session` from this terminal, saying on stderr what to do; Ctrl-C cancels
+/// without changing anything.
+pub(crate) fn sign_in_here(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    options: &SignInOptions,
+    login: &str,
+) -> Result<SignInOutcome> {
+    let name = session.id.to_string();
+    runtime()?.block_on(async {
+        tokio::select! {
+            r = signin::sign_in(ctx, session, options, login, &print_event) => r.map_err(anyhow::Error::from),
+            _ = tokio::signal::ctrl_c() => bail!("sign-in to {name} cancelled; nothing was changed (run \"{login}\" to start again)"),
+        }
+    })
+}
+
 fn print_event(event: SignInEvent) {
     match event {
         SignInEvent::WaitingForOtherSignIn => {
@@ -145,7 +167,8 @@ fn print_event(event: SignInEvent) {
     }
 }
 
-/// Runs `ssobar login`.
+/// Runs `ssobar login`: through the running tray app when there is one (so the tray shows
+/// it and every waiting helper gets it), else here.
 pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
     let config = ctx.load_config();
     let target = select_one(ctx, &config, &args.select)?;
@@ -156,21 +179,34 @@ pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
         ..SignInOptions::default()
     };
     let name = target.session.id.to_string();
-    let outcome = runtime()?.block_on(async {
-        tokio::select! {
-            r = signin::sign_in(ctx, &target.session, &options, &target.login, &print_event) => r.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => bail!("sign-in to {name} cancelled; nothing was changed (run \"{}\" to start again)", target.login),
-        }
-    })?;
-    let token = outcome.token();
-    match &outcome {
-        SignInOutcome::AlreadySignedIn(_) => println!(
+    let valid = match ctx.tokens.load(&target.session.id) {
+        CachedToken::Present(token) => (token.expires_at > ctx.now()).then_some(token),
+        _ => None,
+    };
+    if let Some(token) = valid.filter(|_| !args.force) {
+        println!(
             "Already signed in to {name} {}; use --force to sign in again.",
-            until(ctx, token)
+            until(ctx, &token)
+        );
+        return Ok(Outcome::Success);
+    }
+    // The terminal's own ways (a device code, a URL to copy) stay in the terminal.
+    let through_app = ctx.settings.on_expired == OnExpired::App
+        && !args.device_code
+        && !args.no_browser
+        && matches!(
+            ask_app(ctx, &target.session, &target.login, args.wait, Start::Now)?,
+            AppAnswer::SignedIn
+        );
+    if !through_app {
+        sign_in_here(ctx, &target.session, &options, &target.login)?;
+    }
+    match ctx.tokens.load(&target.session.id) {
+        CachedToken::Present(token) => println!("Signed in to {name} {}.", until(ctx, &token)),
+        _ => bail!(
+            "the sign-in to {name} left no token; run \"{}\" again",
+            target.login
         ),
-        SignInOutcome::SignedIn(_) | SignInOutcome::SignedInElsewhere(_) => {
-            println!("Signed in to {name} {}.", until(ctx, token));
-        }
     }
     Ok(Outcome::Success)
 }
