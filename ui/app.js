@@ -77,6 +77,7 @@ function card(s, index) {
     Number.isFinite(expires) ? h('p', { class: 'expiry', dataset: { expires: String(expires) } }, expiryText(expires, appNow())) : null,
     s.refresh_failed ? h('p', { class: 'alert' }, h('strong', {}, 'Sign-in needed. '), s.refresh_failed) : null,
     s.detail ? h('p', { class: 'detail' }, s.detail) : null,
+    s.waiting_line ? waitingCallers(s, titleId) : null,
     h(
       'div',
       { class: 'actions' },
@@ -87,6 +88,21 @@ function card(s, index) {
     ),
     note ? h('p', { class: `note ${note.tone}` }, note.text) : null,
     profileTable(s),
+  );
+}
+
+// Commands blocked on this session's sign-in (kubectl through `ssobar eks-token`, say), and a
+// Cancel that fails them at once; it stays usable while the sign-in runs.
+function waitingCallers(s, titleId) {
+  return h(
+    'div',
+    { class: 'waiting alert', role: 'status' },
+    h('p', {}, h('strong', {}, s.waiting_line)),
+    h('ul', { class: 'callers' }, ...s.waiting.map((caller) => h('li', {}, caller))),
+    h('button', {
+      type: 'button', class: 'cancel-requests', dataset: { key: 'cancel-requests' },
+      'aria-describedby': titleId, onclick: () => run(s.id, 'cancel_sign_in', 'Cancelled; the waiting commands were told.'),
+    }, 'Cancel'),
   );
 }
 

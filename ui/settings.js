@@ -24,6 +24,7 @@ export function initSettings() {
     f.silent_refresh.checked = Boolean(s.silent_refresh);
     f.token_store.value = s.token_store;
     f.sign_in_flow.value = s.sign_in_flow;
+    f.on_sign_in_request.value = s.on_sign_in_request;
     f.start_at_login.checked = Boolean(s.start_at_login);
   }
 
@@ -50,6 +51,7 @@ export function initSettings() {
       silent_refresh: f.silent_refresh.checked,
       token_store: f.token_store.value,
       sign_in_flow: f.sign_in_flow.value,
+      on_sign_in_request: f.on_sign_in_request.value,
       start_at_login: f.start_at_login.checked,
     };
     saving = true;

@@ -4,6 +4,7 @@
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
 use serde::Serialize;
+use ssobar_core::channel::{Failure, Reply};
 use ssobar_core::config::SessionId;
 use ssobar_core::credential_env::{self, Shell};
 use ssobar_core::credentials::{Vault, plan};
@@ -151,6 +152,17 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
         let result = signin::sign_in(&ctx, &session, &options, &command, &on_event).await;
         state.shared().sign_ins.remove(&task_id);
         state.set_busy(&task_id, false);
+        match &result {
+            Ok(_) => crate::requests::answer(&task_app, &task_id, &Reply::SignedIn),
+            Err(e) => crate::requests::answer(
+                &task_app,
+                &task_id,
+                &Reply::Failed {
+                    why: Failure::SignInFailed,
+                    detail: Some(e.to_string()),
+                },
+            ),
+        }
         match result {
             Ok(outcome) => {
                 let expires = outcome.token().expires_at;
@@ -211,7 +223,7 @@ fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
     }
 }
 
-/// Cancels a running sign-in.
+/// Cancels a running sign-in, and fails every helper waiting for one at once.
 pub fn cancel_sign_in(app: &AppHandle, id: &SessionId) {
     let state = app.state::<AppState>();
     let task = state.shared().sign_ins.remove(id);
@@ -220,6 +232,11 @@ pub fn cancel_sign_in(app: &AppHandle, id: &SessionId) {
         state.set_busy(id, false);
         emit(app, SignInProgress::new(id, "cancelled"));
     }
+    let cancelled = Reply::Failed {
+        why: Failure::Cancelled,
+        detail: None,
+    };
+    crate::requests::answer(app, id, &cancelled);
 }
 
 /// Opens the running sign-in's URL again.

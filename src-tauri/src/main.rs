@@ -9,6 +9,7 @@ mod actions;
 mod commands;
 mod demo;
 mod notices;
+mod requests;
 mod resume;
 mod state;
 mod tray;
@@ -150,6 +151,7 @@ fn main() {
             if let Err(e) = watch::apply_start_at_login(app.handle(), start_at_login) {
                 eprintln!("ssobar-app: cannot change start at login: {e}");
             }
+            requests::serve(app.handle());
             watch::start(app.handle().clone());
             resume::start(app.handle());
             if open_at_start {
@@ -179,7 +181,10 @@ fn main() {
             RunEvent::ExitRequested {
                 api, code: None, ..
             } => api.prevent_exit(),
-            RunEvent::Exit => app.state::<AppState>().shut_down(),
+            RunEvent::Exit => {
+                requests::stop_serving(app);
+                app.state::<AppState>().shut_down();
+            }
             _ => {}
         }
     });

@@ -42,6 +42,8 @@ pub struct Inner {
     pub notifier: Notifier,
     /// Running sign-ins.
     pub sign_ins: HashMap<SessionId, SignInTask>,
+    /// Helpers waiting for a sign-in (their callers are also in `activity.waiting`).
+    pub waiters: crate::requests::Waiters,
     /// What the tray shows now, to change it only when it changes.
     pub rendered: Option<(Vec<MenuEntry>, TrayState, String)>,
 }
@@ -61,6 +63,8 @@ pub struct AppState {
     /// Held while a view is computed and sent to the window, so that views reach it in the
     /// order they were computed and a slow, older one never overwrites a newer one.
     pub view_turn: Mutex<()>,
+    /// The socket this app serves sign-in requests on, once bound.
+    pub channel: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl AppState {
             demo,
             watcher: Mutex::new(None),
             view_turn: Mutex::new(()),
+            channel: Mutex::new(None),
         })
     }
 

@@ -112,6 +112,7 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
         inner.status = status.clone();
         (notices, refreshes, learn)
     };
+    crate::requests::answer_signed_in(app, &status);
     for notice in notices {
         notices::show(app, notice);
     }

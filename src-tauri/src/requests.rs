@@ -1,0 +1,257 @@
+//! Sign-in requests from helpers (`ssobar eks-token` run by kubectl, `credential-process` run
+//! by the AWS CLI, ...) over the local channel (`ssobar_core::channel`): one notification per
+//! session however many wait (or the browser at once, as `on_sign_in_request` says), and every
+//! waiter answered when the session's sign-in ends, is cancelled, or lands from elsewhere.
+
+use crate::actions;
+use crate::state::AppState;
+use ssobar_core::channel::server::{Server, SignInDesk, Ticket};
+use ssobar_core::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
+use ssobar_core::config::SessionId;
+use ssobar_core::monitor::sign_in_request_notice;
+use ssobar_core::settings::OnSignInRequest;
+use ssobar_core::status::Status;
+use ssobar_core::token_cache::CachedToken;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tauri::{AppHandle, Manager};
+use tokio::sync::oneshot;
+
+/// A helper waiting for a session's sign-in.
+pub struct Waiter {
+    session: SessionId,
+    caller: Caller,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// Every waiting helper, by ticket.
+#[derive(Default)]
+pub struct Waiters {
+    by_ticket: BTreeMap<u64, Waiter>,
+    /// Sessions whose notification is out: one per session while anyone waits.
+    notified: std::collections::BTreeSet<SessionId>,
+}
+
+impl Waiters {
+    /// Who waits for what, oldest first, as the tray and the window show it.
+    pub fn callers(&self) -> BTreeMap<SessionId, Vec<Caller>> {
+        let mut by_session: BTreeMap<SessionId, Vec<Caller>> = BTreeMap::new();
+        for waiter in self.by_ticket.values() {
+            by_session
+                .entry(waiter.session.clone())
+                .or_default()
+                .push(waiter.caller.clone());
+        }
+        by_session
+    }
+
+    fn take(&mut self, session: &SessionId) -> Vec<Waiter> {
+        let tickets: Vec<u64> = self
+            .by_ticket
+            .iter()
+            .filter(|(_, w)| &w.session == session)
+            .map(|(t, _)| *t)
+            .collect();
+        self.notified.remove(session);
+        tickets
+            .into_iter()
+            .filter_map(|t| self.by_ticket.remove(&t))
+            .collect()
+    }
+}
+
+/// What the app does for a new request, decided under the lock and done after it.
+enum Then {
+    Nothing,
+    StartSignIn,
+    Notify(Vec<Caller>),
+}
+
+struct Desk {
+    app: AppHandle,
+    next_ticket: AtomicU64,
+}
+
+impl SignInDesk for Desk {
+    fn request(&self, caller: Caller, session: &str, start: Start) -> Ticket {
+        let state = self.app.state::<AppState>();
+        let unknown = Ticket::at_once(Reply::Failed {
+            why: Failure::UnknownSession,
+            detail: None,
+        });
+        let Some(id) = SessionId::from_key(session) else {
+            return unknown;
+        };
+        if state.session(&id).is_err() {
+            return unknown;
+        }
+        let ctx = state.ctx();
+        // Signed in between the helper's look and its request: it reads the token again.
+        if let CachedToken::Present(token) = ctx.tokens.load(&id)
+            && token.expires_at > ctx.now()
+        {
+            return Ticket::at_once(Reply::SignedIn);
+        }
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let (reply, outcome) = oneshot::channel();
+        let (prompt, then) = {
+            let mut inner = state.shared();
+            inner.waiters.by_ticket.insert(
+                ticket,
+                Waiter {
+                    session: id.clone(),
+                    caller,
+                    reply,
+                },
+            );
+            inner.activity.waiting = inner.waiters.callers();
+            let browser_now =
+                start == Start::Now || ctx.settings.on_sign_in_request == OnSignInRequest::Browser;
+            if inner.sign_ins.contains_key(&id) {
+                (Prompt::SigningIn, Then::Nothing)
+            } else if browser_now {
+                (Prompt::SigningIn, Then::StartSignIn)
+            } else if inner.waiters.notified.insert(id.clone()) {
+                let callers = inner.activity.waiting.get(&id).cloned().unwrap_or_default();
+                (Prompt::Notification, Then::Notify(callers))
+            } else {
+                (Prompt::Notification, Then::Nothing)
+            }
+        };
+        match then {
+            Then::Nothing => {}
+            Then::StartSignIn => actions::start_sign_in(&self.app, id, None),
+            Then::Notify(callers) => {
+                crate::notices::show(&self.app, sign_in_request_notice(&id, &callers));
+            }
+        }
+        state.poke.notify_one();
+        Ticket {
+            reply: Reply::Waiting { prompt },
+            outcome: Some((ticket, outcome)),
+        }
+    }
+
+    fn hang_up(&self, ticket: u64) {
+        let state = self.app.state::<AppState>();
+        {
+            let mut inner = state.shared();
+            if let Some(waiter) = inner.waiters.by_ticket.remove(&ticket)
+                && !inner
+                    .waiters
+                    .by_ticket
+                    .values()
+                    .any(|w| w.session == waiter.session)
+            {
+                inner.waiters.notified.remove(&waiter.session);
+            }
+            inner.activity.waiting = inner.waiters.callers();
+        }
+        state.poke.notify_one();
+    }
+}
+
+/// Answers every helper waiting for `session`.
+pub fn answer(app: &AppHandle, session: &SessionId, reply: &Reply) {
+    let state = app.state::<AppState>();
+    let waiters = {
+        let mut inner = state.shared();
+        let waiters = inner.waiters.take(session);
+        inner.activity.waiting = inner.waiters.callers();
+        waiters
+    };
+    if waiters.is_empty() {
+        return;
+    }
+    for waiter in waiters {
+        // A helper that hung up meanwhile has nobody to read this.
+        let _ = waiter.reply.send(reply.clone());
+    }
+    state.poke.notify_one();
+}
+
+/// Answers the waiters of sessions that are signed in now (from a terminal, or `aws sso
+/// login`): the status the background loop just computed says so.
+pub fn answer_signed_in(app: &AppHandle, status: &Status) {
+    let waiting: Vec<SessionId> = app
+        .state::<AppState>()
+        .shared()
+        .activity
+        .waiting
+        .keys()
+        .cloned()
+        .collect();
+    for id in waiting {
+        let signed_in = status
+            .sessions
+            .iter()
+            .any(|s| s.id == id && s.state.is_signed_in());
+        if signed_in {
+            answer(app, &id, &Reply::SignedIn);
+        }
+    }
+}
+
+fn answer_all_quit(app: &AppHandle) {
+    let sessions: Vec<SessionId> = app
+        .state::<AppState>()
+        .shared()
+        .activity
+        .waiting
+        .keys()
+        .cloned()
+        .collect();
+    let reply = Reply::Failed {
+        why: Failure::AppQuit,
+        detail: None,
+    };
+    for id in sessions {
+        answer(app, &id, &reply);
+    }
+}
+
+/// Serves the channel from start-up. A socket left by an app that died is replaced; when it
+/// cannot be served the app runs on without it and says so (helpers then sign in from their
+/// terminal, or fail with the command to run).
+pub fn serve(app: &AppHandle) {
+    let path = socket_path(&app.state::<AppState>().ctx().paths);
+    let server = match Server::bind(&path) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "ssobar-app: cannot serve sign-in requests at {} ({e}); kubectl and the AWS CLI will ask for \"ssobar login\" instead",
+                path.display()
+            );
+            return;
+        }
+    };
+    *app.state::<AppState>()
+        .channel
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(path);
+    let desk = Arc::new(Desk {
+        app: app.clone(),
+        next_ticket: AtomicU64::new(0),
+    });
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = server.serve(desk).await {
+            eprintln!("ssobar-app: sign-in requests are no longer served: {e}");
+        }
+    });
+}
+
+/// Fails every waiter and deletes the socket this app bound, as the app quits, so helpers
+/// find no app at once.
+pub fn stop_serving(app: &AppHandle) {
+    answer_all_quit(app);
+    let bound = app
+        .state::<AppState>()
+        .channel
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(path) = bound {
+        let _ = std::fs::remove_file(path);
+    }
+}
