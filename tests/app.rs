@@ -18,6 +18,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
+#[path = "app/handoff.rs"]
+mod handoff;
+
 const APP: &str = env!("CARGO_BIN_EXE_ssobar-app");
 
 /// The app is a single instance per D-Bus session: tests take turns.

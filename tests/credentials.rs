@@ -297,7 +297,8 @@ fn env_output_evaluates_in_sh() {
 fn an_expired_session_names_the_command_to_run() {
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Ignore);
-    w.seed_sign_in(-3600);
+    // No refresh token: only a browser sign-in brings it back.
+    w.seed_sign_in_with(-3600, &[]);
     let ran = w
         .command()
         .args(["credential-process", "--profile", "dev"])
@@ -506,4 +507,76 @@ fn a_sign_out_done_elsewhere_stops_the_fast_paths() {
     w.seed_sign_in(3600);
     process_json(&w, "dev");
     assert_eq!(w.calls(Operation::GetRoleCredentials), 2);
+}
+
+#[test]
+fn an_expired_session_with_a_refresh_token_is_renewed_without_a_browser() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    let issued = w.seed_sign_in(-60);
+    let ran = w
+        .ssobar(&["credential-process", "--profile", "dev"])
+        .success();
+    assert!(ran.json()["AccessKeyId"].is_string(), "{}", ran.stdout);
+    assert_eq!(ran.stderr, "");
+    assert_eq!(w.calls(Operation::CreateToken), 1, "one refresh");
+    assert_eq!(w.calls(Operation::Authorize), 0);
+    assert!(w.browser.opened().is_empty(), "no browser");
+    assert_ne!(
+        w.token().unwrap()["accessToken"],
+        issued.access_token.as_str()
+    );
+}
+
+/// Runs `ssobar ARGS` on a pseudo-terminal (`script`), as from a shell, and returns how it
+/// ended and what it printed (stdout and stderr mixed, as a terminal shows them).
+fn on_a_terminal(w: &World, args: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = w.sandbox.command("script");
+    command
+        .args(["--quiet", "--return", "--command"])
+        .arg(format!("{SSOBAR} {args}"))
+        .arg("/dev/null");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let ran = command.output().unwrap();
+    (
+        ran.status.success(),
+        String::from_utf8_lossy(&ran.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn with_no_app_a_terminal_signs_in_itself_and_the_command_goes_on() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in_with(-60, &[]);
+    let (ok, shown) = on_a_terminal(&w, "credential-process --profile dev", &[]);
+    assert!(ok, "{shown}");
+    assert!(
+        shown.contains("Opened the sign-in page in your browser"),
+        "{shown}"
+    );
+    assert!(shown.contains("\"AccessKeyId\""), "{shown}");
+    assert_eq!(w.browser.opened().len(), 1);
+    assert_eq!(w.calls(Operation::Authorize), 1);
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
+}
+
+#[test]
+fn on_expired_fail_fails_even_on_a_terminal() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in_with(-60, &[]);
+    let (ok, shown) = on_a_terminal(
+        &w,
+        "credential-process --profile dev",
+        &[("SSOBAR_ON_EXPIRED", "fail")],
+    );
+    assert!(!ok);
+    assert!(
+        shown.contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{shown}"
+    );
+    assert!(w.browser.opened().is_empty());
 }

@@ -352,13 +352,20 @@ fn botocore_signs_the_same_request_to_the_same_signature() {
 }
 
 #[test]
-fn an_expired_session_fails_with_one_line_and_no_browser() {
+fn an_expired_session_fails_at_once_with_one_line_and_no_browser() {
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
-    w.seed_sign_in(-60);
+    // No refresh token, no app, no terminal: nothing may sign in.
+    w.seed_sign_in_with(-60, &[]);
+    let started = std::time::Instant::now();
     let ran = w
         .ssobar(&["eks-token", "--profile", "dev", "--cluster-id", "prod"])
         .expect_code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "failed after {:?}",
+        started.elapsed()
+    );
     assert_eq!(ran.stdout, "");
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
     assert!(
@@ -368,6 +375,30 @@ fn an_expired_session_fails_with_one_line_and_no_browser() {
         ran.stderr
     );
     assert!(w.browser.opened().is_empty());
+}
+
+#[test]
+fn kubectl_passing_its_terminal_lets_eks_token_sign_in_itself() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in_with(-60, &[]);
+    let ran = Ran::run(
+        w.command()
+            .args(["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+            .env(
+                "KUBERNETES_EXEC_INFO",
+                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#,
+            ),
+    )
+    .success();
+    assert!(ran.json()["status"]["token"].is_string(), "{}", ran.stdout);
+    assert!(
+        ran.stderr.contains("Opened the sign-in page"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(w.browser.opened().len(), 1);
+    assert_eq!(w.calls(Operation::Authorize), 1);
 }
 
 #[test]
