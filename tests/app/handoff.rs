@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The `ssobar` beside the app under test (`cargo test --workspace` builds both).
+/// The `ssobar` beside the app under test. `cargo test --workspace` (scripts/test) builds both;
+/// `cargo test -p ssobar-app` alone does not rebuild it, so build it first then.
 fn ssobar() -> String {
     let path = Path::new(APP).with_file_name("ssobar");
     assert!(
@@ -510,4 +511,51 @@ fn a_connection_from_another_user_is_refused() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert!(w.browser.opened().is_empty(), "nothing started for it");
+}
+
+#[test]
+fn login_in_a_terminal_goes_through_the_app_and_frees_its_waiters() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let w = expired_world(BrowserMode::Follow);
+    let _app = serving_app(&w);
+    let waiters: Vec<Helper> = (0..3).map(|_| credential_process(&w)).collect();
+    all_waiting(&waiters);
+    let login = w.ssobar(&["login", "--sso-session", &w.session]).success();
+    assert!(
+        login
+            .stdout
+            .starts_with(&format!("Signed in to {} until", w.session)),
+        "{}",
+        login.stdout
+    );
+    for mut waiter in waiters {
+        let (ok, stdout, stderr) = waiter.finish();
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("AccessKeyId"));
+    }
+    assert_eq!(w.calls(Operation::Authorize), 1, "one sign-in for all four");
+    assert_eq!(w.browser.opened().len(), 1);
+    // --force signs in again although the session is valid, which the app would not.
+    w.ssobar(&["login", "--sso-session", &w.session, "--force"])
+        .success();
+    assert_eq!(w.calls(Operation::Authorize), 2);
+}
+
+#[test]
+fn a_sign_in_from_elsewhere_lets_the_waiters_go_on() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = expired_world(BrowserMode::Ignore);
+    let _app = serving_app(&w);
+    let waiters: Vec<Helper> = (0..3).map(|_| credential_process(&w)).collect();
+    all_waiting(&waiters);
+    // As `aws sso login` in another terminal would: a new token in the cache.
+    w.seed_sign_in(8 * 3600);
+    for mut waiter in waiters {
+        let (ok, _, stderr) = waiter.finish();
+        assert!(ok, "{stderr}");
+    }
+    assert!(w.browser.opened().is_empty(), "the app opened nothing");
 }

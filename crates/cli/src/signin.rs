@@ -190,10 +190,12 @@ pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
         );
         return Ok(Outcome::Success);
     }
-    // The terminal's own ways (a device code, a URL to copy) stay in the terminal.
+    // The terminal's own ways (a device code, a URL to copy) stay in the terminal, and so
+    // does --force: the app answers "signed in" for a session that still is.
     let through_app = ctx.settings.on_expired == OnExpired::App
         && !args.device_code
         && !args.no_browser
+        && !args.force
         && matches!(
             ask_app(ctx, &target.session, &target.login, args.wait, Start::Now)?,
             AppAnswer::SignedIn
