@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 use ssobar_core::config::SessionId;
-use ssobar_core::token_cache::{SsoToken, TokenCache, TokenStore};
+use ssobar_core::sso::token_cache::{SsoToken, TokenCache, TokenStore};
 use ssobar_fake_aws::{FakeAws, FakeConfig, Operation};
 use ssobar_testkit::{BrowserMode, Sandbox, World, botocore, format_utc};
 

@@ -5,7 +5,7 @@
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
 
-use ssobar_core::keychain::{
+use ssobar_core::creds::keychain::{
     Keychain, KeychainError, SecretStore, delete_value, read_value, write_value,
 };
 use ssobar_testkit::{require_secret_service, secret_tool_entries};

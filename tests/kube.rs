@@ -138,7 +138,7 @@ fn tampered_foreign_and_expired_tokens_are_refused() {
         c.w.ssobar(&["credential-process", "--profile", "dev"])
             .success()
             .json();
-    let credentials = ssobar_core::credentials::AwsCredentials {
+    let credentials = ssobar_core::creds::AwsCredentials {
         access_key_id: creds["AccessKeyId"].as_str().unwrap().into(),
         secret_access_key: creds["SecretAccessKey"].as_str().unwrap().into(),
         session_token: Some(creds["SessionToken"].as_str().unwrap().into()),
@@ -146,7 +146,8 @@ fn tampered_foreign_and_expired_tokens_are_refused() {
     };
     let old = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(16);
     let expired =
-        ssobar_core::eks::presign(&credentials, "prod", "us-east-1", c.w.fake.url(), old).unwrap();
+        ssobar_core::kube::eks::presign(&credentials, "prod", "us-east-1", c.w.fake.url(), old)
+            .unwrap();
     let ran = kubectl_with_token(&c, &expired.token).expect_code(1);
     assert!(ran.stderr.contains("Unauthorized"), "{}", ran.stderr);
     let refused = c

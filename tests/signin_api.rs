@@ -3,12 +3,12 @@
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
 
+use ssobar_core::aws::oidc::{Grant, OidcClient};
 use ssobar_core::config::{SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::env::Env;
-use ssobar_core::oidc::{Grant, OidcClient};
-use ssobar_core::pkce;
-use ssobar_core::signin::{self, REGISTERED_REDIRECT_URI, SignInError, SignInOptions};
+use ssobar_core::sso::pkce;
+use ssobar_core::sso::signin::{self, REGISTERED_REDIRECT_URI, SignInError, SignInOptions};
 use ssobar_fake_aws::{FakeAws, FakeConfig};
 use ssobar_testkit::{BrowserMode, Ran, Sandbox, ScriptedBrowser};
 use std::process::Command;

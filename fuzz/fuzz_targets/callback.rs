@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssobar_core::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
+use ssobar_core::sso::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
 
 fuzz_target!(|data: &[u8]| {
     // Any head, as it arrives on the socket.

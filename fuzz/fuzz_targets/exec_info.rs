@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssobar_core::eks::exec_api;
+use ssobar_core::kube::eks::exec_api;
 
 const KNOWN: [&str; 3] = [
     "client.authentication.k8s.io/v1",

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_yaml_ng::Value;
-use ssobar_core::kubeconfig::{ClusterAccess, ExecPlugin, merge};
+use ssobar_core::kube::kubeconfig::{ClusterAccess, ExecPlugin, merge};
 
 fn access() -> ClusterAccess {
     ClusterAccess {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssobar_core::token_cache::parse_token;
+use ssobar_core::sso::token_cache::parse_token;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(token) = parse_token(data) else {

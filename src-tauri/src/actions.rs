@@ -4,15 +4,15 @@
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
 use serde::Serialize;
-use ssobar_core::channel::{Failure, Reply};
+use ssobar_core::app::channel::{Failure, Reply};
+use ssobar_core::app::tray::{MenuAction, RefreshRefusal, expired_sessions};
+use ssobar_core::aws::portal::PortalClient;
 use ssobar_core::config::SessionId;
-use ssobar_core::credential_env::{self, Shell};
-use ssobar_core::credentials::{Vault, plan};
-use ssobar_core::portal::PortalClient;
-use ssobar_core::signin::{self, SignInEvent, SignInFlow, SignInOptions};
-use ssobar_core::time::format_local;
-use ssobar_core::token_cache::CachedToken;
-use ssobar_core::tray::{MenuAction, RefreshRefusal, expired_sessions};
+use ssobar_core::creds::credential_env::{self, Shell};
+use ssobar_core::creds::{Vault, plan};
+use ssobar_core::sso::signin::{self, SignInEvent, SignInFlow, SignInOptions};
+use ssobar_core::sso::token_cache::CachedToken;
+use ssobar_core::util::time::format_local;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
@@ -244,7 +244,7 @@ pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String>
     let state = app.state::<AppState>();
     let url = state.shared().sign_ins.get(id).and_then(SignInTask::url);
     let url = url.ok_or_else(|| "no sign-in is waiting for the browser".to_owned())?;
-    ssobar_core::browser::open_url(&state.ctx().env, &url).map(|_| ())
+    ssobar_core::sso::browser::open_url(&state.ctx().env, &url).map(|_| ())
 }
 
 /// Refreshes a session; `force` refreshes even outside the refresh window.

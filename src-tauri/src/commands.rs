@@ -2,11 +2,11 @@
 
 use crate::actions;
 use crate::state::AppState;
+use ssobar_core::app::monitor::{StatusView, status_view};
 use ssobar_core::config::SessionId;
-use ssobar_core::credentials::{Vault, plan};
-use ssobar_core::monitor::{StatusView, status_view};
+use ssobar_core::creds::{Vault, plan};
 use ssobar_core::settings::Settings;
-use ssobar_core::signin::SignInFlow;
+use ssobar_core::sso::signin::SignInFlow;
 use std::collections::BTreeMap;
 use tauri::{AppHandle, Manager, State};
 

@@ -7,7 +7,7 @@
 //! own, and it runs beside a real instance instead of handing over to it. A build without
 //! the `demo` feature has no fake AWS in it at all.
 
-use ssobar_core::keychain::Keychain;
+use ssobar_core::creds::keychain::Keychain;
 
 /// Where the demo keeps its (fake) role credentials: never among the person's real ones.
 pub const KEYCHAIN: Keychain = Keychain::named("ssobar-demo");
@@ -29,7 +29,7 @@ mod with_fake {
     use super::is_sealed_off;
     use ssobar_core::config::SessionId;
     use ssobar_core::context::Context;
-    use ssobar_core::credentials::Vault;
+    use ssobar_core::creds::Vault;
     use ssobar_core::env::Env;
     use ssobar_fake_aws::{FakeAws, FakeConfig, demo};
 

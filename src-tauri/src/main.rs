@@ -81,7 +81,7 @@ fn start_again() {
 }
 
 /// Logs to stderr what `RUST_LOG` asks for, redacted as `ssobar`'s log is (see
-/// `ssobar_core::secret::redact_log`); without the variable nothing is installed.
+/// `ssobar_core::util::secret::redact_log`); without the variable nothing is installed.
 fn install_log_subscriber() {
     if std::env::var_os("RUST_LOG").is_none() {
         return;
@@ -90,7 +90,7 @@ fn install_log_subscriber() {
     // first.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(|| ssobar_core::secret::RedactingWriter::new(std::io::stderr()))
+        .with_writer(|| ssobar_core::util::secret::RedactingWriter::new(std::io::stderr()))
         .try_init();
 }
 

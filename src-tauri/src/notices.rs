@@ -2,7 +2,7 @@
 //! the app carries on: the tray still shows everything.
 
 use crate::actions;
-use ssobar_core::monitor::Notice;
+use ssobar_core::app::monitor::Notice;
 use tauri::AppHandle;
 
 /// Shows a notice; its "Sign in" action (or a click, where actions are not offered) signs in.

@@ -1,17 +1,17 @@
 //! Sign-in requests from helpers (`ssobar eks-token` run by kubectl, `credential-process` run
-//! by the AWS CLI, ...) over the local channel (`ssobar_core::channel`): one notification per
+//! by the AWS CLI, ...) over the local channel (`ssobar_core::app::channel`): one notification per
 //! session however many wait (or the browser at once, as `on_sign_in_request` says), and every
 //! waiter answered when the session's sign-in ends, is cancelled, or lands from elsewhere.
 
 use crate::actions;
 use crate::state::AppState;
-use ssobar_core::channel::server::{Server, SignInDesk, Ticket};
-use ssobar_core::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
+use ssobar_core::app::channel::server::{Server, SignInDesk, Ticket};
+use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
+use ssobar_core::app::monitor::sign_in_request_notice;
 use ssobar_core::config::SessionId;
-use ssobar_core::monitor::sign_in_request_notice;
 use ssobar_core::settings::OnSignInRequest;
+use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::status::Status;
-use ssobar_core::token_cache::CachedToken;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,13 +1,13 @@
 //! What the app holds between events: the context, the last status, and what it is doing.
 
 use crate::demo::Demo;
+use ssobar_core::app::monitor::Notifier;
+use ssobar_core::app::tray::{Activity, MenuEntry, TrayState};
 use ssobar_core::config::{AwsConfig, SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;
+use ssobar_core::creds::keychain::Keychain;
 use ssobar_core::env::Env;
-use ssobar_core::keychain::Keychain;
-use ssobar_core::monitor::Notifier;
 use ssobar_core::status::{self, Status};
-use ssobar_core::tray::{Activity, MenuEntry, TrayState};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tokio::sync::Notify;
@@ -136,7 +136,7 @@ impl AppState {
             .load_config()
             .session_config(id)
             .map_err(|e| e.to_string())?;
-        let command = ssobar_core::signin::login_command(&session, profile.as_deref());
+        let command = ssobar_core::sso::signin::login_command(&session, profile.as_deref());
         Ok((session, command))
     }
 

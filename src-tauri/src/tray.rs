@@ -2,7 +2,7 @@
 
 use crate::actions;
 use crate::state::AppState;
-use ssobar_core::tray::{self as model, MenuEntry, TrayState};
+use ssobar_core::app::tray::{self as model, MenuEntry, TrayState};
 use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;

@@ -5,7 +5,7 @@ use crate::actions;
 use crate::state::AppState;
 use crate::{WINDOW, notices, tray};
 use notify::{RecursiveMode, Watcher};
-use ssobar_core::monitor::{due_refreshes, forget_renewed_refusals, next_wake};
+use ssobar_core::app::monitor::{due_refreshes, forget_renewed_refusals, next_wake};
 use ssobar_core::settings::Settings;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};

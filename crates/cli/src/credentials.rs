@@ -5,8 +5,8 @@ use crate::Outcome;
 use crate::expired::{self, Attended, WaitArg};
 use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
-use ssobar_core::credential_env::{self, MARKER, removed, variables};
-use ssobar_core::credentials::{AwsCredentials, Step, Vault, plan};
+use ssobar_core::creds::credential_env::{self, MARKER, removed, variables};
+use ssobar_core::creds::{AwsCredentials, Step, Vault, plan};
 use std::io::Write;
 
 /// Which profile's credentials.

@@ -5,15 +5,15 @@
 
 use crate::runtime;
 use anyhow::{Result, anyhow, bail};
-use ssobar_core::channel::{
+use ssobar_core::app::channel::{
     self, AppLink, Failure, LinkError, Prompt, Recovery, Reply, Request, Start, recovery_order,
 };
 use ssobar_core::config::SsoSessionConfig;
 use ssobar_core::context::Context;
-use ssobar_core::credentials::{AwsCredentials, CredentialsError, Step};
-use ssobar_core::signin::{self, RefreshOutcome, SignInError, login_command};
-use ssobar_core::text::printable;
-use ssobar_core::token_cache::CachedToken;
+use ssobar_core::creds::{AwsCredentials, CredentialsError, Step};
+use ssobar_core::sso::signin::{self, RefreshOutcome, SignInError, login_command};
+use ssobar_core::sso::token_cache::CachedToken;
+use ssobar_core::util::text::printable;
 use std::io::IsTerminal;
 use std::time::Duration;
 

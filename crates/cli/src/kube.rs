@@ -4,16 +4,16 @@ use crate::expired::{self, Attended, WaitArg};
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
-use ssobar_core::aws_auth::{self, AccessPolicy, PolicyGrant, SsoRole};
+use ssobar_core::aws::eks_cluster::EksClient;
+use ssobar_core::aws::endpoints::{Service, endpoint};
+use ssobar_core::aws::sts::StsClient;
 use ssobar_core::context::Context;
-use ssobar_core::credentials::{self, Step, plan, plan_assuming};
-use ssobar_core::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
-use ssobar_core::eks_cluster::EksClient;
-use ssobar_core::endpoints::{Service, endpoint};
+use ssobar_core::creds::{self, Step, plan, plan_assuming};
 use ssobar_core::env::Env;
-use ssobar_core::kubeconfig::{self, ClusterAccess, ExecPlugin, Update};
+use ssobar_core::kube::aws_auth::{self, AccessPolicy, PolicyGrant, SsoRole};
+use ssobar_core::kube::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
+use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecPlugin, Update};
 use ssobar_core::paths::Paths;
-use ssobar_core::sts::StsClient;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -158,7 +158,7 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         None => plan(&config, &args.profile)?,
     };
     // Stamped before the credentials are read, as the config is.
-    let session_token = credentials::session_token_file(&ctx, &steps)
+    let session_token = creds::session_token_file(&ctx, &steps)
         .map(|path| (eks::file_stamp(&path), path))
         .map(|(stamp, path)| (path, stamp));
     let creds = expired::fetch(
@@ -168,7 +168,7 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         Attended::for_kubectl(api.interactive),
     )?;
     let top = steps.last().context("a profile with no credentials")?;
-    let marker = credentials::mark_current(&paths.runtime_dir, top, &creds)
+    let marker = creds::mark_current(&paths.runtime_dir, top, &creds)
         .context("cannot write to the runtime folder")?;
     let region = args
         .region

@@ -12,10 +12,10 @@ mod table;
 use clap::{Parser, Subcommand};
 use ssobar_core::aws::CallError;
 use ssobar_core::context::Context;
-use ssobar_core::credentials::CredentialsError;
+use ssobar_core::creds::CredentialsError;
 use ssobar_core::env::Env;
-use ssobar_core::secret::RedactingWriter;
-use ssobar_core::signin::SignInError;
+use ssobar_core::sso::signin::SignInError;
+use ssobar_core::util::secret::RedactingWriter;
 use std::process::ExitCode;
 
 /// Keeps AWS IAM Identity Center (SSO) sessions alive for the terminal and kubectl.

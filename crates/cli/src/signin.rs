@@ -1,20 +1,20 @@
-//! `ssobar login`, `ssobar refresh`, `ssobar logout`: thin layers over `ssobar_core::signin`.
+//! `ssobar login`, `ssobar refresh`, `ssobar logout`: thin layers over `ssobar_core::sso::signin`.
 
 use crate::credentials::profile_or_default;
 use crate::expired::{AppAnswer, WaitArg, ask_app};
 use crate::{Outcome, runtime};
 use anyhow::{Result, bail};
-use ssobar_core::channel::Start;
+use ssobar_core::app::channel::Start;
 use ssobar_core::config::{AwsConfig, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::settings::OnExpired;
-use ssobar_core::signin::{
+use ssobar_core::sso::signin::{
     self, RefreshOutcome, SignInError, SignInEvent, SignInFlow, SignInOptions, SignInOutcome,
     login_command,
 };
+use ssobar_core::sso::token_cache::{CachedToken, SsoToken};
 use ssobar_core::status::referenced_sessions;
-use ssobar_core::time::{format_duration, format_local};
-use ssobar_core::token_cache::{CachedToken, SsoToken};
+use ssobar_core::util::time::{format_duration, format_local};
 
 /// Which session a command is about.
 #[derive(clap::Args)]

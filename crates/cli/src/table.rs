@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use ssobar_core::status::{ProfileStatus, SessionState};
-use ssobar_core::time::{format_duration, format_local};
+use ssobar_core::util::time::{format_duration, format_local};
 
 /// Whether to colour the STATE column.
 #[derive(Clone, Copy, PartialEq, Eq)]

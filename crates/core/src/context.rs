@@ -3,12 +3,12 @@
 //! and a fixed clock.
 
 use crate::config::AwsConfig;
+use crate::creds::keychain::{Keychain, KeychainTokenStore, SecretStore};
 use crate::env::Env;
-use crate::keychain::{Keychain, KeychainTokenStore, SecretStore};
 use crate::paths::{NoHomeDir, Paths};
 use crate::settings::Settings;
 use crate::settings::TokenStoreKind;
-use crate::token_cache::{SwitchableStore, TokenCache, TokenStore};
+use crate::sso::token_cache::{SwitchableStore, TokenCache, TokenStore};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub fn token_store(
             if !marker.exists() {
                 // Best effort: without it, a later switch back would not look for tokens left
                 // in the keychain (which at least is not a plain file).
-                let _ = crate::fsutil::write_private(&marker, b"");
+                let _ = crate::util::fsutil::write_private(&marker, b"");
             }
             Arc::new(SwitchableStore::new(keychain, Some(cache)))
         }

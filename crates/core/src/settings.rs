@@ -4,7 +4,7 @@
 //! settings file cannot lock anyone out of their sessions.
 
 use crate::env::Env;
-use crate::fsutil;
+use crate::util::fsutil;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::Path;

@@ -7,9 +7,9 @@ use crate::config::{
     AwsConfig, MAX_DOORWAY_HOPS, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig,
 };
 use crate::settings::Settings;
-use crate::signin::session_command;
-use crate::time::format_duration;
-use crate::token_cache::{CachedToken, SsoToken, TokenStore};
+use crate::sso::signin::session_command;
+use crate::sso::token_cache::{CachedToken, SsoToken, TokenStore};
+use crate::util::time::format_duration;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -87,7 +87,7 @@ pub struct ProfileStatus {
     /// See [`SessionState`].
     pub state: SessionState,
     /// When the session's token expires.
-    #[serde(serialize_with = "crate::time::serde_optional_timestamp::serialize")]
+    #[serde(serialize_with = "crate::util::time::serde_optional_timestamp::serialize")]
     pub expires_at: Option<Timestamp>,
     /// The session can be refreshed without a browser.
     pub refreshable: bool,

@@ -9,10 +9,10 @@ use proptest::prelude::*;
 use serde_yaml_ng::value::{Tag, TaggedValue};
 use serde_yaml_ng::{Mapping, Value};
 use ssobar_core::config::{AwsConfig, ConfigText, FileKind};
-use ssobar_core::eks::{DEFAULT_EXEC_API, exec_api};
-use ssobar_core::kubeconfig::{ClusterAccess, ExecPlugin, merge};
-use ssobar_core::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
-use ssobar_core::token_cache::{SsoToken, parse_token};
+use ssobar_core::kube::eks::{DEFAULT_EXEC_API, exec_api};
+use ssobar_core::kube::kubeconfig::{ClusterAccess, ExecPlugin, merge};
+use ssobar_core::sso::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
+use ssobar_core::sso::token_cache::{SsoToken, parse_token};
 
 fn parse(kind: FileKind, text: &str) -> AwsConfig {
     AwsConfig::parse(&[ConfigText {
@@ -303,14 +303,14 @@ proptest! {
 
     #[test]
     fn any_timestamp_text_parses_or_explains(text in "\\PC{0,30}") {
-        let _ = ssobar_core::time::parse_timestamp(&text);
+        let _ = ssobar_core::util::time::parse_timestamp(&text);
     }
 
     #[test]
     fn every_timestamp_written_reads_back(
         seconds in jiff::Timestamp::MIN.as_second()..=jiff::Timestamp::MAX.as_second()
     ) {
-        let written = ssobar_core::time::format_timestamp(jiff::Timestamp::from_second(seconds).unwrap());
-        prop_assert!(ssobar_core::time::parse_timestamp(&written).is_ok(), "{}", written);
+        let written = ssobar_core::util::time::format_timestamp(jiff::Timestamp::from_second(seconds).unwrap());
+        prop_assert!(ssobar_core::util::time::parse_timestamp(&written).is_ok(), "{}", written);
     }
 }

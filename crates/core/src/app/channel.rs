@@ -273,7 +273,7 @@ impl Caller {
 /// A process's command name (Linux's `/proc/PID/comm`), made safe to show.
 fn process_name(pid: u32) -> Option<String> {
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    let name = crate::text::printable(name.trim());
+    let name = crate::util::text::printable(name.trim());
     (!name.is_empty()).then_some(name)
 }
 
@@ -358,7 +358,7 @@ pub mod server {
                     "a socket path with no folder",
                 )
             })?;
-            crate::fsutil::ensure_private_dir(folder)?;
+            crate::util::fsutil::ensure_private_dir(folder)?;
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::AddrInUse,
@@ -366,7 +366,7 @@ pub mod server {
                 ));
             }
             let fresh = folder.join(format!("{SOCKET_NAME}.{}", std::process::id()));
-            crate::fsutil::remove_if_exists(&fresh)?;
+            crate::util::fsutil::remove_if_exists(&fresh)?;
             let listener = std::os::unix::net::UnixListener::bind(&fresh)?;
             std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))?;
             // rename replaces a stale socket in one step: a helper finds the old one or the

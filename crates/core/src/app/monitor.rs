@@ -2,12 +2,12 @@
 //! clock: which notifications are due (each at most once per session and expiry), which
 //! sessions to refresh silently, when to look again, and the status as the window shows it.
 
-use crate::channel::{Caller, waiting_line};
+use crate::app::channel::{Caller, waiting_line};
+use crate::app::tray::Activity;
 use crate::config::{ProfileKind, SessionId};
 use crate::settings::Settings;
 use crate::status::{SessionState, Status};
-use crate::time::{add_seconds, format_duration, format_timestamp};
-use crate::tray::Activity;
+use crate::util::time::{add_seconds, format_duration, format_timestamp};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -347,8 +347,8 @@ pub fn status_view(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tray::RefreshRefusal;
-    use crate::tray::tests::{now, status, status_with};
+    use crate::app::tray::RefreshRefusal;
+    use crate::app::tray::tests::{now, status, status_with};
 
     #[test]
     fn each_notice_once_per_session_and_expiry() {

@@ -742,7 +742,7 @@ fn region_problems(what: &str, properties: &BTreeMap<String, String>) -> Vec<Str
             (!is_region_name(value)).then(|| {
                 format!(
                     "{what} has {key} = {}, which is not an AWS region (like us-east-1 or cn-north-1); fix it in the AWS config",
-                    crate::text::printable(value)
+                    crate::util::text::printable(value)
                 )
             })
         })

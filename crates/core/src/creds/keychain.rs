@@ -339,9 +339,9 @@ impl<S: SecretStore> KeychainTokenStore<S> {
     }
 }
 
-impl<S: SecretStore> crate::token_cache::TokenStore for KeychainTokenStore<S> {
-    fn load(&self, id: &crate::config::SessionId) -> crate::token_cache::CachedToken {
-        use crate::token_cache::{CachedToken, parse_token};
+impl<S: SecretStore> crate::sso::token_cache::TokenStore for KeychainTokenStore<S> {
+    fn load(&self, id: &crate::config::SessionId) -> crate::sso::token_cache::CachedToken {
+        use crate::sso::token_cache::{CachedToken, parse_token};
         match read_value(&self.store, &Self::entry(id)) {
             Ok(None) => CachedToken::Missing,
             Ok(Some(bytes)) => parse_token(&bytes)
@@ -360,20 +360,21 @@ impl<S: SecretStore> crate::token_cache::TokenStore for KeychainTokenStore<S> {
     fn store(
         &self,
         id: &crate::config::SessionId,
-        token: &crate::token_cache::SsoToken,
-    ) -> Result<(), crate::token_cache::StoreError> {
-        let bytes = serde_json::to_vec(token)
-            .map_err(|e| crate::token_cache::StoreError(format!("cannot encode the token: {e}")))?;
+        token: &crate::sso::token_cache::SsoToken,
+    ) -> Result<(), crate::sso::token_cache::StoreError> {
+        let bytes = serde_json::to_vec(token).map_err(|e| {
+            crate::sso::token_cache::StoreError(format!("cannot encode the token: {e}"))
+        })?;
         write_value(&self.store, &Self::entry(id), &bytes)
-            .map_err(|e| crate::token_cache::StoreError(e.to_string()))
+            .map_err(|e| crate::sso::token_cache::StoreError(e.to_string()))
     }
 
     fn remove(
         &self,
         id: &crate::config::SessionId,
-    ) -> Result<bool, crate::token_cache::StoreError> {
+    ) -> Result<bool, crate::sso::token_cache::StoreError> {
         delete_value(&self.store, &Self::entry(id))
-            .map_err(|e| crate::token_cache::StoreError(e.to_string()))
+            .map_err(|e| crate::sso::token_cache::StoreError(e.to_string()))
     }
 
     fn location(&self, id: &crate::config::SessionId) -> String {
@@ -548,7 +549,7 @@ mod tests {
     #[test]
     fn tokens_can_live_in_the_keychain() {
         use crate::config::SessionId;
-        use crate::token_cache::{CachedToken, SsoToken, TokenStore};
+        use crate::sso::token_cache::{CachedToken, SsoToken, TokenStore};
         let tokens = KeychainTokenStore::new(store(2_560));
         let id = SessionId::Named("corp".into());
         assert_eq!(tokens.load(&id), CachedToken::Missing);

@@ -1,9 +1,9 @@
 //! Opening a URL in the person's browser: `$BROWSER` first (the Unix convention, which the
 //! tests use too), then the platform's opener.
 
-use crate::endpoints::{UrlProblem, check_transport};
+use crate::aws::endpoints::{UrlProblem, check_transport};
 use crate::env::Env;
-use crate::text::printable;
+use crate::util::text::printable;
 use std::process::{Command, Stdio};
 
 /// The commands that would open a URL, in the order they are tried: each entry of the

@@ -1,10 +1,10 @@
 //! The tray: its icon, tooltip and menu, as pure functions of the session status, so the app
 //! only renders them and every rule is tested without a display.
 
-use crate::channel::{Caller, waiting_line};
+use crate::app::channel::{Caller, waiting_line};
 use crate::config::SessionId;
 use crate::status::{SessionState, SessionStatus, Status};
-use crate::time::format_duration;
+use crate::util::time::format_duration;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 

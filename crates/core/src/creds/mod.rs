@@ -2,20 +2,23 @@
 //! (AssumeRole), kept in the OS keychain and nowhere else, and reused until shortly before they
 //! expire. One fetch per entry at a time across every process.
 
+pub mod credential_env;
+pub mod keychain;
+
 use crate::aws::CallError;
+use crate::aws::portal::PortalClient;
+use crate::aws::sts::{AssumeRole, StsClient};
 use crate::config::{
     AwsConfig, ConfigError, MAX_DOORWAY_HOPS, Profile, SessionId, SsoSessionConfig,
 };
 use crate::context::Context;
-use crate::keychain::{self, KeychainError, SecretStore};
-use crate::lock::{KeyLock, LockError, LockRequest};
-use crate::portal::PortalClient;
-use crate::secret::Secret;
-use crate::signin::session_command;
-use crate::sts::{AssumeRole, StsClient};
-use crate::time::{add_seconds, format_local, format_timestamp, parse_timestamp};
-use crate::token_cache::CachedToken;
+use crate::sso::signin::session_command;
+use crate::sso::token_cache::CachedToken;
+use crate::util::lock::{KeyLock, LockError, LockRequest};
+use crate::util::secret::Secret;
+use crate::util::time::{add_seconds, format_local, format_timestamp, parse_timestamp};
 use jiff::Timestamp;
+use keychain::{KeychainError, SecretStore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -377,7 +380,7 @@ pub fn mark_current(
 ) -> std::io::Result<std::path::PathBuf> {
     let path = marker_path(runtime_dir, step);
     if std::fs::read_to_string(&path).ok().as_deref() != Some(creds.access_key_id.as_str()) {
-        crate::fsutil::write_private(&path, creds.access_key_id.as_bytes())?;
+        crate::util::fsutil::write_private(&path, creds.access_key_id.as_bytes())?;
     }
     Ok(path)
 }
@@ -470,7 +473,7 @@ impl<'a> Vault<'a> {
     fn retire_marker(&self, entry_name: &str) {
         // Best effort: a marker that cannot be deleted names an access key id that no longer
         // matches, so the cached token is not reused anyway.
-        let _ = crate::fsutil::remove_if_exists(&entry_marker_path(
+        let _ = crate::util::fsutil::remove_if_exists(&entry_marker_path(
             &self.ctx.paths.runtime_dir,
             entry_name,
         ));
@@ -822,8 +825,8 @@ mfa_serial = arn:aws:iam::1:mfa/me
 
     fn vault_fixture(now: &str) -> (tempfile::TempDir, Context) {
         use crate::context::FixedClock;
+        use crate::creds::keychain::memory::MemoryStore;
         use crate::env::Env;
-        use crate::keychain::memory::MemoryStore;
         use std::sync::Arc;
         let home = tempfile::tempdir().unwrap();
         let env = Env::from_pairs([("HOME", home.path().display().to_string())]);
@@ -840,7 +843,7 @@ mfa_serial = arn:aws:iam::1:mfa/me
 
     /// Leaves a token for the `corp` session, as a sign-in would.
     fn sign_in(ctx: &Context, access_token: &str) {
-        let token = crate::token_cache::SsoToken {
+        let token = crate::sso::token_cache::SsoToken {
             start_url: Some("https://corp.awsapps.com/start".into()),
             region: Some("us-east-1".into()),
             access_token: access_token.into(),

@@ -3,10 +3,10 @@
 //! signed in, base64url-encoded after `k8s-aws-v1.`. Tokens are reused from a private cache
 //! while they have a minute left, so kubectl's several calls per command cost a file read.
 
-use crate::credentials::AwsCredentials;
-use crate::fsutil;
-use crate::text::printable;
-use crate::time::{add_seconds, format_timestamp};
+use crate::creds::AwsCredentials;
+use crate::util::fsutil;
+use crate::util::text::printable;
+use crate::util::time::{add_seconds, format_timestamp};
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
@@ -93,7 +93,7 @@ pub struct EksToken {
     /// `k8s-aws-v1.` + base64url(presigned URL), unpadded.
     pub token: String,
     /// Signing time + 14 minutes, or the credentials' expiry if that is sooner.
-    #[serde(with = "crate::time::serde_timestamp")]
+    #[serde(with = "crate::util::time::serde_timestamp")]
     pub expires_at: Timestamp,
 }
 
@@ -386,9 +386,9 @@ mod tests {
             ("cn-north-1", "https://sts.cn-north-1.amazonaws.com.cn/?"),
             ("us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com/?"),
         ] {
-            let sts = crate::endpoints::endpoint(
+            let sts = crate::aws::endpoints::endpoint(
                 &crate::env::Env::default(),
-                crate::endpoints::Service::Sts,
+                crate::aws::endpoints::Service::Sts,
                 region,
             )
             .unwrap();

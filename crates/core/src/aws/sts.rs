@@ -1,10 +1,10 @@
 //! STS (aws-sdk-sts): AssumeRole for role chains, GetCallerIdentity to learn who a profile is.
 
+use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
-use crate::credentials::AwsCredentials;
-use crate::endpoints::Service;
+use crate::creds::AwsCredentials;
 use crate::env::Env;
-use crate::secret::Secret;
+use crate::util::secret::Secret;
 use jiff::Timestamp;
 
 /// A client signing with one set of credentials.

@@ -1,7 +1,7 @@
 //! The browser half of the authorization-code flow with PKCE: the verifier and challenge, the
 //! `/authorize` URL, and the loopback listener the browser returns to.
 
-use crate::text::printable;
+use crate::util::text::printable;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;

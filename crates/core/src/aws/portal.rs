@@ -1,10 +1,10 @@
 //! The SSO portal (aws-sdk-sso): role credentials, accounts, and sign-out.
 
+use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
-use crate::endpoints::Service;
 use crate::env::Env;
-use crate::secret::Secret;
-use crate::text::printable;
+use crate::util::secret::Secret;
+use crate::util::text::printable;
 
 /// Role credentials as the portal hands them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct RoleCredentials {
 pub struct Account {
     /// Account id.
     pub account_id: String,
-    /// Account name, made [printable](crate::text::printable): menus and the window show it.
+    /// Account name, made [printable](crate::util::text::printable): menus and the window show it.
     pub account_name: Option<String>,
 }
 

@@ -6,19 +6,19 @@
 //! its token, so there is one browser tab and one authorization, not ten.
 
 use crate::aws::CallError;
-use crate::browser;
+use crate::aws::endpoints::check_start_url;
+use crate::aws::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
+use crate::aws::portal::PortalClient;
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
-use crate::credentials::Vault;
-use crate::endpoints::check_start_url;
-use crate::lock::{KeyLock, LockError, LockRequest};
-use crate::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
-use crate::pkce::{self, Callback, CallbackListener};
-use crate::portal::PortalClient;
+use crate::creds::Vault;
 use crate::settings::SignInFlowKind;
-use crate::text::printable;
-use crate::time::add_seconds;
-use crate::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
+use crate::sso::browser;
+use crate::sso::pkce::{self, Callback, CallbackListener};
+use crate::sso::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
+use crate::util::lock::{KeyLock, LockError, LockRequest};
+use crate::util::text::printable;
+use crate::util::time::add_seconds;
 use jiff::Timestamp;
 use std::time::Duration;
 
@@ -419,10 +419,10 @@ async fn registration(
     let wants_code_grant = flow == SignInFlow::Browser;
     let now = ctx.now();
     if let Some(cached) = ctx.registrations.load_registration(&key) {
-        let has_code_grant = cached
-            .grant_types
-            .as_ref()
-            .is_some_and(|g| g.iter().any(|t| t == crate::oidc::GRANT_AUTHORIZATION_CODE));
+        let has_code_grant = cached.grant_types.as_ref().is_some_and(|g| {
+            g.iter()
+                .any(|t| t == crate::aws::oidc::GRANT_AUTHORIZATION_CODE)
+        });
         if cached.expires_at > add_seconds(now, REGISTRATION_MARGIN_SECS)
             && has_code_grant == wants_code_grant
         {
@@ -442,8 +442,8 @@ async fn registration(
         scopes,
         grant_types: wants_code_grant.then(|| {
             vec![
-                crate::oidc::GRANT_AUTHORIZATION_CODE.to_owned(),
-                crate::oidc::GRANT_REFRESH_TOKEN.to_owned(),
+                crate::aws::oidc::GRANT_AUTHORIZATION_CODE.to_owned(),
+                crate::aws::oidc::GRANT_REFRESH_TOKEN.to_owned(),
             ]
         }),
         extra: Default::default(),

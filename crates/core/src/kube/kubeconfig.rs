@@ -4,7 +4,7 @@
 //! another ssobar nor a kubectl changing the same file loses the other's entries.
 
 use crate::env::Env;
-use crate::fsutil;
+use crate::util::fsutil;
 use serde_yaml_ng::{Mapping, Value};
 use std::fs::OpenOptions;
 use std::io;

@@ -1,8 +1,8 @@
 //! Role credentials as a process environment: the variables `ssobar exec` sets, and the lines
 //! `ssobar env` and the tray's "Copy export lines" print for a shell to evaluate.
 
-use crate::credentials::AwsCredentials;
-use crate::time::format_timestamp;
+use crate::creds::AwsCredentials;
+use crate::util::time::format_timestamp;
 
 /// Set in the environment of a command run with a profile's credentials; naming the profile,
 /// it lets `ssobar exec` refuse to nest.

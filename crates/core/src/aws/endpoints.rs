@@ -128,7 +128,7 @@ pub fn endpoint_override(env: &Env, service: Service) -> Result<Option<String>, 
         Ok(()) => Ok(Some(url.trim_end_matches('/').to_owned())),
         Err(_) => Err(EndpointError::UnsafeOverride {
             variable: variable.to_owned(),
-            url: crate::text::printable(url),
+            url: crate::util::text::printable(url),
         }),
     }
 }
@@ -145,7 +145,7 @@ pub fn endpoint(env: &Env, service: Service, region: &str) -> Result<Endpoint, E
         .resolved_url(region)
         .map_err(|why| EndpointError::Unresolved {
             service: service.label(),
-            region: crate::text::printable(region),
+            region: crate::util::text::printable(region),
             why,
         })?;
     Ok(Endpoint {

@@ -5,9 +5,9 @@
 //! `YYYY-MM-DDTHH:MM:SSZ`, file names from SHA-1. Writes are atomic and private.
 
 use crate::config::SessionId;
-use crate::fsutil;
 use crate::paths::Paths;
-use crate::secret::Secret;
+use crate::util::fsutil;
+use crate::util::secret::Secret;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -28,7 +28,7 @@ pub struct SsoToken {
     /// The bearer token for the SSO portal.
     pub access_token: Secret,
     /// When the access token stops working.
-    #[serde(with = "crate::time::serde_timestamp")]
+    #[serde(with = "crate::util::time::serde_timestamp")]
     pub expires_at: Timestamp,
     /// The OIDC client that obtained it (needed to refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,7 +40,7 @@ pub struct SsoToken {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::time::serde_optional_timestamp"
+        with = "crate::util::time::serde_optional_timestamp"
     )]
     pub registration_expires_at: Option<Timestamp>,
     /// Present only when the service issued one (sso-session profiles).
@@ -87,7 +87,7 @@ pub struct ClientRegistration {
     /// The client secret.
     pub client_secret: Secret,
     /// When the registration expires (from `clientSecretExpiresAt`).
-    #[serde(with = "crate::time::serde_timestamp")]
+    #[serde(with = "crate::util::time::serde_timestamp")]
     pub expires_at: Timestamp,
     /// The scopes it was registered with.
     #[serde(default, skip_serializing_if = "Option::is_none")]

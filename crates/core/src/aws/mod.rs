@@ -1,8 +1,14 @@
 //! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
 //! sentences.
 
-use crate::endpoints::EndpointError;
-use crate::text::printable;
+pub mod eks_cluster;
+pub mod endpoints;
+pub mod oidc;
+pub mod portal;
+pub mod sts;
+
+use crate::aws::endpoints::EndpointError;
+use crate::util::text::printable;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -20,17 +26,17 @@ use std::time::Duration;
 /// needs them.
 ///
 /// Only an `AWS_ENDPOINT_URL_*` override is set by hand: without one the SDK's resolver picks
-/// the endpoint, partition included, and [`endpoints::endpoint`](crate::endpoints::endpoint)
+/// the endpoint, partition included, and [`endpoints::endpoint`](crate::aws::endpoints::endpoint)
 /// asks that same resolver for the URL that messages name.
 macro_rules! sdk_config {
     ($sdk:ident, $env:expr, $service:expr, $region:expr) => {{
-        let endpoint = $crate::endpoints::endpoint($env, $service, $region)?;
+        let endpoint = $crate::aws::endpoints::endpoint($env, $service, $region)?;
         let mut builder = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new($region.to_owned()))
             .retry_config($crate::aws::retry_config())
             .timeout_config($crate::aws::timeout_config());
-        if endpoint.source == $crate::endpoints::EndpointSource::Override {
+        if endpoint.source == $crate::aws::endpoints::EndpointSource::Override {
             builder = builder.endpoint_url(&endpoint.url);
         }
         (builder, endpoint.url)

@@ -1,9 +1,9 @@
 //! The IAM Identity Center OIDC service (aws-sdk-ssooidc), in the few calls sign-in needs.
 
+use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
-use crate::endpoints::Service;
 use crate::env::Env;
-use crate::secret::Secret;
+use crate::util::secret::Secret;
 
 /// `grantType` of the device authorization flow.
 pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";

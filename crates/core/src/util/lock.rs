@@ -6,8 +6,8 @@
 //! for forever: every wait has a deadline, and the holder writes its pid and command into the
 //! lock file so that whoever gives up can say which process to look at.
 
-use crate::fsutil;
-use crate::text::printable;
+use crate::util::fsutil;
+use crate::util::text::printable;
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
