@@ -4,7 +4,7 @@
 
 import { invoke, listen, errorText, inApp } from './api.js';
 import { h, $ } from './dom.js';
-import { actionsFor, accountText, clockOffset, expiryText, hostOf, kindText, stateNote } from './format.js';
+import { actionButtons, accountText, clockOffset, expiryText, hostOf, kindText, stateNote } from './format.js';
 import { initSignIn } from './signin.js';
 import { initSettings } from './settings.js';
 
@@ -53,7 +53,6 @@ function fillList(sectionSel, listSel, items, item) {
 
 function card(s, index) {
   const titleId = `session-${index}`;
-  const actions = actionsFor(s);
   const locked = s.busy || pending.has(s.id);
   const note = notes.get(s.id);
   const host = hostOf(s.start_url);
@@ -81,9 +80,9 @@ function card(s, index) {
     h(
       'div',
       { class: 'actions' },
-      actions.signIn ? button('sign-in', 'Sign in', () => signIn.start(s.id), 'primary') : null,
-      actions.refresh ? button('refresh', 'Refresh now', () => run(s.id, 'refresh', 'Renewed.')) : null,
-      actions.signOut ? button('sign-out', 'Sign out', () => run(s.id, 'sign_out', 'Signed out.')) : null,
+      actionButtons(s).map((b) =>
+        button(b.action, b.text, b.command ? () => run(s.id, b.command, b.done) : () => signIn.start(s.id), b.primary ? 'primary' : ''),
+      ),
       locked ? h('span', { class: 'working' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Working…') : null,
     ),
     note ? h('p', { class: `note ${note.tone}` }, note.text) : null,

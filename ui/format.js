@@ -62,14 +62,20 @@ export function stateNote(state) {
   return { missing: 'not signed in', invalid: 'unusable, sign in again' }[state] ?? '';
 }
 
-/** Which buttons a session card offers. */
-export function actionsFor(session) {
-  const live = session.state === 'valid' || session.state === 'expiring';
-  return {
-    signIn: ['expiring', 'expired', 'missing', 'invalid'].includes(session.state) || Boolean(session.refresh_failed),
-    refresh: live && Boolean(session.refreshable),
-    signOut: live,
-  };
+// How each action the app offers is drawn: its class (the test hook), its text, and the
+// command it runs (sign-in opens the dialog instead).
+const BUTTONS = {
+  'sign-in': { text: 'Sign in', primary: true },
+  refresh: { text: 'Refresh now', command: 'refresh', done: 'Renewed.' },
+  'sign-out': { text: 'Sign out', command: 'sign_out', done: 'Signed out.' },
+};
+
+/**
+ * The buttons of a session card: exactly the actions the app decided (SessionView.actions),
+ * in its order. An action this page does not know is left out rather than guessed at.
+ */
+export function actionButtons(session) {
+  return (session.actions ?? []).filter((action) => Object.hasOwn(BUTTONS, action)).map((action) => ({ action, ...BUTTONS[action] }));
 }
 
 /** The account cell: its name when the portal gave one, else the id. */
@@ -81,9 +87,6 @@ export function accountText(profile) {
 export function kindText(kind) {
   return { 'sso-legacy': 'legacy', 'role-chain': 'role chain', 'credential-process': 'credential_process' }[kind] ?? '';
 }
-
-/** Sign-in phases that may still produce events (the dialog offers Cancel during these). */
-export const ACTIVE_PHASES = new Set(['starting', 'waiting-for-other', 'open-url', 'device-code', 'waiting']);
 
 /** The one-line status at the top of the sign-in dialog. */
 export function phaseText(progress) {

@@ -4,7 +4,7 @@
 
 import { invoke, errorText, copyText } from './api.js';
 import { $, flashLabel } from './dom.js';
-import { ACTIVE_PHASES, phaseText, isWebUrl } from './format.js';
+import { phaseText, isWebUrl } from './format.js';
 
 /**
  * labelOf(id) gives a session's display name. onFinished(id, note, refocus) runs when a sign-in
@@ -35,11 +35,11 @@ export function initSignIn({ labelOf, onFinished }) {
 
   function start(session) {
     cancelled.delete(session);
-    progress.set(session, { session, phase: 'starting' });
+    progress.set(session, { session, phase: 'starting', active: true });
     show(session);
     // sign_in resolves at once; progress comes as events. A rejection means it never started.
     invoke('sign_in', { session, flow: null }).catch((e) =>
-      update({ session, phase: 'failed', message: errorText(e) }),
+      update({ session, phase: 'failed', active: false, message: errorText(e) }),
     );
   }
 
@@ -48,12 +48,12 @@ export function initSignIn({ labelOf, onFinished }) {
     const id = event.session;
     if (cancelled.has(id)) {
       // Late events of a sign-in the user cancelled must not reopen the dialog.
-      if (!ACTIVE_PHASES.has(event.phase)) cancelled.delete(id);
+      if (!event.active) cancelled.delete(id);
       return;
     }
     const prev = progress.get(id);
     // Keep url/code from earlier events of this attempt ("waiting" carries neither).
-    const merged = { ...(prev && ACTIVE_PHASES.has(prev.phase) ? prev : {}), ...event };
+    const merged = { ...(prev?.active ? prev : {}), ...event };
     if (event.phase === 'done' || event.phase === 'cancelled') {
       progress.delete(id);
       const note =
@@ -98,7 +98,7 @@ export function initSignIn({ labelOf, onFinished }) {
     const id = shown;
     const p = progress.get(id);
     progress.delete(id);
-    if (p && ACTIVE_PHASES.has(p.phase)) {
+    if (p?.active) {
       cancelled.add(id);
       // If the sign-in had already ended, no final event will come: forget the id after a while.
       setTimeout(() => cancelled.delete(id), 5000);
@@ -113,7 +113,7 @@ export function initSignIn({ labelOf, onFinished }) {
   function paint() {
     const p = progress.get(shown);
     if (!p) return;
-    const active = ACTIVE_PHASES.has(p.phase);
+    const active = Boolean(p.active);
     const showCode = active && Boolean(p.user_code);
     const showUrl = active && !showCode && Boolean(p.url);
 

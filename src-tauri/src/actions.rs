@@ -1,61 +1,20 @@
 //! What the tray menu, notifications and the window can ask for: each a call into
 //! ssobar-core, with the app's bookkeeping (busy sessions, progress events) around it.
 
+use crate::progress::{SignInPhase, SignInProgress};
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
-use serde::Serialize;
 use ssobar_core::app::channel::{Failure, Reply};
-use ssobar_core::app::tray::{MenuAction, RefreshRefusal, expired_sessions};
+use ssobar_core::app::monitor::record_refresh;
 use ssobar_core::aws::portal::PortalClient;
 use ssobar_core::config::SessionId;
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
-use ssobar_core::sso::signin::{self, SignInEvent, SignInFlow, SignInOptions};
+use ssobar_core::sso::signin::{self, RefreshWhen, SignInEvent, SignInFlow, SignInOptions};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::time::format_local;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
-
-/// The `sign-in` event the window follows.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct SignInProgress {
-    session: String,
-    phase: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    opened: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    verification_uri: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
-
-impl SignInProgress {
-    fn new(session: &SessionId, phase: &'static str) -> Self {
-        Self {
-            session: session.key(),
-            phase,
-            ..Self::default()
-        }
-    }
-
-    fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
-        self
-    }
-
-    /// The URL this event asked the person to open, if it is such an event.
-    pub fn opened_url(&self) -> Option<&str> {
-        if self.phase == "open-url" {
-            self.url.as_deref()
-        } else {
-            None
-        }
-    }
-}
 
 fn emit(app: &AppHandle, progress: SignInProgress) {
     let _ = app.emit_to(WINDOW, "sign-in", progress);
@@ -75,50 +34,6 @@ pub fn replay_sign_ins(app: &AppHandle) {
     }
 }
 
-/// Runs a tray menu item.
-pub fn menu(app: &AppHandle, id: &str) {
-    match MenuAction::from_id(id) {
-        Some(MenuAction::SignIn(session)) => start_sign_in(app, session, None),
-        Some(MenuAction::Refresh(session)) => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = refresh(&app, session, true).await {
-                    crate::notices::problem("Refresh failed", &e);
-                }
-            });
-        }
-        Some(MenuAction::SignOut(session)) => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = sign_out(&app, session).await {
-                    crate::notices::problem("Sign-out failed", &e);
-                }
-            });
-        }
-        Some(MenuAction::CopyExports(profile)) => {
-            let app = app.clone();
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = copy_export_lines(&app, &profile).await {
-                    crate::notices::problem(&format!("Cannot copy {profile}'s credentials"), &e);
-                }
-            });
-        }
-        Some(MenuAction::SignInAllExpired) => {
-            let state = app.state::<AppState>();
-            let expired = {
-                let inner = state.shared();
-                expired_sessions(&inner.status, &inner.activity)
-            };
-            for session in expired {
-                start_sign_in(app, session, None);
-            }
-        }
-        Some(MenuAction::Open) => open_window(app),
-        Some(MenuAction::Quit) => app.exit(0),
-        None => eprintln!("ssobar-app: unknown menu item {id}"),
-    }
-}
-
 /// Starts signing in to `id` (PKCE, or the device code as configured); progress goes to the
 /// window as `sign-in` events. A second request for the same session joins the first.
 pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
@@ -130,11 +45,14 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
     let (session, command) = match state.session(&id) {
         Ok(found) => found,
         Err(e) => {
-            emit(app, SignInProgress::new(&id, "failed").with_message(e));
+            emit(
+                app,
+                SignInProgress::new(&id, SignInPhase::Failed).with_message(e),
+            );
             return;
         }
     };
-    state.set_busy(&id, true);
+    state.mark_busy(&id);
     // Held until the task is registered, so a quick task cannot finish before that.
     let mut inner = state.shared();
     let task_app = app.clone();
@@ -151,11 +69,10 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
         let on_event = |event: SignInEvent| on_sign_in_event(&task_app, &task_id, event);
         let result = signin::sign_in(&ctx, &session, &options, &command, &on_event).await;
         state.shared().sign_ins.remove(&task_id);
-        state.set_busy(&task_id, false);
+        state.mark_idle(&task_id);
         match &result {
-            Ok(_) => crate::requests::answer(&task_app, &task_id, &Reply::SignedIn),
-            Err(e) => crate::requests::answer(
-                &task_app,
+            Ok(_) => state.answer(&task_id, &Reply::SignedIn),
+            Err(e) => state.answer(
                 &task_id,
                 &Reply::Failed {
                     why: Failure::SignInFailed,
@@ -172,13 +89,13 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
                 );
                 emit(
                     &task_app,
-                    SignInProgress::new(&task_id, "done").with_message(message),
+                    SignInProgress::new(&task_id, SignInPhase::Done).with_message(message),
                 );
                 learn_account_names(&task_app, &task_id).await;
             }
             Err(e) => emit(
                 &task_app,
-                SignInProgress::new(&task_id, "failed").with_message(e.to_string()),
+                SignInProgress::new(&task_id, SignInPhase::Failed).with_message(e.to_string()),
             ),
         }
     });
@@ -194,23 +111,16 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
 fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
     let device_code = matches!(event, SignInEvent::DeviceCode { .. });
     let progress = match event {
-        SignInEvent::WaitingForOtherSignIn => SignInProgress::new(id, "waiting-for-other"),
-        SignInEvent::OpenUrl { url, opened } => SignInProgress {
-            url: Some(url),
-            opened: Some(opened.is_ok()),
-            ..SignInProgress::new(id, "open-url")
-        },
+        SignInEvent::WaitingForOtherSignIn => SignInProgress::new(id, SignInPhase::WaitingForOther),
+        SignInEvent::OpenUrl { url, opened } => SignInProgress::open_url(id, url, opened.is_ok()),
         SignInEvent::DeviceCode {
             user_code,
             verification_uri,
             verification_uri_complete,
-        } => SignInProgress {
-            url: verification_uri_complete,
-            user_code: Some(user_code),
-            verification_uri: Some(verification_uri),
-            ..SignInProgress::new(id, "device-code")
-        },
-        SignInEvent::Waiting => SignInProgress::new(id, "waiting"),
+        } => {
+            SignInProgress::device_code(id, user_code, verification_uri, verification_uri_complete)
+        }
+        SignInEvent::Waiting => SignInProgress::new(id, SignInPhase::Waiting),
     };
     if let Some(task) = app.state::<AppState>().shared().sign_ins.get_mut(id) {
         task.events.push(progress.clone());
@@ -229,14 +139,14 @@ pub fn cancel_sign_in(app: &AppHandle, id: &SessionId) {
     let task = state.shared().sign_ins.remove(id);
     if let Some(task) = task {
         task.abort.abort();
-        state.set_busy(id, false);
-        emit(app, SignInProgress::new(id, "cancelled"));
+        state.mark_idle(id);
+        emit(app, SignInProgress::new(id, SignInPhase::Cancelled));
     }
     let cancelled = Reply::Failed {
         why: Failure::Cancelled,
         detail: None,
     };
-    crate::requests::answer(app, id, &cancelled);
+    state.answer(id, &cancelled);
 }
 
 /// Opens the running sign-in's URL again.
@@ -247,32 +157,18 @@ pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String>
     ssobar_core::sso::browser::open_url(&state.ctx().env, &url).map(|_| ())
 }
 
-/// Refreshes a session; `force` refreshes even outside the refresh window.
-pub async fn refresh(app: &AppHandle, id: SessionId, force: bool) -> Result<(), String> {
+/// Refreshes a session now or when due, as `when` says, and notes how it ended.
+pub async fn refresh(app: &AppHandle, id: SessionId, when: RefreshWhen) -> Result<(), String> {
     let state = app.state::<AppState>();
     let (session, command) = state.session(&id)?;
-    state.set_busy(&id, true);
+    state.mark_busy(&id);
     let ctx = state.ctx();
-    let result = signin::refresh(&ctx, &session, force, &command).await;
-    {
-        let mut inner = state.shared();
-        inner.activity.busy.remove(&id);
-        match &result {
-            Err(signin::SignInError::SignInNeeded { reason, .. }) => {
-                let expires = match ctx.tokens.load(&id) {
-                    CachedToken::Present(t) => Some(t.expires_at),
-                    _ => None,
-                };
-                inner
-                    .activity
-                    .refresh_failed
-                    .insert(id.clone(), RefreshRefusal::new(reason.clone(), expires));
-            }
-            _ => {
-                inner.activity.refresh_failed.remove(&id);
-            }
-        }
-    }
+    let result = signin::refresh(&ctx, &session, when, &command).await;
+    let token_expires_at = || match ctx.tokens.load(&id) {
+        CachedToken::Present(t) => Some(t.expires_at),
+        _ => None,
+    };
+    record_refresh(&mut state.shared().activity, &id, &result, token_expires_at);
     state.poke.notify_one();
     result.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -281,11 +177,11 @@ pub async fn refresh(app: &AppHandle, id: SessionId, force: bool) -> Result<(), 
 pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
     let state = app.state::<AppState>();
     let (session, _) = state.session(&id)?;
-    state.set_busy(&id, true);
+    state.mark_busy(&id);
     let ctx = state.ctx();
     let config = ctx.load_config();
     let result = signin::sign_out(&ctx, &config, &session).await;
-    state.set_busy(&id, false);
+    state.mark_idle(&id);
     result.map(|_| ()).map_err(|e| e.to_string())
 }
 

@@ -1,14 +1,12 @@
 //! The window's commands: each a one-line call into the app's actions or ssobar-core.
 
-use crate::actions;
 use crate::state::AppState;
-use ssobar_core::app::monitor::{StatusView, status_view};
+use crate::{actions, watch};
+use ssobar_core::app::monitor::StatusView;
 use ssobar_core::config::SessionId;
-use ssobar_core::creds::{Vault, plan};
-use ssobar_core::settings::Settings;
-use ssobar_core::sso::signin::SignInFlow;
-use std::collections::BTreeMap;
-use tauri::{AppHandle, Manager, State};
+use ssobar_core::settings::{Settings, SignInFlowKind};
+use ssobar_core::sso::signin::{RefreshWhen, SignInFlow};
+use tauri::{AppHandle, State};
 
 fn session(key: &str) -> Result<SessionId, String> {
     SessionId::from_key(key).ok_or_else(|| format!("no such session: {key}"))
@@ -20,45 +18,23 @@ fn session(key: &str) -> Result<SessionId, String> {
 pub async fn status(app: AppHandle) -> Result<StatusView, String> {
     // The window asks for the status when it loads: give it any sign-in already running.
     actions::replay_sign_ins(&app);
-    tauri::async_runtime::spawn_blocking(move || view(&app))
+    tauri::async_runtime::spawn_blocking(move || watch::view(&app))
         .await
         .map_err(|e| e.to_string())
 }
 
-/// The status view, with the stored credentials' expiry of each SSO profile.
-pub fn view(app: &AppHandle) -> StatusView {
-    let state = app.state::<AppState>();
-    let (ctx, config, status) = state.compute_status();
-    let vault = Vault::new(&ctx);
-    let credentials: BTreeMap<String, jiff::Timestamp> = status
-        .profiles
-        .iter()
-        .filter(|p| p.session_id.is_some())
-        .filter_map(|p| {
-            let steps = plan(&config, &p.profile).ok()?;
-            let creds = vault.cached(&steps).ok()??;
-            Some((p.profile.clone(), creds.expiration))
-        })
-        .collect();
-    let inner = state.shared();
-    status_view(
-        &status,
-        &inner.activity,
-        &credentials,
-        ctx.now(),
-        state.demo.is_some(),
-    )
-}
-
-/// Starts a sign-in; progress arrives as `sign-in` events.
+/// Starts a sign-in (`flow` is `browser` or `device-code`, as in the settings, or absent for
+/// the usual choice); progress arrives as `sign-in` events.
 #[tauri::command]
-pub fn sign_in(app: AppHandle, session: String, flow: Option<String>) -> Result<(), String> {
-    let flow = match flow.as_deref() {
-        None => None,
-        Some("browser") => Some(SignInFlow::Browser),
-        Some("device-code") => Some(SignInFlow::DeviceCode),
-        Some(other) => return Err(format!("unknown sign-in flow {other}")),
-    };
+pub fn sign_in(
+    app: AppHandle,
+    session: String,
+    flow: Option<SignInFlowKind>,
+) -> Result<(), String> {
+    let flow = flow.map(|kind| match kind {
+        SignInFlowKind::Browser => SignInFlow::Browser,
+        SignInFlowKind::DeviceCode => SignInFlow::DeviceCode,
+    });
     actions::start_sign_in(&app, self::session(&session)?, flow);
     Ok(())
 }
@@ -79,7 +55,7 @@ pub fn open_browser_again(app: AppHandle, session: String) -> Result<(), String>
 /// Refreshes a session now.
 #[tauri::command]
 pub async fn refresh(app: AppHandle, session: String) -> Result<(), String> {
-    actions::refresh(&app, self::session(&session)?, true).await
+    actions::refresh(&app, self::session(&session)?, RefreshWhen::Now).await
 }
 
 /// Signs out of a session.
@@ -104,5 +80,5 @@ pub fn get_settings(state: State<'_, AppState>) -> Settings {
 /// Saves the settings and applies them (token store, start at login).
 #[tauri::command]
 pub fn save_settings(app: AppHandle, settings: Settings) -> Result<Settings, String> {
-    crate::watch::apply_settings(&app, settings)
+    watch::apply_settings(&app, settings)
 }

@@ -9,10 +9,12 @@ mod actions;
 mod commands;
 mod demo;
 mod notices;
+mod progress;
 mod requests;
 mod resume;
 mod state;
 mod tray;
+mod waiters;
 mod watch;
 
 use clap::Parser;
@@ -56,12 +58,15 @@ pub fn open_window(app: &tauri::AppHandle) {
 /// Set in the environment of a launch that replaces an instance which quit during handover.
 const STARTED_AGAIN: &str = "SSOBAR_APP_STARTED_AGAIN";
 
+/// What tauri-plugin-single-instance says when the running instance did not take this
+/// launch's arguments. The plugin reports it only as text (a `String` inside the setup error,
+/// no error type of its own), so the text is all there is to recognise it by.
+const HANDOVER_FAILED: &str = "failed to forward arguments to the running instance";
+
 /// True when another instance held the single-instance name but quit before it took this
 /// launch's arguments, as happens when the app is launched while the previous one exits.
 fn handover_failed(error: &tauri::Error) -> bool {
-    error
-        .to_string()
-        .contains("failed to forward arguments to the running instance")
+    error.to_string().contains(HANDOVER_FAILED)
 }
 
 /// Replaces this process with a fresh launch of the same command, which finds the name free
@@ -188,4 +193,23 @@ fn main() {
             _ => {}
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_handover_is_told_from_other_start_up_errors() {
+        let handover = tauri::Error::PluginInitialization(
+            "single-instance".into(),
+            format!("{HANDOVER_FAILED}: org.freedesktop.DBus.Error.ServiceUnknown"),
+        );
+        assert!(handover_failed(&handover), "{handover}");
+        let other = tauri::Error::PluginInitialization(
+            "single-instance".into(),
+            "cannot connect to the session bus".into(),
+        );
+        assert!(!handover_failed(&other));
+    }
 }

@@ -5,6 +5,7 @@
 
 use crate::actions;
 use crate::state::AppState;
+use crate::waiters::Waiter;
 use ssobar_core::app::channel::server::{Server, SignInDesk, Ticket};
 use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
 use ssobar_core::app::monitor::sign_in_request_notice;
@@ -12,54 +13,10 @@ use ssobar_core::config::SessionId;
 use ssobar_core::settings::OnSignInRequest;
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::status::Status;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::{AppHandle, Manager};
 use tokio::sync::oneshot;
-
-/// A helper waiting for a session's sign-in.
-pub struct Waiter {
-    session: SessionId,
-    caller: Caller,
-    reply: oneshot::Sender<Reply>,
-}
-
-/// Every waiting helper, by ticket.
-#[derive(Default)]
-pub struct Waiters {
-    by_ticket: BTreeMap<u64, Waiter>,
-    /// Sessions whose notification is out: one per session while anyone waits.
-    notified: std::collections::BTreeSet<SessionId>,
-}
-
-impl Waiters {
-    /// Who waits for what, oldest first, as the tray and the window show it.
-    pub fn callers(&self) -> BTreeMap<SessionId, Vec<Caller>> {
-        let mut by_session: BTreeMap<SessionId, Vec<Caller>> = BTreeMap::new();
-        for waiter in self.by_ticket.values() {
-            by_session
-                .entry(waiter.session.clone())
-                .or_default()
-                .push(waiter.caller.clone());
-        }
-        by_session
-    }
-
-    fn take(&mut self, session: &SessionId) -> Vec<Waiter> {
-        let tickets: Vec<u64> = self
-            .by_ticket
-            .iter()
-            .filter(|(_, w)| &w.session == session)
-            .map(|(t, _)| *t)
-            .collect();
-        self.notified.remove(session);
-        tickets
-            .into_iter()
-            .filter_map(|t| self.by_ticket.remove(&t))
-            .collect()
-    }
-}
 
 /// What the app does for a new request, decided under the lock and done after it.
 enum Then {
@@ -152,25 +109,6 @@ impl SignInDesk for Desk {
     }
 }
 
-/// Answers every helper waiting for `session`.
-pub fn answer(app: &AppHandle, session: &SessionId, reply: &Reply) {
-    let state = app.state::<AppState>();
-    let waiters = {
-        let mut inner = state.shared();
-        let waiters = inner.waiters.take(session);
-        inner.activity.waiting = inner.waiters.callers();
-        waiters
-    };
-    if waiters.is_empty() {
-        return;
-    }
-    for waiter in waiters {
-        // A helper that hung up meanwhile has nobody to read this.
-        let _ = waiter.reply.send(reply.clone());
-    }
-    state.poke.notify_one();
-}
-
 /// Answers the waiters of sessions that are signed in now (from a terminal, or `aws sso
 /// login`): the status the background loop just computed says so.
 pub fn answer_signed_in(app: &AppHandle, status: &Status) {
@@ -188,7 +126,7 @@ pub fn answer_signed_in(app: &AppHandle, status: &Status) {
             .iter()
             .any(|s| s.id == id && s.state.is_signed_in());
         if signed_in {
-            answer(app, &id, &Reply::SignedIn);
+            app.state::<AppState>().answer(&id, &Reply::SignedIn);
         }
     }
 }
@@ -207,7 +145,7 @@ fn answer_all_quit(app: &AppHandle) {
         detail: None,
     };
     for id in sessions {
-        answer(app, &id, &reply);
+        app.state::<AppState>().answer(&id, &reply);
     }
 }
 

@@ -1,6 +1,9 @@
 //! What the app holds between events: the context, the last status, and what it is doing.
 
 use crate::demo::Demo;
+use crate::progress::SignInProgress;
+use crate::waiters::Waiters;
+use ssobar_core::app::channel::Reply;
 use ssobar_core::app::monitor::Notifier;
 use ssobar_core::app::tray::{Activity, MenuEntry, TrayState};
 use ssobar_core::config::{AwsConfig, SessionId, SsoSessionConfig};
@@ -17,7 +20,7 @@ pub struct SignInTask {
     /// Cancels it (dropping the listener; nothing is half-written).
     pub abort: tokio::task::AbortHandle,
     /// Its progress so far, replayed to a window that opens mid-way (a device code, say).
-    pub events: Vec<crate::actions::SignInProgress>,
+    pub events: Vec<SignInProgress>,
 }
 
 impl SignInTask {
@@ -34,8 +37,10 @@ impl SignInTask {
 /// The mutable part.
 #[derive(Default)]
 pub struct Inner {
-    /// The last computed status.
+    /// The status computed at the last wake: the tray and the window both show this one.
     pub status: Status,
+    /// The config it was computed from (the window plans each profile's credentials with it).
+    pub config: AwsConfig,
     /// Busy sessions, refresh failures, account names.
     pub activity: Activity,
     /// Notifications already shown.
@@ -43,7 +48,7 @@ pub struct Inner {
     /// Running sign-ins.
     pub sign_ins: HashMap<SessionId, SignInTask>,
     /// Helpers waiting for a sign-in (their callers are also in `activity.waiting`).
-    pub waiters: crate::requests::Waiters,
+    pub waiters: Waiters,
     /// What the tray shows now, to change it only when it changes.
     pub rendered: Option<(Vec<MenuEntry>, TrayState, String)>,
 }
@@ -140,15 +145,33 @@ impl AppState {
         Ok((session, command))
     }
 
-    /// Marks a session busy (or not) and wakes the loop to show it.
-    pub fn set_busy(&self, id: &SessionId, busy: bool) {
-        {
+    /// Marks a session busy (a sign-in, refresh or sign-out started) and wakes the loop to
+    /// show it.
+    pub fn mark_busy(&self, id: &SessionId) {
+        self.shared().activity.busy.insert(id.clone());
+        self.poke.notify_one();
+    }
+
+    /// Marks a session no longer busy and wakes the loop to show it.
+    pub fn mark_idle(&self, id: &SessionId) {
+        self.shared().activity.busy.remove(id);
+        self.poke.notify_one();
+    }
+
+    /// Answers every process waiting for `session`'s sign-in.
+    pub fn answer(&self, session: &SessionId, reply: &Reply) {
+        let waiters = {
             let mut inner = self.shared();
-            if busy {
-                inner.activity.busy.insert(id.clone());
-            } else {
-                inner.activity.busy.remove(id);
-            }
+            let waiters = inner.waiters.take(session);
+            inner.activity.waiting = inner.waiters.callers();
+            waiters
+        };
+        if waiters.is_empty() {
+            return;
+        }
+        for waiter in waiters {
+            // A process that hung up meanwhile has nobody to read this.
+            let _ = waiter.reply.send(reply.clone());
         }
         self.poke.notify_one();
     }

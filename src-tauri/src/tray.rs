@@ -1,8 +1,10 @@
 //! Renders core's tray model (icon, tooltip, menu) with Tauri's tray and menu types.
 
-use crate::actions;
 use crate::state::AppState;
-use ssobar_core::app::tray::{self as model, MenuEntry, TrayState};
+use crate::{actions, notices, open_window};
+use ssobar_core::app::actions::expired_sessions;
+use ssobar_core::app::tray::{self as model, MenuAction, MenuEntry, TrayState};
+use ssobar_core::sso::signin::RefreshWhen;
 use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
@@ -26,7 +28,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let menu = build_menu(
         app,
         &[MenuEntry::Item {
-            action: model::MenuAction::Quit,
+            action: MenuAction::Quit,
             label: "Quit".into(),
             enabled: true,
         }],
@@ -36,7 +38,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         .tooltip("ssobar")
         .menu(&menu)
         .show_menu_on_left_click(true)
-        .on_menu_event(|app, event| actions::menu(app, event.id().as_ref()))
+        .on_menu_event(|app, event| run_menu_item(app, event.id().as_ref()))
         .build(app)?;
     Ok(())
 }
@@ -77,6 +79,50 @@ pub fn render(app: &AppHandle, now: jiff::Timestamp) {
     match result {
         Ok(()) => state.shared().rendered = Some((entries, icon_state, tooltip)),
         Err(e) => eprintln!("ssobar-app: cannot update the tray: {e}"),
+    }
+}
+
+/// Runs a tray menu item.
+pub fn run_menu_item(app: &AppHandle, id: &str) {
+    match MenuAction::from_id(id) {
+        Some(MenuAction::SignIn(session)) => actions::start_sign_in(app, session, None),
+        Some(MenuAction::Refresh(session)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = actions::refresh(&app, session, RefreshWhen::Now).await {
+                    notices::problem("Refresh failed", &e);
+                }
+            });
+        }
+        Some(MenuAction::SignOut(session)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = actions::sign_out(&app, session).await {
+                    notices::problem("Sign-out failed", &e);
+                }
+            });
+        }
+        Some(MenuAction::CopyExports(profile)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = actions::copy_export_lines(&app, &profile).await {
+                    notices::problem(&format!("Cannot copy {profile}'s credentials"), &e);
+                }
+            });
+        }
+        Some(MenuAction::SignInAllExpired) => {
+            let state = app.state::<AppState>();
+            let expired = {
+                let inner = state.shared();
+                expired_sessions(&inner.status, &inner.activity)
+            };
+            for session in expired {
+                actions::start_sign_in(app, session, None);
+            }
+        }
+        Some(MenuAction::Open) => open_window(app),
+        Some(MenuAction::Quit) => app.exit(0),
+        None => eprintln!("ssobar-app: unknown menu item {id}"),
     }
 }
 

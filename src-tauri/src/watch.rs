@@ -1,12 +1,17 @@
 //! The background loop: recompute the status when a file changes or the clock says so (the
 //! next minute, expiry or warning), then show what changed. No polling in between.
 
-use crate::actions;
 use crate::state::AppState;
-use crate::{WINDOW, notices, tray};
+use crate::{WINDOW, actions, notices, tray};
 use notify::{RecursiveMode, Watcher};
-use ssobar_core::app::monitor::{due_refreshes, forget_renewed_refusals, next_wake};
+use ssobar_core::app::monitor::{
+    StatusView, Wake, due_refreshes, forget_renewed_refusals, next_wake, sessions_to_name,
+    status_view,
+};
+use ssobar_core::creds::{Vault, plan};
 use ssobar_core::settings::Settings;
+use ssobar_core::sso::signin::RefreshWhen;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_autostart::ManagerExt;
@@ -15,15 +20,15 @@ use tauri_plugin_autostart::ManagerExt;
 pub fn start(app: AppHandle) {
     watch_files(&app);
     tauri::async_runtime::spawn(async move {
-        let mut first = true;
+        let mut wake = Wake::First;
         loop {
             rewatch(&app);
-            let wake = update(&app, first);
-            first = false;
+            let next = update(&app, wake);
+            wake = Wake::Again;
             let state = app.state::<AppState>();
             let now = state.ctx().now();
             let wait = Duration::from_secs(
-                u64::try_from((wake.as_second() - now.as_second()).max(1)).unwrap_or(60),
+                u64::try_from((next.as_second() - now.as_second()).max(1)).unwrap_or(60),
             );
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
@@ -86,31 +91,23 @@ fn rewatch(app: &AppHandle) {
     *watched = wanted;
 }
 
-/// Recomputes the status and shows what changed; returns when to look again.
-fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
+/// Recomputes the status and shows what changed; returns when to look again. The tray and
+/// the window are both given this one status.
+fn update(app: &AppHandle, wake: Wake) -> jiff::Timestamp {
     let state = app.state::<AppState>();
-    let (ctx, _config, status) = state.compute_status();
+    let (ctx, config, status) = state.compute_status();
     let now = ctx.now();
-    let (notices, refreshes, learn) = {
+    let (notices, refreshes) = {
         let mut inner = state.shared();
         forget_renewed_refusals(&mut inner.activity, &status);
-        let learn: Vec<_> = if first {
-            status
-                .sessions
-                .iter()
-                .filter(|s| s.state.is_signed_in())
-                .map(|s| s.id.clone())
-                .collect()
-        } else {
-            Vec::new()
-        };
         let inner = &mut *inner;
         let notices = inner
             .notifier
             .due(&status, &inner.activity, now, &ctx.settings);
         let refreshes = due_refreshes(&status, &mut inner.activity, now, &ctx.settings);
         inner.status = status.clone();
-        (notices, refreshes, learn)
+        inner.config = config;
+        (notices, refreshes)
     };
     crate::requests::answer_signed_in(app, &status);
     for notice in notices {
@@ -121,10 +118,10 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
         tauri::async_runtime::spawn(async move {
             // A refusal is recorded as "sign-in needed" by refresh itself, and a passing
             // failure waits for due_refreshes' next turn: no retry loop either way.
-            let _ = actions::refresh(&app, id, false).await;
+            let _ = actions::refresh(&app, id, RefreshWhen::Due).await;
         });
     }
-    for id in learn {
+    for id in sessions_to_name(&status, wake) {
         let app = app.clone();
         tauri::async_runtime::spawn(async move { actions::learn_account_names(&app, &id).await });
     }
@@ -134,11 +131,43 @@ fn update(app: &AppHandle, first: bool) -> jiff::Timestamp {
         tauri::async_runtime::spawn_blocking(move || {
             let state = app.state::<AppState>();
             let _turn = state.view_turn.lock().unwrap_or_else(|p| p.into_inner());
-            let view = crate::commands::view(&app);
+            let view = view(&app);
             let _ = app.emit_to(WINDOW, "status-changed", view);
         });
     }
     next_wake(&status, now, &ctx.settings)
+}
+
+/// The window's view of the status the last wake computed (the one the tray shows), with the
+/// stored credentials' expiry of each SSO profile read from the keychain, which is why it
+/// runs off the main thread.
+pub fn view(app: &AppHandle) -> StatusView {
+    let state = app.state::<AppState>();
+    let ctx = state.ctx();
+    let (status, config) = {
+        let inner = state.shared();
+        (inner.status.clone(), inner.config.clone())
+    };
+    let vault = Vault::new(&ctx);
+    let credentials: BTreeMap<String, jiff::Timestamp> = status
+        .profiles
+        .iter()
+        .filter(|p| p.session_id.is_some())
+        .filter_map(|p| {
+            let steps = plan(&config, &p.profile).ok()?;
+            let creds = vault.cached(&steps).ok()??;
+            Some((p.profile.clone(), creds.expiration))
+        })
+        .collect();
+    // The activity is read after the keychain, so a sign-in that ended meanwhile shows.
+    let inner = state.shared();
+    status_view(
+        &status,
+        &inner.activity,
+        &credentials,
+        ctx.now(),
+        state.demo.is_some(),
+    )
 }
 
 /// Saves new settings and applies them: tokens follow a change of store, and start at login

@@ -11,7 +11,7 @@ use ssobar_core::app::channel::{
 use ssobar_core::config::SsoSessionConfig;
 use ssobar_core::context::Context;
 use ssobar_core::creds::{AwsCredentials, CredentialsError, Step};
-use ssobar_core::sso::signin::{self, RefreshOutcome, SignInError, login_command};
+use ssobar_core::sso::signin::{self, RefreshOutcome, RefreshWhen, SignInError, login_command};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::text::printable;
 use std::io::IsTerminal;
@@ -131,7 +131,7 @@ fn silently_refreshed(ctx: &Context, session: &SsoSessionConfig, login: &str) ->
     if !refreshable {
         return Ok(false);
     }
-    match runtime()?.block_on(signin::refresh(ctx, session, false, login)) {
+    match runtime()?.block_on(signin::refresh(ctx, session, RefreshWhen::Due, login)) {
         Ok(RefreshOutcome::Refreshed(_) | RefreshOutcome::NotNeeded(_)) => Ok(true),
         Err(SignInError::SignInNeeded { .. }) => Ok(false),
         Err(e) => Err(e.into()),

@@ -9,8 +9,8 @@ use ssobar_core::config::{AwsConfig, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::settings::OnExpired;
 use ssobar_core::sso::signin::{
-    self, RefreshOutcome, SignInError, SignInEvent, SignInFlow, SignInOptions, SignInOutcome,
-    login_command,
+    self, RefreshOutcome, RefreshWhen, SignInError, SignInEvent, SignInFlow, SignInOptions,
+    SignInOutcome, login_command,
 };
 use ssobar_core::sso::token_cache::{CachedToken, SsoToken};
 use ssobar_core::status::referenced_sessions;
@@ -218,15 +218,15 @@ pub fn refresh(args: &RefreshArgs, ctx: &Context) -> Result<Outcome> {
     let config = ctx.load_config();
     let targets = select_many(ctx, &config, args.all, &args.select)?;
     let runtime = runtime()?;
+    let when = if args.force {
+        RefreshWhen::Now
+    } else {
+        RefreshWhen::Due
+    };
     let mut failed = false;
     for target in &targets {
         let name = target.session.id.to_string();
-        match runtime.block_on(signin::refresh(
-            ctx,
-            &target.session,
-            args.force,
-            &target.login,
-        )) {
+        match runtime.block_on(signin::refresh(ctx, &target.session, when, &target.login)) {
             Ok(RefreshOutcome::Refreshed(token)) => {
                 println!("Refreshed {name}: signed in {}.", until(ctx, &token));
             }

@@ -1,7 +1,11 @@
 //! The tray: its icon, tooltip and menu, as pure functions of the session status, so the app
 //! only renders them and every rule is tested without a display.
 
+use crate::app::actions::{
+    SessionAction, SignInNeed, expired_sessions, session_actions, sign_in_need,
+};
 use crate::app::channel::{Caller, waiting_line};
+use crate::app::notices::counted;
 use crate::config::SessionId;
 use crate::status::{SessionState, SessionStatus, Status};
 use crate::util::time::format_duration;
@@ -56,18 +60,17 @@ impl RefreshRefusal {
     }
 }
 
-/// True for a session that needs the person: expired, unusable, or refused a refresh.
-fn needs_sign_in(session: &SessionStatus, activity: &Activity) -> bool {
-    matches!(session.state, SessionState::Expired | SessionState::Invalid)
-        || activity.refresh_failed.contains_key(&session.id)
-}
-
-/// The icon for this status. A session that was never signed in (`missing`) does not turn
-/// the icon red: many configs name sessions their owner rarely uses.
+/// The icon for this status: red for a session that ended (expired, unusable, refused a
+/// refresh), amber for one in its warning window. A session that was never signed in
+/// (`missing`) does not turn the icon red: many configs name sessions their owner rarely uses.
 pub fn tray_state(status: &Status, activity: &Activity) -> TrayState {
     if !activity.busy.is_empty() {
         TrayState::Busy
-    } else if status.sessions.iter().any(|s| needs_sign_in(s, activity)) {
+    } else if status
+        .sessions
+        .iter()
+        .any(|s| sign_in_need(s, activity) == Some(SignInNeed::Ended))
+    {
         TrayState::Expired
     } else if status
         .sessions
@@ -92,28 +95,28 @@ pub fn shortest_left(status: &Status, now: Timestamp) -> Option<String> {
         .map(|at| format_duration(at.as_second() - now.as_second()))
 }
 
-/// `ssobar: 3 sessions, next expiry in 2h 13m` (and how many need a sign-in).
+/// `ssobar: 3 sessions, next expiry in 2h 13m` (and how many need a sign-in: the sessions
+/// "Sign in to all expired" counts, busy or not).
 pub fn tooltip(status: &Status, activity: &Activity, now: Timestamp) -> String {
-    let signed: Vec<_> = signed_in(status).collect();
+    let signed = signed_in(status).count();
     let expired = status
         .sessions
         .iter()
-        .filter(|s| needs_sign_in(s, activity))
+        .filter(|s| sign_in_need(s, activity).is_some_and(SignInNeed::is_urgent))
         .count();
-    let mut text = match signed.len() {
+    let mut text = match signed {
         0 if expired == 0 => "ssobar: no SSO sessions signed in".to_owned(),
         0 => "ssobar: no session signed in".to_owned(),
         n => format!(
-            "ssobar: {n} session{}, next expiry in {}",
-            if n == 1 { "" } else { "s" },
+            "ssobar: {}, next expiry in {}",
+            counted(n, "session", "sessions"),
             shortest_left(status, now).unwrap_or_else(|| "?".into())
         ),
     };
-    if expired > 0 {
-        text.push_str(&format!(
-            ", {expired} need{} a sign-in",
-            if expired == 1 { "s" } else { "" }
-        ));
+    match expired {
+        0 => {}
+        1 => text.push_str(", 1 needs a sign-in"),
+        n => text.push_str(&format!(", {n} need a sign-in")),
     }
     for (session, callers) in &activity.waiting {
         text.push_str("; ");
@@ -240,25 +243,44 @@ fn profile_label(status: &Status, name: &str, activity: &Activity) -> String {
     }
 }
 
-/// The tray menu: a section per session (title with time left, its sign-in or refresh and
-/// sign-out items, its profiles), then "Sign in to all expired", "Open ssobar…", "Quit".
+/// The tray menu: a section per session (title with time left, the actions
+/// [`session_actions`] offers, its profiles), then "Sign in to all expired", "Open ssobar…",
+/// "Quit". A busy session's actions are greyed out.
 pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEntry> {
     let mut entries = Vec::new();
     for session in &status.sessions {
-        let busy = activity.busy.contains(&session.id);
+        let enabled = !activity.busy.contains(&session.id);
+        let actions = session_actions(session, activity);
+        let item = |action: SessionAction| {
+            let (action, label) = match action {
+                SessionAction::SignIn => (
+                    MenuAction::SignIn(session.id.clone()),
+                    format!("Sign in to {}…", session.id.label()),
+                ),
+                SessionAction::Refresh => (
+                    MenuAction::Refresh(session.id.clone()),
+                    "Refresh now".into(),
+                ),
+                SessionAction::SignOut => {
+                    (MenuAction::SignOut(session.id.clone()), "Sign out".into())
+                }
+            };
+            MenuEntry::Item {
+                action,
+                label,
+                enabled,
+            }
+        };
         entries.push(MenuEntry::Label(section_title(session, activity, now)));
-        let signed_in =
-            session.state.is_signed_in() && !activity.refresh_failed.contains_key(&session.id);
-        if !signed_in {
-            entries.push(MenuEntry::Item {
-                action: MenuAction::SignIn(session.id.clone()),
-                label: format!("Sign in to {}…", session.id.label()),
-                enabled: !busy,
-            });
+        if actions.contains(&SessionAction::SignIn) {
+            entries.push(item(SessionAction::SignIn));
         }
+        // Exports are offered while the token works and the service has not refused it.
+        let exports =
+            session.state.is_signed_in() && !activity.refresh_failed.contains_key(&session.id);
         for name in &session.profiles {
             let label = profile_label(status, name, activity);
-            if signed_in {
+            if exports {
                 entries.push(MenuEntry::Submenu {
                     label,
                     entries: vec![MenuEntry::Item {
@@ -271,17 +293,10 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
                 entries.push(MenuEntry::Label(label));
             }
         }
-        if signed_in {
-            entries.push(MenuEntry::Item {
-                action: MenuAction::Refresh(session.id.clone()),
-                label: "Refresh now".into(),
-                enabled: session.refreshable && !busy,
-            });
-            entries.push(MenuEntry::Item {
-                action: MenuAction::SignOut(session.id.clone()),
-                label: "Sign out".into(),
-                enabled: !busy,
-            });
+        for action in [SessionAction::Refresh, SessionAction::SignOut] {
+            if actions.contains(&action) {
+                entries.push(item(action));
+            }
         }
         entries.push(MenuEntry::Separator);
     }
@@ -310,16 +325,6 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
         enabled: true,
     });
     entries
-}
-
-/// The sessions "Sign in to all expired" signs in to.
-pub fn expired_sessions(status: &Status, activity: &Activity) -> Vec<SessionId> {
-    status
-        .sessions
-        .iter()
-        .filter(|s| needs_sign_in(s, activity) && !activity.busy.contains(&s.id))
-        .map(|s| s.id.clone())
-        .collect()
 }
 
 #[cfg(test)]
@@ -433,18 +438,19 @@ sso_role_name = ReadOnly
                 "Sign out",
                 "---",
                 "[lab — 5m left]",
+                "Sign in to lab…",
                 "lab: 222222222222 · ReadOnly >",
-                "(Refresh now)",
                 "Sign out",
                 "---",
                 "[old — expired]",
                 "Sign in to old…",
                 "[old: 333333333333 · ReadOnly]",
+                "Sign out",
                 "---",
                 "[unused — not signed in]",
                 "Sign in to unused…",
                 "---",
-                "Sign in to all expired (1)",
+                "Sign in to all expired (2)",
                 "Open ssobar…",
                 "Quit",
             ]
@@ -492,7 +498,31 @@ sso_role_name = ReadOnly
         let m = labels(&menu(&status(), &activity, now()));
         assert_eq!(m[0], "[corp — sign-in needed (refresh refused)]");
         assert_eq!(m[1], "Sign in to corp…");
-        assert!(m.contains(&"Sign in to all expired (2)".to_owned()));
+        assert!(!m.contains(&"Refresh now".to_owned()), "{m:?}");
+        assert!(m.contains(&"Sign in to all expired (3)".to_owned()));
+    }
+
+    #[test]
+    fn an_expiring_session_that_cannot_refresh_offers_a_sign_in_not_a_refresh() {
+        let m = labels(&menu(&status(), &Activity::default(), now()));
+        let lab = m
+            .iter()
+            .position(|l| l == "[lab — 5m left]")
+            .expect("a lab section");
+        let section: Vec<&str> = m[lab..]
+            .iter()
+            .take_while(|l| *l != "---")
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            section,
+            [
+                "[lab — 5m left]",
+                "Sign in to lab…",
+                "lab: 222222222222 · ReadOnly >",
+                "Sign out"
+            ]
+        );
     }
 
     #[test]
@@ -526,7 +556,7 @@ sso_role_name = ReadOnly
         assert_eq!(tray_state(&s, &a), TrayState::Expired);
         assert_eq!(
             tooltip(&s, &a, now()),
-            "ssobar: 2 sessions, next expiry in 5m, 1 needs a sign-in"
+            "ssobar: 2 sessions, next expiry in 5m, 2 need a sign-in"
         );
         assert_eq!(shortest_left(&s, now()).as_deref(), Some("5m"));
         let mut fine = s.clone();

@@ -668,13 +668,22 @@ impl PollSchedule {
     }
 }
 
-/// Refreshes `session` with its refresh token when it is inside the refresh window (or
-/// `force`). A refusal leaves the old token in place and says a sign-in is needed; there is
+/// When a refresh goes ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshWhen {
+    /// Only inside the refresh window: the silent refresh, and `ssobar` before asking for a
+    /// sign-in.
+    Due,
+    /// Now, however much time is left: a person asked for it.
+    Now,
+}
+
+/// Refreshes `session` with its refresh token when `when` says so. A refusal leaves the old token in place and says a sign-in is needed; there is
 /// no retry loop beyond the SDK's own for transient errors.
 pub async fn refresh(
     ctx: &Context,
     session: &SsoSessionConfig,
-    force: bool,
+    when: RefreshWhen,
     command: &str,
 ) -> Result<RefreshOutcome, SignInError> {
     let needed = |reason: &str| SignInError::SignInNeeded {
@@ -683,8 +692,9 @@ pub async fn refresh(
         command: command.to_owned(),
     };
     let window = i64::from(ctx.settings.refresh_minutes) * 60;
-    let due =
-        |token: &SsoToken, now: Timestamp| force || token.expires_at <= add_seconds(now, window);
+    let due = |token: &SsoToken, now: Timestamp| {
+        when == RefreshWhen::Now || token.expires_at <= add_seconds(now, window)
+    };
     let cached = ctx.tokens.load(&session.id);
     if let CachedToken::Present(token) = &cached
         && !due(token, ctx.now())
