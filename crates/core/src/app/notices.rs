@@ -1,5 +1,5 @@
 //! Which notifications are due: each at most once per session and expiry, none for a session
-//! that renews itself; and the one for helpers waiting on a sign-in.
+//! that renews itself; and the one for commands waiting on a sign-in.
 
 use crate::app::channel::{Caller, waiting_line};
 use crate::app::tray::Activity;
