@@ -3,11 +3,11 @@
 //! The tray menu, the window and `ssobar status` all render the one [`Status`] value computed
 //! here, so they can never disagree, and every rule is tested without a clock or a disk.
 
+use crate::config::session_command;
 use crate::config::{
     AwsConfig, MAX_DOORWAY_HOPS, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig,
 };
 use crate::settings::Settings;
-use crate::sso::signin::session_command;
 use crate::sso::token_cache::{CachedToken, SsoToken, TokenStore};
 use crate::util::time::format_duration;
 use jiff::Timestamp;

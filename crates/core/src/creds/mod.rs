@@ -8,11 +8,11 @@ pub mod keychain;
 use crate::aws::CallError;
 use crate::aws::portal::PortalClient;
 use crate::aws::sts::{AssumeRole, StsClient};
+use crate::config::session_command;
 use crate::config::{
     AwsConfig, ConfigError, MAX_DOORWAY_HOPS, Profile, SessionId, SsoSessionConfig,
 };
 use crate::context::Context;
-use crate::sso::signin::session_command;
 use crate::sso::token_cache::CachedToken;
 use crate::util::lock::{KeyLock, LockError, LockRequest};
 use crate::util::secret::Secret;
