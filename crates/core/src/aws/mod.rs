@@ -1,6 +1,7 @@
 //! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
 //! sentences.
 
+pub mod credentials;
 pub mod eks_cluster;
 pub mod endpoints;
 pub mod oidc;
