@@ -12,5 +12,5 @@ pub mod session;
 
 pub use parse::{ConfigText, FileKind, is_region_name};
 pub use profiles::{AwsConfig, ConfigError, Profile, ProfileKind, SsoProfile, SsoSessionSection};
-pub use resolve::MAX_DOORWAY_HOPS;
+pub use resolve::{Handover, Link, MAX_DOORWAY_HOPS, NoSession, Resolution, SsoRoot};
 pub use session::{SessionId, SsoSessionConfig, login_command, session_command, split_scopes};

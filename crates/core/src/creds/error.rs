@@ -1,7 +1,7 @@
 //! Why credentials could not be had.
 
 use crate::aws::CallError;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, NoSession};
 use crate::creds::keychain::KeychainError;
 use crate::util::lock::LockError;
 
@@ -11,7 +11,10 @@ pub enum CredentialsError {
     /// The profile is unknown or wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The profile is not rooted in an SSO session.
+    /// The profile does not lead to an SSO session.
+    #[error(transparent)]
+    Profile(#[from] NoSession),
+    /// The profile asks for something ssobar does not do (MFA on a role).
     #[error("{0}")]
     Unsupported(String),
     /// The SSO session has expired (or was never signed in to).

@@ -2,7 +2,7 @@
 //! (GetRoleCredentials with the SSO session, then one AssumeRole per chain link).
 
 use crate::aws::sts::AssumeRole;
-use crate::config::{AwsConfig, ConfigError, MAX_DOORWAY_HOPS, Profile, SsoSessionConfig};
+use crate::config::{AwsConfig, ConfigError, Profile, SsoRoot, SsoSessionConfig};
 use crate::creds::error::CredentialsError;
 use sha2::{Digest, Sha256};
 
@@ -77,7 +77,15 @@ impl Step {
 
 /// The steps from an SSO session to `profile`'s credentials, in order.
 pub fn plan(config: &AwsConfig, profile: &str) -> Result<Vec<Step>, CredentialsError> {
-    plan_from(config, profile, 0)
+    let resolution = config.resolve_name(profile)?;
+    let roles: Vec<&Profile> = resolution.roles_from_root().collect();
+    let first = sso_step(resolution.session?)?;
+    let root_session = first.session_key();
+    let mut steps = vec![first];
+    for role in roles {
+        steps.push(assume_step(role, &root_session)?);
+    }
+    Ok(steps)
 }
 
 /// The steps to `profile`'s credentials and then one AssumeRole of `role_arn` with them
@@ -107,59 +115,21 @@ pub fn plan_assuming(
     Ok(steps)
 }
 
-fn plan_from(config: &AwsConfig, name: &str, depth: usize) -> Result<Vec<Step>, CredentialsError> {
-    if depth > MAX_DOORWAY_HOPS {
-        return Err(CredentialsError::Unsupported(format!(
-            "credential_process profiles starting at {name} point at each other in a loop"
-        )));
-    }
-    let chain = config.role_chain(name)?;
-    let root = chain.last().copied().ok_or_else(|| {
-        CredentialsError::Unsupported(format!("profile {name} has no credentials"))
-    })?;
-    let mut steps = if root.kind().is_sso() {
-        vec![sso_step(config, root)?]
-    } else if let Some(target) = root.ssobar_source_profile() {
-        if target == root.name {
-            return Err(CredentialsError::Unsupported(format!(
-                "profile {0} runs \"ssobar credential-process --profile {0}\", which would call itself; \
-                 point credential_process at the SSO profile from a separate profile",
-                root.name
-            )));
-        }
-        plan_from(config, &target, depth + 1)?
-    } else {
-        return Err(CredentialsError::Unsupported(format!(
-            "profile {} gets its credentials from {} ({}), not from IAM Identity Center; ssobar manages SSO profiles",
-            root.name,
-            if root.name == name {
-                "itself"
-            } else {
-                "its source profile"
-            },
-            root.kind()
-        )));
-    };
-    let root_session = steps.first().map(Step::session_key).unwrap_or_default();
-    for link in chain.iter().rev().filter(|p| p.get("role_arn").is_some()) {
-        steps.push(assume_step(link, &root_session)?);
-    }
-    Ok(steps)
-}
-
-fn sso_step(config: &AwsConfig, profile: &Profile) -> Result<Step, CredentialsError> {
-    let sso = config.sso_profile(profile)?;
+/// An SSO root's GetRoleCredentials: it needs the account and role a sign-in-only profile
+/// leaves out.
+fn sso_step(root: SsoRoot<'_>) -> Result<Step, CredentialsError> {
+    let name = &root.profile.name;
     let missing = |key: &str| {
         CredentialsError::Config(ConfigError::Invalid(format!(
-            "profile {} has no {key}; it can sign in but not get credentials",
-            profile.name
+            "profile {name} has no {key}; it can sign in but not get credentials"
         )))
     };
+    let sso = root.sso;
     Ok(Step::Sso {
         account_id: sso.account_id.ok_or_else(|| missing("sso_account_id"))?,
         role_name: sso.role_name.ok_or_else(|| missing("sso_role_name"))?,
         session: sso.session,
-        profile: profile.name.clone(),
+        profile: name.clone(),
     })
 }
 
@@ -215,6 +185,7 @@ pub fn default_session_name(profile: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::config::MAX_DOORWAY_HOPS;
     use crate::config::{ConfigText, FileKind};
     use jiff::Timestamp;
 
