@@ -6,9 +6,9 @@
 //! offending line, records `PATH:LINE: what is wrong` against the section it belongs to, and
 //! parses again.
 
-use crate::aws::block_on_ready;
 use crate::config::profiles::{AwsConfig, Profile, SsoSessionSection};
 use crate::paths::Paths;
+use crate::util::ready::block_on_ready;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_runtime::env_config::section::EnvConfigSections;
 use aws_runtime::env_config::source;
