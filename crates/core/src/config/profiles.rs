@@ -62,7 +62,8 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// A property's value (keys are the ones ssobar reads; see the module docs).
+    /// A property's value; only the keys ssobar reads are kept (listed in
+    /// [`crate::config::parse`]).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.properties.get(key).map(String::as_str)
     }
