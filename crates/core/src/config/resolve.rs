@@ -192,7 +192,7 @@ impl AwsConfig {
                 profile: current,
                 handover,
             });
-            let next = match handover {
+            current = match handover {
                 Handover::Own if current.kind().is_sso() => {
                     let sso = self.sso_profile(current)?;
                     return Ok(SsoRoot {
@@ -207,7 +207,20 @@ impl AwsConfig {
                         kind: current.kind(),
                     });
                 }
-                Handover::AssumeRole => source_profile_of(current)?.to_owned(),
+                Handover::AssumeRole => {
+                    let source = source_profile_of(current)?;
+                    refuse_loop(links, source)?;
+                    let next =
+                        self.profile(source)
+                            .ok_or_else(|| NoSession::MissingSourceProfile {
+                                profile: current.name.clone(),
+                                missing: source.to_owned(),
+                            })?;
+                    if let Some(problem) = next.problems.first() {
+                        return Err(ConfigError::Malformed(problem.clone()).into());
+                    }
+                    next
+                }
                 Handover::Doorway => {
                     let target = current.ssobar_source_profile().unwrap_or_default();
                     if target == current.name {
@@ -221,28 +234,8 @@ impl AwsConfig {
                             start: start.name.clone(),
                         });
                     }
-                    target
-                }
-            };
-            if links.iter().any(|link| link.profile.name == next) {
-                let mut names: Vec<String> =
-                    links.iter().map(|link| link.profile.name.clone()).collect();
-                names.push(next);
-                return Err(NoSession::Loop { names });
-            }
-            current = match handover {
-                Handover::Doorway => self.require_profile(&next)?,
-                _ => {
-                    let source =
-                        self.profile(&next)
-                            .ok_or_else(|| NoSession::MissingSourceProfile {
-                                profile: current.name.clone(),
-                                missing: next.clone(),
-                            })?;
-                    if let Some(problem) = source.problems.first() {
-                        return Err(ConfigError::Malformed(problem.clone()).into());
-                    }
-                    source
+                    refuse_loop(links, &target)?;
+                    self.require_profile(&target)?
                 }
             };
         }
@@ -273,6 +266,16 @@ impl AwsConfig {
         // The role chain broke before it reached its base credentials.
         None
     }
+}
+
+/// A loop when `next` is already on the way.
+fn refuse_loop(links: &[Link<'_>], next: &str) -> Result<(), NoSession> {
+    if links.iter().all(|link| link.profile.name != next) {
+        return Ok(());
+    }
+    let mut names: Vec<String> = links.iter().map(|link| link.profile.name.clone()).collect();
+    names.push(next.to_owned());
+    Err(NoSession::Loop { names })
 }
 
 /// The profile whose credentials a role profile assumes its role with.
