@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         for profile in config.profiles() {
             let _ = profile.kind();
             let _ = config.sso_profile(profile);
-            let _ = config.role_chain(&profile.name);
+            let _ = config.resolve(profile);
             let _ = config.session_for_profile(&profile.name);
         }
         for session in config.sessions() {

@@ -141,7 +141,7 @@ impl AppState {
             .load_config()
             .session_config(id)
             .map_err(|e| e.to_string())?;
-        let command = ssobar_core::sso::signin::login_command(&session, profile.as_deref());
+        let command = ssobar_core::config::login_command(&session, profile.as_deref());
         Ok((session, command))
     }
 

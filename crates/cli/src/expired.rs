@@ -9,9 +9,10 @@ use ssobar_core::app::channel::{
     self, AppLink, Failure, LinkError, Prompt, Recovery, Reply, Request, Start, recovery_order,
 };
 use ssobar_core::config::SsoSessionConfig;
+use ssobar_core::config::login_command;
 use ssobar_core::context::Context;
 use ssobar_core::creds::{AwsCredentials, CredentialsError, Step};
-use ssobar_core::sso::signin::{self, RefreshOutcome, RefreshWhen, SignInError, login_command};
+use ssobar_core::sso::signin::{self, RefreshOutcome, RefreshWhen, SignInError};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::text::printable;
 use std::io::IsTerminal;

@@ -5,12 +5,12 @@ use crate::expired::{AppAnswer, WaitArg, ask_app};
 use crate::{Outcome, runtime};
 use anyhow::{Result, bail};
 use ssobar_core::app::channel::Start;
-use ssobar_core::config::{AwsConfig, SsoSessionConfig};
+use ssobar_core::config::{AwsConfig, SsoSessionConfig, login_command};
 use ssobar_core::context::Context;
 use ssobar_core::settings::OnExpired;
 use ssobar_core::sso::signin::{
     self, RefreshOutcome, RefreshWhen, SignInError, SignInEvent, SignInFlow, SignInOptions,
-    SignInOutcome, login_command,
+    SignInOutcome,
 };
 use ssobar_core::sso::token_cache::{CachedToken, SsoToken};
 use ssobar_core::status::referenced_sessions;

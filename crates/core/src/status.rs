@@ -3,11 +3,12 @@
 //! The tray menu, the window and `ssobar status` all render the one [`Status`] value computed
 //! here, so they can never disagree, and every rule is tested without a clock or a disk.
 
+use crate::config::session_command;
 use crate::config::{
-    AwsConfig, MAX_DOORWAY_HOPS, Profile, ProfileKind, SessionId, SsoProfile, SsoSessionConfig,
+    AwsConfig, Handover, NoSession, Profile, ProfileKind, Resolution, SessionId, SsoProfile,
+    SsoSessionConfig,
 };
 use crate::settings::Settings;
-use crate::sso::signin::session_command;
 use crate::sso::token_cache::{CachedToken, SsoToken, TokenStore};
 use crate::util::time::format_duration;
 use jiff::Timestamp;
@@ -214,7 +215,7 @@ pub fn compute(
 
     let profiles: Vec<ProfileStatus> = config
         .profiles()
-        .map(|p| profile_status(config, p, &judge, 0))
+        .map(|p| profile_status(config, p, &judge))
         .collect();
 
     let mut sessions: Vec<SessionStatus> = Vec::new();
@@ -330,89 +331,41 @@ fn profile_status(
     config: &AwsConfig,
     profile: &Profile,
     judge: &dyn Fn(&SessionId, &str) -> Verdict,
-    depth: usize,
 ) -> ProfileStatus {
-    let kind = profile.kind();
-    let mut status = ProfileStatus {
+    let resolution = config.resolve(profile);
+    // The role the credentials are for: the first one assumed on the way, else the SSO one.
+    let (account_id, role_name) = match resolution
+        .links
+        .iter()
+        .find_map(|link| link.profile.get("role_arn"))
+    {
+        Some(arn) => split_role_arn(arn),
+        None => resolution.session.as_ref().map_or((None, None), |root| {
+            (root.sso.account_id.clone(), root.sso.role_name.clone())
+        }),
+    };
+    let status = ProfileStatus {
         profile: profile.name.clone(),
-        kind,
+        kind: profile.kind(),
         sso_session: None,
         start_url: None,
         sso_region: None,
-        account_id: None,
-        role_name: None,
-        region: profile.get("region").map(str::to_owned),
+        account_id,
+        role_name,
+        region: own_region(&resolution),
         state: SessionState::NotApplicable,
         expires_at: None,
         refreshable: false,
         detail: None,
         session_id: None,
     };
-    let status = match kind {
-        ProfileKind::SsoSession | ProfileKind::SsoLegacy => match config.sso_profile(profile) {
-            Ok(sso) => {
-                status.account_id = sso.account_id.clone();
-                status.role_name = sso.role_name.clone();
-                with_session(status, &sso, judge)
-            }
-            Err(e) => misconfigured(status, e.to_string()),
+    let status = match &resolution.session {
+        Ok(root) => with_session(status, &root.sso, judge),
+        Err(NoSession::NotSso { root, kind, .. }) => ProfileStatus {
+            detail: not_sso_detail(&resolution, root, *kind),
+            ..status
         },
-        ProfileKind::RoleChain => {
-            if let Some(arn) = profile.get("role_arn") {
-                let (account, role) = split_role_arn(arn);
-                status.account_id = account;
-                status.role_name = role;
-            }
-            match config.role_chain(&profile.name) {
-                Err(e) => misconfigured(status, e.to_string()),
-                Ok(chain) => {
-                    let root = chain.last().copied().unwrap_or(profile);
-                    if root.kind().is_sso() {
-                        match config.sso_profile(root) {
-                            Ok(sso) => with_session(status, &sso, judge),
-                            Err(e) => misconfigured(status, e.to_string()),
-                        }
-                    } else {
-                        status.detail = Some(format!(
-                            "assumes its role with the credentials of {} ({})",
-                            root.name,
-                            if root.name == profile.name {
-                                "its own keys".to_owned()
-                            } else {
-                                root.kind().to_string()
-                            }
-                        ));
-                        status
-                    }
-                }
-            }
-        }
-        ProfileKind::CredentialProcess => match profile.ssobar_source_profile() {
-            Some(source) if source == profile.name => misconfigured(
-                status,
-                format!(
-                    "credential_process runs \"ssobar credential-process --profile {source}\" on the profile itself; point it at the SSO profile instead"
-                ),
-            ),
-            Some(source) => match config.require_profile(&source) {
-                Err(e) => misconfigured(status, e.to_string()),
-                Ok(_) if depth >= MAX_DOORWAY_HOPS => misconfigured(
-                    status,
-                    "credential_process profiles point at each other in a loop".to_owned(),
-                ),
-                Ok(source_profile) => {
-                    let inner = profile_status(config, source_profile, judge, depth + 1);
-                    ProfileStatus {
-                        profile: status.profile,
-                        kind,
-                        region: status.region.or(inner.region),
-                        ..inner
-                    }
-                }
-            },
-            None => status,
-        },
-        ProfileKind::Static | ProfileKind::Other => status,
+        Err(reason) => misconfigured(status, reason.to_string()),
     };
     // A malformed line outranks whatever the rest of the section says, but the rest is
     // still shown: it tells the person which profile this is.
@@ -420,6 +373,42 @@ fn profile_status(
         Some(problem) => misconfigured(status, problem.clone()),
         None => status,
     }
+}
+
+/// The profile's own `region`, else that of the profile a doorway on the way opens onto: a
+/// doorway stands for that profile, its role chain's sources do not.
+fn own_region(resolution: &Resolution<'_>) -> Option<String> {
+    let mut behind_doorway = true;
+    for link in &resolution.links {
+        if behind_doorway && let Some(region) = link.profile.get("region") {
+            return Some(region.to_owned());
+        }
+        behind_doorway = link.handover == Handover::Doorway;
+    }
+    None
+}
+
+/// For a profile that assumes a role with credentials from outside IAM Identity Center, whose
+/// they are; other profiles without a session need no explaining.
+fn not_sso_detail(resolution: &Resolution<'_>, root: &str, kind: ProfileKind) -> Option<String> {
+    let assumes = resolution
+        .links
+        .iter()
+        .any(|link| link.profile.get("role_arn").is_some());
+    let root_assumes = resolution
+        .links
+        .last()
+        .is_some_and(|link| link.profile.get("role_arn").is_some());
+    assumes.then(|| {
+        format!(
+            "assumes its role with the credentials of {root} ({})",
+            if root_assumes {
+                "its own keys".to_owned()
+            } else {
+                kind.to_string()
+            }
+        )
+    })
 }
 
 fn with_session(
@@ -730,6 +719,41 @@ sso_role_name = R
         let keys = serde_json::to_value(s.profile("keys").unwrap()).unwrap();
         assert_eq!(keys["state"], "n/a");
         assert_eq!(keys["expires_at"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn status_and_credentials_follow_the_same_way() {
+        let text = format!(
+            "{CONFIG}\n[profile on-door]\nrole_arn = arn:aws:iam::777777777777:role/OnDoor\n\
+             source_profile = via-ssobar\n\
+             [profile self-door]\ncredential_process = ssobar credential-process --profile self-door\n\
+             [profile on-keys]\nrole_arn = arn:aws:iam::888888888888:role/OnKeys\nsource_profile = keys\n"
+        );
+        let config = AwsConfig::parse(&[ConfigText {
+            path: "c".into(),
+            kind: FileKind::Config,
+            text,
+        }]);
+        let s = compute(&config, &TokenSnapshot::new(), now(), &Settings::default());
+        // A role on a doorway signs in with the session behind the doorway, as its credentials do.
+        let on_door = s.profile("on-door").unwrap();
+        assert_eq!(on_door.sso_session.as_deref(), Some("lab"));
+        assert_eq!(on_door.account_id.as_deref(), Some("777777777777"));
+        assert_eq!(on_door.state, SessionState::Missing);
+        let plan_error = crate::creds::plan(&config, "self-door")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            state_of(&s, "self-door"),
+            (SessionState::Misconfigured, Some(plan_error))
+        );
+        assert_eq!(
+            state_of(&s, "on-keys"),
+            (
+                SessionState::NotApplicable,
+                Some("assumes its role with the credentials of keys (static)".to_owned())
+            )
+        );
     }
 
     #[test]

@@ -202,7 +202,7 @@ proptest! {
         for p in config.profiles() {
             let _ = p.kind();
             let _ = config.sso_profile(p);
-            let _ = config.role_chain(&p.name);
+            let _ = config.resolve(p);
         }
     }
 

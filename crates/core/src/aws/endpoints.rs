@@ -48,7 +48,7 @@ impl Service {
                     .region(region.to_owned())
                     .build()
                     .map_err(|e| e.to_string())?;
-                crate::aws::block_on_ready(DefaultResolver::new().resolve_endpoint(&params))
+                crate::util::ready::block_on_ready(DefaultResolver::new().resolve_endpoint(&params))
                     .map(|endpoint| endpoint.url().to_owned())
                     .map_err(|e| e.to_string())
             }};

@@ -1,6 +1,7 @@
 //! What every AWS client of ssobar shares: endpoint, retries, timeouts, and errors turned into
 //! sentences.
 
+pub mod credentials;
 pub mod eks_cluster;
 pub mod endpoints;
 pub mod oidc;
@@ -15,9 +16,6 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Starts an AWS SDK client config the way every ssobar client is built: the region, the
@@ -179,19 +177,6 @@ impl CallError {
             SdkError::ResponseError(_) => Self::Unreadable { endpoint },
             _ => Self::Other(printable(&format!("{}", DisplayErrorContext(&err)))),
         }
-    }
-}
-
-/// Drives a future that never waits (an SDK endpoint resolver, a config parse over text in
-/// memory) without bringing up an async runtime, which would cost the CLI's warm path.
-pub(crate) fn block_on_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
     }
 }
 

@@ -1,8 +1,8 @@
 //! STS (aws-sdk-sts): AssumeRole for role chains, GetCallerIdentity to learn who a profile is.
 
+use crate::aws::credentials::AwsCredentials;
 use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
-use crate::creds::AwsCredentials;
 use crate::env::Env;
 use crate::util::secret::Secret;
 use jiff::Timestamp;

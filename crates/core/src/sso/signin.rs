@@ -10,6 +10,8 @@ use crate::aws::endpoints::check_start_url;
 use crate::aws::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
 use crate::aws::portal::PortalClient;
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
+/// Kept here too for callers that know them as sign-in commands.
+pub use crate::config::{login_command, session_command};
 use crate::context::Context;
 use crate::creds::Vault;
 use crate::settings::SignInFlowKind;
@@ -233,25 +235,6 @@ fn spoken_duration(d: Duration) -> String {
         (secs, "second")
     };
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
-/// The command that signs in to `session` again.
-pub fn login_command(session: &SsoSessionConfig, profile_hint: Option<&str>) -> String {
-    session_command("login", session, profile_hint)
-}
-
-/// `ssobar VERB` with the selector of `session`: `--sso-session NAME`, or for legacy sessions
-/// (which have no name) `--profile` with a profile that uses it.
-pub fn session_command(
-    verb: &str,
-    session: &SsoSessionConfig,
-    profile_hint: Option<&str>,
-) -> String {
-    match (&session.id, profile_hint) {
-        (SessionId::Named(name), _) => format!("ssobar {verb} --sso-session {name}"),
-        (SessionId::Legacy(_), Some(profile)) => format!("ssobar {verb} --profile {profile}"),
-        (SessionId::Legacy(_), None) => format!("ssobar {verb} --profile PROFILE"),
-    }
 }
 
 /// The flow to use: the one asked for; else device code for legacy sessions (they cannot do
@@ -823,17 +806,6 @@ mod tests {
         s.id = SessionId::Legacy("https://x/start".into());
         s.registration_scopes = None;
         assert_eq!(request_scopes(&s), None);
-    }
-
-    #[test]
-    fn login_commands_name_the_session() {
-        let s = SsoSessionConfig {
-            id: SessionId::Legacy("https://x/start".into()),
-            start_url: "https://x/start".into(),
-            region: "us-east-1".into(),
-            registration_scopes: None,
-        };
-        assert_eq!(login_command(&s, Some("old")), "ssobar login --profile old");
     }
 
     #[test]
