@@ -15,7 +15,7 @@ pub enum SignInPhase {
     DeviceCode,
     /// Waiting for the browser to come back.
     Waiting,
-    /// Signed in.
+    /// Signed in: the token is in the store.
     Done,
     /// The sign-in ended without a token.
     Failed,

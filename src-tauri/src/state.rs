@@ -34,7 +34,7 @@ impl SignInTask {
     }
 }
 
-/// The mutable part.
+/// What the app's loop, actions and window share and change, behind one lock.
 #[derive(Default)]
 pub struct Inner {
     /// The status computed at the last wake: the tray and the window both show this one.
@@ -117,7 +117,7 @@ impl AppState {
         Ok(ctx)
     }
 
-    /// The mutable part.
+    /// The shared state, locked (a panic while it was held leaves it usable).
     pub fn shared(&self) -> MutexGuard<'_, Inner> {
         match self.inner.lock() {
             Ok(guard) => guard,

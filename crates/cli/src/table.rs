@@ -10,7 +10,7 @@ use ssobar_core::util::time::{format_duration, format_local};
 pub enum Style {
     /// ANSI colours (a terminal, and `NO_COLOR` unset).
     Color,
-    /// Plain text.
+    /// No escape codes: a pipe, a file, or `NO_COLOR` set.
     Plain,
 }
 

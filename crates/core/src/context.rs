@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// The time, injectable.
 pub trait Clock: Send + Sync {
-    /// Now.
+    /// The current time (a fixed one in tests).
     fn now(&self) -> Timestamp;
 }
 
@@ -69,7 +69,7 @@ impl Clock for FixedClock {
 /// The surroundings of one operation.
 #[derive(Clone)]
 pub struct Context {
-    /// The environment.
+    /// The process environment, captured once (library code never reads the real one).
     pub env: Env,
     /// Where things live.
     pub paths: Paths,

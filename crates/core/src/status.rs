@@ -69,7 +69,7 @@ impl SessionState {
 /// One profile's line of `ssobar status --json`. The field names are a public contract.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProfileStatus {
-    /// Profile name.
+    /// The profile's name in the AWS config.
     pub profile: String,
     /// How it gets credentials.
     pub kind: ProfileKind,
@@ -102,7 +102,7 @@ pub struct ProfileStatus {
 /// One session (an `[sso-session]` or a legacy start URL) and the profiles that use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionStatus {
-    /// Whose token.
+    /// The session the token belongs to (its cache file is named after it).
     pub id: SessionId,
     /// The access portal URL.
     pub start_url: String,

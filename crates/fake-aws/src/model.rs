@@ -163,7 +163,7 @@ pub enum Fault {
 /// One call the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
-    /// The operation.
+    /// Which API call it was.
     pub operation: Operation,
     /// The HTTP method.
     pub method: String,
@@ -210,7 +210,7 @@ pub struct IssuedCredentials {
     pub access_key_id: String,
     /// The secret access key.
     pub secret_access_key: String,
-    /// The session token.
+    /// The session token that goes with the key (temporary credentials).
     pub session_token: String,
     /// When the credentials expire.
     pub expiration: Timestamp,

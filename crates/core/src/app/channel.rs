@@ -107,7 +107,7 @@ pub enum Reply {
     SignedIn,
     /// No sign-in came of it.
     Failed {
-        /// Why.
+        /// Why, as the helper tells the person.
         why: Failure,
         /// The sign-in's own error, for [`Failure::SignInFailed`].
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +223,7 @@ pub fn recovery_order(on_expired: OnExpired, interactive: bool) -> &'static [Rec
 /// since the helper itself is always `ssobar`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Caller {
-    /// Its command name.
+    /// Its command name (`/proc/PID/comm`), made printable.
     pub command: String,
     /// Its process id, when known.
     pub pid: Option<u32>,

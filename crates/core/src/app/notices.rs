@@ -10,7 +10,7 @@ use crate::util::time::format_duration;
 use jiff::Timestamp;
 use std::collections::BTreeSet;
 
-/// Which notification.
+/// Why a notification is shown (each is shown at most once per session and expiry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NoticeKind {
     /// The session enters its warning window and will not be renewed by itself.
@@ -26,11 +26,11 @@ pub enum NoticeKind {
 pub struct Notice {
     /// The session it is about (its "Sign in" action signs in to it).
     pub session: SessionId,
-    /// Which notification.
+    /// Why it is shown.
     pub kind: NoticeKind,
-    /// The title.
+    /// The summary line, which names the session.
     pub title: String,
-    /// The body.
+    /// What to do about it, in a sentence.
     pub body: String,
 }
 

@@ -186,19 +186,19 @@ pub enum MenuEntry {
     Item {
         /// What it does.
         action: MenuAction,
-        /// Its text.
+        /// What the menu shows.
         label: String,
         /// Greyed out when false.
         enabled: bool,
     },
     /// A submenu.
     Submenu {
-        /// Its text.
+        /// What the parent menu shows.
         label: String,
-        /// Its entries.
+        /// What opens beside it.
         entries: Vec<MenuEntry>,
     },
-    /// A line.
+    /// A line between sections.
     Separator,
 }
 

@@ -40,22 +40,22 @@ pub struct SessionView {
     pub waiting: Vec<String>,
     /// "kubectl is waiting for corp", when any wait.
     pub waiting_line: Option<String>,
-    /// Its profiles.
+    /// The profiles that sign in through it, by name.
     pub profiles: Vec<ProfileView>,
 }
 
 /// A profile of a session, as the window shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProfileView {
-    /// Name.
+    /// The profile's name in the AWS config.
     pub name: String,
-    /// Account id.
+    /// The account its credentials are for (a role chain: its `role_arn`'s).
     pub account_id: Option<String>,
     /// Account name, when the portal told it.
     pub account_name: Option<String>,
-    /// Role.
+    /// The role (permission set, or the chain's role).
     pub role_name: Option<String>,
-    /// Region.
+    /// The profile's `region`, for commands run with it.
     pub region: Option<String>,
     /// Kind (`sso-session`, `role-chain`, ...).
     pub kind: ProfileKind,
@@ -66,13 +66,13 @@ pub struct ProfileView {
 /// A profile outside any session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OtherProfileView {
-    /// Name.
+    /// The profile's name in the AWS config.
     pub name: String,
-    /// Kind.
+    /// How it gets credentials, since it is not through a session.
     pub kind: ProfileKind,
     /// `n/a` or `misconfigured`.
     pub state: SessionState,
-    /// Why.
+    /// Why it has no session, or what is wrong with it.
     pub detail: Option<String>,
 }
 
@@ -83,11 +83,11 @@ pub struct StatusView {
     pub now: String,
     /// The app runs against its built-in fake AWS.
     pub demo: bool,
-    /// Sessions.
+    /// Every session the config names, in the status's order.
     pub sessions: Vec<SessionView>,
     /// Profiles that belong to no session.
     pub other_profiles: Vec<OtherProfileView>,
-    /// Config problems.
+    /// Problems in the AWS config, each naming its file and line.
     pub warnings: Vec<String>,
 }
 

@@ -88,9 +88,9 @@ pub enum EndpointError {
         "refusing {variable}={url}: an endpoint must be an https:// URL (plain http is allowed only on a loopback address); fix it or run \"unset {variable}\""
     )]
     UnsafeOverride {
-        /// The variable.
+        /// The `AWS_ENDPOINT_URL_*` variable that set it.
         variable: String,
-        /// Its value.
+        /// The URL it holds.
         url: String,
     },
     /// The SDK knows no endpoint for the region.
@@ -98,9 +98,9 @@ pub enum EndpointError {
         "no {service} endpoint for region {region} ({why}); check the region in the AWS config"
     )]
     Unresolved {
-        /// The service.
+        /// The service, as the message names it (`SSO OIDC`, `STS`, ...).
         service: &'static str,
-        /// The region.
+        /// The region no endpoint was found for.
         region: String,
         /// What the resolver said.
         why: String,

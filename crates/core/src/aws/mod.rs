@@ -69,7 +69,7 @@ pub enum CallError {
         "cannot reach {endpoint}: {cause}; check the network (and any AWS_ENDPOINT_URL_* setting)"
     )]
     Unreachable {
-        /// The endpoint.
+        /// The host the call went to, as the message names it.
         endpoint: String,
         /// What the connection attempt said.
         cause: String,
@@ -77,19 +77,19 @@ pub enum CallError {
     /// No answer in time.
     #[error("{endpoint} did not answer in time")]
     Timeout {
-        /// The endpoint.
+        /// The host the call went to, as the message names it.
         endpoint: String,
     },
     /// Still throttled after the retries.
     #[error("{endpoint} is throttling requests; wait a minute")]
     Throttled {
-        /// The endpoint.
+        /// The host the call went to, as the message names it.
         endpoint: String,
     },
     /// The service failed on its side (HTTP 5xx) on every attempt.
     #[error("{endpoint} failed on its side ({code})")]
     ServerFault {
-        /// The endpoint.
+        /// The host the call went to, as the message names it.
         endpoint: String,
         /// The error type, e.g. `InternalServerException`.
         code: String,
@@ -97,7 +97,7 @@ pub enum CallError {
     /// An answer that does not parse: mangled on the way, or not from the service at all.
     #[error("{endpoint} sent an answer that cannot be read")]
     Unreadable {
-        /// The endpoint.
+        /// The host the call went to, as the message names it.
         endpoint: String,
     },
     /// The service answered with an error.

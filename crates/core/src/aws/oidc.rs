@@ -15,9 +15,9 @@ pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 /// A registered public client.
 #[derive(Clone, Debug)]
 pub struct RegisteredClient {
-    /// Client id.
+    /// What CreateToken calls name this client by.
     pub client_id: String,
-    /// Client secret.
+    /// Proves to CreateToken that a token request comes from this client.
     pub client_secret: Secret,
     /// `clientSecretExpiresAt`, seconds since the epoch.
     pub expires_at: i64,
@@ -64,7 +64,7 @@ pub enum Grant<'a> {
         /// The PKCE verifier.
         code_verifier: &'a str,
     },
-    /// Refresh.
+    /// A refresh token exchanged for a new access token, no browser involved.
     RefreshToken(&'a Secret),
 }
 

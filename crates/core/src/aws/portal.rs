@@ -13,7 +13,7 @@ pub struct RoleCredentials {
     pub access_key_id: String,
     /// Secret access key.
     pub secret_access_key: Secret,
-    /// Session token.
+    /// Session token (role credentials are always temporary).
     pub session_token: Secret,
     /// Expiry, milliseconds since the epoch (the portal's own unit).
     pub expiration_ms: i64,
@@ -22,9 +22,9 @@ pub struct RoleCredentials {
 /// An account the signed-in person can reach.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
-    /// Account id.
+    /// The 12-digit account id.
     pub account_id: String,
-    /// Account name, made [printable](crate::util::text::printable): menus and the window show it.
+    /// Account name, made printable ([`crate::util::text::printable`]): menus and the window show it.
     pub account_name: Option<String>,
 }
 

@@ -30,7 +30,7 @@ pub struct AssumeRole {
 /// Who a set of credentials is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallerIdentity {
-    /// The account.
+    /// The 12-digit account id the credentials belong to.
     pub account: String,
     /// The caller's ARN, e.g. `arn:aws:sts::ACCT:assumed-role/NAME/SESSION`.
     pub arn: String,

@@ -149,7 +149,7 @@ impl AwsConfig {
         self.profiles.values()
     }
 
-    /// One profile.
+    /// The profile of that name, if the config has one.
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.get(name)
     }

@@ -30,7 +30,7 @@ pub enum Handover {
 /// One profile on the way from the profile asked for to its base credentials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link<'a> {
-    /// The profile.
+    /// The profile at this point of the chain.
     pub profile: &'a Profile,
     /// How it reaches the next link (or that it is the last).
     pub handover: Handover,
@@ -107,7 +107,7 @@ pub enum NoSession {
          point credential_process at the SSO profile from a separate profile"
     )]
     DoorwayToItself {
-        /// The profile.
+        /// The profile whose `credential_process` names itself.
         profile: String,
     },
     /// More than [`MAX_DOORWAY_HOPS`] doorways in a row.

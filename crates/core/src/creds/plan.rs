@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 pub enum Step {
     /// GetRoleCredentials with the session's token.
     Sso {
-        /// The session.
+        /// The session whose token pays for the call.
         session: SsoSessionConfig,
         /// The profile that names the session, for messages.
         profile: String,
-        /// The account.
+        /// The 12-digit account id.
         account_id: String,
         /// The role (permission set).
         role_name: String,
@@ -27,7 +27,7 @@ pub enum Step {
         root: String,
         /// The profile with the `role_arn`.
         profile: String,
-        /// The call.
+        /// The AssumeRole parameters from the profile.
         request: AssumeRole,
         /// The STS region.
         region: String,

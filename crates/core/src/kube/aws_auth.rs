@@ -8,7 +8,7 @@ use std::fmt::Write;
 pub struct SsoRole {
     /// `aws`, `aws-cn` or `aws-us-gov`.
     pub partition: String,
-    /// The account.
+    /// The 12-digit account id the role lives in.
     pub account_id: String,
     /// `AWSReservedSSO_<permission set>_<suffix>`.
     pub role_name: String,
@@ -133,9 +133,9 @@ impl AccessScope {
 /// An access policy to associate with the role's access entry, and where it applies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyGrant {
-    /// The policy.
+    /// The EKS managed access policy to associate.
     pub policy: AccessPolicy,
-    /// Its scope.
+    /// The whole cluster, or the namespaces named.
     pub scope: AccessScope,
 }
 

@@ -34,7 +34,7 @@ pub const MIN_LEFT_SECS: i64 = 60;
 /// The ExecCredential `apiVersion` to answer with, and a warning for kubectl's stderr.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecApi {
-    /// The version.
+    /// The `apiVersion` to write into the ExecCredential.
     pub version: String,
     /// Something the person should know (a deprecated or unreadable request).
     pub warning: Option<String>,
@@ -179,7 +179,7 @@ pub struct TokenRequest<'a> {
 /// What the cache keeps beside a token to know when it no longer applies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedEksToken {
-    /// The token.
+    /// The token as printed, and when it stops being used.
     #[serde(flatten)]
     pub token: EksToken,
     /// The credentials marker it was made from (see `credentials::marker_path`).

@@ -27,7 +27,7 @@ pub struct ExecPlugin {
     pub api_version: String,
     /// The program (an absolute path unless the person chose a name on the PATH).
     pub command: String,
-    /// Its arguments.
+    /// What follows the command (`eks-token --profile ... --cluster-id ...`).
     pub args: Vec<String>,
 }
 
@@ -44,7 +44,7 @@ pub struct ClusterAccess {
     pub user_name: String,
     /// The `contexts[].name`.
     pub context_name: String,
-    /// The exec hook.
+    /// The `users[].user.exec` entry that runs `ssobar eks-token`.
     pub exec: ExecPlugin,
 }
 

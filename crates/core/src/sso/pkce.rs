@@ -53,7 +53,7 @@ pub fn authorize_url(
 pub enum Callback {
     /// An authorization code, with the state it came with.
     Code {
-        /// The code.
+        /// The authorization code to exchange with CreateToken.
         code: String,
         /// The `state` parameter.
         state: String,

@@ -82,7 +82,7 @@ pub enum SignInEvent {
     },
     /// The device code to confirm.
     DeviceCode {
-        /// The code.
+        /// The short code the person confirms (e.g. `QVKR-UYGK`).
         user_code: String,
         /// Where to confirm it.
         verification_uri: String,
@@ -144,7 +144,7 @@ pub enum SignInError {
     /// The person (or an administrator) refused.
     #[error("sign-in to {session} was denied in the browser; run \"{command}\" to try again")]
     Denied {
-        /// The session.
+        /// The session's name, as the message shows it.
         session: String,
         /// The command to run.
         command: String,
@@ -154,7 +154,7 @@ pub enum SignInError {
         "the sign-in code for {session} expired before it was confirmed; run \"{command}\" again"
     )]
     CodeExpired {
-        /// The session.
+        /// The session's name, as the message shows it.
         session: String,
         /// The command to run.
         command: String,
@@ -192,7 +192,7 @@ pub enum SignInError {
     /// A refresh is impossible or was refused: a browser sign-in is needed.
     #[error("sign-in needed for {session}: {reason}; run \"{command}\"")]
     SignInNeeded {
-        /// The session.
+        /// The session's name, as the message shows it.
         session: String,
         /// Why refreshing did not work.
         reason: String,

@@ -71,7 +71,7 @@ pub enum CachedToken {
     Present(SsoToken),
     /// A file that is not a token: unreadable, not JSON, or missing `accessToken`/`expiresAt`.
     Invalid {
-        /// The file.
+        /// The token file that could not be used.
         path: PathBuf,
         /// What is wrong with it, in words.
         reason: String,
@@ -82,9 +82,9 @@ pub enum CachedToken {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientRegistration {
-    /// The client id.
+    /// What CreateToken calls name this client by.
     pub client_id: String,
-    /// The client secret.
+    /// Proves to CreateToken that a token request comes from this client.
     pub client_secret: Secret,
     /// When the registration expires (from `clientSecretExpiresAt`).
     #[serde(with = "crate::util::time::serde_timestamp")]

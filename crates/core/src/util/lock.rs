@@ -30,7 +30,7 @@ pub struct LockHolder {
 }
 
 impl LockHolder {
-    /// This process.
+    /// This process, as a waiter will be told about it.
     fn current() -> Self {
         // The process's own arguments describe it the way its pid does; they are read here
         // and nowhere else, only to be shown to a person who waits for this process.
@@ -89,7 +89,7 @@ pub enum LockError {
     /// The lock file could not be opened or locked.
     #[error("cannot lock {}: {source}", path.display())]
     Io {
-        /// The lock file.
+        /// The lock file that could not be used.
         path: PathBuf,
         /// What the system said.
         source: io::Error,
@@ -128,7 +128,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// deadline of the wait.
 #[derive(Clone, Debug)]
 pub struct LockRequest<'a> {
-    /// The lock file.
+    /// The lock file (in the runtime folder's `locks/`).
     pub path: &'a Path,
     /// What the lock guards, in words ("the sign-in to corp").
     pub what: &'a str,

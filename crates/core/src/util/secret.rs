@@ -55,7 +55,7 @@ const LEAKY_NAMES: &[&str] = &["x-amz-sso_bearer_token", "x-amz-security-token"]
 /// What a redacted value is replaced with.
 const REDACTED: &str = "** redacted **";
 
-/// `text` with the value after every [`LEAKY_NAMES`] name (any case, in a header map's
+/// `text` with the value after every `LEAKY_NAMES` name (any case, in a header map's
 /// `"name": "value"`, a header's `name:value` or a query's `name=value`) replaced: what log
 /// output must pass through before it is written.
 pub fn redact_log(text: &str) -> String {

@@ -26,7 +26,7 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
 }
 
 /// Formats a timestamp the way botocore writes it: `YYYY-MM-DDTHH:MM:SSZ`, whole seconds, UTC.
-/// An instant before year 0 (long past either way) is written as [`EARLIEST`], so that what
+/// An instant before year 0 (long past either way) is written as `EARLIEST`, so that what
 /// is written always reads back.
 pub fn format_timestamp(ts: Timestamp) -> String {
     // Truncate first: strftime's %S would otherwise be fine, but a fraction must not round up.
