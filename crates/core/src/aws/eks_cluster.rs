@@ -3,7 +3,7 @@
 
 use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
-use crate::creds::AwsCredentials;
+use crate::aws::credentials::AwsCredentials;
 use crate::env::Env;
 
 /// What a kubeconfig needs of a cluster.
