@@ -3,9 +3,7 @@
 //! token cache that cannot be written. The real binary, the real Secret Service (the D-Bus
 //! session scripts/test starts), ssobar-fake-aws and botocore as the peer.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +13,6 @@ use ssobar_fake_aws::{FakeCluster, FakeConfig, Fault, Operation};
 use ssobar_testkit::{
     BrowserMode, Ran, World, require_secret_service, secret_tool_entries, secret_tool_search,
 };
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 /// The SDK's attempts per call (`crates/core/src/aws.rs`).
 const ATTEMPTS: usize = 3;

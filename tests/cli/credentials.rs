@@ -2,16 +2,12 @@
 //! (gnome-keyring in the D-Bus session that scripts/test starts), ssobar-fake-aws, and botocore
 //! as the peer that runs `credential_process`.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Operation};
 use ssobar_testkit::{
     BrowserMode, Ran, World, botocore, files_containing, require_secret_service, secret_tool_search,
 };
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 fn process_json(w: &World, profile: &str) -> Value {
     w.ssobar(&["credential-process", "--profile", profile])

@@ -1,13 +1,11 @@
 //! `ssobar status` end to end: the real binary over a throwaway HOME with every kind of
 //! profile and every state of token.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
+#[cfg(unix)]
+use crate::chmod;
 use serde_json::{Value, json};
 use ssobar_testkit::{Ran, Sandbox, utc_in};
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 const CONFIG: &str = "\
 [default]
@@ -421,12 +419,6 @@ fn aws_config_file_overrides_the_path() {
     )
     .success();
     assert_eq!(ran.json()[0]["profile"], "moved");
-}
-
-#[cfg(unix)]
-fn chmod(path: &std::path::Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[cfg(unix)]

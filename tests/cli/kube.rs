@@ -2,9 +2,7 @@
 //! kubectl runs `ssobar eks-token`, and a loopback API server checks each token's SigV4
 //! signature with STS (ssobar-fake-aws) as aws-iam-authenticator's server does.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use base64::Engine;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
@@ -12,8 +10,6 @@ use ssobar_testkit::{
     BrowserMode, KubeApiServer, Ran, World, botocore, require_secret_service, secret_tool_search,
 };
 use std::path::PathBuf;
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 struct Cluster {
     w: World,
