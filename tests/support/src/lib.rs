@@ -406,28 +406,53 @@ pub fn require_secret_service() {
     );
 }
 
+/// Runs `secret-tool search --all service ssobar ATTRIBUTES...` and returns (stdout, stderr):
+/// the secrets, then the attributes. Fails the test when secret-tool fails, so that a check for
+/// an entry's absence cannot pass because the Secret Service was not there to ask.
+///
+/// Calls take turns within the test process: gnome-keyring has been seen to drop off the bus
+/// when several `secret-tool search --all` run at once. A call that fails is tried twice more,
+/// a moment apart, since scripts/with-session starts a keyring daemon that died again.
+fn secret_tool(attributes: &[&str]) -> (String, String) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tries = 0;
+    loop {
+        let out = Command::new("secret-tool")
+            .args(["search", "--all", "service", "ssobar"])
+            .args(attributes)
+            .output()
+            .expect("run secret-tool (Debian package libsecret-tools)");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            return (stdout, stderr);
+        }
+        tries += 1;
+        assert!(
+            tries < 3,
+            "secret-tool search {attributes:?} failed ({}): {stderr}",
+            out.status
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// `secret-tool search --all service ssobar username NAME`: what the Secret Service holds
-/// for an ssobar entry, as a person would look it up.
+/// for an ssobar entry, as a person would look it up (empty when there is none). Fails the
+/// test when secret-tool fails.
 pub fn secret_tool_search(entry: &str) -> String {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "ssobar", "username", entry])
-        .output()
-        .expect("run secret-tool (Debian package libsecret-tools)");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let (stdout, stderr) = secret_tool(&["username", entry]);
+    format!("{stdout}{stderr}")
 }
 
 /// The names of every ssobar entry the Secret Service holds whose name starts with `prefix`.
+/// Fails the test when secret-tool fails.
 pub fn secret_tool_entries(prefix: &str) -> Vec<String> {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "ssobar"])
-        .output()
-        .expect("run secret-tool (Debian package libsecret-tools)");
-    // secret-tool prints the secret on stdout and the attributes on stderr.
-    String::from_utf8_lossy(&out.stderr)
+    let (_, attributes) = secret_tool(&[]);
+    attributes
         .lines()
         .filter_map(|line| line.strip_prefix("attribute.username = "))
         .filter(|name| name.starts_with(prefix))
