@@ -12,7 +12,8 @@ use ssobar_testkit::sweep::{
 };
 use ssobar_testkit::webdriver::{Driver, tauri_driver};
 use ssobar_testkit::{
-    BrowserMode, World, require_desktop, screenshot_path, secret_tool_entries, wait_for,
+    BrowserMode, LIBFAKETIME, World, require_desktop, screenshot_path, secret_tool_entries,
+    wait_for,
 };
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -713,9 +714,6 @@ fn a_demo_runs_beside_the_real_app_and_keeps_out_of_its_stores() {
         "the demo's tokens are in the real keychain"
     );
 }
-
-/// libfaketime, Debian's `faketime` package: the wall clock of a process, moved at will.
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 #[test]
 fn a_session_that_expired_while_the_machine_slept_is_shown_expired_on_wake() {

@@ -5,7 +5,7 @@ use crate::SSOBAR;
 #[cfg(unix)]
 use crate::chmod;
 use serde_json::{Value, json};
-use ssobar_testkit::{Ran, Sandbox, utc_in};
+use ssobar_testkit::{Ran, Sandbox, format_utc, freeze_clock, utc_in};
 
 const CONFIG: &str = "\
 [default]
@@ -203,7 +203,22 @@ fn json_reports_every_kind_and_state() {
 #[test]
 fn table_shows_local_expiry_and_time_left() {
     let (sandbox, _) = sandbox();
-    let ran = Ran::run(sandbox.command(SSOBAR).arg("status").env("TZ", "UTC")).success();
+    // ssobar's clock stands still at a whole second, and dev's session ends exactly three hours
+    // later: the time left is "3h 0m" and nothing else.
+    let now = jiff::Timestamp::now().as_second();
+    sandbox.write_token(
+        "corp",
+        &token(
+            "https://corp.awsapps.com/start",
+            &format_utc(now + 3 * 3600),
+            true,
+        ),
+    );
+    let ran = Ran::run(freeze_clock(
+        sandbox.command(SSOBAR).arg("status").env("TZ", "UTC"),
+        now,
+    ))
+    .success();
     let lines: Vec<&str> = ran.stdout.lines().collect();
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(

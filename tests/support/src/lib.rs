@@ -632,6 +632,24 @@ pub fn botocore(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
     .json()
 }
 
+/// libfaketime, Debian's `faketime` package (scripts/test installs it): preloaded into a
+/// process, it sets that process's wall clock.
+pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// Stops the wall clock of the process `cmd` starts at `epoch` (seconds since the epoch), so
+/// that what it computes from "now" is exact; its monotonic clock runs on, so its timeouts
+/// still expire. Fails the test without libfaketime rather than run on the real clock.
+pub fn freeze_clock(cmd: &mut Command, epoch: i64) -> &mut Command {
+    assert!(
+        Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: run scripts/test, which installs the faketime package"
+    );
+    cmd.env("LD_PRELOAD", LIBFAKETIME)
+        .env("FAKETIME_FMT", "%s")
+        .env("FAKETIME", epoch.to_string())
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+}
+
 /// A UTC timestamp `seconds` from now, as the AWS CLI writes it.
 pub fn utc_in(seconds: i64) -> String {
     format_utc(jiff::Timestamp::now().as_second() + seconds)
