@@ -122,11 +122,13 @@ fn a_two_level_chain_assumes_twice_then_comes_from_the_keychain() {
 #[test]
 fn botocore_runs_ssobar_as_its_credential_process() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
-    let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
-    config.push_str(&format!(
-        "\n[profile via-ssobar]\ncredential_process = {SSOBAR} credential-process --profile dev\n"
+    w.sandbox.write_config(w.config().section(
+        "profile via-ssobar",
+        &[(
+            "credential_process",
+            &format!("{SSOBAR} credential-process --profile dev"),
+        )],
     ));
-    w.sandbox.write_config(&config);
     let seen = botocore(&w.sandbox, &["role-credentials", "--profile", "via-ssobar"]);
     assert!(
         seen["arn"]
@@ -149,11 +151,13 @@ fn botocore_runs_ssobar_as_its_credential_process() {
 #[test]
 fn a_profile_pointing_at_itself_is_explained() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
-    let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
-    config.push_str(
-        "\n[profile loop]\ncredential_process = ssobar credential-process --profile loop\n",
-    );
-    w.sandbox.write_config(&config);
+    w.sandbox.write_config(w.config().section(
+        "profile loop",
+        &[(
+            "credential_process",
+            "ssobar credential-process --profile loop",
+        )],
+    ));
     let ran = w
         .ssobar(&["credential-process", "--profile", "loop"])
         .expect_code(1);

@@ -559,12 +559,8 @@ fn aws_auth_maps_the_role_without_its_path_and_access_entries_with_it() {
     );
 
     // An identity center outside us-east-1 puts its region in the path.
-    let config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
-    w.sandbox.write_config(&config.replacen(
-        "sso_region = us-east-1",
-        "sso_region = eu-central-1",
-        1,
-    ));
+    w.sandbox
+        .write_config(w.config_with_sso_region("eu-central-1"));
     let ran = w.ssobar(&["aws-auth", "--profile", "dev"]).success();
     assert!(ran.stdout.contains(&format!(
         "--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-central-1/{role_name}"

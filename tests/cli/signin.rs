@@ -7,7 +7,7 @@ use crate::chmod;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
 use ssobar_testkit::webdriver::free_port;
-use ssobar_testkit::{BrowserMode, Ran, World, secret_tool_entries, wait_for};
+use ssobar_testkit::{AwsConfig, BrowserMode, Ran, World, secret_tool_entries, wait_for};
 use std::process::{Child, Command};
 
 fn world_with(config: FakeConfig, mode: BrowserMode) -> World {
@@ -647,9 +647,11 @@ fn logout_ends_the_session_and_deletes_the_token() {
 #[test]
 fn plain_http_start_urls_are_refused_off_loopback() {
     let w = world(BrowserMode::Follow);
-    w.sandbox.write_config(
-        "[sso-session corp]\nsso_start_url = http://corp.example.com/start\nsso_region = us-east-1\n",
-    );
+    w.sandbox.write_config(AwsConfig::new().sso_session(
+        "corp",
+        "http://corp.example.com/start",
+        "us-east-1",
+    ));
     let ran = w.ssobar(&["login", "--sso-session", "corp"]).expect_code(1);
     assert!(
         ran.stderr

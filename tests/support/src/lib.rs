@@ -63,11 +63,11 @@ impl Sandbox {
         self.home().join(".aws/sso/cache")
     }
 
-    /// Writes `~/.aws/config`.
-    pub fn write_config(&self, text: &str) {
+    /// Writes `~/.aws/config` (an [`AwsConfig`], or text as it is).
+    pub fn write_config(&self, text: impl AsRef<str>) {
         let dir = self.home().join(".aws");
         std::fs::create_dir_all(&dir).expect("create ~/.aws");
-        std::fs::write(dir.join("config"), text).expect("write ~/.aws/config");
+        std::fs::write(dir.join("config"), text.as_ref()).expect("write ~/.aws/config");
     }
 
     /// The token file of a session (or legacy start URL), named as the AWS CLI names it.
@@ -249,6 +249,76 @@ printf '%s\n' \"$1\" >> '{}'
     }
 }
 
+/// An AWS config file, written section by section, so that the suites spell a session or a
+/// profile one way. Sections are separated by a blank line, as the AWS CLI writes them.
+#[derive(Clone, Debug, Default)]
+pub struct AwsConfig {
+    text: String,
+}
+
+impl AwsConfig {
+    /// An empty config.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `[header]` (`default`, `profile NAME`, `sso-session NAME`) with these properties.
+    pub fn section(mut self, header: &str, properties: &[(&str, &str)]) -> Self {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        self.text.push_str(&format!("[{header}]\n"));
+        for (key, value) in properties {
+            self = self.with(key, value);
+        }
+        self
+    }
+
+    /// Adds `key = value` to the last section.
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.text.push_str(&format!("{key} = {value}\n"));
+        self
+    }
+
+    /// Adds `[sso-session NAME]` with its start URL and `sso_region`.
+    pub fn sso_session(self, name: &str, start_url: &str, sso_region: &str) -> Self {
+        self.section(
+            &format!("sso-session {name}"),
+            &[("sso_start_url", start_url), ("sso_region", sso_region)],
+        )
+    }
+
+    /// Adds `[profile NAME]` for `role` in `account` through the sso-session `session`.
+    pub fn sso_profile(self, name: &str, session: &str, account: &str, role: &str) -> Self {
+        self.section(
+            &format!("profile {name}"),
+            &[
+                ("sso_session", session),
+                ("sso_account_id", account),
+                ("sso_role_name", role),
+            ],
+        )
+    }
+
+    /// Adds lines as they are (they must end with a newline): what no section spells, such as
+    /// lines the parser must reject.
+    pub fn raw(mut self, lines: &str) -> Self {
+        self.text.push_str(lines);
+        self
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl AsRef<str> for AwsConfig {
+    fn as_ref(&self) -> &str {
+        self.text()
+    }
+}
+
 /// A sandbox whose AWS config points at a running ssobar-fake-aws, with a scripted browser.
 ///
 /// The config has an `[sso-session]` named [`World::session`] (unique per world, so parallel
@@ -280,39 +350,7 @@ impl World {
         let browser = ScriptedBrowser::new(sandbox.home(), mode);
         sandbox.set_env("BROWSER", browser.command());
         let session = format!("corp{}", fake.port());
-        sandbox.write_config(&format!(
-            "[sso-session {session}]
-sso_start_url = {url}/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-
-[profile dev]
-sso_session = {session}
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-region = eu-west-1
-
-[profile admin]
-sso_session = {session}
-sso_account_id = 111122223333
-sso_role_name = AdministratorAccess
-
-[profile legacy]
-sso_start_url = {url}/legacy
-sso_region = us-east-1
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-
-[profile deploy]
-role_arn = arn:aws:iam::444455556666:role/Deploy
-source_profile = dev
-
-[profile deeper]
-role_arn = arn:aws:iam::444455556666:role/Deeper
-source_profile = deploy
-",
-            url = fake.url()
-        ));
+        sandbox.write_config(world_config(&session, fake.url(), "us-east-1"));
         Self {
             fake,
             sandbox,
@@ -320,6 +358,16 @@ source_profile = deploy
             session,
             ssobar: PathBuf::from(ssobar),
         }
+    }
+
+    /// The config [`World::start`] wrote, to add sections to and write again.
+    pub fn config(&self) -> AwsConfig {
+        self.config_with_sso_region("us-east-1")
+    }
+
+    /// [`World::config`] with the sso-session's identity center in another region.
+    pub fn config_with_sso_region(&self, sso_region: &str) -> AwsConfig {
+        world_config(&self.session, self.fake.url(), sso_region)
     }
 
     /// Runs ssobar to completion.
@@ -395,6 +443,40 @@ source_profile = deploy
     pub fn calls(&self, op: Operation) -> usize {
         self.fake.calls(op)
     }
+}
+
+/// The config of a [`World`] whose fake listens at `url`: see [`World`] for its sections.
+fn world_config(session: &str, url: &str, sso_region: &str) -> AwsConfig {
+    let dev = "111122223333";
+    AwsConfig::new()
+        .sso_session(session, &format!("{url}/start"), sso_region)
+        .with("sso_registration_scopes", "sso:account:access")
+        .sso_profile("dev", session, dev, "ReadOnlyAccess")
+        .with("region", "eu-west-1")
+        .sso_profile("admin", session, dev, "AdministratorAccess")
+        .section(
+            "profile legacy",
+            &[
+                ("sso_start_url", &format!("{url}/legacy")),
+                ("sso_region", "us-east-1"),
+                ("sso_account_id", dev),
+                ("sso_role_name", "ReadOnlyAccess"),
+            ],
+        )
+        .section(
+            "profile deploy",
+            &[
+                ("role_arn", "arn:aws:iam::444455556666:role/Deploy"),
+                ("source_profile", "dev"),
+            ],
+        )
+        .section(
+            "profile deeper",
+            &[
+                ("role_arn", "arn:aws:iam::444455556666:role/Deeper"),
+                ("source_profile", "deploy"),
+            ],
+        )
 }
 
 /// Fails the test unless a D-Bus session with a Secret Service is there (scripts/test starts
