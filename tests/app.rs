@@ -356,10 +356,15 @@ fn the_expiring_demo_session_notifies_once() {
             .spawn()
             .unwrap(),
     );
+    // The demo makes its HOME with the temporary-file library, in TMPDIR: a folder of the
+    // test's own holds it and nothing else, so the test finds it without reading the log.
+    let tmp = sandbox.home().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let app = Running(
         sandbox
             .command(APP)
             .arg("--demo")
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(sandbox.home().join("app.log")).unwrap())
             .spawn()
@@ -379,13 +384,17 @@ fn the_expiring_demo_session_notifies_once() {
 
     // Make the app look again: a second expiring session added to the config is announced
     // at once, and the first one is not announced a second time.
-    let app_log = std::fs::read_to_string(sandbox.home().join("app.log")).unwrap();
-    let home = app_log
-        .split("HOME is ")
-        .nth(1)
-        .and_then(|rest| rest.lines().next())
-        .expect("the demo's HOME in the app's log");
-    let home = Path::new(home);
+    let homes: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join(".aws/config").is_file())
+        .collect();
+    let [home] = homes.as_slice() else {
+        panic!(
+            "one demo HOME with an AWS config in {}: {homes:?}",
+            tmp.display()
+        );
+    };
     // Let the start settle (account names arrive and wake the app once more), so that only
     // the file watcher can make it look again within the next seconds.
     std::thread::sleep(std::time::Duration::from_secs(2));
