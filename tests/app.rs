@@ -105,6 +105,21 @@ fn the_window_signs_in_to_an_expired_session() {
     assert_eq!(driver.text(&state), "expired");
     driver.screenshot(&screenshot_path("window-expired.png"));
 
+    // Every status the window is sent from here on, as (the session's state, whether the
+    // profile "barrier" is there): an older status that reached the window after a newer one
+    // shows in this list however briefly it was on screen.
+    let recording = driver.execute_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         window.__statuses = [];
+         window.__TAURI__.event.listen('status-changed', (e) => {{
+           const session = e.payload.sessions.find((s) => s.id === 's:{session}');
+           const barrier = e.payload.other_profiles.some((p) => p.name === 'barrier');
+           window.__statuses.push([session ? session.state : null, barrier]);
+         }}).then(() => done('recording'), (e) => done('refused: ' + e));",
+        session = w.session
+    ));
+    assert_eq!(recording, "recording");
+
     let sign_in = driver
         .find(&format!("{card} button.sign-in"))
         .expect("a Sign in button");
@@ -114,8 +129,32 @@ fn the_window_signs_in_to_an_expired_session() {
         (driver.text(&state) == "valid").then_some(())
     });
     assert!(valid.is_some(), "the row did not turn valid within 10 s");
-    // Still valid a moment later: no older status overwrites the new one.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A config change after the sign-in ended: the app sends a status after every one it sent
+    // for the sign-in, so once it arrives the list holds them all.
+    w.sandbox.write_config(w.config().section(
+        "profile barrier",
+        &[
+            ("aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+            ("aws_secret_access_key", "barrier"),
+        ],
+    ));
+    let statuses = wait_for(10, || {
+        let statuses = driver.execute_async(
+            "const done = arguments[arguments.length - 1]; done(window.__statuses);",
+        );
+        let list = statuses.as_array()?.clone();
+        list.iter().any(|s| s[1] == true).then_some(list)
+    })
+    .expect("the window got the status with the new profile within 10 s");
+    let states: Vec<&str> = statuses.iter().filter_map(|s| s[0].as_str()).collect();
+    let first_valid = states
+        .iter()
+        .position(|s| *s == "valid")
+        .unwrap_or_else(|| panic!("no valid status reached the window: {states:?}"));
+    assert!(
+        states[first_valid..].iter().all(|s| *s == "valid"),
+        "an older status followed the new one: {states:?}"
+    );
     let state = driver.find(&format!("{card} .state")).unwrap();
     assert_eq!(driver.text(&state), "valid");
     driver.screenshot(&screenshot_path("window-signed-in.png"));
