@@ -488,14 +488,15 @@ pub fn require_secret_service() {
     );
 }
 
-/// Runs `secret-tool search --all service ssobar ATTRIBUTES...` and returns (stdout, stderr):
-/// the secrets, then the attributes. Fails the test when secret-tool fails, so that a check for
-/// an entry's absence cannot pass because the Secret Service was not there to ask.
+/// Runs `secret-tool ARGS...` and returns (stdout, stderr). Fails the test when secret-tool
+/// fails, so that a check for an entry's absence cannot pass because the Secret Service was
+/// not there to ask.
 ///
 /// Calls take turns within the test process: gnome-keyring has been seen to drop off the bus
-/// when several `secret-tool search --all` run at once. A call that fails is tried twice more,
-/// a moment apart, since scripts/with-session starts a keyring daemon that died again.
-fn secret_tool(attributes: &[&str]) -> (String, String) {
+/// when several `secret-tool search --all` and `clear` run at once. A call that fails is tried
+/// twice more, a moment apart, since scripts/with-session starts a keyring daemon that died
+/// again.
+fn secret_tool(args: &[&str]) -> (String, String) {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME
         .lock()
@@ -503,8 +504,7 @@ fn secret_tool(attributes: &[&str]) -> (String, String) {
     let mut tries = 0;
     loop {
         let out = Command::new("secret-tool")
-            .args(["search", "--all", "service", "ssobar"])
-            .args(attributes)
+            .args(args)
             .output()
             .expect("run secret-tool (Debian package libsecret-tools)");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -515,7 +515,7 @@ fn secret_tool(attributes: &[&str]) -> (String, String) {
         tries += 1;
         assert!(
             tries < 3,
-            "secret-tool search {attributes:?} failed ({}): {stderr}",
+            "secret-tool {args:?} failed ({}): {stderr}",
             out.status
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -526,20 +526,27 @@ fn secret_tool(attributes: &[&str]) -> (String, String) {
 /// for an ssobar entry, as a person would look it up (empty when there is none). Fails the
 /// test when secret-tool fails.
 pub fn secret_tool_search(entry: &str) -> String {
-    let (stdout, stderr) = secret_tool(&["username", entry]);
+    let (stdout, stderr) =
+        secret_tool(&["search", "--all", "service", "ssobar", "username", entry]);
     format!("{stdout}{stderr}")
 }
 
 /// The names of every ssobar entry the Secret Service holds whose name starts with `prefix`.
 /// Fails the test when secret-tool fails.
 pub fn secret_tool_entries(prefix: &str) -> Vec<String> {
-    let (_, attributes) = secret_tool(&[]);
+    let (_, attributes) = secret_tool(&["search", "--all", "service", "ssobar"]);
     attributes
         .lines()
         .filter_map(|line| line.strip_prefix("attribute.username = "))
         .filter(|name| name.starts_with(prefix))
         .map(str::to_owned)
         .collect()
+}
+
+/// `secret-tool clear service ssobar username NAME`: deletes an ssobar entry behind ssobar's
+/// back. Fails the test when secret-tool fails.
+pub fn secret_tool_clear(entry: &str) {
+    secret_tool(&["clear", "service", "ssobar", "username", entry]);
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
