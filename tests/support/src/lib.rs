@@ -63,11 +63,11 @@ impl Sandbox {
         self.home().join(".aws/sso/cache")
     }
 
-    /// Writes `~/.aws/config`.
-    pub fn write_config(&self, text: &str) {
+    /// Writes `~/.aws/config` (an [`AwsConfig`], or text as it is).
+    pub fn write_config(&self, text: impl AsRef<str>) {
         let dir = self.home().join(".aws");
         std::fs::create_dir_all(&dir).expect("create ~/.aws");
-        std::fs::write(dir.join("config"), text).expect("write ~/.aws/config");
+        std::fs::write(dir.join("config"), text.as_ref()).expect("write ~/.aws/config");
     }
 
     /// The token file of a session (or legacy start URL), named as the AWS CLI names it.
@@ -249,6 +249,76 @@ printf '%s\n' \"$1\" >> '{}'
     }
 }
 
+/// An AWS config file, written section by section, so that the suites spell a session or a
+/// profile one way. Sections are separated by a blank line, as the AWS CLI writes them.
+#[derive(Clone, Debug, Default)]
+pub struct AwsConfig {
+    text: String,
+}
+
+impl AwsConfig {
+    /// An empty config.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `[header]` (`default`, `profile NAME`, `sso-session NAME`) with these properties.
+    pub fn section(mut self, header: &str, properties: &[(&str, &str)]) -> Self {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        self.text.push_str(&format!("[{header}]\n"));
+        for (key, value) in properties {
+            self = self.with(key, value);
+        }
+        self
+    }
+
+    /// Adds `key = value` to the last section.
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.text.push_str(&format!("{key} = {value}\n"));
+        self
+    }
+
+    /// Adds `[sso-session NAME]` with its start URL and `sso_region`.
+    pub fn sso_session(self, name: &str, start_url: &str, sso_region: &str) -> Self {
+        self.section(
+            &format!("sso-session {name}"),
+            &[("sso_start_url", start_url), ("sso_region", sso_region)],
+        )
+    }
+
+    /// Adds `[profile NAME]` for `role` in `account` through the sso-session `session`.
+    pub fn sso_profile(self, name: &str, session: &str, account: &str, role: &str) -> Self {
+        self.section(
+            &format!("profile {name}"),
+            &[
+                ("sso_session", session),
+                ("sso_account_id", account),
+                ("sso_role_name", role),
+            ],
+        )
+    }
+
+    /// Adds lines as they are (they must end with a newline): what no section spells, such as
+    /// lines the parser must reject.
+    pub fn raw(mut self, lines: &str) -> Self {
+        self.text.push_str(lines);
+        self
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl AsRef<str> for AwsConfig {
+    fn as_ref(&self) -> &str {
+        self.text()
+    }
+}
+
 /// A sandbox whose AWS config points at a running ssobar-fake-aws, with a scripted browser.
 ///
 /// The config has an `[sso-session]` named [`World::session`] (unique per world, so parallel
@@ -280,39 +350,7 @@ impl World {
         let browser = ScriptedBrowser::new(sandbox.home(), mode);
         sandbox.set_env("BROWSER", browser.command());
         let session = format!("corp{}", fake.port());
-        sandbox.write_config(&format!(
-            "[sso-session {session}]
-sso_start_url = {url}/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-
-[profile dev]
-sso_session = {session}
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-region = eu-west-1
-
-[profile admin]
-sso_session = {session}
-sso_account_id = 111122223333
-sso_role_name = AdministratorAccess
-
-[profile legacy]
-sso_start_url = {url}/legacy
-sso_region = us-east-1
-sso_account_id = 111122223333
-sso_role_name = ReadOnlyAccess
-
-[profile deploy]
-role_arn = arn:aws:iam::444455556666:role/Deploy
-source_profile = dev
-
-[profile deeper]
-role_arn = arn:aws:iam::444455556666:role/Deeper
-source_profile = deploy
-",
-            url = fake.url()
-        ));
+        sandbox.write_config(world_config(&session, fake.url(), "us-east-1"));
         Self {
             fake,
             sandbox,
@@ -320,6 +358,16 @@ source_profile = deploy
             session,
             ssobar: PathBuf::from(ssobar),
         }
+    }
+
+    /// The config [`World::start`] wrote, to add sections to and write again.
+    pub fn config(&self) -> AwsConfig {
+        self.config_with_sso_region("us-east-1")
+    }
+
+    /// [`World::config`] with the sso-session's identity center in another region.
+    pub fn config_with_sso_region(&self, sso_region: &str) -> AwsConfig {
+        world_config(&self.session, self.fake.url(), sso_region)
     }
 
     /// Runs ssobar to completion.
@@ -397,6 +445,40 @@ source_profile = deploy
     }
 }
 
+/// The config of a [`World`] whose fake listens at `url`: see [`World`] for its sections.
+fn world_config(session: &str, url: &str, sso_region: &str) -> AwsConfig {
+    let dev = "111122223333";
+    AwsConfig::new()
+        .sso_session(session, &format!("{url}/start"), sso_region)
+        .with("sso_registration_scopes", "sso:account:access")
+        .sso_profile("dev", session, dev, "ReadOnlyAccess")
+        .with("region", "eu-west-1")
+        .sso_profile("admin", session, dev, "AdministratorAccess")
+        .section(
+            "profile legacy",
+            &[
+                ("sso_start_url", &format!("{url}/legacy")),
+                ("sso_region", "us-east-1"),
+                ("sso_account_id", dev),
+                ("sso_role_name", "ReadOnlyAccess"),
+            ],
+        )
+        .section(
+            "profile deploy",
+            &[
+                ("role_arn", "arn:aws:iam::444455556666:role/Deploy"),
+                ("source_profile", "dev"),
+            ],
+        )
+        .section(
+            "profile deeper",
+            &[
+                ("role_arn", "arn:aws:iam::444455556666:role/Deeper"),
+                ("source_profile", "deploy"),
+            ],
+        )
+}
+
 /// Fails the test unless a D-Bus session with a Secret Service is there (scripts/test starts
 /// one with gnome-keyring): keychain tests must not pass against nothing.
 pub fn require_secret_service() {
@@ -406,33 +488,65 @@ pub fn require_secret_service() {
     );
 }
 
+/// Runs `secret-tool ARGS...` and returns (stdout, stderr). Fails the test when secret-tool
+/// fails, so that a check for an entry's absence cannot pass because the Secret Service was
+/// not there to ask.
+///
+/// Calls take turns within the test process: gnome-keyring has been seen to drop off the bus
+/// when several `secret-tool search --all` and `clear` run at once. A call that fails is tried
+/// twice more, a moment apart, since scripts/with-session starts a keyring daemon that died
+/// again.
+fn secret_tool(args: &[&str]) -> (String, String) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tries = 0;
+    loop {
+        let out = Command::new("secret-tool")
+            .args(args)
+            .output()
+            .expect("run secret-tool (Debian package libsecret-tools)");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            return (stdout, stderr);
+        }
+        tries += 1;
+        assert!(
+            tries < 3,
+            "secret-tool {args:?} failed ({}): {stderr}",
+            out.status
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// `secret-tool search --all service ssobar username NAME`: what the Secret Service holds
-/// for an ssobar entry, as a person would look it up.
+/// for an ssobar entry, as a person would look it up (empty when there is none). Fails the
+/// test when secret-tool fails.
 pub fn secret_tool_search(entry: &str) -> String {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "ssobar", "username", entry])
-        .output()
-        .expect("run secret-tool (Debian package libsecret-tools)");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let (stdout, stderr) =
+        secret_tool(&["search", "--all", "service", "ssobar", "username", entry]);
+    format!("{stdout}{stderr}")
 }
 
 /// The names of every ssobar entry the Secret Service holds whose name starts with `prefix`.
+/// Fails the test when secret-tool fails.
 pub fn secret_tool_entries(prefix: &str) -> Vec<String> {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "ssobar"])
-        .output()
-        .expect("run secret-tool (Debian package libsecret-tools)");
-    // secret-tool prints the secret on stdout and the attributes on stderr.
-    String::from_utf8_lossy(&out.stderr)
+    let (_, attributes) = secret_tool(&["search", "--all", "service", "ssobar"]);
+    attributes
         .lines()
         .filter_map(|line| line.strip_prefix("attribute.username = "))
         .filter(|name| name.starts_with(prefix))
         .map(str::to_owned)
         .collect()
+}
+
+/// `secret-tool clear service ssobar username NAME`: deletes an ssobar entry behind ssobar's
+/// back. Fails the test when secret-tool fails.
+pub fn secret_tool_clear(entry: &str) {
+    secret_tool(&["clear", "service", "ssobar", "username", entry]);
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
@@ -605,6 +719,24 @@ pub fn botocore(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
     )
     .success()
     .json()
+}
+
+/// libfaketime, Debian's `faketime` package (scripts/test installs it): preloaded into a
+/// process, it sets that process's wall clock.
+pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// Stops the wall clock of the process `cmd` starts at `epoch` (seconds since the epoch), so
+/// that what it computes from "now" is exact; its monotonic clock runs on, so its timeouts
+/// still expire. Fails the test without libfaketime rather than run on the real clock.
+pub fn freeze_clock(cmd: &mut Command, epoch: i64) -> &mut Command {
+    assert!(
+        Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: run scripts/test, which installs the faketime package"
+    );
+    cmd.env("LD_PRELOAD", LIBFAKETIME)
+        .env("FAKETIME_FMT", "%s")
+        .env("FAKETIME", epoch.to_string())
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
 }
 
 /// A UTC timestamp `seconds` from now, as the AWS CLI writes it.

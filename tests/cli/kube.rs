@@ -2,9 +2,7 @@
 //! kubectl runs `ssobar eks-token`, and a loopback API server checks each token's SigV4
 //! signature with STS (ssobar-fake-aws) as aws-iam-authenticator's server does.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use base64::Engine;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
@@ -12,8 +10,6 @@ use ssobar_testkit::{
     BrowserMode, KubeApiServer, Ran, World, botocore, require_secret_service, secret_tool_search,
 };
 use std::path::PathBuf;
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 struct Cluster {
     w: World,
@@ -563,12 +559,8 @@ fn aws_auth_maps_the_role_without_its_path_and_access_entries_with_it() {
     );
 
     // An identity center outside us-east-1 puts its region in the path.
-    let config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
-    w.sandbox.write_config(&config.replacen(
-        "sso_region = us-east-1",
-        "sso_region = eu-central-1",
-        1,
-    ));
+    w.sandbox
+        .write_config(w.config_with_sso_region("eu-central-1"));
     let ran = w.ssobar(&["aws-auth", "--profile", "dev"]).success();
     assert!(ran.stdout.contains(&format!(
         "--principal-arn arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-central-1/{role_name}"

@@ -1,16 +1,14 @@
 //! `ssobar login`, `refresh` and `logout` end to end: the real binary, ssobar-fake-aws reached
 //! through `AWS_ENDPOINT_URL_*`, and a `$BROWSER` script that acts as the person's browser.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
+#[cfg(unix)]
+use crate::chmod;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
 use ssobar_testkit::webdriver::free_port;
-use ssobar_testkit::{BrowserMode, Ran, World, secret_tool_entries, wait_for};
+use ssobar_testkit::{AwsConfig, BrowserMode, Ran, World, secret_tool_entries, wait_for};
 use std::process::{Child, Command};
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 fn world_with(config: FakeConfig, mode: BrowserMode) -> World {
     World::start(SSOBAR, config, mode)
@@ -277,12 +275,6 @@ fn registrations_are_reused_until_they_near_expiry() {
         2,
         "a registration with less than 15 minutes left is replaced"
     );
-}
-
-#[cfg(unix)]
-fn chmod(path: &std::path::Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[cfg(unix)]
@@ -655,9 +647,11 @@ fn logout_ends_the_session_and_deletes_the_token() {
 #[test]
 fn plain_http_start_urls_are_refused_off_loopback() {
     let w = world(BrowserMode::Follow);
-    w.sandbox.write_config(
-        "[sso-session corp]\nsso_start_url = http://corp.example.com/start\nsso_region = us-east-1\n",
-    );
+    w.sandbox.write_config(AwsConfig::new().sso_session(
+        "corp",
+        "http://corp.example.com/start",
+        "us-east-1",
+    ));
     let ran = w.ssobar(&["login", "--sso-session", "corp"]).expect_code(1);
     assert!(
         ran.stderr

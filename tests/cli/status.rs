@@ -1,82 +1,64 @@
 //! `ssobar status` end to end: the real binary over a throwaway HOME with every kind of
 //! profile and every state of token.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
+#[cfg(unix)]
+use crate::chmod;
 use serde_json::{Value, json};
-use ssobar_testkit::{Ran, Sandbox, utc_in};
+use ssobar_testkit::{AwsConfig, Ran, Sandbox, format_utc, freeze_clock, utc_in};
 
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
-
-const CONFIG: &str = "\
-[default]
-region = eu-west-1
-
-[sso-session corp]
-sso_start_url = https://corp.awsapps.com/start
-sso_region = us-east-1
-sso_registration_scopes = sso:account:access
-
-[sso-session sandbox]
-sso_start_url = https://sandbox.awsapps.com/start
-sso_region = eu-west-1
-
-[sso-session lab]
-sso_start_url = https://lab.awsapps.com/start
-sso_region = eu-west-1
-
-[sso-session fresh]
-sso_start_url = https://fresh.awsapps.com/start
-sso_region = eu-west-1
-
-[sso-session corrupt]
-sso_start_url = https://corrupt.awsapps.com/start
-sso_region = eu-west-1
-
-[profile dev]
-sso_session = corp
-sso_account_id = 111111111111
-sso_role_name = AdministratorAccess
-region = eu-west-1
-
-[profile sandbox]
-sso_session = sandbox
-sso_account_id = 222222222222
-sso_role_name = PowerUser
-
-[profile lab]
-sso_session = lab
-sso_account_id = 333333333333
-sso_role_name = ReadOnly
-
-[profile fresh]
-sso_session = fresh
-sso_account_id = 444444444444
-sso_role_name = ReadOnly
-
-[profile corrupt]
-sso_session = corrupt
-sso_account_id = 555555555555
-sso_role_name = ReadOnly
-
-[profile legacy]
-sso_start_url = https://legacy.awsapps.com/start
-sso_region = us-west-2
-sso_account_id = 666666666666
-sso_role_name = Legacy
-
-[profile deploy]
-role_arn = arn:aws:iam::777777777777:role/Deploy
-source_profile = dev
-
-[profile proc]
-credential_process = /opt/bin/get-creds
-
-[profile static]
-aws_access_key_id = AKIAIOSFODNN7EXAMPLE
-aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-";
+/// Every kind of profile: SSO through a session (one per state of token), legacy SSO, a role
+/// chain, a credential process and static keys.
+fn config() -> AwsConfig {
+    let mut config = AwsConfig::new()
+        .section("default", &[("region", "eu-west-1")])
+        .sso_session("corp", "https://corp.awsapps.com/start", "us-east-1")
+        .with("sso_registration_scopes", "sso:account:access");
+    for name in ["sandbox", "lab", "fresh", "corrupt"] {
+        config = config.sso_session(
+            name,
+            &format!("https://{name}.awsapps.com/start"),
+            "eu-west-1",
+        );
+    }
+    config
+        .sso_profile("dev", "corp", "111111111111", "AdministratorAccess")
+        .with("region", "eu-west-1")
+        .sso_profile("sandbox", "sandbox", "222222222222", "PowerUser")
+        .sso_profile("lab", "lab", "333333333333", "ReadOnly")
+        .sso_profile("fresh", "fresh", "444444444444", "ReadOnly")
+        .sso_profile("corrupt", "corrupt", "555555555555", "ReadOnly")
+        .section(
+            "profile legacy",
+            &[
+                ("sso_start_url", "https://legacy.awsapps.com/start"),
+                ("sso_region", "us-west-2"),
+                ("sso_account_id", "666666666666"),
+                ("sso_role_name", "Legacy"),
+            ],
+        )
+        .section(
+            "profile deploy",
+            &[
+                ("role_arn", "arn:aws:iam::777777777777:role/Deploy"),
+                ("source_profile", "dev"),
+            ],
+        )
+        .section(
+            "profile proc",
+            &[("credential_process", "/opt/bin/get-creds")],
+        )
+        .section(
+            "profile static",
+            &[
+                ("aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                (
+                    "aws_secret_access_key",
+                    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                ),
+            ],
+        )
+}
 
 fn token(start_url: &str, expires_at: &str, refresh: bool) -> Value {
     let mut t = json!({
@@ -96,7 +78,7 @@ fn token(start_url: &str, expires_at: &str, refresh: bool) -> Value {
 
 fn sandbox() -> (Sandbox, String) {
     let sandbox = Sandbox::new();
-    sandbox.write_config(CONFIG);
+    sandbox.write_config(config());
     let corp_expiry = utc_in(3 * 3600);
     sandbox.write_token(
         "corp",
@@ -205,7 +187,22 @@ fn json_reports_every_kind_and_state() {
 #[test]
 fn table_shows_local_expiry_and_time_left() {
     let (sandbox, _) = sandbox();
-    let ran = Ran::run(sandbox.command(SSOBAR).arg("status").env("TZ", "UTC")).success();
+    // ssobar's clock stands still at a whole second, and dev's session ends exactly three hours
+    // later: the time left is "3h 0m" and nothing else.
+    let now = jiff::Timestamp::now().as_second();
+    sandbox.write_token(
+        "corp",
+        &token(
+            "https://corp.awsapps.com/start",
+            &format_utc(now + 3 * 3600),
+            true,
+        ),
+    );
+    let ran = Ran::run(freeze_clock(
+        sandbox.command(SSOBAR).arg("status").env("TZ", "UTC"),
+        now,
+    ))
+    .success();
     let lines: Vec<&str> = ran.stdout.lines().collect();
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
@@ -312,7 +309,7 @@ fn profile_filter_and_unknown_profiles() {
 #[test]
 fn a_malformed_line_marks_its_profile_and_spares_the_rest() {
     let (sandbox, _) = sandbox();
-    let broken = CONFIG.replace(
+    let broken = config().text().replace(
         "sso_role_name = ReadOnly\n\n[profile fresh]",
         "sso_role_name = ReadOnly\nthis is not a property\n\n[profile fresh]",
     );
@@ -345,11 +342,12 @@ fn twenty_thousand_bad_lines_still_give_the_good_profile() {
     for i in 0..20_000 {
         text.push_str(&format!("garbage {i} without an equals sign\n"));
     }
-    text.push_str(
-        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
-         [profile good]\nsso_session = corp\nsso_account_id = 111111111111\nsso_role_name = R\n",
+    sandbox.write_config(
+        AwsConfig::new()
+            .raw(&text)
+            .sso_session("corp", "https://corp.awsapps.com/start", "us-east-1")
+            .sso_profile("good", "corp", "111111111111", "R"),
     );
-    sandbox.write_config(&text);
     let rows = status_json(&sandbox, &[]);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(by_profile(&rows, "good")["state"], "missing");
@@ -368,9 +366,12 @@ fn twenty_thousand_bad_lines_still_give_the_good_profile() {
 fn a_region_that_is_no_region_name_is_misconfigured() {
     let sandbox = Sandbox::new();
     sandbox.write_config(
-        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n\
-         [profile typo]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\nregion = eu-west-1.amazonaws.com\n\
-         [profile china]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = R\nregion = cn-north-1\n",
+        AwsConfig::new()
+            .sso_session("corp", "https://corp.awsapps.com/start", "us-east-1")
+            .sso_profile("typo", "corp", "1", "R")
+            .with("region", "eu-west-1.amazonaws.com")
+            .sso_profile("china", "corp", "1", "R")
+            .with("region", "cn-north-1"),
     );
     let rows = status_json(&sandbox, &[]);
     let typo = by_profile(&rows, "typo");
@@ -385,9 +386,7 @@ fn a_region_that_is_no_region_name_is_misconfigured() {
 #[test]
 fn a_profile_naming_a_missing_session_is_misconfigured() {
     let sandbox = Sandbox::new();
-    sandbox.write_config(
-        "[profile p]\nsso_session = nowhere\nsso_account_id = 1\nsso_role_name = R\n",
-    );
+    sandbox.write_config(AwsConfig::new().sso_profile("p", "nowhere", "1", "R"));
     let rows = status_json(&sandbox, &[]);
     assert_eq!(rows[0]["state"], "misconfigured");
     assert!(
@@ -421,12 +420,6 @@ fn aws_config_file_overrides_the_path() {
     )
     .success();
     assert_eq!(ran.json()[0]["profile"], "moved");
-}
-
-#[cfg(unix)]
-fn chmod(path: &std::path::Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[cfg(unix)]

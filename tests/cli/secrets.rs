@@ -6,11 +6,10 @@
 //! HOME but the AWS CLI's token cache; and the command lines and environments of the ssobar
 //! processes and of the programs they start (the `$BROWSER` and what it runs), but `exec`'s.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
 // Processes are looked at through /proc.
 #![cfg(target_os = "linux")]
 
+use crate::SSOBAR;
 use base64::Engine;
 use ssobar_fake_aws::{FakeCluster, FakeConfig};
 use ssobar_testkit::sweep::{
@@ -20,8 +19,6 @@ use ssobar_testkit::{BrowserMode, KubeApiServer, World, require_secret_service};
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 /// Whether a command's stdout is a format made to carry credentials.
 #[derive(Clone, Copy, PartialEq, Eq)]

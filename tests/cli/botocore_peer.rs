@@ -2,16 +2,12 @@
 //! ssobar writes, botocore reads; what botocore writes, ssobar reads; and botocore speaks to
 //! ssobar-fake-aws as it would to AWS.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use serde_json::Value;
 use ssobar_core::config::SessionId;
 use ssobar_core::sso::token_cache::{SsoToken, TokenCache, TokenStore};
 use ssobar_fake_aws::{FakeAws, FakeConfig, Operation};
 use ssobar_testkit::{BrowserMode, Sandbox, World, botocore, format_utc};
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 fn signed_in_world(token_lifetime_seconds: i64) -> World {
     let w = World::start(

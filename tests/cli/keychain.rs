@@ -2,9 +2,6 @@
 //! scripts/test starts): values longer than a platform allows are split, joined and deleted
 //! whole.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
 use ssobar_core::creds::keychain::{
     Keychain, KeychainError, SecretStore, delete_value, read_value, write_value,
 };

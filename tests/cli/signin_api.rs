@@ -1,8 +1,5 @@
 //! The sign-in API that the CLI and the tray app share, driven directly against the fake.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
 use ssobar_core::aws::oidc::{Grant, OidcClient};
 use ssobar_core::config::{SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;

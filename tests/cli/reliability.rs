@@ -3,20 +3,16 @@
 //! token cache that cannot be written. The real binary, the real Secret Service (the D-Bus
 //! session scripts/test starts), ssobar-fake-aws and botocore as the peer.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Fault, Operation};
 use ssobar_testkit::{
-    BrowserMode, Ran, World, require_secret_service, secret_tool_entries, secret_tool_search,
+    BrowserMode, Ran, World, require_secret_service, secret_tool_clear, secret_tool_entries,
+    secret_tool_search,
 };
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 /// The SDK's attempts per call (`crates/core/src/aws.rs`).
 const ATTEMPTS: usize = 3;
@@ -127,10 +123,6 @@ fn read_tree(dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
     }
 }
 
-/// gnome-keyring has been seen to drop off the bus when several `secret-tool search --all`
-/// and `clear` run at once beside ssobar's own calls; the tests take turns.
-static SECRET_TOOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// gnome-keyring has been seen to drop off the bus when several of these tests store, list
 /// and delete entries at once: the tests that use the keychain take turns.
 static KEYCHAIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -138,7 +130,6 @@ static KEYCHAIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// The session's keychain entries (`KIND/SESSION/...`), each as `secret-tool` shows it:
 /// secret, attributes and modification time.
 fn keychain(session: &str) -> BTreeMap<String, String> {
-    let _one_at_a_time = SECRET_TOOL.lock().unwrap_or_else(|e| e.into_inner());
     secret_tool_entries("")
         .into_iter()
         .filter(|name| name.split('/').nth(1) == Some(session))
@@ -177,12 +168,8 @@ fn assert_unchanged(before: &Snapshot, after: &Snapshot, case: &str) {
 /// Deletes the session's keychain entries, so that the next credential fetch calls AWS.
 fn forget_credentials(w: &World) {
     let names = keychain(&w.session).into_keys();
-    let _one_at_a_time = SECRET_TOOL.lock().unwrap_or_else(|e| e.into_inner());
     for name in names {
-        Ran::run(
-            Command::new("secret-tool").args(["clear", "service", "ssobar", "username", &name]),
-        )
-        .success();
+        secret_tool_clear(&name);
     }
 }
 

@@ -2,16 +2,12 @@
 //! (gnome-keyring in the D-Bus session that scripts/test starts), ssobar-fake-aws, and botocore
 //! as the peer that runs `credential_process`.
 
-// A test that cannot unwrap has failed; the panic message is the report.
-#![allow(clippy::unwrap_used)]
-
+use crate::SSOBAR;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Operation};
 use ssobar_testkit::{
     BrowserMode, Ran, World, botocore, files_containing, require_secret_service, secret_tool_search,
 };
-
-const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");
 
 fn process_json(w: &World, profile: &str) -> Value {
     w.ssobar(&["credential-process", "--profile", profile])
@@ -126,11 +122,13 @@ fn a_two_level_chain_assumes_twice_then_comes_from_the_keychain() {
 #[test]
 fn botocore_runs_ssobar_as_its_credential_process() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
-    let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
-    config.push_str(&format!(
-        "\n[profile via-ssobar]\ncredential_process = {SSOBAR} credential-process --profile dev\n"
+    w.sandbox.write_config(w.config().section(
+        "profile via-ssobar",
+        &[(
+            "credential_process",
+            &format!("{SSOBAR} credential-process --profile dev"),
+        )],
     ));
-    w.sandbox.write_config(&config);
     let seen = botocore(&w.sandbox, &["role-credentials", "--profile", "via-ssobar"]);
     assert!(
         seen["arn"]
@@ -153,11 +151,13 @@ fn botocore_runs_ssobar_as_its_credential_process() {
 #[test]
 fn a_profile_pointing_at_itself_is_explained() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
-    let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
-    config.push_str(
-        "\n[profile loop]\ncredential_process = ssobar credential-process --profile loop\n",
-    );
-    w.sandbox.write_config(&config);
+    w.sandbox.write_config(w.config().section(
+        "profile loop",
+        &[(
+            "credential_process",
+            "ssobar credential-process --profile loop",
+        )],
+    ));
     let ran = w
         .ssobar(&["credential-process", "--profile", "loop"])
         .expect_code(1);
