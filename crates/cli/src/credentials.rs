@@ -2,7 +2,7 @@
 //! keychain (or fetched into it) for the AWS CLI, SDKs, scripts and shells.
 
 use crate::Outcome;
-use crate::expired::{self, Attended, WaitArg};
+use crate::expired::{self, WaitArg, attended_on_stderr};
 use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
 use ssobar_core::creds::credential_env::{self, MARKER, removed, variables};
@@ -99,7 +99,7 @@ fn credentials(
     let config = ctx.load_config();
     let steps = plan(&config, profile)?;
     let region = config.profile_region(profile).map(str::to_owned);
-    let creds = expired::fetch(ctx, &steps, wait, Attended::from_stderr())?;
+    let creds = expired::fetch(ctx, &steps, wait, attended_on_stderr())?;
     Ok((creds, region))
 }
 

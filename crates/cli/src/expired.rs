@@ -6,12 +6,14 @@
 use crate::runtime;
 use anyhow::{Result, anyhow, bail};
 use ssobar_core::app::channel::{
-    self, AppLink, Failure, LinkError, Prompt, Recovery, Reply, Request, Start, recovery_order,
+    self, AppLink, Attended, Failure, LinkError, Prompt, Recovery, Reply, Request, Start,
+    recovery_order,
 };
 use ssobar_core::config::SsoSessionConfig;
 use ssobar_core::config::login_command;
 use ssobar_core::context::Context;
 use ssobar_core::creds::{AwsCredentials, CredentialsError, Step};
+use ssobar_core::kube::eks::ExecApi;
 use ssobar_core::sso::signin::{self, RefreshOutcome, RefreshWhen, SignInError};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::text::printable;
@@ -35,32 +37,21 @@ impl WaitArg {
     }
 }
 
-/// Whether a person can answer a sign-in from where this helper runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attended {
-    /// A terminal is there (stderr is one, or kubectl says it passed its own).
-    ByPerson,
-    /// Nobody watches (a CI job, an IDE's background call): never open a browser unasked.
-    Unattended,
+/// Whether stderr is a terminal, where the sign-in's prompts would be read.
+pub(crate) fn attended_on_stderr() -> Attended {
+    if std::io::stderr().is_terminal() {
+        Attended::ByPerson
+    } else {
+        Attended::Unattended
+    }
 }
 
-impl Attended {
-    /// Whether stderr is a terminal, where the sign-in's prompts would be read.
-    pub fn from_stderr() -> Self {
-        if std::io::stderr().is_terminal() {
-            Self::ByPerson
-        } else {
-            Self::Unattended
-        }
-    }
-
-    /// A terminal on stderr, or kubectl's word (`spec.interactive`) that it passed its own.
-    pub fn for_kubectl(exec_interactive: bool) -> Self {
-        if exec_interactive {
-            Self::ByPerson
-        } else {
-            Self::from_stderr()
-        }
+/// A terminal on stderr, or kubectl's word (`spec.interactive`) that it passed its own.
+pub(crate) fn attended_for_kubectl(api: &ExecApi) -> Attended {
+    if api.interactive {
+        Attended::ByPerson
+    } else {
+        attended_on_stderr()
     }
 }
 
@@ -107,7 +98,7 @@ fn recover(
     if silently_refreshed(ctx, session, &login)? {
         return Ok(());
     }
-    for way in recovery_order(ctx.settings.on_expired, attended == Attended::ByPerson) {
+    for way in recovery_order(ctx.settings.on_expired, attended) {
         match way {
             Recovery::AskApp => match ask_app(ctx, session, &login, wait, Start::AsConfigured)? {
                 AppAnswer::SignedIn => return Ok(()),

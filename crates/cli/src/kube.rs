@@ -1,6 +1,6 @@
 //! `ssobar eks-token`, `ssobar kubeconfig`, `ssobar aws-auth`: EKS access with SSO credentials.
 
-use crate::expired::{self, Attended, WaitArg};
+use crate::expired::{self, WaitArg, attended_for_kubectl, attended_on_stderr};
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
@@ -161,12 +161,7 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     let session_token = creds::session_token_file(&ctx, &steps)
         .map(|path| (eks::file_stamp(&path), path))
         .map(|(stamp, path)| (path, stamp));
-    let creds = expired::fetch(
-        &ctx,
-        &steps,
-        args.wait,
-        Attended::for_kubectl(api.interactive),
-    )?;
+    let creds = expired::fetch(&ctx, &steps, args.wait, attended_for_kubectl(&api))?;
     let top = steps.last().context("a profile with no credentials")?;
     let marker = creds::mark_current(&paths.runtime_dir, top, &creds)
         .context("cannot write to the runtime folder")?;
@@ -228,7 +223,7 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
         }
         _ => {
             let steps = plan(&config, &args.profile)?;
-            let creds = expired::fetch(ctx, &steps, WaitArg::default(), Attended::from_stderr())?;
+            let creds = expired::fetch(ctx, &steps, WaitArg::default(), attended_on_stderr())?;
             let eks = EksClient::new(&ctx.env, &region, &creds)?;
             let cluster = runtime()?.block_on(eks.describe_cluster(&args.cluster_id))?;
             (cluster.endpoint, cluster.certificate_authority_data)
@@ -311,7 +306,7 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
         );
     };
     let identity_center_region = session.region.clone();
-    let creds = expired::fetch(ctx, &steps, WaitArg::default(), Attended::from_stderr())?;
+    let creds = expired::fetch(ctx, &steps, WaitArg::default(), attended_on_stderr())?;
     let region = args
         .region
         .clone()

@@ -210,13 +210,22 @@ pub enum Recovery {
 /// The ways to try, by the `on_expired` setting and whether a person is at a terminal. An
 /// empty list means: fail at once with the message naming `ssobar login`. Nothing here opens
 /// a browser for a process nobody watches.
-pub fn recovery_order(on_expired: OnExpired, interactive: bool) -> &'static [Recovery] {
-    match (on_expired, interactive) {
-        (OnExpired::App, true) => &[Recovery::AskApp, Recovery::Terminal],
-        (OnExpired::App, false) => &[Recovery::AskApp],
-        (OnExpired::Terminal, true) => &[Recovery::Terminal],
-        (OnExpired::Terminal, false) | (OnExpired::Fail, _) => &[],
+pub fn recovery_order(on_expired: OnExpired, attended: Attended) -> &'static [Recovery] {
+    match (on_expired, attended) {
+        (OnExpired::App, Attended::ByPerson) => &[Recovery::AskApp, Recovery::Terminal],
+        (OnExpired::App, Attended::Unattended) => &[Recovery::AskApp],
+        (OnExpired::Terminal, Attended::ByPerson) => &[Recovery::Terminal],
+        (OnExpired::Terminal, Attended::Unattended) | (OnExpired::Fail, _) => &[],
     }
+}
+
+/// Whether a person can answer a sign-in from where a helper runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attended {
+    /// A terminal is there (stderr is one, or kubectl says it passed its own).
+    ByPerson,
+    /// Nobody watches (a CI job, an IDE's background call): never open a browser unasked.
+    Unattended,
 }
 
 /// The program that asked, as the app lists it: the helper's parent (kubectl, aws, python3),
@@ -668,16 +677,19 @@ mod tests {
     #[test]
     fn only_an_interactive_helper_falls_back_to_the_terminal() {
         assert_eq!(
-            recovery_order(OnExpired::App, true),
+            recovery_order(OnExpired::App, Attended::ByPerson),
             [Recovery::AskApp, Recovery::Terminal]
         );
-        assert_eq!(recovery_order(OnExpired::App, false), [Recovery::AskApp]);
         assert_eq!(
-            recovery_order(OnExpired::Terminal, true),
+            recovery_order(OnExpired::App, Attended::Unattended),
+            [Recovery::AskApp]
+        );
+        assert_eq!(
+            recovery_order(OnExpired::Terminal, Attended::ByPerson),
             [Recovery::Terminal]
         );
-        assert!(recovery_order(OnExpired::Terminal, false).is_empty());
-        assert!(recovery_order(OnExpired::Fail, true).is_empty());
+        assert!(recovery_order(OnExpired::Terminal, Attended::Unattended).is_empty());
+        assert!(recovery_order(OnExpired::Fail, Attended::ByPerson).is_empty());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! EKS DescribeCluster (aws-sdk-eks): the API server URL and CA of a cluster, so that
 //! `ssobar kubeconfig` needs only the cluster's name.
 
+use crate::aws::credentials::AwsCredentials;
 use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
-use crate::aws::credentials::AwsCredentials;
 use crate::env::Env;
 
 /// What a kubeconfig needs of a cluster.
