@@ -3,11 +3,11 @@
 //! The tray menu, the window and `ssobar status` all render the one [`Status`] value computed
 //! here, so they can never disagree, and every rule is tested without a clock or a disk.
 
-use crate::config::session_command;
 use crate::config::{
     AwsConfig, Handover, NoSession, Profile, ProfileKind, Resolution, SessionId, SsoProfile,
     SsoSessionConfig,
 };
+use crate::config::{login_command, refresh_command};
 use crate::settings::Settings;
 use crate::sso::token_cache::{CachedToken, SsoToken, TokenStore};
 use crate::util::time::format_duration;
@@ -189,8 +189,8 @@ pub fn compute(
             .filter_map(|id| {
                 let (session, profile) = config.session_config(&id).ok()?;
                 let commands = SessionCommands {
-                    login: session_command("login", &session, profile.as_deref()),
-                    refresh: session_command("refresh", &session, profile.as_deref()),
+                    login: login_command(&session, profile.as_deref()),
+                    refresh: refresh_command(&session, profile.as_deref()),
                 };
                 Some((id, session, commands))
             })

@@ -13,4 +13,4 @@ pub mod session;
 pub use parse::{ConfigText, FileKind, is_region_name};
 pub use profiles::{AwsConfig, ConfigError, Profile, ProfileKind, SsoProfile, SsoSessionSection};
 pub use resolve::{Handover, Link, MAX_DOORWAY_HOPS, NoSession, Resolution, SsoRoot};
-pub use session::{SessionId, SsoSessionConfig, login_command, session_command, split_scopes};
+pub use session::{SessionId, SsoSessionConfig, login_command, refresh_command, split_scopes};

@@ -95,16 +95,32 @@ pub fn split_scopes(value: &str) -> Vec<String> {
 
 /// The command that signs in to `session` again.
 pub fn login_command(session: &SsoSessionConfig, profile_hint: Option<&str>) -> String {
-    session_command("login", session, profile_hint)
+    session_command(SessionVerb::Login, session, profile_hint)
+}
+
+/// The command that renews `session` with its refresh token.
+pub fn refresh_command(session: &SsoSessionConfig, profile_hint: Option<&str>) -> String {
+    session_command(SessionVerb::Refresh, session, profile_hint)
+}
+
+/// The `ssobar` subcommands a message may tell a person to run for a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionVerb {
+    Login,
+    Refresh,
 }
 
 /// `ssobar VERB` with the selector of `session`: `--sso-session NAME`, or for legacy sessions
 /// (which have no name) `--profile` with a profile that uses it.
-pub fn session_command(
-    verb: &str,
+fn session_command(
+    verb: SessionVerb,
     session: &SsoSessionConfig,
     profile_hint: Option<&str>,
 ) -> String {
+    let verb = match verb {
+        SessionVerb::Login => "login",
+        SessionVerb::Refresh => "refresh",
+    };
     match (&session.id, profile_hint) {
         (SessionId::Named(name), _) => format!("ssobar {verb} --sso-session {name}"),
         (SessionId::Legacy(_), Some(profile)) => format!("ssobar {verb} --profile {profile}"),

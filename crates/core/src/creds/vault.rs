@@ -5,7 +5,7 @@
 use crate::aws::credentials::AwsCredentials;
 use crate::aws::portal::PortalClient;
 use crate::aws::sts::StsClient;
-use crate::config::{AwsConfig, SessionId, SsoSessionConfig, session_command};
+use crate::config::{AwsConfig, SessionId, SsoSessionConfig, login_command};
 use crate::context::Context;
 use crate::creds::error::CredentialsError;
 use crate::creds::keychain::{self, SecretStore};
@@ -359,7 +359,7 @@ impl<'a> Vault<'a> {
         CredentialsError::SignInNeeded {
             session: session.id.to_string(),
             state,
-            command: session_command("login", session, Some(profile)),
+            command: login_command(session, Some(profile)),
         }
     }
 

@@ -11,7 +11,6 @@ use crate::aws::oidc::{DeviceAuthorization, Grant, OidcClient, TokenGrant};
 use crate::aws::portal::PortalClient;
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 /// Kept here too for callers that know them as sign-in commands.
-pub use crate::config::{login_command, session_command};
 use crate::context::Context;
 use crate::creds::Vault;
 use crate::settings::SignInFlowKind;
