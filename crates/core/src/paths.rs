@@ -20,6 +20,9 @@ pub struct Paths {
     pub settings_file: PathBuf,
     /// Per-user, non-persistent state: locks, the EKS token cache, the app's socket.
     pub runtime_dir: PathBuf,
+    /// ssobar's cache folder: what can be fetched again at any time (a session's accounts
+    /// and roles), kept across restarts.
+    pub cache_dir: PathBuf,
 }
 
 /// The home directory could not be determined.
@@ -40,13 +43,18 @@ impl Paths {
             .get("AWS_SHARED_CREDENTIALS_FILE")
             .map(|p| expand_tilde(p, &home))
             .unwrap_or_else(|| aws_dir.join("credentials"));
-        let (config_dir, runtime_dir) = platform_dirs(env, &home);
+        let PlatformDirs {
+            config: config_dir,
+            runtime: runtime_dir,
+            cache: cache_dir,
+        } = platform_dirs(env, &home);
         Ok(Self {
             config_file,
             credentials_file,
             sso_cache_dir: aws_dir.join("sso").join("cache"),
             settings_file: config_dir.join("settings.toml"),
             runtime_dir,
+            cache_dir,
         })
     }
 }
@@ -103,17 +111,26 @@ fn expand_tilde(path: &str, home: &Path) -> PathBuf {
     }
 }
 
+/// ssobar's own folders as the platform lays them out.
+struct PlatformDirs {
+    config: PathBuf,
+    runtime: PathBuf,
+    cache: PathBuf,
+}
+
 #[cfg(target_os = "macos")]
-fn platform_dirs(_env: &Env, home: &Path) -> (PathBuf, PathBuf) {
+fn platform_dirs(_env: &Env, home: &Path) -> PlatformDirs {
     let library = home.join("Library");
-    (
-        library.join("Application Support").join("ssobar"),
-        library.join("Caches").join("ssobar"),
-    )
+    let caches = library.join("Caches").join("ssobar");
+    PlatformDirs {
+        config: library.join("Application Support").join("ssobar"),
+        runtime: caches.clone(),
+        cache: caches,
+    }
 }
 
 #[cfg(windows)]
-fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
+fn platform_dirs(env: &Env, home: &Path) -> PlatformDirs {
     let roaming = env
         .get("APPDATA")
         .map(PathBuf::from)
@@ -122,11 +139,15 @@ fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
         .get("LOCALAPPDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| home.join("AppData").join("Local"));
-    (roaming.join("ssobar"), local.join("ssobar"))
+    PlatformDirs {
+        config: roaming.join("ssobar"),
+        runtime: local.join("ssobar"),
+        cache: local.join("ssobar").join("cache"),
+    }
 }
 
 #[cfg(not(any(target_os = "macos", windows)))]
-fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
+fn platform_dirs(env: &Env, home: &Path) -> PlatformDirs {
     let xdg = |var: &str, fallback: &str| {
         env.get(var)
             .map(PathBuf::from)
@@ -134,11 +155,16 @@ fn platform_dirs(env: &Env, home: &Path) -> (PathBuf, PathBuf) {
             .unwrap_or_else(|| home.join(fallback))
     };
     let config = xdg("XDG_CONFIG_HOME", ".config").join("ssobar");
+    let cache = xdg("XDG_CACHE_HOME", ".cache").join("ssobar");
     let runtime = match env.get("XDG_RUNTIME_DIR").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir.join("ssobar"),
-        _ => xdg("XDG_CACHE_HOME", ".cache").join("ssobar").join("run"),
+        _ => cache.join("run"),
     };
-    (config, runtime)
+    PlatformDirs {
+        config,
+        runtime,
+        cache,
+    }
 }
 
 #[cfg(test)]
@@ -198,5 +224,9 @@ mod tests {
         assert_eq!(paths.runtime_dir, PathBuf::from("/run/user/7/ssobar"));
         let paths = Paths::from_env(&Env::from_pairs([("HOME", "/h")])).unwrap();
         assert_eq!(paths.runtime_dir, PathBuf::from("/h/.cache/ssobar/run"));
+        assert_eq!(paths.cache_dir, PathBuf::from("/h/.cache/ssobar"));
+        let env = Env::from_pairs([("HOME", "/h"), ("XDG_CACHE_HOME", "/c")]);
+        let paths = Paths::from_env(&env).unwrap();
+        assert_eq!(paths.cache_dir, PathBuf::from("/c/ssobar"));
     }
 }
