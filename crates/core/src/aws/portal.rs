@@ -26,7 +26,13 @@ pub struct Account {
     pub account_id: String,
     /// Account name, made printable ([`crate::util::text::printable`]): menus and the window show it.
     pub account_name: Option<String>,
+    /// The account's root email address, made printable.
+    pub email_address: Option<String>,
 }
+
+/// The most items the portal sends in one page of ListAccounts or ListAccountRoles: asking
+/// for the most makes the fewest calls.
+const PAGE_SIZE: i32 = 100;
 
 /// A client for one region's portal.
 #[derive(Clone, Debug)]
@@ -82,6 +88,7 @@ impl PortalClient {
                 .client
                 .list_accounts()
                 .access_token(access_token.expose())
+                .max_results(PAGE_SIZE)
                 .set_next_token(next.take())
                 .send()
                 .await
@@ -89,10 +96,44 @@ impl PortalClient {
             accounts.extend(out.account_list().iter().map(|a| Account {
                 account_id: a.account_id().unwrap_or_default().to_owned(),
                 account_name: a.account_name().map(printable),
+                email_address: a.email_address().map(printable),
             }));
             match out.next_token() {
                 Some(token) if !token.is_empty() => next = Some(token.to_owned()),
                 _ => return Ok(accounts),
+            }
+        }
+    }
+
+    /// ListAccountRoles for one account, every page: the names of the roles (permission
+    /// sets) the signed-in person may use there, made printable.
+    pub async fn account_roles(
+        &self,
+        access_token: &Secret,
+        account_id: &str,
+    ) -> Result<Vec<String>, CallError> {
+        let mut roles = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_account_roles()
+                .access_token(access_token.expose())
+                .account_id(account_id)
+                .max_results(PAGE_SIZE)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+            roles.extend(
+                out.role_list()
+                    .iter()
+                    .filter_map(|r| r.role_name())
+                    .map(printable),
+            );
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+                _ => return Ok(roles),
             }
         }
     }

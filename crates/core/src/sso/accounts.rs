@@ -1,0 +1,360 @@
+//! A session's directory: every account the signed-in person can reach and the roles they may
+//! use in each, fetched from the SSO portal and cached for an hour.
+//!
+//! The cache holds names and ids only (never a token), one file per session in
+//! [`Paths::cache_dir`](crate::paths::Paths::cache_dir)`/accounts/`.
+
+use crate::aws::CallError;
+use crate::aws::portal::PortalClient;
+use crate::config::SsoSessionConfig;
+use crate::context::Context;
+use crate::paths::Paths;
+use crate::sso::token_cache::CachedToken;
+use crate::util::fsutil::write_private;
+use crate::util::secret::Secret;
+use crate::util::time::format_local;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// How long a fetched directory is used before it is fetched again: accounts and role
+/// assignments change rarely, and a large organisation's directory costs hundreds of calls.
+pub const DIRECTORY_LIFETIME_SECONDS: i64 = 3600;
+
+/// The most ListAccountRoles calls in flight at once: enough to list hundreds of accounts in
+/// seconds, few enough that the portal does not throttle a whole burst.
+pub const ROLE_CALLS_IN_FLIGHT: usize = 8;
+
+/// Every account of a session with its roles, and when the portal said so. Its JSON form is
+/// what `ssobar accounts --json` prints and what the cache file holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    /// When the portal was asked.
+    #[serde(with = "crate::util::time::serde_timestamp")]
+    pub fetched_at: Timestamp,
+    /// The accounts, by name (then id).
+    pub accounts: Vec<DirectoryAccount>,
+}
+
+/// One account and the roles the person may use in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryAccount {
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The account's name, when the portal gives one.
+    pub account_name: Option<String>,
+    /// The account's root email address, when the portal gives one.
+    pub email_address: Option<String>,
+    /// The role (permission set) names, sorted.
+    pub roles: Vec<String>,
+}
+
+/// Whether a directory fetched at some time may still be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Younger than [`DIRECTORY_LIFETIME_SECONDS`]: used as it is.
+    Fresh,
+    /// Older, or stamped in the future (a clock that was wrong then or is now): fetched again.
+    Stale,
+}
+
+/// The freshness rule: a directory is fresh for an hour after it was fetched.
+pub fn freshness(fetched_at: Timestamp, now: Timestamp) -> Freshness {
+    let age = now.as_second() - fetched_at.as_second();
+    if (0..DIRECTORY_LIFETIME_SECONDS).contains(&age) {
+        Freshness::Fresh
+    } else {
+        Freshness::Stale
+    }
+}
+
+/// Whether a cached directory may answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// A fresh cached directory answers without a call.
+    CachedWhenFresh,
+    /// The portal is asked whatever the cache holds (`--refresh`).
+    Refetch,
+}
+
+/// Why there is no directory.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    /// The session needs a sign-in first.
+    #[error("SSO session \"{session}\" {state}: run \"{command}\"")]
+    SignInNeeded {
+        /// The session's name (or start URL).
+        session: String,
+        /// "expired at 14:02", "is not signed in", ...
+        state: String,
+        /// The command that fixes it.
+        command: String,
+    },
+    /// A portal call failed.
+    #[error("{what} failed: {error}")]
+    Call {
+        /// The call, as people read it.
+        what: String,
+        /// Why.
+        #[source]
+        error: CallError,
+    },
+    /// The cache file could not be written.
+    #[error("cannot write {}: {source}; check that folder's permissions", path.display())]
+    Cache {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl AccountsError {
+    /// Whether running the same command later may work: a portal call failed in passing.
+    pub fn worth_running_again(&self) -> bool {
+        match self {
+            Self::Call { error, .. } => error.is_transient(),
+            Self::SignInNeeded { .. } | Self::Cache { .. } => false,
+        }
+    }
+}
+
+/// The cache file of a session's directory.
+pub fn cache_path(paths: &Paths, session: &SsoSessionConfig) -> PathBuf {
+    paths
+        .cache_dir
+        .join("accounts")
+        .join(format!("{}.json", session.id.cache_key()))
+}
+
+/// The cached directory of a session; `None` when there is none or it does not parse (then
+/// it is simply fetched again).
+pub fn read_cached(paths: &Paths, session: &SsoSessionConfig) -> Option<Directory> {
+    let bytes = std::fs::read(cache_path(paths, session)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Writes a session's directory to its cache file, atomically and privately.
+pub fn write_cached(
+    paths: &Paths,
+    session: &SsoSessionConfig,
+    directory: &Directory,
+) -> Result<(), AccountsError> {
+    let path = cache_path(paths, session);
+    let cache_error = |source| AccountsError::Cache {
+        path: path.clone(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(directory).map_err(|e| cache_error(e.into()))?;
+    write_private(&path, &json).map_err(cache_error)
+}
+
+/// The directory of `session`: the cached one while it is fresh (unless `reuse` says
+/// otherwise), else fetched from the portal and cached. `login` is the command a sign-in
+/// error names.
+pub async fn directory(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    login: &str,
+    reuse: Reuse,
+) -> Result<Directory, AccountsError> {
+    let now = ctx.now();
+    if reuse == Reuse::CachedWhenFresh
+        && let Some(cached) = read_cached(&ctx.paths, session)
+        && freshness(cached.fetched_at, now) == Freshness::Fresh
+    {
+        return Ok(cached);
+    }
+    let token = access_token(ctx, session, login)?;
+    let fetched = fetch(ctx, session, login, &token, now).await?;
+    write_cached(&ctx.paths, session, &fetched)?;
+    Ok(fetched)
+}
+
+/// The session's access token while it is valid.
+fn access_token(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    login: &str,
+) -> Result<Secret, AccountsError> {
+    let now = ctx.now();
+    let state = match ctx.tokens.load(&session.id) {
+        CachedToken::Present(token) if token.expires_at > now => return Ok(token.access_token),
+        CachedToken::Present(token) => {
+            format!(
+                "expired at {}",
+                format_local(token.expires_at, now, &ctx.tz)
+            )
+        }
+        CachedToken::Missing => "is not signed in".to_owned(),
+        CachedToken::Invalid { path, reason } => {
+            format!("has an unusable token ({}: {reason})", path.display())
+        }
+    };
+    Err(sign_in_needed(session, login, state))
+}
+
+fn sign_in_needed(session: &SsoSessionConfig, login: &str, state: String) -> AccountsError {
+    AccountsError::SignInNeeded {
+        session: session.id.to_string(),
+        state,
+        command: login.to_owned(),
+    }
+}
+
+/// Asks the portal: ListAccounts, then ListAccountRoles for each account with at most
+/// [`ROLE_CALLS_IN_FLIGHT`] calls in flight.
+async fn fetch(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    login: &str,
+    token: &Secret,
+    now: Timestamp,
+) -> Result<Directory, AccountsError> {
+    let failed = |what: String| {
+        move |error: CallError| match error.code() {
+            Some("UnauthorizedException") => {
+                sign_in_needed(session, login, "was signed out or has ended".into())
+            }
+            _ => AccountsError::Call { what, error },
+        }
+    };
+    let portal =
+        PortalClient::new(&ctx.env, &session.region).map_err(failed("ListAccounts".to_owned()))?;
+    let accounts = portal
+        .accounts(token)
+        .await
+        .map_err(failed("ListAccounts".to_owned()))?;
+
+    let permits = Arc::new(Semaphore::new(ROLE_CALLS_IN_FLIGHT));
+    let mut calls = JoinSet::new();
+    for (index, account) in accounts.iter().enumerate() {
+        let (portal, token, permits) = (portal.clone(), token.clone(), permits.clone());
+        let account_id = account.account_id.clone();
+        calls.spawn(async move {
+            // The semaphore is never closed, so a permit always comes.
+            let _permit = permits.acquire_owned().await;
+            (index, portal.account_roles(&token, &account_id).await)
+        });
+    }
+    let mut roles: Vec<Vec<String>> = vec![Vec::new(); accounts.len()];
+    while let Some(joined) = calls.join_next().await {
+        let (index, listed) = joined.map_err(|e| AccountsError::Call {
+            what: "ListAccountRoles".to_owned(),
+            error: CallError::Other(e.to_string()),
+        })?;
+        let account_id = &accounts[index].account_id;
+        let mut listed = listed.map_err(failed(format!("ListAccountRoles for {account_id}")))?;
+        listed.sort();
+        roles[index] = listed;
+    }
+
+    let mut directory: Vec<DirectoryAccount> = accounts
+        .into_iter()
+        .zip(roles)
+        .map(|(account, roles)| DirectoryAccount {
+            account_id: account.account_id,
+            account_name: account.account_name,
+            email_address: account.email_address,
+            roles,
+        })
+        .collect();
+    directory.sort_by(|a, b| {
+        let name = |x: &DirectoryAccount| x.account_name.as_deref().map(str::to_lowercase);
+        name(a)
+            .cmp(&name(b))
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
+    Ok(Directory {
+        fetched_at: now,
+        accounts: directory,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SessionId;
+    use crate::env::Env;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_directory_is_fresh_for_an_hour_and_not_a_second_longer() {
+        let fetched = at("2024-05-01T12:00:00Z");
+        assert_eq!(freshness(fetched, fetched), Freshness::Fresh);
+        assert_eq!(
+            freshness(fetched, at("2024-05-01T12:59:59Z")),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            freshness(fetched, at("2024-05-01T13:00:00Z")),
+            Freshness::Stale
+        );
+        assert_eq!(
+            freshness(fetched, at("2024-05-01T11:59:00Z")),
+            Freshness::Stale,
+            "stamped in the future"
+        );
+    }
+
+    fn session() -> SsoSessionConfig {
+        SsoSessionConfig {
+            id: SessionId::Named("corp".into()),
+            start_url: "https://corp.awsapps.com/start".into(),
+            region: "us-east-1".into(),
+            registration_scopes: None,
+        }
+    }
+
+    fn paths_in(home: &std::path::Path) -> Paths {
+        let home = home.to_str().unwrap();
+        Paths::from_env(&Env::from_pairs([
+            ("HOME", home),
+            ("XDG_CACHE_HOME", &format!("{home}/cache")),
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_cache_file_reads_back_what_was_written_and_is_private() {
+        let home = tempfile::tempdir().unwrap();
+        let paths = paths_in(home.path());
+        let directory = Directory {
+            fetched_at: at("2024-05-01T12:00:00Z"),
+            accounts: vec![DirectoryAccount {
+                account_id: "111122223333".into(),
+                account_name: Some("Prod".into()),
+                email_address: None,
+                roles: vec!["Admin".into(), "ReadOnly".into()],
+            }],
+        };
+        assert_eq!(read_cached(&paths, &session()), None);
+        write_cached(&paths, &session(), &directory).unwrap();
+        assert_eq!(read_cached(&paths, &session()), Some(directory));
+        let path = cache_path(&paths, &session());
+        assert!(path.starts_with(home.path().join("cache/ssobar/accounts")));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_cache_file_that_does_not_parse_is_no_cache() {
+        let home = tempfile::tempdir().unwrap();
+        let paths = paths_in(home.path());
+        let path = cache_path(&paths, &session());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"{\"fetched_at\": 12").unwrap();
+        assert_eq!(read_cached(&paths, &session()), None);
+    }
+}
