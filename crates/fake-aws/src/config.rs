@@ -66,6 +66,21 @@ impl FakeAccount {
             roles: roles.iter().map(|role| (*role).to_owned()).collect(),
         }
     }
+
+    /// `count` accounts, each with these roles: ids `100000000000`, `100000000001`, ..., names
+    /// `account-0000`, ..., emails `aws+0000@example.com`, ... (an organisation of any size).
+    pub fn generated(count: usize, roles: &[&str]) -> Vec<Self> {
+        (0..count)
+            .map(|n| {
+                Self::new(
+                    &format!("{}", 100_000_000_000_u64 + n as u64),
+                    &format!("account-{n:04}"),
+                    &format!("aws+{n:04}@example.com"),
+                    roles,
+                )
+            })
+            .collect()
+    }
 }
 
 /// An EKS cluster, as `DescribeCluster` describes it to any credentials the fake issued. The

@@ -156,6 +156,12 @@ impl FakeAws {
         self.shared.world().calls(operation)
     }
 
+    /// The most calls of `operation` answered at the same time since the start or the last
+    /// reset: what shows whether a client bounds its calls in flight.
+    pub fn peak_in_flight(&self, operation: Operation) -> usize {
+        self.shared.world().peak_in_flight(operation)
+    }
+
     /// Every call answered since the start or the last reset, oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.world().requests()

@@ -103,6 +103,7 @@ async fn track_call(State(app): State<App>, request: Request, next: Next) -> Res
         return next.run(request).await;
     };
 
+    let _in_flight = InFlight::start(&app, operation);
     let (fault, latency_ms) = {
         let mut world = app.world();
         world.count(operation);
@@ -148,6 +149,29 @@ async fn track_call(State(app): State<App>, request: Request, next: Next) -> Res
         timestamp: arrived,
     });
     response
+}
+
+/// One call being answered, counted in flight until dropped: also when the client goes away
+/// and the answer's future is dropped half way.
+struct InFlight {
+    app: App,
+    operation: Operation,
+}
+
+impl InFlight {
+    fn start(app: &App, operation: Operation) -> Self {
+        app.world().call_started(operation);
+        Self {
+            app: app.clone(),
+            operation,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.app.world().call_ended(self.operation);
+    }
 }
 
 fn server_error(operation: Operation) -> Response {

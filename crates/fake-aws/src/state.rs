@@ -150,6 +150,8 @@ pub(crate) struct World {
     /// Every PKCE code verifier a `CreateToken` sent: secrets of the client's, not issued here.
     pub verifiers_received: Vec<String>,
     counters: BTreeMap<Operation, usize>,
+    in_flight: BTreeMap<Operation, usize>,
+    peak_in_flight: BTreeMap<Operation, usize>,
     requests: VecDeque<RequestRecord>,
     faults: HashMap<Operation, VecDeque<Fault>>,
     next_session: SessionId,
@@ -167,6 +169,8 @@ impl World {
             credentials: Vec::new(),
             verifiers_received: Vec::new(),
             counters: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            peak_in_flight: BTreeMap::new(),
             requests: VecDeque::new(),
             faults: HashMap::new(),
             next_session: 1,
@@ -179,6 +183,30 @@ impl World {
 
     pub fn calls(&self, operation: Operation) -> usize {
         self.counters.get(&operation).copied().unwrap_or_default()
+    }
+
+    /// A call of `operation` starts being answered.
+    pub fn call_started(&mut self, operation: Operation) {
+        let now = self.in_flight.entry(operation).or_default();
+        *now += 1;
+        let now = *now;
+        let peak = self.peak_in_flight.entry(operation).or_default();
+        *peak = (*peak).max(now);
+    }
+
+    /// A call of `operation` has been answered (or its client went away).
+    pub fn call_ended(&mut self, operation: Operation) {
+        if let Some(now) = self.in_flight.get_mut(&operation) {
+            *now = now.saturating_sub(1);
+        }
+    }
+
+    /// The most calls of `operation` that were being answered at the same time.
+    pub fn peak_in_flight(&self, operation: Operation) -> usize {
+        self.peak_in_flight
+            .get(&operation)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Every operation with its count, zeros included.
@@ -202,6 +230,7 @@ impl World {
 
     pub fn reset_counters(&mut self) {
         self.counters.clear();
+        self.peak_in_flight.clear();
         self.requests.clear();
     }
 
