@@ -74,7 +74,8 @@ pub(crate) fn fetch(
     else {
         return Err(error);
     };
-    recover(ctx, session, Some(profile), wait, attended, error)?;
+    let login = login_command(session, Some(profile));
+    recover(ctx, session, &login, wait, attended, error)?;
     crate::credentials::fetch(ctx, steps)
 }
 
@@ -85,27 +86,28 @@ fn needs_sign_in(e: &anyhow::Error) -> bool {
     )
 }
 
-/// Gets `session` signed in, or fails with `original` (or why the way tried failed).
-fn recover(
+/// Gets `session` signed in, or fails with `original` (or why the way tried failed); `login`
+/// is the command an error names. Whoever needs a session signed in calls this, then retries
+/// once.
+pub(crate) fn recover(
     ctx: &Context,
     session: &SsoSessionConfig,
-    profile: Option<&str>,
+    login: &str,
     wait: WaitArg,
     attended: Attended,
     original: anyhow::Error,
 ) -> Result<()> {
-    let login = login_command(session, profile);
-    if silently_refreshed(ctx, session, &login)? {
+    if silently_refreshed(ctx, session, login)? {
         return Ok(());
     }
     for way in recovery_order(ctx.settings.on_expired, attended) {
         match way {
-            Recovery::AskApp => match ask_app(ctx, session, &login, wait, Start::AsConfigured)? {
+            Recovery::AskApp => match ask_app(ctx, session, login, wait, Start::AsConfigured)? {
                 AppAnswer::SignedIn => return Ok(()),
                 AppAnswer::NoApp => {}
             },
             Recovery::Terminal => {
-                crate::signin::sign_in_here(ctx, session, &Default::default(), &login)?;
+                crate::signin::sign_in_here(ctx, session, &Default::default(), login)?;
                 return Ok(());
             }
         }

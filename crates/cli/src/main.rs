@@ -2,6 +2,7 @@
 //!
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
+mod accounts;
 mod credentials;
 mod expired;
 mod kube;
@@ -14,6 +15,7 @@ use ssobar_core::aws::CallError;
 use ssobar_core::context::Context;
 use ssobar_core::creds::CredentialsError;
 use ssobar_core::env::Env;
+use ssobar_core::sso::accounts::AccountsError;
 use ssobar_core::sso::signin::SignInError;
 use ssobar_core::util::secret::RedactingWriter;
 use std::process::ExitCode;
@@ -36,6 +38,8 @@ enum Command {
     Refresh(signin::RefreshArgs),
     /// Sign out of a session and delete its token and stored credentials.
     Logout(signin::LogoutArgs),
+    /// List every account a session reaches and its roles (cached for an hour).
+    Accounts(accounts::AccountsArgs),
     /// Print role credentials in the credential_process format (for ~/.aws/config).
     CredentialProcess(credentials::CredentialProcessArgs),
     /// Run a command with a profile's role credentials in its environment.
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
                     Command::Login(args) => signin::login(args, &ctx),
                     Command::Refresh(args) => signin::refresh(args, &ctx),
                     Command::Logout(args) => signin::logout(args, &ctx),
+                    Command::Accounts(args) => accounts::run(args, &ctx),
                     Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
                     Command::Exec(args) => credentials::exec(args, &ctx),
                     Command::Env(args) => credentials::env(args, &ctx),
@@ -177,6 +182,9 @@ fn worth_running_again(e: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<CredentialsError>()
                 .is_some_and(CredentialsError::worth_running_again)
+            || cause
+                .downcast_ref::<AccountsError>()
+                .is_some_and(AccountsError::worth_running_again)
     })
 }
 

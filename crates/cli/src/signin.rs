@@ -69,12 +69,19 @@ pub struct LogoutArgs {
 }
 
 /// A session and how to tell a person to sign in to it.
-struct Target {
-    session: SsoSessionConfig,
-    login: String,
+pub(crate) struct Target {
+    /// The session.
+    pub(crate) session: SsoSessionConfig,
+    /// The command that signs in to it, naming the profile it was chosen by.
+    pub(crate) login: String,
 }
 
-fn select_one(ctx: &Context, config: &AwsConfig, select: &SessionSelector) -> Result<Target> {
+/// The session `select` names: `--sso-session`, else the profile's.
+pub(crate) fn select_one(
+    ctx: &Context,
+    config: &AwsConfig,
+    select: &SessionSelector,
+) -> Result<Target> {
     if let Some(name) = &select.sso_session {
         let session = config.sso_session(name)?;
         let login = login_command(&session, None);

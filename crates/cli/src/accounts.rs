@@ -1,0 +1,140 @@
+//! `ssobar accounts`: every account a session reaches and its roles, as a table or as JSON.
+
+use crate::expired::{WaitArg, attended_on_stderr, recover};
+use crate::signin::{SessionSelector, Target, select_one};
+use crate::{Outcome, runtime};
+use anyhow::Result;
+use ssobar_core::context::Context;
+use ssobar_core::sso::accounts::{self, AccountsError, Directory, DirectoryAccount, Reuse};
+use std::io::Write;
+
+/// Arguments of `ssobar accounts`.
+#[derive(clap::Args)]
+pub struct AccountsArgs {
+    #[command(flatten)]
+    select: SessionSelector,
+    /// Print JSON (`accounts[]` with `account_id`, `account_name`, `email_address`, `roles[]`)
+    /// instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Ask the portal again even if the list fetched within the hour is at hand.
+    #[arg(long)]
+    refresh: bool,
+    #[command(flatten)]
+    wait: WaitArg,
+}
+
+/// Runs `ssobar accounts`.
+pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let Target { session, login } = select_one(ctx, &config, &args.select)?;
+    let reuse = if args.refresh {
+        Reuse::Refetch
+    } else {
+        Reuse::CachedWhenFresh
+    };
+    let listed = runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse));
+    let directory = match listed {
+        Err(e @ AccountsError::SignInNeeded { .. }) => {
+            recover(
+                ctx,
+                &session,
+                &login,
+                args.wait,
+                attended_on_stderr(),
+                e.into(),
+            )?;
+            runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse))?
+        }
+        other => other?,
+    };
+
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        // One write: stdout is line-buffered, and a large organisation is thousands of lines.
+        let mut json = serde_json::to_vec_pretty(&directory)?;
+        json.push(b'\n');
+        stdout.write_all(&json)?;
+    } else if directory.accounts.is_empty() {
+        eprintln!(
+            "The SSO session \"{}\" reaches no accounts.",
+            session.id.label()
+        );
+    } else {
+        stdout.write_all(render(&directory).as_bytes())?;
+    }
+    Ok(Outcome::Success)
+}
+
+const HEADERS: [&str; 4] = ["ACCOUNT", "NAME", "EMAIL", "ROLES"];
+
+/// One row per account, columns padded to their widest cell, roles comma-separated.
+fn render(directory: &Directory) -> String {
+    let rows: Vec<[String; 4]> = directory.accounts.iter().map(row).collect();
+    let mut widths = HEADERS.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    push_line(&mut out, &HEADERS.map(str::to_owned), &widths);
+    for r in &rows {
+        push_line(&mut out, r, &widths);
+    }
+    out
+}
+
+fn row(account: &DirectoryAccount) -> [String; 4] {
+    let or_dash = |cell: &Option<String>| cell.clone().unwrap_or_else(|| "-".to_owned());
+    let roles = if account.roles.is_empty() {
+        "-".to_owned()
+    } else {
+        account.roles.join(",")
+    };
+    [
+        account.account_id.clone(),
+        or_dash(&account.account_name),
+        or_dash(&account.email_address),
+        roles,
+    ]
+}
+
+fn push_line(out: &mut String, cells: &[String; 4], widths: &[usize; 4]) {
+    let last = cells.len() - 1;
+    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+        out.push_str(cell);
+        if i != last {
+            out.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
+        }
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_aligned_row_per_account_with_its_roles() {
+        let account = |id: &str, name: Option<&str>, roles: &[&str]| DirectoryAccount {
+            account_id: id.into(),
+            account_name: name.map(str::to_owned),
+            email_address: name.map(|n| format!("{n}@example.com")),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        let directory = Directory {
+            fetched_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+            accounts: vec![
+                account("111122223333", Some("prod"), &["Admin", "ReadOnly"]),
+                account("444455556666", None, &[]),
+            ],
+        };
+        assert_eq!(
+            render(&directory),
+            "ACCOUNT       NAME  EMAIL             ROLES\n\
+             111122223333  prod  prod@example.com  Admin,ReadOnly\n\
+             444455556666  -     -                 -\n"
+        );
+    }
+}
