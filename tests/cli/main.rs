@@ -7,6 +7,7 @@
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod botocore_peer;
 mod credentials;
 mod keychain;
