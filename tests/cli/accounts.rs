@@ -146,3 +146,23 @@ fn an_expired_session_with_no_app_and_no_terminal_fails_with_one_line_naming_log
     assert_eq!(w.calls(Operation::ListAccounts), 0);
     assert!(w.browser.opened().is_empty());
 }
+
+#[test]
+fn a_list_that_cannot_be_cached_is_still_shown_with_a_warning() {
+    let w = organisation(3);
+    // A file where the cache folder should be: the write fails whoever runs the test.
+    let folder = cache_file(&w).parent().unwrap().to_owned();
+    std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+    let ran = w
+        .ssobar(&["accounts", "--sso-session", &w.session, "--json"])
+        .success();
+    assert_eq!(ran.json()["accounts"].as_array().unwrap().len(), 3);
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .starts_with("ssobar: warning: the list was not cached (cannot write "),
+        "{}",
+        ran.stderr
+    );
+}

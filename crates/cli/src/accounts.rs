@@ -5,7 +5,7 @@ use crate::signin::{SessionSelector, Target, select_one};
 use crate::{Outcome, runtime};
 use anyhow::Result;
 use ssobar_core::context::Context;
-use ssobar_core::sso::accounts::{self, AccountsError, Directory, DirectoryAccount, Reuse};
+use ssobar_core::sso::accounts::{self, AccountsError, Directory, DirectoryAccount, Listed, Reuse};
 use std::io::Write;
 
 /// Arguments of `ssobar accounts`.
@@ -34,7 +34,10 @@ pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
         Reuse::CachedWhenFresh
     };
     let listed = runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse));
-    let directory = match listed {
+    let Listed {
+        directory,
+        not_cached,
+    } = match listed {
         Err(e @ AccountsError::SignInNeeded { .. }) => {
             recover(
                 ctx,
@@ -48,6 +51,11 @@ pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
         }
         other => other?,
     };
+    if let Some(why) = not_cached {
+        eprintln!(
+            "ssobar: warning: the list was not cached ({why}); the next call asks the portal again"
+        );
+    }
 
     let mut stdout = std::io::stdout().lock();
     if args.json {

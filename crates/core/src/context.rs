@@ -2,13 +2,15 @@
 //! store and the clock. Binaries build one from the process; tests build one from a temp HOME
 //! and a fixed clock.
 
-use crate::config::AwsConfig;
+use crate::config::{AwsConfig, SessionId};
 use crate::creds::keychain::{Keychain, KeychainTokenStore, SecretStore};
 use crate::env::Env;
 use crate::paths::{NoHomeDir, Paths};
 use crate::settings::Settings;
 use crate::settings::TokenStoreKind;
-use crate::sso::token_cache::{SwitchableStore, TokenCache, TokenStore};
+use crate::sso::token_cache::{CachedToken, SwitchableStore, TokenCache, TokenStore};
+use crate::util::secret::Secret;
+use crate::util::time::format_local;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::sync::Arc;
@@ -89,6 +91,25 @@ pub struct Context {
 }
 
 impl Context {
+    /// The access token of `session` while it is valid; else how the session stands, in the
+    /// words every "sign-in needed" message uses ("expired at 14:02", "is not signed in",
+    /// "has an unusable token (PATH: why)").
+    pub fn valid_access_token(&self, session: &SessionId) -> Result<Secret, String> {
+        let now = self.now();
+        match self.tokens.load(session) {
+            CachedToken::Present(token) if token.expires_at > now => Ok(token.access_token),
+            CachedToken::Present(token) => Err(format!(
+                "expired at {}",
+                format_local(token.expires_at, now, &self.tz)
+            )),
+            CachedToken::Missing => Err("is not signed in".to_owned()),
+            CachedToken::Invalid { path, reason } => Err(format!(
+                "has an unusable token ({}: {reason})",
+                path.display()
+            )),
+        }
+    }
+
     /// A context for this environment, with settings loaded, ssobar's keychain entries and
     /// the system clock.
     pub fn from_env(env: Env) -> Result<Self, NoHomeDir> {

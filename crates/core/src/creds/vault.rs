@@ -13,7 +13,7 @@ use crate::creds::plan::{Step, plan};
 use crate::sso::token_cache::CachedToken;
 use crate::util::lock::{KeyLock, LockRequest};
 use crate::util::secret::Secret;
-use crate::util::time::{add_seconds, format_local, format_timestamp, parse_timestamp};
+use crate::util::time::{add_seconds, format_timestamp, parse_timestamp};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -332,22 +332,9 @@ impl<'a> Vault<'a> {
         session: &SsoSessionConfig,
         profile: &str,
     ) -> Result<Secret, CredentialsError> {
-        let now = self.ctx.now();
-        match self.ctx.tokens.load(&session.id) {
-            CachedToken::Present(token) if token.expires_at > now => Ok(token.access_token),
-            CachedToken::Present(token) => {
-                let at = format_local(token.expires_at, now, &self.ctx.tz);
-                Err(self.sign_in_needed(session, profile, format!("expired at {at}")))
-            }
-            CachedToken::Missing => {
-                Err(self.sign_in_needed(session, profile, "is not signed in".into()))
-            }
-            CachedToken::Invalid { path, reason } => Err(self.sign_in_needed(
-                session,
-                profile,
-                format!("has an unusable token ({}: {reason})", path.display()),
-            )),
-        }
+        self.ctx
+            .valid_access_token(&session.id)
+            .map_err(|state| self.sign_in_needed(session, profile, state))
     }
 
     fn sign_in_needed(

@@ -9,10 +9,8 @@ use crate::aws::portal::PortalClient;
 use crate::config::SsoSessionConfig;
 use crate::context::Context;
 use crate::paths::Paths;
-use crate::sso::token_cache::CachedToken;
 use crate::util::fsutil::write_private;
 use crate::util::secret::Secret;
-use crate::util::time::format_local;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -161,18 +159,35 @@ pub async fn directory(
     session: &SsoSessionConfig,
     login: &str,
     reuse: Reuse,
-) -> Result<Directory, AccountsError> {
+) -> Result<Listed, AccountsError> {
     let now = ctx.now();
     if reuse == Reuse::CachedWhenFresh
         && let Some(cached) = read_cached(&ctx.paths, session)
         && freshness(cached.fetched_at, now) == Freshness::Fresh
     {
-        return Ok(cached);
+        return Ok(Listed {
+            directory: cached,
+            not_cached: None,
+        });
     }
     let token = access_token(ctx, session, login)?;
     let fetched = fetch(ctx, session, login, &token, now).await?;
-    write_cached(&ctx.paths, session, &fetched)?;
-    Ok(fetched)
+    // A list that could not be kept is still the right list: show it, and say why the next
+    // call asks the portal again.
+    let not_cached = write_cached(&ctx.paths, session, &fetched).err();
+    Ok(Listed {
+        directory: fetched,
+        not_cached,
+    })
+}
+
+/// A directory, and why it could not be cached when that failed.
+#[derive(Debug)]
+pub struct Listed {
+    /// The accounts and roles.
+    pub directory: Directory,
+    /// The cache write that failed, if one did.
+    pub not_cached: Option<AccountsError>,
 }
 
 /// The session's access token while it is valid.
@@ -181,21 +196,8 @@ fn access_token(
     session: &SsoSessionConfig,
     login: &str,
 ) -> Result<Secret, AccountsError> {
-    let now = ctx.now();
-    let state = match ctx.tokens.load(&session.id) {
-        CachedToken::Present(token) if token.expires_at > now => return Ok(token.access_token),
-        CachedToken::Present(token) => {
-            format!(
-                "expired at {}",
-                format_local(token.expires_at, now, &ctx.tz)
-            )
-        }
-        CachedToken::Missing => "is not signed in".to_owned(),
-        CachedToken::Invalid { path, reason } => {
-            format!("has an unusable token ({}: {reason})", path.display())
-        }
-    };
-    Err(sign_in_needed(session, login, state))
+    ctx.valid_access_token(&session.id)
+        .map_err(|state| sign_in_needed(session, login, state))
 }
 
 fn sign_in_needed(session: &SsoSessionConfig, login: &str, state: String) -> AccountsError {
