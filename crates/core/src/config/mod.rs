@@ -14,3 +14,37 @@ pub use parse::{ConfigText, FileKind, is_region_name};
 pub use profiles::{AwsConfig, ConfigError, Profile, ProfileKind, SsoProfile, SsoSessionSection};
 pub use resolve::{Handover, Link, MAX_DOORWAY_HOPS, NoSession, Resolution, SsoRoot};
 pub use session::{SessionId, SsoSessionConfig, login_command, refresh_command, split_scopes};
+
+/// The config fixtures every module's tests build on.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// A config read from `text` as `~/.aws/config`.
+    pub(crate) fn config(text: &str) -> AwsConfig {
+        AwsConfig::parse(&[ConfigText {
+            path: "/h/.aws/config".into(),
+            kind: FileKind::Config,
+            text: text.to_owned(),
+        }])
+    }
+
+    /// A profile `d0` that reaches the SSO profile `sso` through `hops` doorways.
+    pub(crate) fn doorways(hops: usize) -> AwsConfig {
+        let mut text = String::from(
+            "[profile sso]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n\
+             sso_account_id = 1\nsso_role_name = R\n",
+        );
+        for i in 0..hops {
+            let next = if i + 1 == hops {
+                "sso".to_owned()
+            } else {
+                format!("d{}", i + 1)
+            };
+            text.push_str(&format!(
+                "[profile d{i}]\ncredential_process = ssobar credential-process --profile {next}\n"
+            ));
+        }
+        config(&text)
+    }
+}

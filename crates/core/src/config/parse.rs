@@ -433,15 +433,8 @@ fn parse_with_sdk(files: &[(FileKind, String)]) -> Result<EnvConfigSections, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::fixtures::config;
     use crate::config::profiles::ProfileKind;
-
-    fn config(text: &str) -> AwsConfig {
-        AwsConfig::parse(&[ConfigText {
-            path: "/h/.aws/config".into(),
-            kind: FileKind::Config,
-            text: text.to_owned(),
-        }])
-    }
 
     #[test]
     fn a_malformed_line_breaks_only_its_profile() {

@@ -341,15 +341,7 @@ fn unknown_profile_message(name: &str, similar: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse::{ConfigText, FileKind};
-
-    fn config(text: &str) -> AwsConfig {
-        AwsConfig::parse(&[ConfigText {
-            path: "/h/.aws/config".into(),
-            kind: FileKind::Config,
-            text: text.to_owned(),
-        }])
-    }
+    use crate::config::fixtures::config;
 
     const SAMPLE: &str = "\
 [default]

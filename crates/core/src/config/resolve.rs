@@ -297,16 +297,8 @@ fn source_profile_of(profile: &Profile) -> Result<&str, NoSession> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse::{ConfigText, FileKind};
+    use crate::config::fixtures::{config, doorways};
     use crate::config::session::SessionId;
-
-    fn config(text: &str) -> AwsConfig {
-        AwsConfig::parse(&[ConfigText {
-            path: "/h/.aws/config".into(),
-            kind: FileKind::Config,
-            text: text.to_owned(),
-        }])
-    }
 
     const PROFILES: &str = "\
 [sso-session corp]
@@ -489,25 +481,6 @@ credential_process = ssobar credential-process --profile nothing
                 .to_string()
                 .contains("which would call itself")
         );
-    }
-
-    /// A profile `d0` that reaches the SSO profile `sso` through `hops` doorways.
-    fn doorways(hops: usize) -> AwsConfig {
-        let mut text = String::from(
-            "[profile sso]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n\
-             sso_account_id = 1\nsso_role_name = R\n",
-        );
-        for i in 0..hops {
-            let next = if i + 1 == hops {
-                "sso".to_owned()
-            } else {
-                format!("d{}", i + 1)
-            };
-            text.push_str(&format!(
-                "[profile d{i}]\ncredential_process = ssobar credential-process --profile {next}\n"
-            ));
-        }
-        config(&text)
     }
 
     #[test]

@@ -186,16 +186,8 @@ pub fn default_session_name(profile: &str) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::config::MAX_DOORWAY_HOPS;
-    use crate::config::{ConfigText, FileKind};
+    pub(crate) use crate::config::fixtures::{config, doorways};
     use jiff::Timestamp;
-
-    pub(crate) fn config(text: &str) -> AwsConfig {
-        AwsConfig::parse(&[ConfigText {
-            path: "c".into(),
-            kind: FileKind::Config,
-            text: text.into(),
-        }])
-    }
 
     pub(crate) const CHAIN: &str = "\
 [sso-session corp]
@@ -293,25 +285,6 @@ mfa_serial = arn:aws:iam::1:mfa/me
             steps[1].source(Some(&steps[0])),
             edited_steps[1].source(Some(&edited_steps[0]))
         );
-    }
-
-    /// A profile `d0` that reaches the SSO profile `sso` through `hops` doorways.
-    fn doorways(hops: usize) -> AwsConfig {
-        let mut text = String::from(
-            "[profile sso]\nsso_start_url = https://x.awsapps.com/start\nsso_region = us-east-1\n\
-             sso_account_id = 1\nsso_role_name = R\n",
-        );
-        for i in 0..hops {
-            let next = if i + 1 == hops {
-                "sso".to_owned()
-            } else {
-                format!("d{}", i + 1)
-            };
-            text.push_str(&format!(
-                "[profile d{i}]\ncredential_process = ssobar credential-process --profile {next}\n"
-            ));
-        }
-        config(&text)
     }
 
     #[test]
