@@ -11,7 +11,6 @@ use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_pa
 use ssobar_core::app::monitor::sign_in_request_notice;
 use ssobar_core::config::SessionId;
 use ssobar_core::settings::OnSignInRequest;
-use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::status::Status;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,24 +44,19 @@ impl SignInDesk for Desk {
         }
         let ctx = state.ctx();
         // Signed in between the helper's look and its request: it reads the token again.
-        if let CachedToken::Present(token) = ctx.tokens.load(&id)
-            && token.expires_at > ctx.now()
-        {
+        if ctx.valid_access_token(&id).is_ok() {
             return Ticket::at_once(Reply::SignedIn);
         }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let (reply, outcome) = oneshot::channel();
         let (prompt, then) = {
             let mut inner = state.shared();
-            inner.waiters.by_ticket.insert(
-                ticket,
-                Waiter {
-                    session: id.clone(),
-                    caller,
-                    reply,
-                },
-            );
-            inner.activity.waiting = inner.waiters.callers();
+            let waiter = Waiter {
+                session: id.clone(),
+                caller,
+                reply,
+            };
+            inner.change_waiters(|waiters| waiters.add(ticket, waiter));
             let browser_now =
                 start == Start::Now || ctx.settings.on_sign_in_request == OnSignInRequest::Browser;
             if inner.sign_ins.contains_key(&id) {
@@ -92,35 +86,24 @@ impl SignInDesk for Desk {
 
     fn hang_up(&self, ticket: u64) {
         let state = self.app.state::<AppState>();
-        {
-            let mut inner = state.shared();
-            if let Some(waiter) = inner.waiters.by_ticket.remove(&ticket)
-                && !inner
-                    .waiters
-                    .by_ticket
-                    .values()
-                    .any(|w| w.session == waiter.session)
-            {
-                inner.waiters.notified.remove(&waiter.session);
-            }
-            inner.activity.waiting = inner.waiters.callers();
-        }
+        state
+            .shared()
+            .change_waiters(|waiters| waiters.hang_up(ticket));
         state.poke.notify_one();
     }
+}
+
+/// The sessions helpers wait for now.
+fn waiting_sessions(app: &AppHandle) -> Vec<SessionId> {
+    let state = app.state::<AppState>();
+    let inner = state.shared();
+    inner.activity.waiting.keys().cloned().collect()
 }
 
 /// Answers the waiters of sessions that are signed in now (from a terminal, or `aws sso
 /// login`): the status the background loop just computed says so.
 pub fn answer_signed_in(app: &AppHandle, status: &Status) {
-    let waiting: Vec<SessionId> = app
-        .state::<AppState>()
-        .shared()
-        .activity
-        .waiting
-        .keys()
-        .cloned()
-        .collect();
-    for id in waiting {
+    for id in waiting_sessions(app) {
         let signed_in = status
             .sessions
             .iter()
@@ -132,19 +115,11 @@ pub fn answer_signed_in(app: &AppHandle, status: &Status) {
 }
 
 fn answer_all_quit(app: &AppHandle) {
-    let sessions: Vec<SessionId> = app
-        .state::<AppState>()
-        .shared()
-        .activity
-        .waiting
-        .keys()
-        .cloned()
-        .collect();
     let reply = Reply::Failed {
         why: Failure::AppQuit,
         detail: None,
     };
-    for id in sessions {
+    for id in waiting_sessions(app) {
         app.state::<AppState>().answer(&id, &reply);
     }
 }

@@ -53,6 +53,16 @@ pub struct Inner {
     pub rendered: Option<(Vec<MenuEntry>, TrayState, String)>,
 }
 
+impl Inner {
+    /// Changes the waiters and keeps `activity.waiting`, what the tray and the window show of
+    /// them, in step.
+    pub fn change_waiters<T>(&mut self, change: impl FnOnce(&mut Waiters) -> T) -> T {
+        let out = change(&mut self.waiters);
+        self.activity.waiting = self.waiters.callers();
+        out
+    }
+}
+
 /// The app's state, shared by the tray, the background loop and the window's commands.
 pub struct AppState {
     env: Env,
@@ -161,10 +171,8 @@ impl AppState {
     /// Answers every process waiting for `session`'s sign-in.
     pub fn answer(&self, session: &SessionId, reply: &Reply) {
         let waiters = {
-            let mut inner = self.shared();
-            let waiters = inner.waiters.take(session);
-            inner.activity.waiting = inner.waiters.callers();
-            waiters
+            self.shared()
+                .change_waiters(|waiters| waiters.take(session))
         };
         if waiters.is_empty() {
             return;

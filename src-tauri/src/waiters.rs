@@ -38,6 +38,21 @@ impl Waiters {
         by_session
     }
 
+    /// Adds a waiter under its ticket.
+    pub fn add(&mut self, ticket: u64, waiter: Waiter) {
+        self.by_ticket.insert(ticket, waiter);
+    }
+
+    /// Forgets a waiter that hung up; once nobody waits for its session any more, a new
+    /// request gets a new notification.
+    pub fn hang_up(&mut self, ticket: u64) {
+        if let Some(gone) = self.by_ticket.remove(&ticket)
+            && !self.by_ticket.values().any(|w| w.session == gone.session)
+        {
+            self.notified.remove(&gone.session);
+        }
+    }
+
     /// Removes and returns the waiters of `session`.
     pub fn take(&mut self, session: &SessionId) -> Vec<Waiter> {
         let tickets: Vec<u64> = self
