@@ -159,19 +159,7 @@ fn twenty_kubectls_wait_for_one_click_and_all_go_on() {
     let _ = Command::new("dunstctl").arg("close-all").status();
     let w = expired_world(BrowserMode::Follow);
     let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
-    let kubeconfig = w.sandbox.home().join(".kube/config");
-    w.ssobar(&[
-        "kubeconfig",
-        "--profile",
-        "dev",
-        "--cluster-id",
-        "prod",
-        "--server",
-        &server.url,
-        "--certificate-authority",
-        server.ca_file.to_str().unwrap(),
-    ])
-    .success();
+    let kubeconfig = w.kubeconfig_for(&server);
     let _app = serving_app(&w);
 
     let kubectls: Vec<Helper> = (0..20)
@@ -558,4 +546,27 @@ fn a_sign_in_from_elsewhere_lets_the_waiters_go_on() {
         assert!(ok, "{stderr}");
     }
     assert!(w.browser.opened().is_empty(), "the app opened nothing");
+}
+
+#[test]
+fn a_wait_that_runs_out_fails_with_the_command_to_run() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = expired_world(BrowserMode::Ignore);
+    let _app = serving_app(&w);
+    let started = Instant::now();
+    let ran = w
+        .ssobar(&["credential-process", "--profile", "dev", "--wait", "1"])
+        .expect_code(1);
+    let took = started.elapsed();
+    assert_eq!(ran.stdout, "");
+    assert!(
+        ran.stderr.contains(&format!(
+            "no sign-in to \"{}\" within 1 second; run \"ssobar login --sso-session {}\"",
+            w.session, w.session
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(took < Duration::from_secs(5), "gave up after {took:?}");
 }

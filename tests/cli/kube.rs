@@ -21,19 +21,7 @@ struct Cluster {
 fn cluster(config: FakeConfig) -> Cluster {
     let w = World::signed_in(SSOBAR, config);
     let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
-    let kubeconfig = w.sandbox.home().join(".kube/config");
-    w.ssobar(&[
-        "kubeconfig",
-        "--profile",
-        "dev",
-        "--cluster-id",
-        "prod",
-        "--server",
-        &server.url,
-        "--certificate-authority",
-        server.ca_file.to_str().unwrap(),
-    ])
-    .success();
+    let kubeconfig = w.kubeconfig_for(&server);
     Cluster {
         w,
         server,

@@ -17,6 +17,7 @@ use ssobar_core::kube::eks::ExecApi;
 use ssobar_core::sso::signin::{self, RefreshOutcome, RefreshWhen, SignInError};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::text::printable;
+use ssobar_core::util::time::spoken_duration;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -185,8 +186,8 @@ pub(crate) fn ask_app(
                 Err(e) => e,
             }),
             Err(_) => bail!(
-                "no sign-in to \"{label}\" within {} seconds; run \"{login}\" (or wait longer with --wait SECONDS)",
-                wait.as_secs()
+                "no sign-in to \"{label}\" within {}; run \"{login}\" (or wait longer with --wait SECONDS)",
+                spoken_duration(wait)
             ),
         }
     })

@@ -443,6 +443,24 @@ impl World {
     pub fn calls(&self, op: Operation) -> usize {
         self.fake.calls(op)
     }
+
+    /// Runs `ssobar kubeconfig` for profile `dev` and the cluster `server` stands for, with
+    /// its URL and CA, and returns the kubeconfig written (`~/.kube/config`).
+    pub fn kubeconfig_for(&self, server: &KubeApiServer) -> PathBuf {
+        self.ssobar(&[
+            "kubeconfig",
+            "--profile",
+            "dev",
+            "--cluster-id",
+            &server.cluster_id,
+            "--server",
+            &server.url,
+            "--certificate-authority",
+            &server.ca_file.display().to_string(),
+        ])
+        .success();
+        self.sandbox.home().join(".kube/config")
+    }
 }
 
 /// The config of a [`World`] whose fake listens at `url`: see [`World`] for its sections.
@@ -575,6 +593,8 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
 /// (`tests/peers/kube_apiserver.py`), with a fresh self-signed certificate for 127.0.0.1.
 pub struct KubeApiServer {
     child: std::process::Child,
+    /// The cluster it answers for.
+    pub cluster_id: String,
     /// `https://127.0.0.1:PORT`.
     pub url: String,
     /// The CA (the server's own certificate), PEM.
@@ -626,6 +646,7 @@ impl KubeApiServer {
         assert!(line.starts_with("https://"), "the server said {line:?}");
         Self {
             child,
+            cluster_id: cluster_id.to_owned(),
             url: line.trim().to_owned(),
             ca_file: cert,
             log,

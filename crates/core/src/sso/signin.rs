@@ -19,7 +19,7 @@ use crate::sso::pkce::{self, Callback, CallbackListener};
 use crate::sso::token_cache::{CachedToken, ClientRegistration, SsoToken, registration_cache_key};
 use crate::util::lock::{KeyLock, LockError, LockRequest};
 use crate::util::text::printable;
-use crate::util::time::add_seconds;
+use crate::util::time::{add_seconds, spoken_duration};
 use jiff::Timestamp;
 use std::time::Duration;
 
@@ -223,17 +223,6 @@ impl SignInError {
             _ => false,
         }
     }
-}
-
-/// "10 minutes", "1 second": a timeout as a person says it.
-fn spoken_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (n, unit) = if secs >= 60 && secs.is_multiple_of(60) {
-        (secs / 60, "minute")
-    } else {
-        (secs, "second")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The flow to use: the one asked for; else device code for legacy sessions (they cannot do

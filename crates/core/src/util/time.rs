@@ -114,6 +114,17 @@ pub(crate) mod serde_optional_timestamp {
     }
 }
 
+/// "10 minutes", "1 second": a timeout as a person says it.
+pub fn spoken_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 60 && secs.is_multiple_of(60) {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
