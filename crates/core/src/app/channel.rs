@@ -353,7 +353,6 @@ pub mod server {
     pub struct Server {
         listener: std::os::unix::net::UnixListener,
         owner: u32,
-        path: PathBuf,
     }
 
     impl Server {
@@ -383,16 +382,7 @@ pub mod server {
             std::fs::rename(&fresh, path)?;
             listener.set_nonblocking(true)?;
             let owner = std::fs::metadata(folder)?.uid();
-            Ok(Self {
-                listener,
-                owner,
-                path: path.to_owned(),
-            })
-        }
-
-        /// Where it listens.
-        pub fn path(&self) -> &Path {
-            &self.path
+            Ok(Self { listener, owner })
         }
 
         /// Serves connections until the runtime stops, each on its own task.
