@@ -16,6 +16,8 @@ pub enum Service {
     Sts,
     /// EKS (DescribeCluster).
     Eks,
+    /// AWS Sign-In's federation endpoint (the console's signin token).
+    Signin,
 }
 
 impl Service {
@@ -25,6 +27,7 @@ impl Service {
             Self::Sso => "SSO",
             Self::Sts => "STS",
             Self::Eks => "EKS",
+            Self::Signin => "SIGNIN",
         }
     }
 
@@ -35,6 +38,7 @@ impl Service {
             Self::Sso => "SSO portal",
             Self::Sts => "STS",
             Self::Eks => "EKS",
+            Self::Signin => "AWS sign-in",
         }
     }
 
@@ -58,6 +62,51 @@ impl Service {
             Self::Sso => resolve!(aws_sdk_sso),
             Self::Sts => resolve!(aws_sdk_sts),
             Self::Eks => resolve!(aws_sdk_eks),
+            // No SDK speaks to it: one host per partition.
+            Self::Signin => Ok(Partition::of_region(region).signin_url().to_owned()),
+        }
+    }
+}
+
+/// An AWS partition: the regions that one sign-in endpoint and one console serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partition {
+    /// The commercial regions (`aws`).
+    Aws,
+    /// The China regions (`aws-cn`, `cn-*`).
+    AwsCn,
+    /// AWS GovCloud (US) (`aws-us-gov`, `us-gov-*`).
+    AwsUsGov,
+}
+
+impl Partition {
+    /// The partition `region` belongs to, by its name as the SDKs' partition rules match it.
+    /// Regions of the isolated partitions have no public console and count as commercial.
+    pub fn of_region(region: &str) -> Self {
+        if region.starts_with("cn-") {
+            Self::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Self::AwsUsGov
+        } else {
+            Self::Aws
+        }
+    }
+
+    /// The AWS sign-in host, whose `/federation` trades credentials for a console sign-in.
+    pub fn signin_url(self) -> &'static str {
+        match self {
+            Self::Aws => "https://signin.aws.amazon.com",
+            Self::AwsCn => "https://signin.amazonaws.cn",
+            Self::AwsUsGov => "https://signin.amazonaws-us-gov.com",
+        }
+    }
+
+    /// The host of the Management Console, without a region.
+    pub fn console_host(self) -> &'static str {
+        match self {
+            Self::Aws => "console.aws.amazon.com",
+            Self::AwsCn => "console.amazonaws.cn",
+            Self::AwsUsGov => "console.amazonaws-us-gov.com",
         }
     }
 }
@@ -310,6 +359,29 @@ mod tests {
                 "{service:?} in {region}"
             );
         }
+    }
+
+    #[test]
+    fn the_sign_in_endpoint_is_the_partitions_unless_overridden() {
+        let none = Env::default();
+        for (region, expected) in [
+            ("us-east-1", "https://signin.aws.amazon.com"),
+            ("eu-west-1", "https://signin.aws.amazon.com"),
+            ("cn-north-1", "https://signin.amazonaws.cn"),
+            ("us-gov-west-1", "https://signin.amazonaws-us-gov.com"),
+        ] {
+            assert_eq!(url(&none, Service::Signin, region), expected, "{region}");
+        }
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL_SIGNIN", "http://127.0.0.1:7/")]);
+        assert_eq!(
+            endpoint(&env, Service::Signin, "cn-north-1"),
+            Ok(Endpoint {
+                url: "http://127.0.0.1:7".into(),
+                source: EndpointSource::Override
+            })
+        );
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL_SIGNIN", "http://signin.example.com")]);
+        assert!(endpoint(&env, Service::Signin, "us-east-1").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod eks_cluster;
 pub mod endpoints;
+pub mod federation;
 pub mod oidc;
 pub mod portal;
 pub mod sts;
