@@ -1,9 +1,9 @@
-//! A loopback stand-in for AWS SSO OIDC, the SSO portal, STS and EKS `DescribeCluster` that
-//! speaks their real wire protocols, so that the AWS SDK for Rust and botocore accept its
+//! A loopback stand-in for AWS SSO OIDC, the SSO portal, STS, EKS `DescribeCluster` and AWS
+//! Sign-In's federation endpoint that speaks their real wire protocols, so that the AWS SDK for Rust and botocore accept its
 //! answers.
 //!
 //! Clients reach it through the standard endpoint variables ([`FakeAws::endpoint_env`]): all
-//! four services share one `http://127.0.0.1:PORT`, their routes do not overlap.
+//! five services share one `http://127.0.0.1:PORT`, their routes do not overlap.
 //!
 //! ```no_run
 //! use ssobar_fake_aws::{FakeAws, FakeConfig, Operation};
@@ -20,6 +20,7 @@ mod config;
 mod connection;
 pub mod demo;
 mod eks;
+mod federation;
 mod model;
 mod oidc;
 mod portal;
@@ -36,17 +37,21 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 pub use config::{FakeAccount, FakeCluster, FakeConfig};
-pub use model::{Fault, IssuedCredentials, IssuedSession, Operation, RequestRecord};
+pub use model::{
+    ConsoleLogin, Fault, IssuedCredentials, IssuedSession, IssuedSigninToken, Operation,
+    RequestRecord,
+};
 
 use state::Shared;
 
 /// The endpoint variables that point AWS SDKs and the AWS CLI at the fake, in the order
 /// [`FakeAws::endpoint_env`] lists them.
-pub const ENDPOINT_ENV_VARS: [&str; 4] = [
+pub const ENDPOINT_ENV_VARS: [&str; 5] = [
     "AWS_ENDPOINT_URL_SSO_OIDC",
     "AWS_ENDPOINT_URL_SSO",
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_EKS",
+    "AWS_ENDPOINT_URL_SIGNIN",
 ];
 
 /// A running fake. It serves on its own thread with its own runtime, so synchronous tests and
@@ -115,7 +120,7 @@ impl FakeAws {
         })
     }
 
-    /// `http://127.0.0.1:PORT`, the endpoint of all four services.
+    /// `http://127.0.0.1:PORT`, the endpoint of all five services.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -222,6 +227,17 @@ impl FakeAws {
     /// session tokens) or received (PKCE code verifiers) so far: what must never reach a log.
     pub fn secrets(&self) -> Vec<String> {
         self.shared.world().secrets()
+    }
+
+    /// Every signin token the federation endpoint issued so far, with the access key id of
+    /// the credentials it was issued for.
+    pub fn signin_tokens(&self) -> Vec<IssuedSigninToken> {
+        self.shared.world().signin_tokens.clone()
+    }
+
+    /// Every console sign-in a browser made with a signin token so far.
+    pub fn console_logins(&self) -> Vec<ConsoleLogin> {
+        self.shared.world().console_logins.clone()
     }
 
     /// The issued credentials with this access key id.

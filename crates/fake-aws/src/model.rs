@@ -31,11 +31,15 @@ pub enum Operation {
     GetCallerIdentity,
     /// EKS `DescribeCluster` (`GET /clusters/{name}`).
     DescribeCluster,
+    /// AWS Sign-In `getSigninToken` (`GET /federation?Action=getSigninToken`).
+    GetSigninToken,
+    /// The browser's console sign-in with a signin token (`GET /federation?Action=login`).
+    ConsoleLogin,
 }
 
 impl Operation {
     /// All operations, in a stable order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 14] = [
         Operation::RegisterClient,
         Operation::StartDeviceAuthorization,
         Operation::CreateToken,
@@ -48,6 +52,8 @@ impl Operation {
         Operation::AssumeRole,
         Operation::GetCallerIdentity,
         Operation::DescribeCluster,
+        Operation::GetSigninToken,
+        Operation::ConsoleLogin,
     ];
 
     /// The AWS name of the operation.
@@ -65,6 +71,8 @@ impl Operation {
             Operation::AssumeRole => "AssumeRole",
             Operation::GetCallerIdentity => "GetCallerIdentity",
             Operation::DescribeCluster => "DescribeCluster",
+            Operation::GetSigninToken => "GetSigninToken",
+            Operation::ConsoleLogin => "ConsoleLogin",
         }
     }
 
@@ -74,13 +82,16 @@ impl Operation {
             Operation::RegisterClient
             | Operation::StartDeviceAuthorization
             | Operation::CreateToken => Protocol::Oidc,
-            Operation::Authorize | Operation::DeviceVerification => Protocol::Browser,
+            Operation::Authorize | Operation::DeviceVerification | Operation::ConsoleLogin => {
+                Protocol::Browser
+            }
             Operation::GetRoleCredentials
             | Operation::ListAccounts
             | Operation::ListAccountRoles
             | Operation::Logout => Protocol::Portal,
             Operation::AssumeRole | Operation::GetCallerIdentity => Protocol::Sts,
             Operation::DescribeCluster => Protocol::Eks,
+            Operation::GetSigninToken => Protocol::Signin,
         }
     }
 
@@ -105,6 +116,7 @@ impl Operation {
             ("POST", "/") => sts_action(form_body)?,
             ("GET", "/") => sts_action(query.unwrap_or_default().as_bytes())?,
             ("GET", path) if is_cluster_path(path) => Operation::DescribeCluster,
+            ("GET", "/federation") => federation_action(query.unwrap_or_default())?,
             _ => return None,
         };
         Some(operation)
@@ -126,6 +138,16 @@ fn sts_action(form: &[u8]) -> Option<Operation> {
     }
 }
 
+fn federation_action(query: &str) -> Option<Operation> {
+    let (_, action) =
+        form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "Action")?;
+    match action.as_ref() {
+        "getSigninToken" => Some(Operation::GetSigninToken),
+        "login" => Some(Operation::ConsoleLogin),
+        _ => None,
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -139,6 +161,7 @@ pub(crate) enum Protocol {
     Portal,
     Sts,
     Eks,
+    Signin,
 }
 
 /// A failure injected into the next calls of one operation.
@@ -226,6 +249,28 @@ pub struct IssuedCredentials {
     pub issued_by: Operation,
 }
 
+/// A signin token the federation endpoint issued for a set of credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedSigninToken {
+    /// The token a console login URL carries.
+    pub signin_token: String,
+    /// The access key id of the credentials it was issued for.
+    pub access_key_id: String,
+    /// When it stops signing anyone in (15 minutes after it was issued).
+    pub expires_at: Timestamp,
+}
+
+/// A browser signed in to the console with a signin token (`Action=login`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleLogin {
+    /// The access key id of the credentials behind the token.
+    pub access_key_id: String,
+    /// Where the console was asked to land, decoded.
+    pub destination: String,
+    /// Who sent the browser, decoded.
+    pub issuer: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +302,18 @@ mod tests {
             Some(Operation::DescribeCluster)
         );
         assert_eq!(Operation::of_request("GET", "/clusters/", None, b""), None);
+        assert_eq!(
+            Operation::of_request("GET", "/federation", Some("Action=getSigninToken"), b""),
+            Some(Operation::GetSigninToken)
+        );
+        assert_eq!(
+            Operation::of_request("GET", "/federation", Some("Action=login&x=1"), b""),
+            Some(Operation::ConsoleLogin)
+        );
+        assert_eq!(
+            Operation::of_request("GET", "/federation/credentials", None, b""),
+            Some(Operation::GetRoleCredentials)
+        );
         assert_eq!(
             Operation::of_request("GET", "/clusters/a/node-groups", None, b""),
             None

@@ -454,7 +454,7 @@ fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body><h1>{title}</h1><p>{}</p></body></html>\n",

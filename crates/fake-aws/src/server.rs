@@ -19,7 +19,7 @@ use crate::oidc::OidcError;
 use crate::portal::PortalError;
 use crate::state::App;
 use crate::sts::StsError;
-use crate::{admin, eks, oidc, portal, sts};
+use crate::{admin, eks, federation, oidc, portal, sts};
 
 /// AWS request bodies here are a few kilobytes at most.
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -40,6 +40,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/device", get(oidc::device_page))
         .route("/start", get(oidc::start_page))
         .route("/federation/credentials", get(portal::get_role_credentials))
+        .route("/federation", get(federation::federation))
         .route("/assignment/accounts", get(portal::list_accounts))
         .route("/assignment/roles", get(portal::list_account_roles))
         .route("/logout", post(portal::logout))
@@ -180,7 +181,7 @@ fn server_error(operation: Operation) -> Response {
         Protocol::Portal => PortalError::server_error().into_response(),
         Protocol::Sts => StsError::server_error().into_response(),
         Protocol::Eks => EksError::server_error().into_response(),
-        Protocol::Browser => oidc::fault_page(StatusCode::INTERNAL_SERVER_ERROR),
+        Protocol::Browser | Protocol::Signin => oidc::fault_page(StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 
@@ -190,7 +191,7 @@ fn throttled(operation: Operation) -> Response {
         Protocol::Portal => PortalError::throttled().into_response(),
         Protocol::Sts => StsError::throttled().into_response(),
         Protocol::Eks => EksError::throttled().into_response(),
-        Protocol::Browser => oidc::fault_page(StatusCode::TOO_MANY_REQUESTS),
+        Protocol::Browser | Protocol::Signin => oidc::fault_page(StatusCode::TOO_MANY_REQUESTS),
     }
 }
 
@@ -206,6 +207,7 @@ fn malformed(operation: Operation) -> Response {
             ),
         ),
         Protocol::Browser => ("text/html", "<html><body><p>Sign".to_owned()),
+        Protocol::Signin => ("application/json", "{\"SigninToken\": \"".to_owned()),
         Protocol::Oidc | Protocol::Portal | Protocol::Eks => {
             ("application/json", "{\"accessToken\": \"aoa".to_owned())
         }

@@ -9,7 +9,10 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::config::FakeConfig;
-use crate::model::{Fault, IssuedCredentials, IssuedSession, Operation, RequestRecord};
+use crate::model::{
+    ConsoleLogin, Fault, IssuedCredentials, IssuedSession, IssuedSigninToken, Operation,
+    RequestRecord,
+};
 
 /// The scope that makes a client's tokens refreshable and lets them reach the portal.
 pub(crate) const ACCOUNT_ACCESS_SCOPE: &str = "sso:account:access";
@@ -149,6 +152,10 @@ pub(crate) struct World {
     pub credentials: Vec<IssuedCredentials>,
     /// Every PKCE code verifier a `CreateToken` sent: secrets of the client's, not issued here.
     pub verifiers_received: Vec<String>,
+    /// Every signin token the federation endpoint issued, in issue order.
+    pub signin_tokens: Vec<IssuedSigninToken>,
+    /// Every console sign-in with one of them.
+    pub console_logins: Vec<ConsoleLogin>,
     counters: BTreeMap<Operation, usize>,
     in_flight: BTreeMap<Operation, usize>,
     peak_in_flight: BTreeMap<Operation, usize>,
@@ -168,6 +175,8 @@ impl World {
             refresh_tokens: HashMap::new(),
             credentials: Vec::new(),
             verifiers_received: Vec::new(),
+            signin_tokens: Vec::new(),
+            console_logins: Vec::new(),
             counters: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             peak_in_flight: BTreeMap::new(),
@@ -360,7 +369,7 @@ impl World {
     }
 
     /// Every secret issued or received so far: client secrets, access and refresh tokens,
-    /// secret access keys, session tokens and PKCE code verifiers.
+    /// secret access keys, session tokens, signin tokens and PKCE code verifiers.
     pub fn secrets(&self) -> Vec<String> {
         let clients = self.clients.values().map(|client| client.secret.clone());
         let access = self.access_tokens.keys().cloned();
@@ -376,6 +385,7 @@ impl World {
             .chain(refresh)
             .chain(credentials)
             .chain(self.verifiers_received.iter().cloned())
+            .chain(self.signin_tokens.iter().map(|t| t.signin_token.clone()))
             .collect()
     }
 

@@ -22,23 +22,24 @@ fn binary_prints_exports_seeds_and_stops_on_sigterm() {
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
         lines.push(line.trim_end().to_owned());
     }
-    let url = lines[4]
+    let url = lines[5]
         .strip_prefix("export SSOBAR_FAKE_AWS_URL=")
         .unwrap_or_else(|| panic!("{lines:?}"))
         .to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert_eq!(
-        lines[..4],
+        lines[..5],
         [
             format!("export AWS_ENDPOINT_URL_SSO_OIDC={url}"),
             format!("export AWS_ENDPOINT_URL_SSO={url}"),
             format!("export AWS_ENDPOINT_URL_STS={url}"),
             format!("export AWS_ENDPOINT_URL_EKS={url}"),
+            format!("export AWS_ENDPOINT_URL_SIGNIN={url}"),
         ]
     );
 
