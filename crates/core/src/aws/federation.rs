@@ -131,7 +131,7 @@ impl FederationClient {
             }),
             _ => Err(CallError::Service {
                 code: format!("HTTP {status}"),
-                message: refusal_message(body),
+                message: refusal_message(status, body),
             }),
         }
     }
@@ -161,9 +161,9 @@ impl FederationClient {
 }
 
 /// What an error answer says, in one line. The endpoint answers bad credentials with an HTML
-/// page or plain text, not JSON: only a JSON `message` is taken from it; anything else would
-/// be markup in a terminal.
-fn refusal_message(body: &[u8]) -> String {
+/// page or plain text, not JSON: only a JSON `message` is taken from it, else the status's
+/// reason phrase; anything else would be markup in a terminal.
+fn refusal_message(status: u16, body: &[u8]) -> String {
     let said = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|json| {
@@ -172,7 +172,13 @@ fn refusal_message(body: &[u8]) -> String {
                 .find_map(|key| json[key].as_str().map(printable))
         })
         .filter(|message| !message.is_empty());
-    said.unwrap_or_else(|| "the AWS sign-in endpoint refused the role credentials".to_owned())
+    said.unwrap_or_else(|| {
+        http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .unwrap_or("refused")
+            .to_owned()
+    })
 }
 
 /// The failures the SDK clients retry: the network, the service's own faults, throttling.
@@ -257,15 +263,16 @@ mod tests {
         let html =
             b"<html>\n<head><title>400 Bad Request</title></head>\n<body>\x1b[2J</body></html>";
         let error = c.answer(400, html).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "HTTP 400: the AWS sign-in endpoint refused the role credentials"
-        );
+        assert_eq!(error.to_string(), "HTTP 400: Bad Request");
         assert!(!error.is_transient());
         let json = c
             .answer(403, b"{\"message\":\"Access\\ndenied\"}")
             .unwrap_err();
         assert_eq!(json.to_string(), "HTTP 403: Access denied");
+        assert_eq!(
+            c.answer(499, b"").unwrap_err().to_string(),
+            "HTTP 499: refused"
+        );
         let fault = c.answer(502, b"<html>").unwrap_err();
         assert!(fault.is_transient() && worth_another_attempt(&fault));
         assert!(worth_another_attempt(&c.answer(429, b"").unwrap_err()));
