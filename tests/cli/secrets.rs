@@ -172,6 +172,16 @@ fn no_command_leaks_a_secret_at_the_most_verbose_log_level() {
         Children::ExecsItsCommand,
     );
     seen.run(&w, &["env", "--profile", "dev"], carries, children);
+    // The login URL signs whoever has it in, as credentials do; the call that makes it sends
+    // the credentials in its query, which the trace logs must not show.
+    for profile in ["dev", "deploy"] {
+        seen.run(
+            &w,
+            &["console", "--profile", profile, "--print"],
+            carries,
+            children,
+        );
+    }
     // Cold, then warm from the token cache.
     seen.run(&w, &eks, searched, children);
     seen.run(&w, &eks, searched, children);

@@ -3,6 +3,7 @@
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
 mod accounts;
+mod console;
 mod credentials;
 mod expired;
 mod kube;
@@ -14,6 +15,7 @@ use clap::{Parser, Subcommand};
 use ssobar_core::aws::CallError;
 use ssobar_core::context::Context;
 use ssobar_core::creds::CredentialsError;
+use ssobar_core::creds::console::ConsoleError;
 use ssobar_core::env::Env;
 use ssobar_core::sso::accounts::AccountsError;
 use ssobar_core::sso::signin::SignInError;
@@ -46,6 +48,8 @@ enum Command {
     Exec(credentials::ExecArgs),
     /// Print export lines with a profile's role credentials, for eval.
     Env(credentials::EnvArgs),
+    /// Open the AWS console in the browser as a profile's role.
+    Console(console::ConsoleArgs),
     /// Print an EKS token as an ExecCredential (kubeconfig's exec hook runs this).
     EksToken(kube::EksTokenArgs),
     /// Add an EKS cluster, a user that runs "ssobar eks-token" and a context to a kubeconfig.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
                     Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
                     Command::Exec(args) => credentials::exec(args, &ctx),
                     Command::Env(args) => credentials::env(args, &ctx),
+                    Command::Console(args) => console::run(args, &ctx),
                     Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
                     Command::AwsAuth(args) => kube::aws_auth(args, &ctx),
                     Command::EksToken(_) => unreachable!("handled before the context is built"),
@@ -185,6 +190,9 @@ fn worth_running_again(e: &anyhow::Error) -> bool {
             || cause
                 .downcast_ref::<AccountsError>()
                 .is_some_and(AccountsError::worth_running_again)
+            || cause
+                .downcast_ref::<ConsoleError>()
+                .is_some_and(ConsoleError::worth_running_again)
     })
 }
 

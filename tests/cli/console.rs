@@ -1,0 +1,276 @@
+//! `ssobar console`: the role's credentials traded at ssobar-fake-aws's federation endpoint
+//! for a signin token, the login URL printed or handed to the scripted browser, destinations
+//! passed through encoded, and the one-line errors.
+
+use crate::SSOBAR;
+use ssobar_fake_aws::{FakeConfig, Operation};
+use ssobar_testkit::{BrowserMode, Ran, World, require_secret_service};
+use std::collections::HashMap;
+
+/// The login URL's address and its decoded query, checked to be `/federation?Action=login`
+/// on the fake with exactly the four parameters.
+fn login_params(w: &World, url: &str) -> HashMap<String, String> {
+    let (base, query) = url
+        .split_once('?')
+        .unwrap_or_else(|| panic!("no query: {url}"));
+    assert_eq!(base, format!("{}/federation", w.fake.url()));
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Action", "Issuer", "Destination", "SigninToken"],
+        "{url}"
+    );
+    assert_eq!(pairs[0].1, "login");
+    pairs.into_iter().collect()
+}
+
+/// `ssobar console --print ARGS` for `profile`: the one line it printed, its parameters.
+fn printed(w: &World, profile: &str, extra: &[&str]) -> HashMap<String, String> {
+    let mut args = vec!["console", "--profile", profile, "--print"];
+    args.extend_from_slice(extra);
+    let ran = w.ssobar(&args).success();
+    assert_eq!(ran.stdout.lines().count(), 1, "{}", ran.stdout);
+    assert!(ran.stdout.ends_with('\n'));
+    assert_eq!(ran.stderr, "", "nothing but the URL, and only on stdout");
+    login_params(w, ran.stdout.trim_end())
+}
+
+/// The access key id the signin token was issued for.
+fn key_of_token(w: &World, token: &str) -> String {
+    let issued = w.fake.signin_tokens();
+    let found = issued
+        .iter()
+        .find(|t| t.signin_token == token)
+        .expect("the URL carries a token the fake issued");
+    found.access_key_id.clone()
+}
+
+fn one_line_error(ran: &Ran) -> &str {
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    ran.stderr.trim_end()
+}
+
+#[test]
+fn print_gives_one_url_whose_token_was_issued_for_the_profiles_own_role_credentials() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let params = printed(&w, "dev", &[]);
+
+    // The fake issued one set of credentials, to dev's role, and one signin token, for them.
+    let issued = w.fake.credentials_issued();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].issued_by, Operation::GetRoleCredentials);
+    assert!(
+        issued[0]
+            .role_arn
+            .contains("AWSReservedSSO_ReadOnlyAccess_")
+    );
+    assert_eq!(w.fake.signin_tokens().len(), 1);
+    assert_eq!(
+        key_of_token(&w, &params["SigninToken"]),
+        issued[0].access_key_id
+    );
+    assert_eq!(w.calls(Operation::GetSigninToken), 1);
+
+    assert_eq!(params["Issuer"], "https://github.com/ssobar/ssobar");
+    // dev's region is eu-west-1.
+    assert_eq!(
+        params["Destination"],
+        "https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1"
+    );
+
+    // The credentials come from the keychain the second time; the token is new each time.
+    let again = printed(&w, "dev", &[]);
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
+    assert_ne!(again["SigninToken"], params["SigninToken"]);
+    assert_eq!(
+        key_of_token(&w, &again["SigninToken"]),
+        issued[0].access_key_id
+    );
+}
+
+#[test]
+fn a_service_destination_expands_in_the_region_given() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let params = printed(
+        &w,
+        "admin",
+        &["--destination", "ec2", "--region", "eu-west-1"],
+    );
+    assert_eq!(
+        params["Destination"],
+        "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1"
+    );
+    // admin has no region of its own: its session's (us-east-1) is the default.
+    let params = printed(&w, "admin", &["--destination", "s3"]);
+    assert_eq!(
+        params["Destination"],
+        "https://s3.console.aws.amazon.com/s3/home?region=us-east-1"
+    );
+}
+
+#[test]
+fn a_full_url_destination_is_passed_through_encoded_and_decodes_back_exactly() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let destination = "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1&x=a+b%2F#Instances:search=web&sort=desc";
+    let ran = w
+        .ssobar(&[
+            "console",
+            "-p",
+            "dev",
+            "--print",
+            "--destination",
+            destination,
+        ])
+        .success();
+    let url = ran.stdout.trim_end();
+    // Nothing of the destination is left unencoded to split the login URL's own query.
+    let query = url.split_once('?').unwrap().1;
+    assert_eq!(query.matches('&').count(), 3, "{url}");
+    assert!(!url.contains('#') && !url.contains('+'), "{url}");
+    assert_eq!(login_params(&w, url)["Destination"], destination);
+}
+
+#[test]
+fn without_print_the_browser_gets_the_url_and_lands_signed_in() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in(8 * 3600);
+    let ran = w
+        .ssobar(&["console", "-p", "dev", "--destination", "eks"])
+        .success();
+    assert_eq!(ran.stdout, "");
+    assert_eq!(
+        ran.stderr,
+        "Opened the AWS console as ReadOnlyAccess in 111122223333 in your browser.\n"
+    );
+    let opened = w.browser.opened();
+    assert_eq!(opened.len(), 1);
+    let params = login_params(&w, &opened[0]);
+    assert!(!ran.stderr.contains(&params["SigninToken"]));
+
+    // The scripted browser followed the URL: the fake's console took the token.
+    let logins = ssobar_testkit::wait_for(10, || {
+        let logins = w.fake.console_logins();
+        (!logins.is_empty()).then_some(logins)
+    })
+    .expect("the browser signed in to the console");
+    assert_eq!(logins.len(), 1);
+    assert_eq!(
+        logins[0].access_key_id,
+        w.fake.credentials_issued()[0].access_key_id
+    );
+    assert_eq!(
+        logins[0].destination,
+        "https://eu-west-1.console.aws.amazon.com/eks/home?region=eu-west-1"
+    );
+    assert_eq!(logins[0].issuer, "https://github.com/ssobar/ssobar");
+}
+
+#[test]
+fn a_role_chain_signs_in_as_the_role_at_its_end() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let params = printed(&w, "deploy", &[]);
+    let key = key_of_token(&w, &params["SigninToken"]);
+    let issued = w.fake.credentials(&key).unwrap();
+    assert_eq!(issued.issued_by, Operation::AssumeRole);
+    assert_eq!(issued.role_arn, "arn:aws:iam::444455556666:role/Deploy");
+}
+
+#[test]
+fn a_destination_that_is_not_https_is_a_one_line_usage_error() {
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Ignore);
+    let ran = w
+        .ssobar(&[
+            "console",
+            "-p",
+            "dev",
+            "--destination",
+            "http://console.aws.amazon.com/",
+        ])
+        .expect_code(2);
+    assert_eq!(
+        one_line_error(&ran),
+        "ssobar: --destination http://console.aws.amazon.com/ is not a console destination: pass an https:// URL or a service name such as ec2, s3 or eks"
+    );
+    let ran = w
+        .ssobar(&["console", "-p", "dev", "--region", "Europe"])
+        .expect_code(2);
+    assert!(one_line_error(&ran).contains("pass one such as eu-west-1"));
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+}
+
+#[test]
+fn an_expired_session_with_no_app_and_no_terminal_fails_with_one_line_naming_login() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in_with(-60, &[]);
+    let ran = w
+        .ssobar(&["console", "-p", "dev", "--print"])
+        .expect_code(1);
+    let line = one_line_error(&ran);
+    assert!(
+        line.ends_with(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{line}"
+    );
+    assert_eq!(w.calls(Operation::GetSigninToken), 0);
+    assert!(w.browser.opened().is_empty());
+}
+
+#[test]
+fn credentials_the_endpoint_refuses_are_one_line_without_a_secret() {
+    // Credentials that are expired by the time they reach the federation endpoint.
+    let w = World::signed_in(
+        SSOBAR,
+        FakeConfig {
+            role_credentials_lifetime_seconds: 0,
+            ..FakeConfig::default()
+        },
+    );
+    let ran = w
+        .ssobar(&["console", "-p", "dev", "--print"])
+        .expect_code(1);
+    let line = one_line_error(&ran);
+    assert_eq!(
+        line,
+        format!(
+            "ssobar: the AWS sign-in endpoint refused the role credentials of profile dev (HTTP 400: Bad Request); run \"ssobar login --sso-session {} --force\" to get new ones",
+            w.session
+        )
+    );
+    assert_eq!(w.calls(Operation::GetSigninToken), 1);
+    for secret in w.fake.secrets() {
+        assert!(!ran.stderr.contains(&secret));
+    }
+}
+
+#[test]
+fn a_federation_endpoint_failing_on_its_side_is_retried_then_named() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    w.fake.inject_fault(
+        Operation::GetSigninToken,
+        ssobar_fake_aws::Fault::ServerError,
+        2,
+    );
+    printed(&w, "dev", &[]);
+    assert_eq!(w.calls(Operation::GetSigninToken), 3);
+
+    w.fake.inject_fault(
+        Operation::GetSigninToken,
+        ssobar_fake_aws::Fault::ServerError,
+        3,
+    );
+    let ran = w
+        .ssobar(&["console", "-p", "dev", "--print"])
+        .expect_code(1);
+    assert_eq!(
+        one_line_error(&ran),
+        format!(
+            "ssobar: cannot get a console sign-in token for profile dev: {}/federation failed on its side (HTTP 500); run \"ssobar console -p dev --print\" again",
+            w.fake.url()
+        )
+    );
+}
