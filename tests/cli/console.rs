@@ -3,7 +3,7 @@
 //! passed through encoded, and the one-line errors.
 
 use crate::SSOBAR;
-use ssobar_fake_aws::{FakeConfig, Operation};
+use ssobar_fake_aws::{FakeConfig, Fault, Operation};
 use ssobar_testkit::{BrowserMode, Ran, World, require_secret_service};
 use std::collections::HashMap;
 
@@ -248,21 +248,36 @@ fn credentials_the_endpoint_refuses_are_one_line_without_a_secret() {
 }
 
 #[test]
-fn a_federation_endpoint_failing_on_its_side_is_retried_then_named() {
+fn a_federation_endpoint_failing_in_passing_is_retried_and_then_named() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
-    w.fake.inject_fault(
-        Operation::GetSigninToken,
-        ssobar_fake_aws::Fault::ServerError,
-        2,
-    );
+    w.fake
+        .inject_fault(Operation::GetSigninToken, Fault::ConnectionReset, 1);
+    w.fake
+        .inject_fault(Operation::GetSigninToken, Fault::Throttle, 1);
     printed(&w, "dev", &[]);
     assert_eq!(w.calls(Operation::GetSigninToken), 3);
 
-    w.fake.inject_fault(
-        Operation::GetSigninToken,
-        ssobar_fake_aws::Fault::ServerError,
-        3,
+    w.fake.reset_counters();
+    w.fake
+        .inject_fault(Operation::GetSigninToken, Fault::MalformedJson, 1);
+    let ran = w
+        .ssobar(&["console", "-p", "dev", "--print"])
+        .expect_code(1);
+    assert_eq!(
+        one_line_error(&ran),
+        format!(
+            "ssobar: cannot get a console sign-in token for profile dev: {}/federation sent an answer that cannot be read; run \"ssobar console -p dev --print\" again",
+            w.fake.url()
+        )
     );
+    assert_eq!(
+        w.calls(Operation::GetSigninToken),
+        1,
+        "a garbled answer is not retried"
+    );
+
+    w.fake
+        .inject_fault(Operation::GetSigninToken, Fault::ServerError, 3);
     let ran = w
         .ssobar(&["console", "-p", "dev", "--print"])
         .expect_code(1);
@@ -273,4 +288,30 @@ fn a_federation_endpoint_failing_on_its_side_is_retried_then_named() {
             w.fake.url()
         )
     );
+}
+
+#[test]
+fn with_no_browser_the_error_says_to_print_the_url_and_shows_none_of_it() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let ran = Ran::run(
+        w.command()
+            .args(["console", "-p", "dev"])
+            .env("BROWSER", "/nonexistent/browser")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY"),
+    )
+    .expect_code(1);
+    let line = one_line_error(&ran);
+    assert!(
+        line.starts_with("ssobar: no browser opened the AWS console (/nonexistent/browser: "),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("; run \"ssobar console --profile dev --print\" and open the URL it prints"),
+        "{line}"
+    );
+    let tokens = w.fake.signin_tokens();
+    assert_eq!(tokens.len(), 1, "the URL was made, then not opened");
+    assert!(!line.contains(&tokens[0].signin_token));
+    assert!(!line.contains("SigninToken"));
 }

@@ -21,6 +21,9 @@ use std::time::Duration;
 /// As many attempts as the SDK clients make ([`retry_config`](crate::aws::retry_config)).
 const ATTEMPTS: u32 = 3;
 
+/// The longest a connection may take to open, as for the SDK clients.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The longest one attempt may take, as for the SDK clients.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,7 +43,10 @@ impl FederationClient {
     pub fn new(env: &Env, region: &str) -> Result<Self, CallError> {
         let endpoint = endpoints::endpoint(env, Service::Signin, region)?;
         let connector = aws_smithy_http_client::default_connector(
-            &HttpConnectorSettings::builder().build(),
+            &HttpConnectorSettings::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+            // The connector's own default: tokio's timer.
             None,
         )
         .ok_or_else(|| CallError::Other("this build of ssobar has no HTTPS client".to_owned()))?;
