@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use ssobar_fake_aws::{ENDPOINT_ENV_VARS, FakeAws, FakeConfig, demo};
 
-/// A loopback stand-in for AWS SSO OIDC, the SSO portal, STS and EKS DescribeCluster.
+/// A loopback stand-in for AWS SSO OIDC, the SSO portal, STS, EKS DescribeCluster and AWS
+/// Sign-In federation.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
