@@ -315,3 +315,50 @@ fn with_no_browser_the_error_says_to_print_the_url_and_shows_none_of_it() {
     assert!(!line.contains(&tokens[0].signin_token));
     assert!(!line.contains("SigninToken"));
 }
+
+/// What the tray's "Open console" does for an account and role that no profile names: the
+/// core entry with a GetRoleCredentials step built by hand.
+#[tokio::test]
+async fn the_core_entry_signs_in_as_a_role_no_profile_names() {
+    use ssobar_core::context::Context;
+    use ssobar_core::creds::Step;
+    use ssobar_core::creds::console::{Destination, console_url};
+    use ssobar_core::env::Env;
+
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let mut env = Env::from_pairs(w.fake.endpoint_env());
+    let home = w.sandbox.home();
+    env.set("HOME", home.display().to_string());
+    env.set("XDG_RUNTIME_DIR", home.join(".run").display().to_string());
+    let ctx = Context::from_env(env).unwrap();
+    let session = ctx.load_config().session_for_profile("dev").unwrap();
+    let step = Step::Sso {
+        session,
+        profile: String::new(),
+        account_id: "111122223333".to_owned(),
+        role_name: "AdministratorAccess".to_owned(),
+    };
+    let url = console_url(
+        &ctx,
+        &[step],
+        &Destination::Service("ec2".to_owned()),
+        "eu-west-1",
+    )
+    .await
+    .unwrap();
+    let params = login_params(&w, url.expose());
+    assert!(!format!("{url:?}").contains(&params["SigninToken"]));
+    let key = key_of_token(&w, &params["SigninToken"]);
+    let issued = w.fake.credentials(&key).unwrap();
+    assert!(
+        issued
+            .role_arn
+            .contains("AWSReservedSSO_AdministratorAccess_"),
+        "{}",
+        issued.role_arn
+    );
+    assert_eq!(
+        params["Destination"],
+        "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1"
+    );
+}

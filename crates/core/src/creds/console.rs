@@ -179,22 +179,7 @@ pub async fn console_url_with(
     destination: &Destination,
     region: &str,
 ) -> Result<Secret, ConsoleError> {
-    let failed = |error: CallError| match (&error, steps.first()) {
-        (
-            CallError::Service { .. },
-            Some(Step::Sso {
-                session, profile, ..
-            }),
-        ) => ConsoleError::Refused {
-            profile: role_label(steps),
-            error,
-            command: format!("{} --force", login_command(session, Some(profile))),
-        },
-        _ => ConsoleError::Federation {
-            profile: role_label(steps),
-            error,
-        },
-    };
+    let failed = |error: CallError| failure(steps, error);
     let client = FederationClient::new(&ctx.env, region).map_err(failed)?;
     let token = client.signin_token(credentials).await.map_err(failed)?;
     Ok(login_url(
@@ -203,6 +188,31 @@ pub async fn console_url_with(
         &destination.url(region),
         ISSUER,
     ))
+}
+
+/// What a failed federation call means for the role of `steps`: a refusal (the service
+/// answered no) names the forced sign-in that brings new credentials.
+fn failure(steps: &[Step], error: CallError) -> ConsoleError {
+    match (&error, steps.first()) {
+        (
+            CallError::Service { .. },
+            Some(Step::Sso {
+                session, profile, ..
+            }),
+        ) => ConsoleError::Refused {
+            profile: role_label(steps),
+            error,
+            // The tray's steps for an account and role that no profile names have no profile.
+            command: format!(
+                "{} --force",
+                login_command(session, Some(profile.as_str()).filter(|p| !p.is_empty()))
+            ),
+        },
+        _ => ConsoleError::Federation {
+            profile: role_label(steps),
+            error,
+        },
+    }
 }
 
 /// The role in messages: `profile NAME`, or `ROLE in ACCOUNT` when no profile names it.
@@ -223,6 +233,54 @@ pub fn role_label(steps: &[Step]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{SessionId, SsoSessionConfig};
+
+    fn sso_step(session: SessionId, profile: &str) -> Step {
+        Step::Sso {
+            session: SsoSessionConfig {
+                id: session,
+                start_url: "https://corp.awsapps.com/start".into(),
+                region: "us-east-1".into(),
+                registration_scopes: None,
+            },
+            profile: profile.into(),
+            account_id: "111122223333".into(),
+            role_name: "Admin".into(),
+        }
+    }
+
+    fn refusal() -> CallError {
+        CallError::Service {
+            code: "HTTP 400".into(),
+            message: "Bad Request".into(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_forced_sign_in_also_for_a_role_no_profile_names() {
+        let named = SessionId::Named("corp".into());
+        let err = failure(&[sso_step(named.clone(), "")], refusal()).to_string();
+        assert_eq!(
+            err,
+            "the AWS sign-in endpoint refused the role credentials of Admin in 111122223333 (HTTP 400: Bad Request); run \"ssobar login --sso-session corp --force\" to get new ones"
+        );
+        let legacy = SessionId::Legacy("https://corp.awsapps.com/start".into());
+        let err = failure(&[sso_step(legacy, "dev")], refusal()).to_string();
+        assert!(
+            err.contains("of profile dev (")
+                && err.ends_with("run \"ssobar login --profile dev --force\" to get new ones"),
+            "{err}"
+        );
+        let fault = CallError::Timeout {
+            endpoint: "https://signin.aws.amazon.com/federation".into(),
+        };
+        let err = failure(&[sso_step(named, "dev")], fault);
+        assert!(err.worth_running_again());
+        assert_eq!(
+            err.to_string(),
+            "cannot get a console sign-in token for profile dev: https://signin.aws.amazon.com/federation did not answer in time"
+        );
+    }
 
     fn parsed(text: &str) -> Destination {
         text.parse().unwrap()
