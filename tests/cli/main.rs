@@ -12,6 +12,7 @@ mod botocore_peer;
 mod credentials;
 mod keychain;
 mod kube;
+mod populate;
 mod reliability;
 mod secrets;
 mod signin;
