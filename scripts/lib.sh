@@ -60,7 +60,8 @@ ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz 0.13.2; }
 # variables into this shell and sets fake_pid. Fails, saying why, if it does not come up.
 start_demo_fake() {
   local bin=$1 home=$2
-  "$bin/ssobar-fake-aws" --demo-home "$home" >"$home/fake.env" 2>"$home/fake.log" &
+  # Any further arguments go to the fake (--config FILE.json for another organisation).
+  "$bin/ssobar-fake-aws" --demo-home "$home" "${@:3}" >"$home/fake.env" 2>"$home/fake.log" &
   fake_pid=$!
   for _ in $(seq 100); do grep -q SSOBAR_FAKE_AWS_URL "$home/fake.env" 2>/dev/null && break; sleep 0.05; done
   if ! grep -q SSOBAR_FAKE_AWS_URL "$home/fake.env" 2>/dev/null; then

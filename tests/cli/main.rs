@@ -13,6 +13,7 @@ mod console;
 mod credentials;
 mod keychain;
 mod kube;
+mod populate;
 mod reliability;
 mod secrets;
 mod signin;

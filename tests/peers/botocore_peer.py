@@ -46,6 +46,15 @@ def role_credentials(args):
     print(json.dumps({"accessKeyId": creds.access_key, "arn": identity["Arn"]}))
 
 
+def profiles(args):
+    """The profiles botocore reads from the AWS config, with their SSO settings."""
+    session = botocore.session.Session()
+    config = session.full_config["profiles"]
+    keys = ("sso_session", "sso_account_id", "sso_role_name", "region")
+    print(json.dumps({name: {k: config[name].get(k) for k in keys}
+                      for name in session.available_profiles}))
+
+
 def error_code(call):
     try:
         call()
@@ -205,6 +214,8 @@ def main():
     p = sub.add_parser("role-credentials")
     p.add_argument("--profile", required=True)
     p.set_defaults(run=role_credentials)
+    p = sub.add_parser("profiles")
+    p.set_defaults(run=profiles)
     p = sub.add_parser("drive-fake")
     p.add_argument("--start-url", required=True)
     p.set_defaults(run=drive_fake)

@@ -7,6 +7,7 @@ mod console;
 mod credentials;
 mod expired;
 mod kube;
+mod populate;
 mod signin;
 mod status;
 mod table;
@@ -42,6 +43,8 @@ enum Command {
     Logout(signin::LogoutArgs),
     /// List every account a session reaches and its roles (cached for an hour).
     Accounts(accounts::AccountsArgs),
+    /// Write a profile for every account and role of a session into ~/.aws/config.
+    Populate(populate::PopulateArgs),
     /// Print role credentials in the credential_process format (for ~/.aws/config).
     CredentialProcess(credentials::CredentialProcessArgs),
     /// Run a command with a profile's role credentials in its environment.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
                     Command::Refresh(args) => signin::refresh(args, &ctx),
                     Command::Logout(args) => signin::logout(args, &ctx),
                     Command::Accounts(args) => accounts::run(args, &ctx),
+                    Command::Populate(args) => populate::run(args, &ctx),
                     Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
                     Command::Exec(args) => credentials::exec(args, &ctx),
                     Command::Env(args) => credentials::env(args, &ctx),

@@ -3,14 +3,20 @@
 //! [`parse`] reads the files tolerantly with the SDK's own parser; [`profiles`] is the model
 //! built from them (profiles, `[sso-session]` sections, their SSO settings); [`resolve`]
 //! follows a profile through role chains and `ssobar credential-process` doorways to its SSO
-//! session; [`session`] names a session and the commands that sign in to it.
+//! session; [`session`] names a session and the commands that sign in to it; [`populate`]
+//! writes a profile for every account and role of a session into the config.
 
 pub mod parse;
+pub mod populate;
 pub mod profiles;
 pub mod resolve;
 pub mod session;
 
 pub use parse::{ConfigText, FileKind, is_region_name};
+pub use populate::{
+    Apply, PopulateError, PopulateOutcome, PopulateReport, PopulateRequest, RoleAssignment,
+    Template, Unlisted, add_profile, populate_file,
+};
 pub use profiles::{AwsConfig, ConfigError, Profile, ProfileKind, SsoProfile, SsoSessionSection};
 pub use resolve::{Handover, Link, MAX_DOORWAY_HOPS, NoSession, Resolution, SsoRoot};
 pub use session::{SessionId, SsoSessionConfig, login_command, refresh_command, split_scopes};

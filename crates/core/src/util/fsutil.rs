@@ -35,6 +35,12 @@ pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// private to the user (0600), written, fsynced, renamed over the target, and the folder is
 /// fsynced so the rename survives a power cut.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_with_mode(path, contents, 0o600)
+}
+
+/// [`write_atomic`] with the new file's permission bits set to `mode` (on Unix; the umask
+/// still applies) instead of 0600: a file a person made stricter than that stays so.
+pub fn write_atomic_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -47,7 +53,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         name.to_string_lossy(),
         unique_suffix()
     ));
-    let result = write_new_private(&tmp, contents).and_then(|()| fs::rename(&tmp, path));
+    let result = write_new(&tmp, contents, mode).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -104,17 +110,19 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Creates `path` as a new 0600 file. `create_new` is O_CREAT|O_EXCL, which fails on any
-/// existing name, a symlink included, dangling or not, without following it (as O_NOFOLLOW
-/// would): a link planted at the temp name cannot redirect the write.
-fn write_new_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+/// Creates `path` as a new file with permission bits `mode`. `create_new` is O_CREAT|O_EXCL,
+/// which fails on any existing name, a symlink included, dangling or not, without following it
+/// (as O_NOFOLLOW would): a link planted at the temp name cannot redirect the write.
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut file = options.open(path)?;
     file.write_all(contents)?;
     file.sync_all()
@@ -274,14 +282,14 @@ mod tests {
         fs::write(&victim, b"keep").unwrap();
         let planted = dir.path().join(".token.json.tmp");
         symlink(&victim, &planted).unwrap();
-        let err = write_new_private(&planted, b"secret").unwrap_err();
+        let err = write_new(&planted, b"secret", 0o600).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
         // A dangling link would otherwise create its target.
         let absent = dir.path().join("absent");
         let dangling = dir.path().join(".other.json.tmp");
         symlink(&absent, &dangling).unwrap();
-        assert!(write_new_private(&dangling, b"secret").is_err());
+        assert!(write_new(&dangling, b"secret", 0o600).is_err());
         assert!(!absent.exists());
     }
 
