@@ -5,11 +5,15 @@ use crate::progress::{SignInPhase, SignInProgress};
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
 use ssobar_core::app::channel::{Failure, Reply};
+use ssobar_core::app::directory::{self, RoleAction, RoleRef, RoleView};
 use ssobar_core::app::monitor::record_refresh;
-use ssobar_core::aws::portal::PortalClient;
 use ssobar_core::config::SessionId;
+use ssobar_core::config::populate::{self, RoleAssignment};
+use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
+use ssobar_core::sso::accounts::{self, Reuse};
+use ssobar_core::sso::browser;
 use ssobar_core::sso::signin::{self, RefreshWhen, SignInEvent, SignInFlow, SignInOptions};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::time::format_local;
@@ -91,7 +95,7 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
                     &task_app,
                     SignInProgress::new(&task_id, SignInPhase::Done).with_message(message),
                 );
-                learn_account_names(&task_app, &task_id).await;
+                list_accounts(&task_app, &task_id).await;
             }
             Err(e) => emit(
                 &task_app,
@@ -203,11 +207,15 @@ async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> 
     ))
 }
 
-/// Copies a profile's export lines to the clipboard, and takes them off it again after the
+/// Copies a profile's export lines to the clipboard, for a while ([`copy_secret_lines`]).
+pub async fn copy_export_lines(app: &AppHandle, profile: &str) -> Result<(), String> {
+    copy_secret_lines(app, export_lines(app, profile).await?)
+}
+
+/// Puts credentials on the clipboard, and takes them off it again after the
 /// `clipboard_clear_seconds` setting, unless something else was copied since: credentials
 /// must not linger where every program can read them.
-pub async fn copy_export_lines(app: &AppHandle, profile: &str) -> Result<(), String> {
-    let lines = export_lines(app, profile).await?;
+fn copy_secret_lines(app: &AppHandle, lines: String) -> Result<(), String> {
     app.clipboard()
         .write_text(lines.clone())
         .map_err(|e| e.to_string())?;
@@ -229,32 +237,114 @@ pub async fn copy_export_lines(app: &AppHandle, profile: &str) -> Result<(), Str
     Ok(())
 }
 
-/// Learns the account names of a session from the portal, for the menu (best effort).
-pub async fn learn_account_names(app: &AppHandle, id: &SessionId) {
+/// Lists a session's accounts and roles for the tray's "Accounts" submenu and the window's
+/// search: from the hour's cache the helper shares, else from the portal. A failure is noted
+/// so that the loop tries again later rather than on every wake.
+pub async fn list_accounts(app: &AppHandle, id: &SessionId) {
     let state = app.state::<AppState>();
+    let Ok((session, login)) = state.session(id) else {
+        return;
+    };
+    state.shared().activity.listing.insert(id.clone());
     let ctx = state.ctx();
-    let Ok((session, _)) = state.session(id) else {
-        return;
-    };
-    let CachedToken::Present(token) = ctx.tokens.load(id) else {
-        return;
-    };
-    if token.expires_at <= ctx.now() {
-        return;
-    }
-    if let Ok(portal) = PortalClient::new(&ctx.env, &session.region)
-        && let Ok(accounts) = portal.accounts(&token.access_token).await
+    let listed = accounts::directory(&ctx, &session, &login, Reuse::CachedWhenFresh).await;
     {
         let mut inner = state.shared();
-        for account in accounts {
-            if let Some(name) = account.account_name {
-                inner
-                    .activity
-                    .account_names
-                    .insert(account.account_id, name);
+        let activity = &mut inner.activity;
+        activity.listing.remove(id);
+        match listed {
+            Ok(listed) => {
+                activity.listing_failed.remove(id);
+                activity.directories.insert(id.clone(), listed.directory);
+            }
+            Err(_) => {
+                activity.listing_failed.insert(id.clone(), ctx.now());
             }
         }
-        drop(inner);
-        state.poke.notify_one();
+    }
+    // The loop's next wake renders the menu and tells the window.
+    state.poke.notify_one();
+}
+
+/// Every role of the signed-in sessions' accounts, for the window's search.
+pub fn role_views(app: &AppHandle) -> Vec<RoleView> {
+    let state = app.state::<AppState>();
+    let inner = state.shared();
+    directory::role_views(&inner.status, &inner.activity)
+}
+
+/// Runs what a role of a session's accounts offers (the "Accounts" submenu, the window's
+/// search), and says what it did in a sentence.
+pub async fn run_role_action(
+    app: &AppHandle,
+    action: RoleAction,
+    role: &RoleRef,
+) -> Result<String, String> {
+    let state = app.state::<AppState>();
+    let (session, _) = state.session(&role.session)?;
+    let (account, region) = {
+        let inner = state.shared();
+        let account = inner
+            .activity
+            .directories
+            .get(&role.session)
+            .and_then(|d| d.accounts.iter().find(|a| a.account_id == role.account_id))
+            .cloned()
+            .ok_or_else(|| format!("the session no longer reaches account {}", role.account_id))?;
+        // A profile that names the role says which region its work is in.
+        let region = directory::profile_for(&inner.status, role)
+            .and_then(|profile| inner.config.profile_region(profile))
+            .map(str::to_owned);
+        (account, region)
+    };
+    let label = format!(
+        "{}/{}",
+        account.account_name.as_deref().unwrap_or(&role.account_id),
+        role.role_name
+    );
+    let ctx = state.ctx();
+    let steps = role.steps(&session);
+    match action {
+        RoleAction::CopyExports => {
+            let creds = Vault::new(&ctx)
+                .credentials(&steps)
+                .await
+                .map_err(|e| e.to_string())?;
+            let lines = credential_env::export_script(Shell::Sh, &label, &creds, region.as_deref());
+            copy_secret_lines(app, lines)?;
+            Ok(format!("Copied the export lines for {label}"))
+        }
+        RoleAction::OpenConsole => {
+            let region = region.unwrap_or_else(|| session.region.clone());
+            let url = console::console_url(&ctx, &steps, &Destination::Home, &region)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The reason may quote the URL, a secret for its 15 minutes.
+            browser::open_url(&ctx.env, url.expose()).map_err(|why| {
+                format!(
+                    "no browser opened the AWS console ({})",
+                    why.replace(url.expose(), "the login URL")
+                )
+            })?;
+            Ok(format!("Opened the AWS console as {label}"))
+        }
+        RoleAction::AddProfile => {
+            let SessionId::Named(session_name) = &role.session else {
+                return Err("a profile needs an sso-session with a name".to_owned());
+            };
+            let assignment = RoleAssignment {
+                account_id: account.account_id,
+                account_name: account.account_name,
+                role_name: role.role_name.clone(),
+            };
+            let name =
+                populate::add_profile(&ctx.paths, session_name, &assignment, &session.region)
+                    .map_err(|e| e.to_string())?;
+            state.poke.notify_one();
+            Ok(format!(
+                "Added profile {name} to {}",
+                ctx.paths.config_file.display()
+            ))
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::state::AppState;
 use crate::{actions, watch};
+use ssobar_core::app::directory::{RoleAction, RoleRef, RoleView};
 use ssobar_core::app::monitor::StatusView;
 use ssobar_core::config::SessionId;
 use ssobar_core::settings::{Settings, SignInFlowKind};
@@ -69,6 +70,22 @@ pub async fn sign_out(app: AppHandle, session: String) -> Result<(), String> {
 #[tauri::command]
 pub async fn copy_export_lines(app: AppHandle, profile: String) -> Result<(), String> {
     actions::copy_export_lines(&app, &profile).await
+}
+
+/// Every role of the signed-in sessions' accounts, for the search.
+#[tauri::command]
+pub fn accounts(app: AppHandle) -> Vec<RoleView> {
+    actions::role_views(&app)
+}
+
+/// Runs what a role offers (`copy-exports`, `open-console`, `add-profile`); answers what was
+/// done, in a sentence.
+#[tauri::command]
+pub async fn role_action(app: AppHandle, role: String, action: String) -> Result<String, String> {
+    let action =
+        RoleAction::from_name(&action).ok_or_else(|| format!("no such action: {action}"))?;
+    let role = RoleRef::from_key(&role).ok_or_else(|| format!("no such role: {role}"))?;
+    actions::run_role_action(&app, action, &role).await
 }
 
 /// The settings in effect.

@@ -147,6 +147,8 @@ fn main() {
             commands::refresh,
             commands::sign_out,
             commands::copy_export_lines,
+            commands::accounts,
+            commands::role_action,
             commands::get_settings,
             commands::save_settings,
         ])

@@ -49,3 +49,15 @@ pub fn problem(title: &str, message: &str) {
             .show();
     });
 }
+
+/// Tells the person that something they asked for from the tray was done: the menu closes
+/// at the click, so nothing else would say so.
+pub fn done(message: &str) {
+    let message = message.to_owned();
+    std::thread::spawn(move || {
+        let _ = notify_rust::Notification::new()
+            .appname("ssobar")
+            .summary(&message)
+            .show();
+    });
+}

@@ -3,9 +3,11 @@
 use crate::demo::Demo;
 use crate::progress::SignInProgress;
 use crate::waiters::Waiters;
+use ssobar_core::app::activity::Activity;
 use ssobar_core::app::channel::Reply;
+use ssobar_core::app::directory::RoleView;
 use ssobar_core::app::monitor::Notifier;
-use ssobar_core::app::tray::{Activity, MenuEntry, TrayState};
+use ssobar_core::app::tray::{MenuEntry, TrayState};
 use ssobar_core::config::{AwsConfig, SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::creds::keychain::Keychain;
@@ -41,7 +43,7 @@ pub struct Inner {
     pub status: Status,
     /// The config it was computed from (the window plans each profile's credentials with it).
     pub config: AwsConfig,
-    /// Busy sessions, refresh failures, account names.
+    /// Busy sessions, refresh failures, each session's accounts.
     pub activity: Activity,
     /// Notifications already shown.
     pub notifier: Notifier,
@@ -49,6 +51,8 @@ pub struct Inner {
     pub sign_ins: HashMap<SessionId, SignInTask>,
     /// Helpers waiting for a sign-in (their callers are also in `activity.waiting`).
     pub waiters: Waiters,
+    /// The roles the window's accounts view was last told of, to tell it only of a change.
+    pub roles_shown: Vec<RoleView>,
     /// What the tray shows now, to change it only when it changes.
     pub rendered: Option<(Vec<MenuEntry>, TrayState, String)>,
 }

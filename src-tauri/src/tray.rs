@@ -110,6 +110,15 @@ pub fn run_menu_item(app: &AppHandle, id: &str) {
                 }
             });
         }
+        Some(MenuAction::Role(action, role)) => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                match actions::run_role_action(&app, action, &role).await {
+                    Ok(done) => notices::done(&done),
+                    Err(e) => notices::problem(&format!("{} failed", action.label()), &e),
+                }
+            });
+        }
         Some(MenuAction::SignInAllExpired) => {
             let state = app.state::<AppState>();
             let expired = {

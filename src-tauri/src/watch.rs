@@ -4,9 +4,9 @@
 use crate::state::AppState;
 use crate::{WINDOW, actions, notices, tray};
 use notify::{RecursiveMode, Watcher};
+use ssobar_core::app::directory;
 use ssobar_core::app::monitor::{
-    StatusView, Wake, due_refreshes, forget_renewed_refusals, next_wake, sessions_to_name,
-    status_view,
+    StatusView, directories_due, due_refreshes, forget_renewed_refusals, next_wake, status_view,
 };
 use ssobar_core::creds::{Vault, plan};
 use ssobar_core::settings::Settings;
@@ -20,11 +20,9 @@ use tauri_plugin_autostart::ManagerExt;
 pub fn start(app: AppHandle) {
     watch_files(&app);
     tauri::async_runtime::spawn(async move {
-        let mut wake = Wake::First;
         loop {
             rewatch(&app);
-            let next = update(&app, wake);
-            wake = Wake::Again;
+            let next = update(&app);
             let state = app.state::<AppState>();
             let now = state.ctx().now();
             let wait = Duration::from_secs(
@@ -93,11 +91,11 @@ fn rewatch(app: &AppHandle) {
 
 /// Recomputes the status and shows what changed; returns when to look again. The tray and
 /// the window are both given this one status.
-fn update(app: &AppHandle, wake: Wake) -> jiff::Timestamp {
+fn update(app: &AppHandle) -> jiff::Timestamp {
     let state = app.state::<AppState>();
     let (ctx, config, status) = state.compute_status();
     let now = ctx.now();
-    let (notices, refreshes) = {
+    let (notices, refreshes, listings, roles_changed) = {
         let mut inner = state.shared();
         forget_renewed_refusals(&mut inner.activity, &status);
         let inner = &mut *inner;
@@ -105,9 +103,15 @@ fn update(app: &AppHandle, wake: Wake) -> jiff::Timestamp {
             .notifier
             .due(&status, &inner.activity, now, &ctx.settings);
         let refreshes = due_refreshes(&status, &mut inner.activity, now, &ctx.settings);
+        // Marked here, under the lock, so that the next wake does not start them again.
+        let listings = directories_due(&status, &inner.activity, now);
+        inner.activity.listing.extend(listings.iter().cloned());
         inner.status = status.clone();
         inner.config = config;
-        (notices, refreshes)
+        let roles = directory::role_views(&inner.status, &inner.activity);
+        let roles_changed = roles != inner.roles_shown;
+        inner.roles_shown = roles;
+        (notices, refreshes, listings, roles_changed)
     };
     crate::requests::answer_signed_in(app, &status);
     for notice in notices {
@@ -121,11 +125,14 @@ fn update(app: &AppHandle, wake: Wake) -> jiff::Timestamp {
             let _ = actions::refresh(&app, id, RefreshWhen::Due).await;
         });
     }
-    for id in sessions_to_name(&status, wake) {
+    for id in listings {
         let app = app.clone();
-        tauri::async_runtime::spawn(async move { actions::learn_account_names(&app, &id).await });
+        tauri::async_runtime::spawn(async move { actions::list_accounts(&app, &id).await });
     }
     tray::render(app, now);
+    if roles_changed {
+        let _ = app.emit_to(WINDOW, "accounts-changed", ());
+    }
     if app.get_webview_window(WINDOW).is_some() {
         let app = app.clone();
         tauri::async_runtime::spawn_blocking(move || {

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 use jiff::{SignedDuration, Timestamp};
+use ssobar_core::app::activity::Activity;
 use ssobar_core::app::monitor::{REFRESH_RETRY_SECONDS, due_refreshes};
-use ssobar_core::app::tray::Activity;
 use ssobar_core::config::{AwsConfig, ConfigText, FileKind, SessionId};
 use ssobar_core::settings::Settings;
 use ssobar_core::sso::token_cache::{CachedToken, parse_token};

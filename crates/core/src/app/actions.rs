@@ -2,7 +2,7 @@
 //! status and what the app is doing. The tray menu, the window and the "Sign in to all
 //! expired" count all come from here, so they can never offer different things.
 
-use crate::app::tray::Activity;
+use crate::app::activity::Activity;
 use crate::config::SessionId;
 use crate::status::{SessionState, SessionStatus, Status};
 use serde::Serialize;
@@ -92,7 +92,7 @@ pub fn expired_sessions(status: &Status, activity: &Activity) -> Vec<SessionId> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tray::RefreshRefusal;
+    use crate::app::activity::RefreshRefusal;
     use crate::app::tray::tests::status;
     use SessionAction::{Refresh, SignIn, SignOut};
 

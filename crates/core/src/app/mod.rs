@@ -3,7 +3,9 @@
 //! `ssobar` asks the app for a sign-in.
 
 pub mod actions;
+pub mod activity;
 pub mod channel;
+pub mod directory;
 pub mod monitor;
 pub mod notices;
 pub mod refresh;

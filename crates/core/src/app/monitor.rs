@@ -3,40 +3,17 @@
 //! ([`refresh`](crate::app::refresh)), the window's view ([`view`](crate::app::view)), and
 //! the app's own bookkeeping rules below, so the app only does the I/O.
 
+pub use crate::app::directory::directories_due;
 pub use crate::app::notices::{Notice, NoticeKind, Notifier, sign_in_request_notice};
 pub use crate::app::refresh::{
     REFRESH_RETRY_SECONDS, due_refreshes, forget_renewed_refusals, next_wake,
 };
 pub use crate::app::view::{OtherProfileView, ProfileView, SessionView, StatusView, status_view};
 
-use crate::app::tray::{Activity, RefreshRefusal};
+use crate::app::activity::{Activity, RefreshRefusal};
 use crate::config::SessionId;
 use crate::sso::signin::{RefreshOutcome, SignInError};
-use crate::status::Status;
 use jiff::Timestamp;
-
-/// Which look at the sessions this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
-    /// The first, at start-up.
-    First,
-    /// Any later one (a file changed, the clock, the machine woke up).
-    Again,
-}
-
-/// The sessions whose account names to learn from the portal: the signed-in ones, once at
-/// start-up (a sign-in in the app learns its own afterwards).
-pub fn sessions_to_name(status: &Status, wake: Wake) -> Vec<SessionId> {
-    match wake {
-        Wake::First => status
-            .sessions
-            .iter()
-            .filter(|s| s.state.is_signed_in())
-            .map(|s| s.id.clone())
-            .collect(),
-        Wake::Again => Vec::new(),
-    }
-}
 
 /// Notes the end of a refresh of `id`: the session is no longer busy, and a refusal (the
 /// service wants a sign-in) is kept against the token it was refused for, which
@@ -65,22 +42,6 @@ pub fn record_refresh(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tray::tests::status;
-
-    #[test]
-    fn account_names_are_learnt_for_signed_in_sessions_on_the_first_wake_only() {
-        let named = |names: &[&str]| -> Vec<SessionId> {
-            names
-                .iter()
-                .map(|n| SessionId::Named((*n).into()))
-                .collect()
-        };
-        assert_eq!(
-            sessions_to_name(&status(), Wake::First),
-            named(&["corp", "lab"])
-        );
-        assert!(sessions_to_name(&status(), Wake::Again).is_empty());
-    }
 
     #[test]
     fn a_refused_refresh_is_kept_against_its_token_and_any_other_end_clears_it() {

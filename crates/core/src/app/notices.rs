@@ -1,8 +1,8 @@
 //! Which notifications are due: each at most once per session and expiry, none for a session
 //! that renews itself; and the one for commands waiting on a sign-in.
 
+use crate::app::activity::Activity;
 use crate::app::channel::{Caller, waiting_line};
-use crate::app::tray::Activity;
 use crate::config::SessionId;
 use crate::settings::Settings;
 use crate::status::{SessionState, Status};

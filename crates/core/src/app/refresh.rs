@@ -1,7 +1,7 @@
 //! The silent refresh schedule: which sessions to refresh without a browser now, when a
 //! refusal ends, and when to look at the sessions again.
 
-use crate::app::tray::Activity;
+use crate::app::activity::Activity;
 use crate::config::SessionId;
 use crate::settings::Settings;
 use crate::status::Status;
@@ -74,7 +74,7 @@ pub fn next_wake(status: &Status, now: Timestamp, settings: &Settings) -> Timest
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tray::RefreshRefusal;
+    use crate::app::activity::RefreshRefusal;
     use crate::app::tray::tests::{now, status, status_with};
 
     #[test]

@@ -4,13 +4,15 @@
 use crate::app::actions::{
     SessionAction, SignInNeed, expired_sessions, session_actions, sign_in_need,
 };
-use crate::app::channel::{Caller, waiting_line};
+use crate::app::activity::Activity;
+use crate::app::channel::waiting_line;
+use crate::app::directory::{RoleAction, RoleRef, account_label, profile_for, role_actions};
 use crate::app::notices::counted;
 use crate::config::SessionId;
+use crate::sso::accounts::Directory;
 use crate::status::{SessionState, SessionStatus, Status};
 use crate::util::time::format_duration;
 use jiff::Timestamp;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// The icon: the worst state at a glance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,41 +25,6 @@ pub enum TrayState {
     Expired,
     /// A sign-in or refresh is running.
     Busy,
-}
-
-/// What the app is doing and has learnt, beside the status files.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Activity {
-    /// Sessions being signed in to or refreshed.
-    pub busy: BTreeSet<SessionId>,
-    /// Sessions whose silent refresh was refused: only a sign-in brings them back.
-    pub refresh_failed: BTreeMap<SessionId, RefreshRefusal>,
-    /// When each session's last silent refresh started (see `monitor::due_refreshes`).
-    pub refresh_tried: BTreeMap<SessionId, Timestamp>,
-    /// Account names learnt from the portal, by account id.
-    pub account_names: BTreeMap<String, String>,
-    /// Helpers waiting for a session's sign-in (`ssobar eks-token` for kubectl, say).
-    pub waiting: BTreeMap<SessionId, Vec<Caller>>,
-}
-
-/// A silent refresh the service refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefreshRefusal {
-    /// Why, in the service's words.
-    pub reason: String,
-    /// The expiry of the token it was refused for: a different token (a sign-in elsewhere)
-    /// ends the refusal.
-    pub token_expires_at: Option<Timestamp>,
-}
-
-impl RefreshRefusal {
-    /// A refusal of the token that expires at `token_expires_at`.
-    pub fn new(reason: impl Into<String>, token_expires_at: Option<Timestamp>) -> Self {
-        Self {
-            reason: reason.into(),
-            token_expires_at,
-        }
-    }
 }
 
 /// The icon for this status: red for a session that ended (expired, unusable, refused a
@@ -136,6 +103,8 @@ pub enum MenuAction {
     SignOut(SessionId),
     /// Copy the profile's `export` lines to the clipboard.
     CopyExports(String),
+    /// What a role of the session's accounts offers (the "Accounts" submenu).
+    Role(RoleAction, RoleRef),
     /// Sign in to every session that needs it.
     SignInAllExpired,
     /// Open the window.
@@ -152,6 +121,7 @@ impl MenuAction {
             Self::Refresh(s) => format!("refresh|{}", s.key()),
             Self::SignOut(s) => format!("sign-out|{}", s.key()),
             Self::CopyExports(p) => format!("copy|{p}"),
+            Self::Role(action, role) => format!("role|{}|{}", action.as_str(), role.key()),
             Self::SignInAllExpired => "sign-in-all".into(),
             Self::Open => "open".into(),
             Self::Quit => "quit".into(),
@@ -166,6 +136,13 @@ impl MenuAction {
             Some(("refresh", key)) => session(key).map(Self::Refresh),
             Some(("sign-out", key)) => session(key).map(Self::SignOut),
             Some(("copy", profile)) => Some(Self::CopyExports(profile.to_owned())),
+            Some(("role", rest)) => {
+                let (action, role) = rest.split_once('|')?;
+                Some(Self::Role(
+                    RoleAction::from_name(action)?,
+                    RoleRef::from_key(role)?,
+                ))
+            }
             None => match id {
                 "sign-in-all" => Some(Self::SignInAllExpired),
                 "open" => Some(Self::Open),
@@ -229,12 +206,10 @@ fn profile_label(status: &Status, name: &str, activity: &Activity) -> String {
     let Some(p) = status.profile(name) else {
         return name.to_owned();
     };
-    let account = p.account_id.as_ref().map(|id| {
+    let account = p.account_id.as_deref().map(|id| {
         activity
-            .account_names
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| id.clone())
+            .account_name(id)
+            .map_or_else(|| id.to_owned(), str::to_owned)
     });
     match (account, &p.role_name) {
         (Some(account), Some(role)) => format!("{name}: {account} · {role}"),
@@ -243,8 +218,72 @@ fn profile_label(status: &Status, name: &str, activity: &Activity) -> String {
     }
 }
 
+/// The most accounts the "Accounts" submenu lists: a menu of hundreds of entries cannot be
+/// read, and the window's search finds any of them.
+pub const MENU_ACCOUNTS_MAX: usize = 40;
+
+/// A session's "Accounts" submenu: account, then role, then what the role offers
+/// ([`role_actions`]); past [`MENU_ACCOUNTS_MAX`] accounts, a last item opens the window to
+/// search them all. Nothing when the session reaches no account.
+fn accounts_submenu(
+    status: &Status,
+    session: &SessionStatus,
+    directory: &Directory,
+) -> Option<MenuEntry> {
+    if directory.accounts.is_empty() {
+        return None;
+    }
+    let mut accounts: Vec<MenuEntry> = directory
+        .accounts
+        .iter()
+        .take(MENU_ACCOUNTS_MAX)
+        .map(|account| MenuEntry::Submenu {
+            label: account_label(account),
+            entries: account
+                .roles
+                .iter()
+                .map(|role_name| {
+                    let role = RoleRef {
+                        session: session.id.clone(),
+                        account_id: account.account_id.clone(),
+                        role_name: role_name.clone(),
+                    };
+                    let label = match profile_for(status, &role) {
+                        Some(profile) => format!("{role_name} ({profile})"),
+                        None => role_name.clone(),
+                    };
+                    MenuEntry::Submenu {
+                        label,
+                        entries: role_actions(status, &role)
+                            .into_iter()
+                            .map(|action| MenuEntry::Item {
+                                label: action.label().into(),
+                                action: MenuAction::Role(action, role.clone()),
+                                enabled: true,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let count = directory.accounts.len();
+    if count > MENU_ACCOUNTS_MAX {
+        accounts.push(MenuEntry::Separator);
+        accounts.push(MenuEntry::Item {
+            action: MenuAction::Open,
+            label: format!("All {count} accounts: search in the window…"),
+            enabled: true,
+        });
+    }
+    Some(MenuEntry::Submenu {
+        label: format!("Accounts ({count})"),
+        entries: accounts,
+    })
+}
+
 /// The tray menu: a section per session (title with time left, the actions
-/// [`session_actions`] offers, its profiles), then "Sign in to all expired", "Open ssobar…",
+/// [`session_actions`] offers, its profiles, its accounts), then "Sign in to all expired", "Open ssobar…",
 /// "Quit". A busy session's actions are greyed out.
 pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEntry> {
     let mut entries = Vec::new();
@@ -293,6 +332,9 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
                 entries.push(MenuEntry::Label(label));
             }
         }
+        if exports && let Some(directory) = activity.directories.get(&session.id) {
+            entries.extend(accounts_submenu(status, session, directory));
+        }
         for action in [SessionAction::Refresh, SessionAction::SignOut] {
             if actions.contains(&action) {
                 entries.push(item(action));
@@ -330,8 +372,11 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::app::activity::RefreshRefusal;
+    use crate::app::channel::Caller;
     use crate::config::{AwsConfig, ConfigText, FileKind};
     use crate::settings::Settings;
+    use crate::sso::accounts::DirectoryAccount;
     use crate::status::tests::token;
     use crate::status::{TokenSnapshot, compute};
 
@@ -425,15 +470,17 @@ sso_role_name = ReadOnly
     #[test]
     fn the_menu_has_a_section_per_session() {
         let mut activity = Activity::default();
-        activity
-            .account_names
-            .insert("111111111111".into(), "acme-dev".into());
+        activity.directories.insert(
+            SessionId::Named("corp".into()),
+            directory_of(&[("111111111111", Some("acme-dev"), &["Admin"])]),
+        );
         let m = menu(&status(), &activity, now());
         assert_eq!(
             labels(&m),
             [
                 "[corp — 2h 13m left]",
                 "dev: acme-dev · Admin >",
+                "Accounts (1) >",
                 "Refresh now",
                 "Sign out",
                 "---",
@@ -522,6 +569,109 @@ sso_role_name = ReadOnly
                 "lab: 222222222222 · ReadOnly >",
                 "Sign out"
             ]
+        );
+    }
+
+    /// A directory of `(account id, name, roles)`, fetched at the fixture's clock.
+    pub fn directory_of(accounts: &[(&str, Option<&str>, &[&str])]) -> Directory {
+        Directory {
+            fetched_at: now(),
+            accounts: accounts
+                .iter()
+                .map(|(id, name, roles)| DirectoryAccount {
+                    account_id: (*id).into(),
+                    account_name: name.map(str::to_owned),
+                    email_address: None,
+                    roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn submenu<'a>(entries: &'a [MenuEntry], label: &str) -> &'a [MenuEntry] {
+        entries
+            .iter()
+            .find_map(|e| match e {
+                MenuEntry::Submenu { label: l, entries } if l == label => Some(entries.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no submenu {label:?} in {:?}", labels(entries)))
+    }
+
+    #[test]
+    fn the_accounts_submenu_offers_each_role_and_names_the_profile_that_has_it() {
+        let corp = SessionId::Named("corp".into());
+        let mut activity = Activity::default();
+        activity.directories.insert(
+            corp.clone(),
+            directory_of(&[
+                ("111111111111", Some("acme-dev"), &["Admin", "ReadOnly"]),
+                ("444444444444", None, &["Billing"]),
+            ]),
+        );
+        let m = menu(&status(), &activity, now());
+        let accounts = submenu(&m, "Accounts (2)");
+        assert_eq!(
+            labels(accounts),
+            ["acme-dev (111111111111) >", "444444444444 >"]
+        );
+        let acme = submenu(accounts, "acme-dev (111111111111)");
+        assert_eq!(labels(acme), ["Admin (dev) >", "ReadOnly >"]);
+        assert_eq!(
+            labels(submenu(acme, "Admin (dev)")),
+            ["Copy export lines", "Open console"]
+        );
+        let read_only = submenu(acme, "ReadOnly");
+        assert_eq!(
+            labels(read_only),
+            ["Copy export lines", "Open console", "Add profile"]
+        );
+        let MenuEntry::Item { action, .. } = &read_only[2] else {
+            panic!("an item");
+        };
+        let role = RoleRef {
+            session: corp,
+            account_id: "111111111111".into(),
+            role_name: "ReadOnly".into(),
+        };
+        assert_eq!(action, &MenuAction::Role(RoleAction::AddProfile, role));
+        assert_eq!(MenuAction::from_id(&action.id()).as_ref(), Some(action));
+
+        // An expired session's accounts are not offered: they need its token.
+        activity.directories.insert(
+            SessionId::Named("old".into()),
+            directory_of(&[("333333333333", None, &["ReadOnly"])]),
+        );
+        let m = menu(&status(), &activity, now());
+        assert_eq!(
+            labels(&m)
+                .iter()
+                .filter(|l| l.starts_with("Accounts"))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn past_forty_accounts_the_submenu_sends_the_person_to_the_window_search() {
+        let ids: Vec<String> = (0..300)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .collect();
+        let accounts: Vec<(&str, Option<&str>, &[&str])> = ids
+            .iter()
+            .map(|id| (id.as_str(), None, &["Admin", "ReadOnly"][..]))
+            .collect();
+        let mut activity = Activity::default();
+        activity
+            .directories
+            .insert(SessionId::Named("corp".into()), directory_of(&accounts));
+        let m = menu(&status(), &activity, now());
+        let listed = labels(submenu(&m, "Accounts (300)"));
+        assert_eq!(listed.len(), MENU_ACCOUNTS_MAX + 2);
+        assert_eq!(listed[0], "100000000000 >");
+        assert_eq!(
+            listed.last().unwrap(),
+            "All 300 accounts: search in the window…"
         );
     }
 

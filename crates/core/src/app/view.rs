@@ -2,8 +2,8 @@
 //! actions decided in core so the window's JavaScript decides nothing.
 
 use crate::app::actions::{SessionAction, session_actions};
+use crate::app::activity::Activity;
 use crate::app::channel::{Caller, waiting_line};
-use crate::app::tray::Activity;
 use crate::config::ProfileKind;
 use crate::status::{SessionState, Status};
 use crate::util::time::format_timestamp;
@@ -135,8 +135,9 @@ pub fn status_view(
                     name: p.profile.clone(),
                     account_name: p
                         .account_id
-                        .as_ref()
-                        .and_then(|id| activity.account_names.get(id).cloned()),
+                        .as_deref()
+                        .and_then(|id| activity.account_name(id))
+                        .map(str::to_owned),
                     account_id: p.account_id.clone(),
                     role_name: p.role_name.clone(),
                     region: p.region.clone(),
@@ -171,14 +172,18 @@ pub fn status_view(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::tray::tests::{now, status};
+    use crate::app::tray::tests::{directory_of, now, status};
     use crate::config::SessionId;
 
     #[test]
     fn the_view_carries_what_the_window_shows() {
         let activity = Activity {
             busy: [SessionId::Named("old".into())].into(),
-            account_names: [("111111111111".to_owned(), "acme-dev".to_owned())].into(),
+            directories: [(
+                SessionId::Named("corp".into()),
+                directory_of(&[("111111111111", Some("acme-dev"), &["Admin"])]),
+            )]
+            .into(),
             ..Activity::default()
         };
         let creds = [("dev".to_owned(), "2024-05-01T13:00:00Z".parse().unwrap())].into();
