@@ -19,6 +19,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
+#[path = "app/accounts.rs"]
+mod accounts;
 #[path = "app/handoff.rs"]
 mod handoff;
 

@@ -7,6 +7,7 @@ import { h, $ } from './dom.js';
 import { actionButtons, accountText, clockOffset, expiryText, hostOf, kindText, stateNote } from './format.js';
 import { initSignIn } from './signin.js';
 import { initSettings } from './settings.js';
+import { initAccounts } from './accounts.js';
 
 let status = null; // the latest StatusView
 let offset = 0; // app clock minus browser clock (ms): countdowns follow the app's clock
@@ -25,6 +26,7 @@ const signIn = initSignIn({
   },
 });
 const settings = initSettings();
+const accounts = initAccounts();
 
 
 function applyStatus(view) {
@@ -243,22 +245,24 @@ function tick() {
 }
 
 
+const VIEWS = ['sessions', 'accounts', 'settings'];
+
 function showView(name) {
-  const inSettings = name === 'settings';
-  $('#sessions-view').hidden = inSettings;
-  $('#settings-view').hidden = !inSettings;
-  $('#show-sessions').setAttribute('aria-current', String(!inSettings));
-  $('#show-settings').setAttribute('aria-current', String(inSettings));
-  if (inSettings) settings.load();
+  for (const view of VIEWS) {
+    $(`#${view}-view`).hidden = view !== name;
+    $(`#show-${view}`).setAttribute('aria-current', String(view === name));
+  }
+  if (name === 'settings') settings.load();
+  if (name === 'accounts') accounts.open();
 }
 
-$('#show-sessions').addEventListener('click', () => showView('sessions'));
-$('#show-settings').addEventListener('click', () => showView('settings'));
-// Escape leaves the settings view (the sign-in dialog handles its own Escape first).
+for (const view of VIEWS) $(`#show-${view}`).addEventListener('click', () => showView(view));
+// Escape goes back to the sessions (the sign-in dialog handles its own Escape first).
 document.addEventListener('keydown', (e) => {
-  if (e.key !== 'Escape' || e.defaultPrevented || signIn.isOpen() || $('#settings-view').hidden) return;
+  if (e.key !== 'Escape' || e.defaultPrevented || signIn.isOpen() || !$('#sessions-view').hidden) return;
+  const from = VIEWS.find((view) => !$(`#${view}-view`).hidden);
   showView('sessions');
-  $('#show-settings').focus();
+  $(`#show-${from}`).focus();
 });
 
 

@@ -1,0 +1,169 @@
+//! The window's accounts view: every role of a signed-in session's 300 accounts, narrowed as
+//! you type, and what each role offers run from it against the fake AWS.
+
+use super::{APP, clipboard_text, one_app_at_a_time};
+use ssobar_fake_aws::{FakeAccount, FakeConfig, Operation};
+use ssobar_testkit::webdriver::{Driver, tauri_driver};
+use ssobar_testkit::{World, require_desktop, screenshot_path, wait_for};
+use std::path::Path;
+
+/// A signed-in world whose person reaches 300 accounts with three roles each.
+fn organisation() -> World {
+    World::signed_in(
+        APP,
+        FakeConfig {
+            accounts: FakeAccount::generated(300, &["Admin", "Billing", "ReadOnly"]),
+            ..FakeConfig::default()
+        },
+    )
+}
+
+/// The window, switched to its accounts view once the app has listed the accounts.
+fn accounts_view(w: &World) -> Driver {
+    let driver = Driver::start(
+        w.sandbox.command(tauri_driver()),
+        Path::new(APP),
+        &["--window"],
+    );
+    let tab = wait_for(20, || driver.find("#show-accounts")).expect("the window");
+    driver.click(&tab);
+    let count = driver.find("#account-count").unwrap();
+    let listed = wait_for(30, || (driver.text(&count) == "900 roles").then_some(()));
+    assert!(
+        listed.is_some(),
+        "the accounts view says {:?}",
+        driver.text(&count)
+    );
+    driver
+}
+
+/// The keys (`ACCOUNT|ROLE|SESSION`) of the rows on show.
+fn shown(driver: &Driver) -> Vec<String> {
+    let keys = driver.execute_async(
+        "const done = arguments[arguments.length - 1];
+         done([...document.querySelectorAll('#role-list li:not([hidden])')].map((li) => li.dataset.key));",
+    );
+    keys.as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_search_box_narrows_nine_hundred_roles_as_you_type() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = organisation();
+    let driver = accounts_view(&w);
+    assert_eq!(shown(&driver).len(), 900);
+    // The app listed them once (ListAccounts is paged): opening the view again asks nobody.
+    let listed = w.calls(Operation::ListAccounts);
+    assert!(listed > 0);
+    driver.click(&driver.find("#show-sessions").unwrap());
+    driver.click(&driver.find("#show-accounts").unwrap());
+    assert_eq!(shown(&driver).len(), 900);
+    assert_eq!(w.calls(Operation::ListAccounts), listed);
+
+    let search = driver.find("#account-search").unwrap();
+    let count = driver.find("#account-count").unwrap();
+    driver.fill(&search, "account-0042");
+    assert_eq!(driver.text(&count), "3 of 900 roles");
+    let rows = shown(&driver);
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|k| k.starts_with("100000000042|")),
+        "{rows:?}"
+    );
+
+    driver.fill(&search, "Account-0042 billing");
+    assert_eq!(
+        shown(&driver),
+        [format!("100000000042|Billing|s:{}", w.session)]
+    );
+    driver.screenshot(&screenshot_path("window-accounts-search.png"));
+
+    // An account id and an email address are found as well as names.
+    driver.fill(&search, "100000000299 readonly");
+    assert_eq!(shown(&driver).len(), 1);
+    driver.fill(&search, "aws+0007@example.com");
+    assert_eq!(shown(&driver).len(), 3);
+    driver.fill(&search, "no-such-account");
+    assert_eq!(driver.text(&count), "0 of 900 roles");
+    // Typed away with Backspace, as a person empties the box.
+    driver.fill(&search, "a\u{E003}");
+    assert_eq!(shown(&driver).len(), 900);
+    assert_eq!(driver.text(&count), "900 roles");
+
+    // For the record: how long one keystroke's filtering of 900 rows takes in this webview.
+    let took = driver.execute_async(
+        "const done = arguments[arguments.length - 1];
+         const input = document.querySelector('#account-search');
+         const start = performance.now();
+         input.value = 'account-01';
+         input.dispatchEvent(new Event('input'));
+         done(performance.now() - start);",
+    );
+    eprintln!("filtering 900 roles took {took} ms");
+}
+
+#[test]
+fn a_role_copies_its_exports_opens_the_console_and_becomes_a_profile() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = organisation();
+    let driver = accounts_view(&w);
+    let role = format!("100000000007|Billing|s:{}", w.session);
+    let run = |action: &str| {
+        driver.execute_async(&format!(
+            "const done = arguments[arguments.length - 1];
+             window.__TAURI__.core.invoke('role_action', {{ role: '{role}', action: '{action}' }})
+               .then((said) => done('ok: ' + said), (e) => done('failed: ' + e));"
+        ))
+    };
+
+    let copied = run("copy-exports");
+    assert_eq!(
+        copied,
+        "ok: Copied the export lines for account-0007/Billing"
+    );
+    let clipboard = clipboard_text();
+    let key = clipboard
+        .lines()
+        .find_map(|l| l.strip_prefix("export AWS_ACCESS_KEY_ID="))
+        .expect("export lines on the clipboard")
+        .trim_matches('\'');
+    let issued = w
+        .fake
+        .credentials(key)
+        .expect("credentials the fake issued");
+    assert_eq!(issued.account_id, "100000000007");
+    assert!(
+        issued.role_arn.contains("/AWSReservedSSO_Billing_"),
+        "{}",
+        issued.role_arn
+    );
+
+    let opened = run("open-console");
+    assert_eq!(opened, "ok: Opened the AWS console as account-0007/Billing");
+    let url = w.browser.opened().pop().expect("the browser was opened");
+    assert!(url.contains("Action=login"), "{url}");
+    assert!(url.contains("SigninToken="), "{url}");
+
+    let added = run("add-profile");
+    assert!(
+        added.as_str().unwrap().starts_with("ok: Added profile "),
+        "{added}"
+    );
+    let config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
+    assert!(config.contains("sso_account_id = 100000000007"), "{config}");
+    // The row now names its profile and no longer offers to add one.
+    let row = format!("#role-list li[data-key=\"{role}\"]");
+    let named = wait_for(10, || {
+        let el = driver.find(&row)?;
+        let text = driver.text(&el);
+        (text.contains("profile ") && driver.find(&format!("{row} button.add-profile")).is_none())
+            .then_some(text)
+    });
+    assert!(named.is_some(), "the row did not show its new profile");
+}
