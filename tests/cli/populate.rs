@@ -246,7 +246,10 @@ fn profiles_of_roles_that_are_gone_stay_until_prune_removes_them_and_only_them()
         "ssobar: kept profile \"account-0100-Billing\": account 100000000100, role Billing is no longer yours (--prune removes it)"
     ));
 
+    // A mode stricter than 0600 is kept through the rewrite.
+    crate::chmod(&config_path(&w), 0o400);
     let ran = populate(&w, &["--prune"]).success();
+    assert_eq!(mode(&config_path(&w)), 0o400);
     assert!(
         ran.stderr
             .contains("Added 0 profiles, updated 0, kept 885, removed 14"),
