@@ -426,3 +426,25 @@ fn an_unknown_placeholder_is_a_usage_error_before_any_call() {
     );
     assert_eq!(w.calls(Operation::ListAccounts), 0);
 }
+
+#[test]
+fn a_profile_of_the_credentials_file_is_a_collision_too() {
+    let w = organisation(3);
+    let credentials = w.sandbox.home().join(".aws/credentials");
+    std::fs::write(
+        &credentials,
+        "[account-0000-Admin]\naws_access_key_id = AKIAEXAMPLEKEY\n",
+    )
+    .unwrap();
+    let ran = populate(&w, &[]).success();
+    assert!(
+        ran.stderr.contains(&format!(
+            "ssobar: skipped profile \"account-0000-Admin\" (account 100000000000, role Admin): {} has a profile of that name",
+            credentials.display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("Added 8 profiles"), "{}", ran.stderr);
+    assert!(!read_config(&w).contains("[profile account-0000-Admin]"));
+}

@@ -111,7 +111,7 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
             .lock()
             .write_all(unified_diff(&outcome).as_bytes())?;
     }
-    for line in details(&outcome) {
+    for line in details(&outcome, &ctx.paths.credentials_file) {
         eprintln!("ssobar: {line}");
     }
     eprintln!("{}", summary(&outcome, name, apply));
@@ -148,7 +148,7 @@ fn unified_diff(outcome: &PopulateOutcome) -> String {
 
 /// One line for each profile a person should hear about: collisions, names kept apart,
 /// renames, stale and removed profiles, roles skipped.
-fn details(outcome: &PopulateOutcome) -> Vec<String> {
+fn details(outcome: &PopulateOutcome, credentials_file: &std::path::Path) -> Vec<String> {
     let report: &PopulateReport = &outcome.report;
     let path = outcome.path.display();
     let mut lines = Vec::new();
@@ -158,6 +158,13 @@ fn details(outcome: &PopulateOutcome) -> Vec<String> {
             Owner::HandWritten => format!(
                 "skipped profile \"{}\" (account {}, role {}): {path} has a profile of that name that ssobar did not write; rename it, or choose other names with --template",
                 p.name, p.account_id, p.role_name
+            ),
+            Owner::CredentialsFile => format!(
+                "skipped profile \"{}\" (account {}, role {}): {} has a profile of that name, which the AWS tools would merge with this one; rename it, or choose other names with --template",
+                p.name,
+                p.account_id,
+                p.role_name,
+                credentials_file.display()
             ),
             Owner::Session(other) => format!(
                 "skipped profile \"{}\" (account {}, role {}): ssobar wrote that name for sso-session \"{other}\"; choose other names with --template",
