@@ -1896,7 +1896,51 @@ mod tests {
             })
     }
 
+    fn organisation_of_any_names() -> impl Strategy<Value = Vec<RoleAssignment>> {
+        prop::collection::vec(
+            (
+                0u64..40,
+                prop::option::of(prop_oneof!["[a-z]{1,3}", "\\PC{0,6}"]),
+                prop::sample::select(vec!["Admin", "ReadOnly", "a b", "日本"]),
+            ),
+            0..30,
+        )
+        .prop_map(|roles| {
+            roles
+                .into_iter()
+                .map(|(id, name, role_name)| RoleAssignment {
+                    account_id: format!("{:012}", 100_000_000_000 + id),
+                    account_name: name,
+                    role_name: role_name.to_owned(),
+                })
+                .collect()
+        })
+    }
+
     proptest! {
+        #[test]
+        fn any_organisation_gets_unique_valid_names_and_a_second_run_changes_nothing(
+            roles in organisation_of_any_names(),
+            template in prop::sample::select(vec![DEFAULT_TEMPLATE, "{account_name}", "x"]),
+        ) {
+            let req = PopulateRequest {
+                template: Template::parse(template).unwrap(),
+                ..request(roles, Unlisted::Prune)
+            };
+            let first = populate(b"[profile x]\n", b"", &req).unwrap();
+            let mut names = HashSet::new();
+            for written in &first.report.written {
+                let name = &written.profile.name;
+                prop_assert!(!name.is_empty());
+                prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+@=,".contains(c)), "{}", name);
+                prop_assert!(names.insert(name.clone()), "{} twice", name);
+                prop_assert!(name != "x");
+            }
+            let second = populate(&first.bytes, b"", &req).unwrap();
+            prop_assert_eq!(&second.bytes, &first.bytes);
+            prop_assert!(second.report.written.iter().all(|w| w.change == Change::Unchanged));
+        }
+
         #[test]
         fn arbitrary_text_around_the_block_survives_byte_for_byte(before in file(), after in file()) {
             prop_assume!(!before.contains("ssobar populate") && !after.contains("ssobar populate"));
