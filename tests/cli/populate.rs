@@ -448,3 +448,20 @@ fn a_profile_of_the_credentials_file_is_a_collision_too() {
     assert!(ran.stderr.contains("Added 8 profiles"), "{}", ran.stderr);
     assert!(!read_config(&w).contains("[profile account-0000-Admin]"));
 }
+
+#[test]
+fn an_expired_session_with_no_app_and_no_terminal_fails_with_one_line_and_writes_nothing() {
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in_with(-60, &[]);
+    let before = read_config(&w);
+    let ran = populate(&w, &[]).expect_code(1);
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(w.calls(Operation::ListAccounts), 0);
+    assert_eq!(read_config(&w), before);
+}
