@@ -6,11 +6,11 @@ use crate::{Outcome, UsageError, runtime};
 use anyhow::Result;
 use ssobar_core::config::populate::{
     Apply, Change, DEFAULT_TEMPLATE, Owner, PopulateError, PopulateOutcome, PopulateReport,
-    PopulateRequest, RoleAssignment, Template, Unlisted, populate_file,
+    PopulateRequest, Template, Unlisted, populate_file,
 };
 use ssobar_core::config::{SessionId, is_region_name};
 use ssobar_core::context::Context;
-use ssobar_core::sso::accounts::{self, AccountsError, Directory, Listed, Reuse};
+use ssobar_core::sso::accounts::{self, AccountsError, Listed, Reuse};
 use ssobar_core::util::text::printable;
 use std::io::Write;
 
@@ -90,7 +90,7 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
 
     let request = PopulateRequest {
         session: name.clone(),
-        roles: roles(&directory),
+        roles: directory.assignments(),
         template,
         region,
         unlisted: if args.prune {
@@ -116,21 +116,6 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
     }
     eprintln!("{}", summary(&outcome, name, apply));
     Ok(Outcome::Success)
-}
-
-/// Every role of every account, as the portal listed them.
-fn roles(directory: &Directory) -> Vec<RoleAssignment> {
-    directory
-        .accounts
-        .iter()
-        .flat_map(|account| {
-            account.roles.iter().map(|role| RoleAssignment {
-                account_id: account.account_id.clone(),
-                account_name: account.account_name.clone(),
-                role_name: role.clone(),
-            })
-        })
-        .collect()
 }
 
 /// The file's change as `diff -u` shows it, paths as git writes them (`a/`, `b/`).
