@@ -246,7 +246,10 @@ fn profiles_of_roles_that_are_gone_stay_until_prune_removes_them_and_only_them()
         "ssobar: kept profile \"account-0100-Billing\": account 100000000100, role Billing is no longer yours (--prune removes it)"
     ));
 
+    // A mode stricter than 0600 is kept through the rewrite.
+    crate::chmod(&config_path(&w), 0o400);
     let ran = populate(&w, &["--prune"]).success();
+    assert_eq!(mode(&config_path(&w)), 0o400);
     assert!(
         ran.stderr
             .contains("Added 0 profiles, updated 0, kept 885, removed 14"),
@@ -422,4 +425,43 @@ fn an_unknown_placeholder_is_a_usage_error_before_any_call() {
         ran.stderr
     );
     assert_eq!(w.calls(Operation::ListAccounts), 0);
+}
+
+#[test]
+fn a_profile_of_the_credentials_file_is_a_collision_too() {
+    let w = organisation(3);
+    let credentials = w.sandbox.home().join(".aws/credentials");
+    std::fs::write(
+        &credentials,
+        "[account-0000-Admin]\naws_access_key_id = AKIAEXAMPLEKEY\n",
+    )
+    .unwrap();
+    let ran = populate(&w, &[]).success();
+    assert!(
+        ran.stderr.contains(&format!(
+            "ssobar: skipped profile \"account-0000-Admin\" (account 100000000000, role Admin): {} has a profile of that name",
+            credentials.display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("Added 8 profiles"), "{}", ran.stderr);
+    assert!(!read_config(&w).contains("[profile account-0000-Admin]"));
+}
+
+#[test]
+fn an_expired_session_with_no_app_and_no_terminal_fails_with_one_line_and_writes_nothing() {
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in_with(-60, &[]);
+    let before = read_config(&w);
+    let ran = populate(&w, &[]).expect_code(1);
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(w.calls(Operation::ListAccounts), 0);
+    assert_eq!(read_config(&w), before);
 }

@@ -6,11 +6,11 @@ use crate::{Outcome, UsageError, runtime};
 use anyhow::Result;
 use ssobar_core::config::populate::{
     Apply, Change, DEFAULT_TEMPLATE, Owner, PopulateError, PopulateOutcome, PopulateReport,
-    PopulateRequest, RoleAssignment, Template, Unlisted, populate_file,
+    PopulateRequest, Template, Unlisted, populate_file,
 };
 use ssobar_core::config::{SessionId, is_region_name};
 use ssobar_core::context::Context;
-use ssobar_core::sso::accounts::{self, AccountsError, Directory, Listed, Reuse};
+use ssobar_core::sso::accounts::{self, AccountsError, Listed, Reuse};
 use ssobar_core::util::text::printable;
 use std::io::Write;
 
@@ -90,7 +90,7 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
 
     let request = PopulateRequest {
         session: name.clone(),
-        roles: roles(&directory),
+        roles: directory.assignments(),
         template,
         region,
         unlisted: if args.prune {
@@ -111,26 +111,11 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
             .lock()
             .write_all(unified_diff(&outcome).as_bytes())?;
     }
-    for line in details(&outcome) {
+    for line in details(&outcome, &ctx.paths.credentials_file) {
         eprintln!("ssobar: {line}");
     }
     eprintln!("{}", summary(&outcome, name, apply));
     Ok(Outcome::Success)
-}
-
-/// Every role of every account, as the portal listed them.
-fn roles(directory: &Directory) -> Vec<RoleAssignment> {
-    directory
-        .accounts
-        .iter()
-        .flat_map(|account| {
-            account.roles.iter().map(|role| RoleAssignment {
-                account_id: account.account_id.clone(),
-                account_name: account.account_name.clone(),
-                role_name: role.clone(),
-            })
-        })
-        .collect()
 }
 
 /// The file's change as `diff -u` shows it, paths as git writes them (`a/`, `b/`).
@@ -148,7 +133,7 @@ fn unified_diff(outcome: &PopulateOutcome) -> String {
 
 /// One line for each profile a person should hear about: collisions, names kept apart,
 /// renames, stale and removed profiles, roles skipped.
-fn details(outcome: &PopulateOutcome) -> Vec<String> {
+fn details(outcome: &PopulateOutcome, credentials_file: &std::path::Path) -> Vec<String> {
     let report: &PopulateReport = &outcome.report;
     let path = outcome.path.display();
     let mut lines = Vec::new();
@@ -158,6 +143,13 @@ fn details(outcome: &PopulateOutcome) -> Vec<String> {
             Owner::HandWritten => format!(
                 "skipped profile \"{}\" (account {}, role {}): {path} has a profile of that name that ssobar did not write; rename it, or choose other names with --template",
                 p.name, p.account_id, p.role_name
+            ),
+            Owner::CredentialsFile => format!(
+                "skipped profile \"{}\" (account {}, role {}): {} has a profile of that name, which the AWS tools would merge with this one; rename it, or choose other names with --template",
+                p.name,
+                p.account_id,
+                p.role_name,
+                credentials_file.display()
             ),
             Owner::Session(other) => format!(
                 "skipped profile \"{}\" (account {}, role {}): ssobar wrote that name for sso-session \"{other}\"; choose other names with --template",

@@ -239,8 +239,11 @@ pub struct Written {
 /// Who has the name a role would get, outside the session's block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {
-    /// A profile a person wrote.
+    /// A profile a person wrote in the config.
     HandWritten,
+    /// A profile of the shared credentials file, which the SDKs merge with the config's
+    /// profile of the same name.
+    CredentialsFile,
     /// A profile in the block of another sso-session.
     Session(String),
 }
@@ -393,8 +396,13 @@ pub enum PopulateError {
 }
 
 /// The new config and what changed: the session's block written for `request`, every byte
-/// outside it as it was. Errors only when marker lines were damaged by hand.
-pub fn populate(config: &[u8], request: &PopulateRequest) -> Result<Populated, MarkerError> {
+/// outside it as it was. `credentials` is the shared credentials file, whose profile names are
+/// taken too. Errors only when marker lines were damaged by hand.
+pub fn populate(
+    config: &[u8],
+    credentials: &[u8],
+    request: &PopulateRequest,
+) -> Result<Populated, MarkerError> {
     let lines = split_lines(config);
     let blocks = find_blocks(config, &lines)?;
     let ours = blocks.iter().find(|b| b.session == request.session);
@@ -412,6 +420,12 @@ pub fn populate(config: &[u8], request: &PopulateRequest) -> Result<Populated, M
                 None => Owner::HandWritten,
             };
             owners.entry(name).or_insert(owner);
+        }
+    }
+    for line in split_lines(credentials) {
+        // The credentials file names its sections `[NAME]`, without `profile`.
+        if let Some(name) = credentials_profile(&line.content(credentials)) {
+            owners.entry(name).or_insert(Owner::CredentialsFile);
         }
     }
 
@@ -868,6 +882,13 @@ fn header(line: &str) -> Option<Header> {
     }
 }
 
+/// The profile a line of the credentials file opens, if it opens one.
+fn credentials_profile(line: &str) -> Option<String> {
+    let inner = line.trim().strip_prefix('[')?;
+    let name = inner[..inner.find(']')?].trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// A section of the session's block: its name, the role it is for (when it has both
 /// `sso_account_id` and `sso_role_name`), and its lines without trailing blank ones.
 #[derive(Debug)]
@@ -959,7 +980,8 @@ pub enum Apply {
     Write,
 }
 
-/// [`populate`] applied to the AWS config (`AWS_CONFIG_FILE`, else `~/.aws/config`).
+/// [`populate`] applied to the AWS config (`AWS_CONFIG_FILE`, else `~/.aws/config`), the
+/// shared credentials file's profile names taken too.
 ///
 /// With [`Apply::Write`] the file is read under a lock that every ssobar writing it takes,
 /// and read again just before the write, so that neither another ssobar nor an editor that
@@ -980,11 +1002,23 @@ pub fn populate_file(
         path: path.clone(),
         source,
     })?;
+    // Read once: only the config is ssobar's to change, and the lock guards only it.
+    let credentials = match std::fs::read(&paths.credentials_file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(PopulateError::Read {
+                path: paths.credentials_file.clone(),
+                source,
+            });
+        }
+    };
     let compute = |before: Vec<u8>| -> Result<PopulateOutcome, PopulateError> {
-        let populated = populate(&before, request).map_err(|error| PopulateError::Markers {
-            path: path.clone(),
-            error,
-        })?;
+        let populated =
+            populate(&before, &credentials, request).map_err(|error| PopulateError::Markers {
+                path: path.clone(),
+                error,
+            })?;
         Ok(PopulateOutcome {
             path: path.clone(),
             before,
@@ -1145,7 +1179,7 @@ mod tests {
     }
 
     fn run(config: &[u8], request: &PopulateRequest) -> Populated {
-        populate(config, request).unwrap()
+        populate(config, b"", request).unwrap()
     }
 
     fn text(bytes: &[u8]) -> &str {
@@ -1367,6 +1401,26 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_of_the_credentials_file_is_a_taken_name_too() {
+        let credentials = b"[prod-Admin]\naws_access_key_id = AKIAEXAMPLE\n\n[ dev-Admin ]\n";
+        let out = populate(b"", credentials, &request(organisation(), Unlisted::Prune)).unwrap();
+        let taken: Vec<_> = out
+            .report
+            .collisions
+            .iter()
+            .map(|c| (c.profile.name.as_str(), &c.owner))
+            .collect();
+        assert_eq!(
+            taken,
+            [
+                ("dev-Admin", &Owner::CredentialsFile),
+                ("prod-Admin", &Owner::CredentialsFile)
+            ]
+        );
+        assert_eq!(out.report.written.len(), 1);
+    }
+
+    #[test]
     fn two_accounts_of_one_name_get_names_apart_and_keep_them() {
         let twins = vec![
             role("222222222222", Some("prod"), "Admin"),
@@ -1575,8 +1629,12 @@ mod tests {
                 MarkerProblem::Unreadable,
             ),
         ] {
-            let error =
-                populate(config.as_bytes(), &request(organisation(), Unlisted::Prune)).unwrap_err();
+            let error = populate(
+                config.as_bytes(),
+                b"",
+                &request(organisation(), Unlisted::Prune),
+            )
+            .unwrap_err();
             assert_eq!(error, MarkerError { line, problem }, "{config}");
         }
         let error = PopulateError::Markers {
@@ -1838,21 +1896,65 @@ mod tests {
             })
     }
 
+    fn organisation_of_any_names() -> impl Strategy<Value = Vec<RoleAssignment>> {
+        prop::collection::vec(
+            (
+                0u64..40,
+                prop::option::of(prop_oneof!["[a-z]{1,3}", "\\PC{0,6}"]),
+                prop::sample::select(vec!["Admin", "ReadOnly", "a b", "日本"]),
+            ),
+            0..30,
+        )
+        .prop_map(|roles| {
+            roles
+                .into_iter()
+                .map(|(id, name, role_name)| RoleAssignment {
+                    account_id: format!("{:012}", 100_000_000_000 + id),
+                    account_name: name,
+                    role_name: role_name.to_owned(),
+                })
+                .collect()
+        })
+    }
+
     proptest! {
+        #[test]
+        fn any_organisation_gets_unique_valid_names_and_a_second_run_changes_nothing(
+            roles in organisation_of_any_names(),
+            template in prop::sample::select(vec![DEFAULT_TEMPLATE, "{account_name}", "x"]),
+        ) {
+            let req = PopulateRequest {
+                template: Template::parse(template).unwrap(),
+                ..request(roles, Unlisted::Prune)
+            };
+            let first = populate(b"[profile x]\n", b"", &req).unwrap();
+            let mut names = HashSet::new();
+            for written in &first.report.written {
+                let name = &written.profile.name;
+                prop_assert!(!name.is_empty());
+                prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+@=,".contains(c)), "{}", name);
+                prop_assert!(names.insert(name.clone()), "{} twice", name);
+                prop_assert!(name != "x");
+            }
+            let second = populate(&first.bytes, b"", &req).unwrap();
+            prop_assert_eq!(&second.bytes, &first.bytes);
+            prop_assert!(second.report.written.iter().all(|w| w.change == Change::Unchanged));
+        }
+
         #[test]
         fn arbitrary_text_around_the_block_survives_byte_for_byte(before in file(), after in file()) {
             prop_assume!(!before.contains("ssobar populate") && !after.contains("ssobar populate"));
             let req = request(organisation(), Unlisted::Prune);
-            let first = populate(before.as_bytes(), &req).unwrap();
+            let first = populate(before.as_bytes(), b"", &req).unwrap();
             prop_assert!(first.bytes.starts_with(before.as_bytes()));
             // Text appended after the block by hand stays where it is through later runs.
             let mut config = first.bytes.clone();
             config.extend_from_slice(after.as_bytes());
             let mut fewer = req.clone();
             fewer.roles.pop();
-            let second = populate(&config, &fewer).unwrap();
+            let second = populate(&config, b"", &fewer).unwrap();
             prop_assert_eq!(outside(&second.bytes, "corp"), outside(&config, "corp"));
-            let third = populate(&second.bytes, &fewer).unwrap();
+            let third = populate(&second.bytes, b"", &fewer).unwrap();
             prop_assert_eq!(third.bytes, second.bytes);
         }
     }

@@ -6,7 +6,7 @@
 
 use crate::aws::CallError;
 use crate::aws::portal::PortalClient;
-use crate::config::SsoSessionConfig;
+use crate::config::{RoleAssignment, SsoSessionConfig};
 use crate::context::Context;
 use crate::paths::Paths;
 use crate::util::fsutil::write_private;
@@ -48,6 +48,27 @@ pub struct DirectoryAccount {
     pub email_address: Option<String>,
     /// The role (permission set) names, sorted.
     pub roles: Vec<String>,
+}
+
+impl Directory {
+    /// Every role of every account, as `ssobar populate` writes them.
+    pub fn assignments(&self) -> Vec<RoleAssignment> {
+        self.accounts
+            .iter()
+            .flat_map(|account| account.roles.iter().map(|role| account.assignment(role)))
+            .collect()
+    }
+}
+
+impl DirectoryAccount {
+    /// One of the account's roles, as the tray's "Add profile" writes it.
+    pub fn assignment(&self, role: &str) -> RoleAssignment {
+        RoleAssignment {
+            account_id: self.account_id.clone(),
+            account_name: self.account_name.clone(),
+            role_name: role.to_owned(),
+        }
+    }
 }
 
 /// Whether a directory fetched at some time may still be used.
@@ -348,6 +369,41 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn every_role_of_every_account_is_one_assignment() {
+        let account = |id: &str, name: Option<&str>, roles: &[&str]| DirectoryAccount {
+            account_id: id.into(),
+            account_name: name.map(str::to_owned),
+            email_address: None,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        let directory = Directory {
+            fetched_at: at("2024-05-01T12:00:00Z"),
+            accounts: vec![
+                account("111122223333", Some("prod"), &["Admin", "ReadOnly"]),
+                account("444455556666", None, &[]),
+                account("777788889999", None, &["Billing"]),
+            ],
+        };
+        let pairs: Vec<_> = directory
+            .assignments()
+            .into_iter()
+            .map(|a| (a.account_id, a.account_name, a.role_name))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("111122223333".into(), Some("prod".into()), "Admin".into()),
+                (
+                    "111122223333".into(),
+                    Some("prod".into()),
+                    "ReadOnly".into()
+                ),
+                ("777788889999".into(), None, "Billing".into()),
+            ]
+        );
     }
 
     #[test]
