@@ -8,7 +8,7 @@ use ssobar_core::app::channel::{Failure, Reply};
 use ssobar_core::app::directory::{self, RoleAction, RoleRef, RoleView};
 use ssobar_core::app::monitor::record_refresh;
 use ssobar_core::config::SessionId;
-use ssobar_core::config::populate::{self, RoleAssignment};
+use ssobar_core::config::populate;
 use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
@@ -332,11 +332,7 @@ pub async fn run_role_action(
             let SessionId::Named(session_name) = &role.session else {
                 return Err("a profile needs an sso-session with a name".to_owned());
             };
-            let assignment = RoleAssignment {
-                account_id: account.account_id,
-                account_name: account.account_name,
-                role_name: role.role_name.clone(),
-            };
+            let assignment = account.assignment(&role.role_name);
             let name =
                 populate::add_profile(&ctx.paths, session_name, &assignment, &session.region)
                     .map_err(|e| e.to_string())?;
