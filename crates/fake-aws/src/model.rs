@@ -31,11 +31,13 @@ pub enum Operation {
     GetCallerIdentity,
     /// EKS `DescribeCluster` (`GET /clusters/{name}`).
     DescribeCluster,
+    /// EKS `ListClusters` (`GET /clusters`).
+    ListClusters,
 }
 
 impl Operation {
     /// All operations, in a stable order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Operation::RegisterClient,
         Operation::StartDeviceAuthorization,
         Operation::CreateToken,
@@ -48,6 +50,7 @@ impl Operation {
         Operation::AssumeRole,
         Operation::GetCallerIdentity,
         Operation::DescribeCluster,
+        Operation::ListClusters,
     ];
 
     /// The AWS name of the operation.
@@ -65,6 +68,7 @@ impl Operation {
             Operation::AssumeRole => "AssumeRole",
             Operation::GetCallerIdentity => "GetCallerIdentity",
             Operation::DescribeCluster => "DescribeCluster",
+            Operation::ListClusters => "ListClusters",
         }
     }
 
@@ -80,7 +84,7 @@ impl Operation {
             | Operation::ListAccountRoles
             | Operation::Logout => Protocol::Portal,
             Operation::AssumeRole | Operation::GetCallerIdentity => Protocol::Sts,
-            Operation::DescribeCluster => Protocol::Eks,
+            Operation::DescribeCluster | Operation::ListClusters => Protocol::Eks,
         }
     }
 
@@ -104,6 +108,7 @@ impl Operation {
             ("POST", "/logout") => Operation::Logout,
             ("POST", "/") => sts_action(form_body)?,
             ("GET", "/") => sts_action(query.unwrap_or_default().as_bytes())?,
+            ("GET", "/clusters") => Operation::ListClusters,
             ("GET", path) if is_cluster_path(path) => Operation::DescribeCluster,
             _ => return None,
         };
@@ -255,6 +260,10 @@ mod tests {
         assert_eq!(
             Operation::of_request("GET", "/clusters/prod-1", None, b""),
             Some(Operation::DescribeCluster)
+        );
+        assert_eq!(
+            Operation::of_request("GET", "/clusters", Some("maxResults=2"), b""),
+            Some(Operation::ListClusters)
         );
         assert_eq!(Operation::of_request("GET", "/clusters/", None, b""), None);
         assert_eq!(
