@@ -132,7 +132,7 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
             (session, login, vec![target])
         }
     };
-    let found = runtime()?.block_on(discovery::discover(ctx, targets.clone()));
+    let found = search_runtime()?.block_on(discovery::discover(ctx, targets.clone()));
     match found {
         Err(e @ CredentialsError::SignInNeeded { .. }) => {
             recover(
@@ -143,10 +143,20 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
                 attended_on_stderr(),
                 e.into(),
             )?;
-            Ok(runtime()?.block_on(discovery::discover(ctx, targets))?)
+            Ok(search_runtime()?.block_on(discovery::discover(ctx, targets))?)
         }
         other => Ok(other?),
     }
+}
+
+/// The runtime the search runs on: several threads, because a credential kept in the
+/// keychain is a blocking D-Bus round trip, and on one thread each would hold up every
+/// account's calls in flight.
+fn search_runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(discovery::ACCOUNTS_IN_FLIGHT)
+        .enable_all()
+        .build()?)
 }
 
 /// The session's directory, with the sign-in recovery `ssobar accounts` has.
