@@ -107,7 +107,14 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
     let regions = if scope.regions.is_empty() {
         Regions::OfEachProfile
     } else {
-        Regions::Given(scope.regions.to_vec())
+        // A region named twice is searched once.
+        let mut given: Vec<String> = Vec::new();
+        for region in scope.regions {
+            if !given.contains(region) {
+                given.push(region.clone());
+            }
+        }
+        Regions::Given(given)
     };
     let config = ctx.load_config();
     let (session, login, targets) = match scope.sso_session {

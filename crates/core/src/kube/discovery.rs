@@ -14,6 +14,7 @@ use crate::creds::{CredentialsError, Step, Vault};
 use crate::sso::accounts::DirectoryAccount;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -145,28 +146,52 @@ impl Skipped {
     }
 }
 
-/// The profile that stands for `role_name` in `account_id` through `session`: one whose
-/// credentials are exactly that role's (no `role_arn` on the way), a plain SSO profile before
-/// one reached through `credential_process` doorways, then by name.
-pub fn profile_for_role(
-    config: &AwsConfig,
-    session: &SessionId,
-    account_id: &str,
-    role_name: &str,
-) -> Option<String> {
-    config
-        .profiles()
-        .filter_map(|profile| {
+/// The profile that stands for each account and role of a session: one whose credentials are
+/// exactly that role's (no `role_arn` on the way), a plain SSO profile before one reached
+/// through `credential_process` doorways, then the first by name. Built in one pass over the
+/// config, which may hold a profile for every role of hundreds of accounts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleProfiles {
+    by_role: HashMap<(String, String), (usize, String)>,
+}
+
+impl RoleProfiles {
+    /// The profiles of `session`'s roles in `config`.
+    pub fn of(config: &AwsConfig, session: &SessionId) -> Self {
+        let mut by_role: HashMap<(String, String), (usize, String)> = HashMap::new();
+        for profile in config.profiles() {
             let resolution = config.resolve(profile);
-            let root = resolution.session.as_ref().ok()?;
-            let same = &root.sso.session.id == session
-                && root.sso.account_id.as_deref() == Some(account_id)
-                && root.sso.role_name.as_deref() == Some(role_name)
-                && resolution.roles_from_root().next().is_none();
-            same.then(|| (resolution.links.len(), profile.name.clone()))
-        })
-        .min()
-        .map(|(_, name)| name)
+            let Ok(root) = &resolution.session else {
+                continue;
+            };
+            let (Some(account), Some(role)) = (&root.sso.account_id, &root.sso.role_name) else {
+                continue;
+            };
+            if &root.sso.session.id != session || resolution.roles_from_root().next().is_some() {
+                continue;
+            }
+            // Fewer links first (a plain profile before a doorway to it), then by name.
+            let candidate = (resolution.links.len(), profile.name.clone());
+            let best = by_role.entry((account.clone(), role.clone()));
+            match best {
+                Entry::Occupied(mut best) if candidate < *best.get() => {
+                    best.insert(candidate);
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(candidate);
+                }
+            }
+        }
+        Self { by_role }
+    }
+
+    /// The profile of `role_name` in `account_id`, if the config has one.
+    pub fn get(&self, account_id: &str, role_name: &str) -> Option<&str> {
+        self.by_role
+            .get(&(account_id.to_owned(), role_name.to_owned()))
+            .map(|(_, name)| name.as_str())
+    }
 }
 
 /// Which regions to look in for an account and role.
@@ -181,7 +206,7 @@ pub enum Regions {
 /// The accounts of a session's directory as targets: every role of each account, those in
 /// `preferred` first (in that order), then the others as the directory sorts them. Each
 /// role's credentials come from GetRoleCredentials with the session; its profile is the one
-/// [`profile_for_role`] finds.
+/// [`RoleProfiles`] finds.
 pub fn session_targets(
     config: &AwsConfig,
     session: &SsoSessionConfig,
@@ -189,6 +214,7 @@ pub fn session_targets(
     preferred: &[String],
     regions: &Regions,
 ) -> Vec<Target> {
+    let profiles = RoleProfiles::of(config, &session.id);
     accounts
         .iter()
         .map(|account| {
@@ -200,8 +226,9 @@ pub fn session_targets(
             let roles = roles
                 .into_iter()
                 .map(|role_name| {
-                    let profile =
-                        profile_for_role(config, &session.id, &account.account_id, role_name);
+                    let profile = profiles
+                        .get(&account.account_id, role_name)
+                        .map(str::to_owned);
                     let regions = match regions {
                         Regions::Given(list) => list.clone(),
                         Regions::OfEachProfile => vec![
@@ -646,18 +673,12 @@ sso_role_name = ReadOnly
     #[test]
     fn the_profile_of_a_role_is_a_plain_sso_profile_before_a_doorway_never_a_chain() {
         let c = config(CONFIG);
-        let corp = SessionId::Named("corp".into());
-        assert_eq!(
-            profile_for_role(&c, &corp, "111", "Admin").as_deref(),
-            Some("zz-plain")
-        );
-        assert_eq!(
-            profile_for_role(&c, &corp, "111", "ReadOnly").as_deref(),
-            Some("other-role")
-        );
-        assert_eq!(profile_for_role(&c, &corp, "222", "Admin"), None);
-        let other = SessionId::Named("other".into());
-        assert_eq!(profile_for_role(&c, &other, "111", "Admin"), None);
+        let corp = RoleProfiles::of(&c, &SessionId::Named("corp".into()));
+        assert_eq!(corp.get("111", "Admin"), Some("zz-plain"));
+        assert_eq!(corp.get("111", "ReadOnly"), Some("other-role"));
+        assert_eq!(corp.get("222", "Admin"), None);
+        let other = RoleProfiles::of(&c, &SessionId::Named("other".into()));
+        assert_eq!(other.get("111", "Admin"), None);
     }
 
     #[test]
