@@ -6,7 +6,7 @@ use crate::expired::{WaitArg, attended_on_stderr, recover};
 use crate::kube::{ExecApiVersion, this_ssobar};
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result};
-use ssobar_core::config::{AwsConfig, is_region_name, login_command};
+use ssobar_core::config::{AwsConfig, SsoSessionConfig, is_region_name, login_command};
 use ssobar_core::context::Context;
 use ssobar_core::creds::CredentialsError;
 use ssobar_core::kube::discovery::{
@@ -100,7 +100,7 @@ fn report_skipped(found: &Discovery) {
 pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
     if let Some(bad) = scope.regions.iter().find(|r| !is_region_name(r)) {
         return Err(UsageError(format!(
-            "--regions: {bad:?} is not a region name (like us-east-1); run ssobar clusters --regions us-east-1,eu-west-1"
+            "--regions takes region names, comma-separated (--regions us-east-1,eu-west-1); {bad:?} is not one"
         ))
         .into());
     }
@@ -135,7 +135,7 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
             let profile = profile_or_default(ctx, scope.profile);
             let session = config.session_for_profile(&profile)?;
             let login = login_command(&session, Some(&profile));
-            let target = profile_target(ctx, &config, &profile, &regions)?;
+            let target = profile_target(ctx, &config, &profile, &session, &regions)?;
             (session, login, vec![target])
         }
     };
@@ -170,7 +170,7 @@ fn search_runtime() -> Result<tokio::runtime::Runtime> {
 fn session_accounts(
     ctx: &Context,
     scope: &Scope<'_>,
-    session: &ssobar_core::config::SsoSessionConfig,
+    session: &SsoSessionConfig,
     login: &str,
 ) -> Result<Listed> {
     let reuse = if scope.refresh {
@@ -207,11 +207,11 @@ fn profile_target(
     ctx: &Context,
     config: &AwsConfig,
     profile: &str,
+    session: &SsoSessionConfig,
     regions: &Regions,
 ) -> Result<Target> {
     let mut target = discovery::profile_target(config, profile, None, regions)?;
-    let session = config.session_for_profile(profile)?;
-    target.account_name = accounts::read_cached(&ctx.paths, &session).and_then(|directory| {
+    target.account_name = accounts::read_cached(&ctx.paths, session).and_then(|directory| {
         directory
             .accounts
             .into_iter()
