@@ -532,6 +532,57 @@ x-unknown-field:
     }
 
     #[test]
+    fn many_clusters_merge_in_one_document_and_the_first_becomes_current() {
+        let second = ClusterAccess {
+            cluster_name: "arn:aws:eks:eu-west-1:111:cluster/web".into(),
+            user_name: "acme/web".into(),
+            context_name: "acme/web".into(),
+            exec: eks_token_exec(ExecApi::V1, "ssobar", "acme", "web", Some("eu-west-1")),
+            ..access()
+        };
+        let both = [access(), second];
+        let (merged, changed) = merge_all(None, &both).unwrap();
+        assert!(changed);
+        let names = |list: &str| -> Vec<String> {
+            merged[list]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|item| item["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names("contexts"), ["dev@prod", "acme/web"]);
+        assert_eq!(
+            names("clusters"),
+            ["prod", "arn:aws:eks:eu-west-1:111:cluster/web"]
+        );
+        assert_eq!(merged["current-context"], "dev@prod");
+        let exec = &merged["users"][1]["user"]["exec"];
+        assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
+        let args: Vec<&str> = exec["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "eks-token",
+                "--profile",
+                "acme",
+                "--cluster-id",
+                "web",
+                "--region",
+                "eu-west-1"
+            ]
+        );
+        let (again, changed) = merge_all(Some(merged.clone()), &both).unwrap();
+        assert!(!changed);
+        assert_eq!(again, merged);
+    }
+
+    #[test]
     fn bad_documents_are_errors() {
         assert!(merge(Some(Value::from("text")), &access()).is_err());
         let doc: Value = serde_yaml_ng::from_str("clusters: 3\n").unwrap();
