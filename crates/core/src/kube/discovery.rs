@@ -563,7 +563,7 @@ pub fn context_names(
         *count.entry(name.clone()).or_default() += 1;
     }
     for (name, cluster) in names.iter_mut().zip(clusters) {
-        if count[name.as_str()] > 1 {
+        if count.get(name.as_str()).is_some_and(|n| *n > 1) {
             *name = sanitise(&format!("{name}@{}/{}", cluster.account_id, cluster.region));
         }
     }
