@@ -376,7 +376,9 @@ async fn search_account(
                 continue;
             }
         };
-        let mut allowed = false;
+        // Whether this role is the account's: once a region answers, or fails for a reason
+        // other than a refusal (another role would fare no better), no other role is tried.
+        let mut chosen = false;
         for region in &role.regions {
             let listed = async {
                 let eks = EksClient::new(&ctx.env, region, &creds)?;
@@ -386,7 +388,7 @@ async fn search_account(
             .await;
             let (eks, names) = match listed {
                 Ok(listed) => listed,
-                Err(e) if e.code() == Some(ACCESS_DENIED) && !allowed => {
+                Err(e) if e.code() == Some(ACCESS_DENIED) && !chosen => {
                     findings.skipped.push(Skipped::new(
                         target,
                         Some(role),
@@ -397,7 +399,7 @@ async fn search_account(
                     break;
                 }
                 Err(e) => {
-                    allowed = true;
+                    chosen = true;
                     let reason = if e.code() == Some(ACCESS_DENIED) {
                         SkipReason::NotAllowed
                     } else {
@@ -413,7 +415,7 @@ async fn search_account(
                     continue;
                 }
             };
-            allowed = true;
+            chosen = true;
             for name in names {
                 match eks.describe_cluster(&name).await {
                     Ok(info) => findings.clusters.push(FoundCluster {
@@ -437,7 +439,7 @@ async fn search_account(
                 }
             }
         }
-        if allowed {
+        if chosen {
             return Ok(findings);
         }
     }
