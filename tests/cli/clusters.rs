@@ -423,3 +423,26 @@ fn a_profile_scope_looks_only_in_that_profiles_role_and_region() {
             .contains("name: one@prod")
     );
 }
+
+#[test]
+fn a_call_that_keeps_failing_is_a_line_not_the_end_of_the_search() {
+    let Fleet { w, .. } = fleet();
+    // Every attempt of the first ListClusters fails; the SDK tries three times.
+    w.fake.inject_fault(
+        Operation::ListClusters,
+        ssobar_fake_aws::Fault::ServerError,
+        3,
+    );
+    let ran = w.ssobar(&["clusters", "-p", "one"]).success();
+    assert_eq!(ran.stdout, "");
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", ran.stderr);
+    assert!(
+        lines[0].starts_with("ssobar: 100000000001 / Admin in us-east-1: ListClusters failed: "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].ends_with("; skipped"), "{}", lines[0]);
+    assert_eq!(lines[1], "No EKS clusters found.");
+    assert_eq!(w.calls(Operation::ListClusters), 3);
+}
