@@ -446,3 +446,72 @@ fn a_call_that_keeps_failing_is_a_line_not_the_end_of_the_search() {
     assert_eq!(lines[1], "No EKS clusters found.");
     assert_eq!(w.calls(Operation::ListClusters), 3);
 }
+
+/// Sends `signal` (STOP, KILL) to a process.
+#[cfg(unix)]
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_credential_fetch_stopped_elsewhere_ends_the_search_with_one_line_naming_it() {
+    let (w, _) = organisation(20);
+    // A fetch of account 1's Admin credentials, mid-call when its `aws` gets Ctrl-Z.
+    let config = w
+        .config()
+        .sso_profile("one", &w.session, &account_id(1), "Admin");
+    w.sandbox.write_config(config);
+    w.fake.update_config(|c| c.latency_ms = 20_000);
+    let mut holder = w.spawn(&["credential-process", "--profile", "one"]);
+    let locks = w.sandbox.home().join(".run/ssobar/locks");
+    let held = ssobar_testkit::wait_for(20, || {
+        std::fs::read_dir(&locks).ok()?.flatten().find(|entry| {
+            entry.file_name().to_string_lossy().starts_with("creds-")
+                && std::fs::read_to_string(entry.path())
+                    .is_ok_and(|text| text.starts_with(&format!("{}\n", holder.id())))
+        })
+    });
+    assert!(held.is_some(), "the holder never took its lock");
+    signal(holder.id(), "STOP");
+    w.fake.update_config(|c| c.latency_ms = 0);
+
+    let started = std::time::Instant::now();
+    let ran = Ran::run(
+        w.command()
+            .args([
+                "clusters",
+                "--sso-session",
+                &w.session,
+                "--regions",
+                "us-east-1",
+            ])
+            .env("SSOBAR_LOCK_WAIT_SECONDS", "1"),
+    )
+    .expect_code(1);
+    let took = started.elapsed();
+    signal(holder.id(), "KILL");
+    holder.wait().unwrap();
+
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!("process {} (", holder.id())),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains("ssobar credential-process --profile one"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the search waited {took:?}, not once for the lock"
+    );
+}

@@ -139,8 +139,7 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
             (session, login, vec![target])
         }
     };
-    let found = search_runtime()?.block_on(discovery::discover(ctx, targets.clone()));
-    match found {
+    match search(ctx, targets.clone()) {
         Err(e @ CredentialsError::SignInNeeded { .. }) => {
             recover(
                 ctx,
@@ -150,20 +149,25 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
                 attended_on_stderr(),
                 e.into(),
             )?;
-            Ok(search_runtime()?.block_on(discovery::discover(ctx, targets))?)
+            Ok(search(ctx, targets)?)
         }
         other => Ok(other?),
     }
 }
 
-/// The runtime the search runs on: several threads, because a credential kept in the
-/// keychain is a blocking D-Bus round trip, and on one thread each would hold up every
-/// account's calls in flight.
-fn search_runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// Runs the search on several threads: a credential kept in the keychain is a blocking D-Bus
+/// round trip, and on one thread each would hold up every account's calls in flight.
+fn search(ctx: &Context, targets: Vec<Target>) -> Result<Discovery, CredentialsError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(discovery::ACCOUNTS_IN_FLIGHT)
         .enable_all()
-        .build()?)
+        .build()
+        .map_err(|e| CredentialsError::Local(format!("cannot start the search: {e}")))?;
+    let found = runtime.block_on(discovery::discover(ctx, targets));
+    // A search stopped by an error leaves tasks blocked in the keychain or on a lock: they
+    // are not waited for, the error is what counts.
+    runtime.shutdown_background();
+    found
 }
 
 /// The session's directory, with the sign-in recovery `ssobar accounts` has.

@@ -312,8 +312,9 @@ fn role_of_arn(arn: &str) -> (String, String) {
 }
 
 /// Looks for the clusters of every target, at most [`ACCOUNTS_IN_FLIGHT`] at a time. Only a
-/// session that needs a sign-in stops it (every account would fail alike); anything else is
-/// a [`Skipped`] line.
+/// session that needs a sign-in, a keychain that cannot be used, or a lock another process
+/// keeps stops it (every account would fail alike, or wait as long); anything else is a
+/// [`Skipped`] line.
 pub async fn discover(ctx: &Context, targets: Vec<Target>) -> Result<Discovery, CredentialsError> {
     let ctx = Arc::new(ctx.clone());
     let permits = Arc::new(Semaphore::new(ACCOUNTS_IN_FLIGHT));
@@ -364,7 +365,12 @@ async fn search_account(
     for role in &target.roles {
         let creds = match Vault::new(ctx).credentials(&role.steps).await {
             Ok(creds) => creds,
-            Err(e @ CredentialsError::SignInNeeded { .. }) => return Err(e),
+            // Every account would fail alike, or wait as long for a lock held elsewhere.
+            Err(
+                e @ (CredentialsError::SignInNeeded { .. }
+                | CredentialsError::Lock(_)
+                | CredentialsError::Keychain(_)),
+            ) => return Err(e),
             Err(e) => {
                 findings.skipped.push(Skipped::new(
                     target,
