@@ -425,8 +425,16 @@ fn a_profile_scope_looks_only_in_that_profiles_role_and_region() {
 }
 
 #[test]
-fn a_call_that_keeps_failing_is_a_line_not_the_end_of_the_search() {
+fn a_throttled_call_is_retried_and_one_that_keeps_failing_is_a_line() {
     let Fleet { w, .. } = fleet();
+    w.fake
+        .inject_fault(Operation::ListClusters, ssobar_fake_aws::Fault::Throttle, 2);
+    let ran = w.ssobar(&["clusters", "-p", "one"]).success();
+    assert!(ran.stdout.contains("  prod\n"), "{}", ran.stdout);
+    assert_eq!(ran.stderr, "");
+    assert_eq!(w.calls(Operation::ListClusters), 3);
+
+    w.fake.reset_counters();
     // Every attempt of the first ListClusters fails; the SDK tries three times.
     w.fake.inject_fault(
         Operation::ListClusters,
