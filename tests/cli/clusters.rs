@@ -523,3 +523,27 @@ fn a_credential_fetch_stopped_elsewhere_ends_the_search_with_one_line_naming_it(
         "the search waited {took:?}, not once for the lock"
     );
 }
+
+#[test]
+fn an_expired_session_with_no_app_and_no_terminal_fails_with_one_line_naming_login() {
+    let Fleet { w, .. } = fleet();
+    w.seed_sign_in_with(-60, &[]);
+    for scope in [
+        &["--sso-session", w.session.as_str()][..],
+        &["-p", "one"][..],
+    ] {
+        let ran = w
+            .ssobar(&[&["clusters"][..], scope].concat())
+            .expect_code(1);
+        assert_eq!(ran.stdout, "");
+        assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+        assert!(
+            ran.stderr.contains("run \"ssobar login "),
+            "{scope:?}: {}",
+            ran.stderr
+        );
+    }
+    assert_eq!(w.calls(Operation::ListAccounts), 0);
+    assert_eq!(w.calls(Operation::ListClusters), 0);
+    assert!(w.browser.opened().is_empty());
+}

@@ -95,7 +95,8 @@ fn report_skipped(found: &Discovery) {
 }
 
 /// The clusters of the scope. Only usage mistakes, a config that names no such session or
-/// profile, and a sign-in nobody can give are errors; what an account refuses is a
+/// profile, a sign-in nobody can give, and what would fail every account alike (see
+/// [`discovery::discover`]) are errors; what an account refuses is a
 /// [`Skipped`](discovery::Skipped) line.
 pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
     if let Some(bad) = scope.regions.iter().find(|r| !is_region_name(r)) {
