@@ -9,6 +9,7 @@
 
 mod accounts;
 mod botocore_peer;
+mod clusters;
 mod console;
 mod credentials;
 mod keychain;

@@ -220,6 +220,24 @@ fn no_command_leaks_a_secret_at_the_most_verbose_log_level() {
         searched,
         children,
     );
+    let session = [
+        "--sso-session",
+        w.session.as_str(),
+        "--regions",
+        "eu-west-1",
+    ];
+    seen.run(
+        &w,
+        &[&["clusters", "--json"][..], &session].concat(),
+        searched,
+        children,
+    );
+    seen.run(
+        &w,
+        &[&["kubeconfig", "--all"][..], &session].concat(),
+        searched,
+        children,
+    );
     seen.run(&w, &["logout", "--profile", "dev"], searched, children);
     seen.texts
         .extend(files_outside_the_token_cache(w.sandbox.home()));

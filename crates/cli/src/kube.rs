@@ -12,7 +12,7 @@ use ssobar_core::creds::{self, Step, plan, plan_assuming};
 use ssobar_core::env::Env;
 use ssobar_core::kube::aws_auth::{self, AccessPolicy, PolicyGrant, SsoRole};
 use ssobar_core::kube::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
-use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecPlugin, Update};
+use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecApi, Update, eks_token_exec};
 use ssobar_core::paths::Paths;
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,30 +45,69 @@ pub enum ExecApiVersion {
     V1,
 }
 
+impl From<ExecApiVersion> for ExecApi {
+    fn from(version: ExecApiVersion) -> Self {
+        match version {
+            ExecApiVersion::V1beta1 => Self::V1beta1,
+            ExecApiVersion::V1 => Self::V1,
+        }
+    }
+}
+
 /// Arguments of `ssobar kubeconfig`.
 #[derive(clap::Args)]
 pub struct KubeconfigArgs {
-    /// The profile kubectl signs in with.
-    #[arg(long, short = 'p')]
-    profile: String,
+    /// The profile kubectl signs in with (with --all: look only in this profile's role).
+    #[arg(long, short = 'p', required_unless_present = "sso_session")]
+    profile: Option<String>,
     /// The EKS cluster's name.
-    #[arg(long, visible_alias = "cluster-name")]
-    cluster_id: String,
+    #[arg(
+        long,
+        visible_alias = "cluster-name",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    cluster_id: Option<String>,
     /// The API server URL (default: asked from EKS with DescribeCluster).
-    #[arg(long, requires = "certificate_authority")]
+    #[arg(long, requires = "certificate_authority", conflicts_with = "all")]
     server: Option<String>,
     /// A PEM file with the cluster's CA (default: asked from EKS).
     #[arg(long, value_name = "FILE", requires = "server")]
     certificate_authority: Option<PathBuf>,
     /// The cluster's region (default: the profile's region, else us-east-1).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     region: Option<String>,
     /// The kubeconfig to write (default: $KUBECONFIG's first file, else ~/.kube/config).
     #[arg(long, value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
     /// The context's name (default: PROFILE@CLUSTER).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     context: Option<String>,
+    /// Every cluster ssobar clusters finds, one context each (with -p or --sso-session).
+    #[arg(long)]
+    all: bool,
+    /// With --all: every account of this [sso-session], one role each.
+    #[arg(long, requires = "all", conflicts_with = "profile")]
+    sso_session: Option<String>,
+    /// With --sso-session: try this role first in each account (repeatable, in order).
+    #[arg(long = "role", value_name = "NAME", requires = "sso_session")]
+    roles: Vec<String>,
+    /// With --all: the regions to look in, comma-separated (default: each profile's region,
+    /// else the session's sso_region).
+    #[arg(long, value_name = "R,...", value_delimiter = ',', requires = "all")]
+    regions: Vec<String>,
+    /// With --all: how to name each context, from {account_name}, {account_id}, {role_name},
+    /// {cluster}, {region} and {profile} [default: {account_name}/{cluster}].
+    #[arg(long, requires = "all")]
+    template: Option<String>,
+    /// With --all: print the contexts that would be written, and write nothing.
+    #[arg(long, requires = "all")]
+    dry_run: bool,
+    /// With --all: ask the portal for the accounts again.
+    #[arg(long, requires = "all")]
+    refresh: bool,
+    #[command(flatten)]
+    wait: WaitArg,
     /// The exec hook's ExecCredential version.
     #[arg(long, value_enum, default_value = "v1beta1")]
     exec_api: ExecApiVersion,
@@ -196,13 +235,46 @@ fn print_line(text: &str) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// The absolute path of this ssobar, for kubeconfig exec hooks.
+pub(crate) fn this_ssobar() -> Result<String> {
+    Ok(std::env::current_exe()
+        .context("cannot tell where this ssobar is; pass --command ssobar")?
+        .display()
+        .to_string())
+}
+
 /// Runs `ssobar kubeconfig`.
 pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
+    if args.all {
+        let scope = crate::clusters::Scope {
+            profile: args.profile.as_deref(),
+            sso_session: args.sso_session.as_deref(),
+            roles: &args.roles,
+            regions: &args.regions,
+            refresh: args.refresh,
+            wait: args.wait,
+        };
+        let how = crate::clusters::WriteAll {
+            template: args.template.as_deref(),
+            kubeconfig: args.kubeconfig.as_ref(),
+            exec_api: args.exec_api,
+            command: args.command.as_deref(),
+            dry_run: args.dry_run,
+        };
+        return crate::clusters::write_all(ctx, &scope, &how);
+    }
+    // clap requires both without --all.
+    let (Some(profile), Some(cluster_id)) = (&args.profile, &args.cluster_id) else {
+        return Err(UsageError(
+            "name the cluster: ssobar kubeconfig -p PROFILE --cluster-id NAME (or --all)".into(),
+        )
+        .into());
+    };
     let config = ctx.load_config();
     let region = args
         .region
         .clone()
-        .or_else(|| config.profile_region(&args.profile).map(str::to_owned))
+        .or_else(|| config.profile_region(profile).map(str::to_owned))
         .unwrap_or_else(|| "us-east-1".to_owned());
     let (server, ca_data) = match (&args.server, &args.certificate_authority) {
         (Some(server), Some(file)) => {
@@ -222,10 +294,10 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
             )
         }
         _ => {
-            let steps = plan(&config, &args.profile)?;
-            let creds = expired::fetch(ctx, &steps, WaitArg::default(), attended_on_stderr())?;
+            let steps = plan(&config, profile)?;
+            let creds = expired::fetch(ctx, &steps, args.wait, attended_on_stderr())?;
             let eks = EksClient::new(&ctx.env, &region, &creds)?;
-            let cluster = runtime()?.block_on(eks.describe_cluster(&args.cluster_id))?;
+            let cluster = runtime()?.block_on(eks.describe_cluster(cluster_id))?;
             (cluster.endpoint, cluster.certificate_authority_data)
         }
     };
@@ -236,37 +308,22 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
     };
     let command = match &args.command {
         Some(name) => name.clone(),
-        None => std::env::current_exe()
-            .context("cannot tell where this ssobar is; pass --command ssobar")?
-            .display()
-            .to_string(),
+        None => this_ssobar()?,
     };
-    let mut exec_args = vec![
-        "eks-token".to_owned(),
-        "--profile".to_owned(),
-        args.profile.clone(),
-        "--cluster-id".to_owned(),
-        args.cluster_id.clone(),
-    ];
-    if let Some(region) = &args.region {
-        exec_args.extend(["--region".to_owned(), region.clone()]);
-    }
-    let name = format!("{}@{}", args.profile, args.cluster_id);
+    let name = format!("{profile}@{cluster_id}");
     let access = ClusterAccess {
-        cluster_name: args.cluster_id.clone(),
+        cluster_name: cluster_id.clone(),
         server,
         certificate_authority_data: ca_data,
         user_name: name.clone(),
         context_name: args.context.clone().unwrap_or(name),
-        exec: ExecPlugin {
-            api_version: match args.exec_api {
-                ExecApiVersion::V1beta1 => "client.authentication.k8s.io/v1beta1",
-                ExecApiVersion::V1 => "client.authentication.k8s.io/v1",
-            }
-            .to_owned(),
-            command,
-            args: exec_args,
-        },
+        exec: eks_token_exec(
+            args.exec_api.into(),
+            &command,
+            profile,
+            cluster_id,
+            args.region.as_deref(),
+        ),
     };
     let (doc, update) = kubeconfig::update(&path, &access, kubeconfig::LOCK_WAIT)?;
     let what = format!(

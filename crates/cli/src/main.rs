@@ -3,6 +3,7 @@
 //! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
 
 mod accounts;
+mod clusters;
 mod console;
 mod credentials;
 mod expired;
@@ -57,6 +58,8 @@ enum Command {
     EksToken(kube::EksTokenArgs),
     /// Add an EKS cluster, a user that runs "ssobar eks-token" and a context to a kubeconfig.
     Kubeconfig(kube::KubeconfigArgs),
+    /// List the EKS clusters of a session's accounts (or of one profile) in the regions asked.
+    Clusters(clusters::ClustersArgs),
     /// Print how to grant a profile's SSO role access to an EKS cluster.
     AwsAuth(kube::AwsAuthArgs),
 }
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
                     Command::Env(args) => credentials::env(args, &ctx),
                     Command::Console(args) => console::run(args, &ctx),
                     Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
+                    Command::Clusters(args) => clusters::run(args, &ctx),
                     Command::AwsAuth(args) => kube::aws_auth(args, &ctx),
                     Command::EksToken(_) => unreachable!("handled before the context is built"),
                 }

@@ -34,8 +34,15 @@ pub struct FakeConfig {
     pub identity_center_region: String,
     /// A delay added to every AWS call, in milliseconds (default 0).
     pub latency_ms: u64,
-    /// The EKS clusters `DescribeCluster` knows (default none).
+    /// The EKS clusters `DescribeCluster` and `ListClusters` know (default none).
     pub clusters: Vec<FakeCluster>,
+    /// The most cluster names one `ListClusters` page holds, whatever `maxResults` asks
+    /// (default 100, EKS's own most), so that a test can make a client follow `nextToken`.
+    pub eks_page_size: usize,
+    /// Roles (permission set names, or the role names of assumed roles) whose credentials EKS
+    /// refuses: `ListClusters` and `DescribeCluster` answer 403 `AccessDeniedException`, as
+    /// for a role without `eks:ListClusters` (default none).
+    pub eks_denied_roles: Vec<String>,
     /// Where `StartDeviceAuthorization` sends the person, instead of this fake's own
     /// `/device` page: what a client does with a page it should not open (default none).
     pub verification_uri: Option<String>,
@@ -83,8 +90,9 @@ impl FakeAccount {
     }
 }
 
-/// An EKS cluster, as `DescribeCluster` describes it to any credentials the fake issued. The
-/// caller's account goes into its ARN, so one cluster serves every account.
+/// An EKS cluster, as `DescribeCluster` describes it. A cluster of no particular account is
+/// seen from every account (the caller's account goes into its ARN); one placed
+/// [`in_account`](FakeCluster::in_account) only from that one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FakeCluster {
     /// The cluster name, the last segment of `GET /clusters/{name}`.
@@ -97,6 +105,9 @@ pub struct FakeCluster {
     /// only its own clusters, so `DescribeCluster` finds it only when signed for this region.
     #[serde(default = "default_cluster_region")]
     pub region: String,
+    /// The account the cluster is in; `None` (the default): every account sees it.
+    #[serde(default)]
+    pub account_id: Option<String>,
 }
 
 fn default_cluster_region() -> String {
@@ -111,7 +122,23 @@ impl FakeCluster {
             endpoint: endpoint.to_owned(),
             certificate_authority_data: certificate_authority_data.to_owned(),
             region: default_cluster_region(),
+            account_id: None,
         }
+    }
+
+    /// The same cluster, in account `account_id` only.
+    pub fn in_account(self, account_id: &str) -> Self {
+        Self {
+            account_id: Some(account_id.to_owned()),
+            ..self
+        }
+    }
+
+    /// Whether a caller in `account_id` sees this cluster.
+    pub fn seen_from(&self, account_id: &str) -> bool {
+        self.account_id
+            .as_deref()
+            .is_none_or(|own| own == account_id)
     }
 
     /// The same cluster, in `region` instead.
@@ -152,6 +179,8 @@ impl Default for FakeConfig {
             identity_center_region: "us-east-1".to_owned(),
             latency_ms: 0,
             clusters: Vec::new(),
+            eks_page_size: 100,
+            eks_denied_roles: Vec::new(),
             verification_uri: None,
         }
     }
@@ -172,14 +201,22 @@ impl FakeConfig {
             .find(|cluster| cluster.name == name && cluster.region == region)
     }
 
-    /// Adds `cluster`, or replaces the one with its name and region: EKS names are unique
-    /// per account and region.
+    /// The clusters a caller in `account_id` sees in `region`, in the order they were added.
+    pub fn clusters_seen(&self, account_id: &str, region: &str) -> Vec<&FakeCluster> {
+        self.clusters
+            .iter()
+            .filter(|cluster| cluster.region == region && cluster.seen_from(account_id))
+            .collect()
+    }
+
+    /// Adds `cluster`, or replaces the one with its name, region and account: EKS names are
+    /// unique per account and region.
     pub(crate) fn upsert_cluster(&mut self, cluster: FakeCluster) {
-        match self
-            .clusters
-            .iter_mut()
-            .find(|known| known.name == cluster.name && known.region == cluster.region)
-        {
+        match self.clusters.iter_mut().find(|known| {
+            known.name == cluster.name
+                && known.region == cluster.region
+                && known.account_id == cluster.account_id
+        }) {
             Some(known) => *known = cluster,
             None => self.clusters.push(cluster),
         }

@@ -1,15 +1,16 @@
-//! EKS `DescribeCluster` (rest-json, SigV4-signed in headers with credentials the fake issued):
-//! what `aws eks update-kubeconfig` and kubeconfig writers read a cluster's endpoint and CA from.
+//! EKS `DescribeCluster` and `ListClusters` (rest-json, SigV4-signed in headers with
+//! credentials the fake issued): what `aws eks update-kubeconfig` and kubeconfig writers read a
+//! cluster's endpoint and CA from, and how they find the clusters of an account and region.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::config::FakeCluster;
 use crate::model::IssuedCredentials;
-use crate::server::json_error;
+use crate::server::{json_error, query_pairs};
 use crate::sigv4::{self, Received, Rejection, Signature};
 use crate::state::{App, request_id, stable_hex};
 
@@ -55,6 +56,25 @@ impl EksError {
                 format!("No cluster found for name: {name}."),
             )
         }
+    }
+
+    /// A role whose policies do not allow the action, worded as IAM words it.
+    fn access_denied(caller: &Caller, action: &str, resource: &str) -> Self {
+        Self::forbidden(
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: eks:{action} on resource: {resource}",
+                caller.credentials.arn
+            ),
+        )
+    }
+
+    fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterException",
+            message,
+        )
     }
 
     pub fn server_error() -> Self {
@@ -143,8 +163,35 @@ fn authenticate(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<Caller, Eks
     })
 }
 
+/// The role a set of issued credentials stands for: the permission set of an SSO role
+/// (`AWSReservedSSO_<set>_<suffix>`), else the role's own name.
+fn role_name(credentials: &IssuedCredentials) -> &str {
+    let role = credentials
+        .role_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(&credentials.role_arn);
+    role.strip_prefix("AWSReservedSSO_")
+        .and_then(|rest| rest.rsplit_once('_'))
+        .map_or(role, |(set, _suffix)| set)
+}
+
+/// Refuses a caller whose role [`FakeConfig::eks_denied_roles`](crate::FakeConfig) names.
+fn authorize(app: &App, caller: &Caller, action: &str, resource: &str) -> Result<(), EksError> {
+    let denied = app
+        .world()
+        .config
+        .eks_denied_roles
+        .iter()
+        .any(|role| role == role_name(&caller.credentials));
+    if denied {
+        return Err(EksError::access_denied(caller, action, resource));
+    }
+    Ok(())
+}
+
 /// `GET /clusters/{name}`. The region comes from the signature's credential scope, as each
-/// region's endpoint knows only its own clusters.
+/// region's endpoint knows only its own clusters, and the account from the credentials.
 pub(crate) async fn describe_cluster(
     State(app): State<App>,
     Path(name): Path<String>,
@@ -152,17 +199,78 @@ pub(crate) async fn describe_cluster(
     headers: HeaderMap,
 ) -> Result<Response, EksError> {
     let caller = authenticate(&app, &uri, &headers)?;
-    let cluster = app
-        .world()
-        .config
-        .cluster(&name, &caller.region)
-        .cloned()
-        .ok_or_else(|| EksError::cluster_not_found(&name))?;
+    let account = &caller.credentials.account_id;
+    let resource = format!("arn:aws:eks:{}:{account}:cluster/{name}", caller.region);
+    authorize(&app, &caller, "DescribeCluster", &resource)?;
+    let cluster = {
+        let world = app.world();
+        let seen = world.config.clusters_seen(account, &caller.region);
+        // A cluster of the caller's own account before one every account sees.
+        seen.iter()
+            .filter(|cluster| cluster.name == name)
+            .max_by_key(|cluster| cluster.account_id.is_some())
+            .map(|cluster| (*cluster).clone())
+    }
+    .ok_or_else(|| EksError::cluster_not_found(&name))?;
     let body = cluster_json(
         &cluster,
         &caller.credentials.account_id,
         app.started_at.as_millisecond(),
     );
+    Ok(([(REQUEST_ID_HEADER, request_id())], Json(body)).into_response())
+}
+
+/// `GET /clusters?maxResults=&nextToken=`: the names of the clusters the caller's account has
+/// in the signature's region, a page at a time. The page holds at most `maxResults` (1 to 100,
+/// default 100) and at most [`FakeConfig::eks_page_size`](crate::FakeConfig) names; the next
+/// token is the offset, opaque to clients.
+pub(crate) async fn list_clusters(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, EksError> {
+    let caller = authenticate(&app, &uri, &headers)?;
+    let account = &caller.credentials.account_id;
+    let resource = format!("arn:aws:eks:{}:{account}:cluster/*", caller.region);
+    authorize(&app, &caller, "ListClusters", &resource)?;
+    let params = query_pairs(query.as_deref().unwrap_or_default());
+    let max_results = match params.get("maxResults") {
+        None => 100,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| EksError::invalid_parameter("maxResults must be between 1 and 100"))?,
+    };
+    let offset = match params.get("nextToken").filter(|token| !token.is_empty()) {
+        None => 0,
+        Some(token) => token
+            .strip_prefix("clusters-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| EksError::invalid_parameter("The nextToken is not valid"))?,
+    };
+    let (names, next) = {
+        let world = app.world();
+        let page_size = max_results.min(world.config.eks_page_size.max(1));
+        let mut listed = std::collections::HashSet::new();
+        // A name listed once though a cluster of every account shares it.
+        let names: Vec<String> = world
+            .config
+            .clusters_seen(account, &caller.region)
+            .into_iter()
+            .map(|cluster| cluster.name.clone())
+            .filter(|name| listed.insert(name.clone()))
+            .collect();
+        let end = (offset + page_size).min(names.len());
+        let page = names.get(offset..end).unwrap_or_default().to_vec();
+        let next = (end < names.len()).then(|| format!("clusters-{end}"));
+        (page, next)
+    };
+    let mut body = json!({"clusters": names});
+    if let (Some(fields), Some(next)) = (body.as_object_mut(), next) {
+        fields.insert("nextToken".to_owned(), Value::String(next));
+    }
     Ok(([(REQUEST_ID_HEADER, request_id())], Json(body)).into_response())
 }
 
@@ -174,6 +282,7 @@ fn cluster_json(cluster: &FakeCluster, account_id: &str, created_at_ms: i64) -> 
         endpoint,
         certificate_authority_data,
         region,
+        account_id: _,
     } = cluster;
     let id = |kind: &str, len: usize| stable_hex(&[kind, account_id, region, name], len);
     json!({

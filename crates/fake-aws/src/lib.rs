@@ -1,6 +1,6 @@
-//! A loopback stand-in for AWS SSO OIDC, the SSO portal, STS, EKS `DescribeCluster` and AWS
-//! Sign-In's federation endpoint that speaks their real wire protocols, so that the AWS SDK for Rust and botocore accept its
-//! answers.
+//! A loopback stand-in for AWS SSO OIDC, the SSO portal, STS, EKS (`DescribeCluster`,
+//! `ListClusters`) and AWS Sign-In's federation endpoint that speaks their real wire protocols,
+//! so that the AWS SDK for Rust and botocore accept its answers.
 //!
 //! Clients reach it through the standard endpoint variables ([`FakeAws::endpoint_env`]): all
 //! five services share one `http://127.0.0.1:PORT`, their routes do not overlap.
@@ -149,8 +149,8 @@ impl FakeAws {
         change(&mut self.shared.world().config);
     }
 
-    /// Adds an EKS cluster for `DescribeCluster`, or replaces the one with the same name and
-    /// region (names are unique per region, as in EKS). The same as pushing onto
+    /// Adds an EKS cluster for `DescribeCluster` and `ListClusters`, or replaces the one with
+    /// the same name, region and account (names are unique per account and region, as in EKS). The same as pushing onto
     /// [`FakeConfig::clusters`] through [`FakeAws::update_config`], minus the duplicates.
     pub fn add_cluster(&self, cluster: FakeCluster) {
         self.shared.world().config.upsert_cluster(cluster);

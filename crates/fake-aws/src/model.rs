@@ -35,11 +35,13 @@ pub enum Operation {
     GetSigninToken,
     /// The browser's console sign-in with a signin token (`GET /federation?Action=login`).
     ConsoleLogin,
+    /// EKS `ListClusters` (`GET /clusters`).
+    ListClusters,
 }
 
 impl Operation {
     /// All operations, in a stable order.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Operation::RegisterClient,
         Operation::StartDeviceAuthorization,
         Operation::CreateToken,
@@ -54,6 +56,7 @@ impl Operation {
         Operation::DescribeCluster,
         Operation::GetSigninToken,
         Operation::ConsoleLogin,
+        Operation::ListClusters,
     ];
 
     /// The AWS name of the operation.
@@ -73,6 +76,7 @@ impl Operation {
             Operation::DescribeCluster => "DescribeCluster",
             Operation::GetSigninToken => "GetSigninToken",
             Operation::ConsoleLogin => "ConsoleLogin",
+            Operation::ListClusters => "ListClusters",
         }
     }
 
@@ -90,7 +94,7 @@ impl Operation {
             | Operation::ListAccountRoles
             | Operation::Logout => Protocol::Portal,
             Operation::AssumeRole | Operation::GetCallerIdentity => Protocol::Sts,
-            Operation::DescribeCluster => Protocol::Eks,
+            Operation::DescribeCluster | Operation::ListClusters => Protocol::Eks,
             Operation::GetSigninToken => Protocol::Signin,
         }
     }
@@ -115,6 +119,7 @@ impl Operation {
             ("POST", "/logout") => Operation::Logout,
             ("POST", "/") => sts_action(form_body)?,
             ("GET", "/") => sts_action(query.unwrap_or_default().as_bytes())?,
+            ("GET", "/clusters") => Operation::ListClusters,
             ("GET", path) if is_cluster_path(path) => Operation::DescribeCluster,
             ("GET", "/federation") => federation_action(query.unwrap_or_default())?,
             _ => return None,
@@ -300,6 +305,10 @@ mod tests {
         assert_eq!(
             Operation::of_request("GET", "/clusters/prod-1", None, b""),
             Some(Operation::DescribeCluster)
+        );
+        assert_eq!(
+            Operation::of_request("GET", "/clusters", Some("maxResults=2"), b""),
+            Some(Operation::ListClusters)
         );
         assert_eq!(Operation::of_request("GET", "/clusters/", None, b""), None);
         assert_eq!(

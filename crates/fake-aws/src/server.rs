@@ -46,6 +46,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/logout", post(portal::logout))
         .route("/", get(sts::presigned).post(sts::query_api))
         .route("/clusters/{name}", get(eks::describe_cluster))
+        .route("/clusters", get(eks::list_clusters))
         .merge(admin::routes())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(app.clone(), track_call))

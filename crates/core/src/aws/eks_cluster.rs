@@ -1,5 +1,6 @@
-//! EKS DescribeCluster (aws-sdk-eks): the API server URL and CA of a cluster, so that
-//! `ssobar kubeconfig` needs only the cluster's name.
+//! EKS DescribeCluster and ListClusters (aws-sdk-eks): the API server URL and CA of a
+//! cluster, so that `ssobar kubeconfig` needs only the cluster's name, and the clusters of an
+//! account and region, for `ssobar clusters`.
 
 use crate::aws::credentials::AwsCredentials;
 use crate::aws::endpoints::Service;
@@ -35,6 +36,32 @@ impl EksClient {
             client: aws_sdk_eks::Client::from_conf(config),
             endpoint,
         })
+    }
+
+    /// ListClusters: every cluster name of the credentials' account in this client's region,
+    /// following `nextToken` to the last page. A role without `eks:ListClusters` fails with
+    /// the service code `AccessDeniedException`.
+    pub async fn list_clusters(&self) -> Result<Vec<String>, CallError> {
+        let mut names = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_clusters()
+                .max_results(100)
+                .set_next_token(next_token.clone())
+                .send()
+                .await
+                .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
+            names.extend(page.clusters().iter().cloned());
+            match page.next_token() {
+                // The token it was just given back again would be asked for forever.
+                Some(token) if !token.is_empty() && next_token.as_deref() != Some(token) => {
+                    next_token = Some(token.to_owned());
+                }
+                _ => return Ok(names),
+            }
+        }
     }
 
     /// DescribeCluster.

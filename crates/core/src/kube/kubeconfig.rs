@@ -53,10 +53,64 @@ pub struct ClusterAccess {
 #[error("{0}")]
 pub struct KubeconfigError(String);
 
+/// The ExecCredential versions a kubeconfig's exec hook may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecApi {
+    /// `client.authentication.k8s.io/v1beta1` (kubectl 1.11 and later).
+    V1beta1,
+    /// `client.authentication.k8s.io/v1` (kubectl 1.22 and later).
+    V1,
+}
+
+impl ExecApi {
+    /// The `apiVersion` of the exec block.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1beta1 => "client.authentication.k8s.io/v1beta1",
+            Self::V1 => "client.authentication.k8s.io/v1",
+        }
+    }
+}
+
+/// The exec hook that runs `COMMAND eks-token --profile PROFILE --cluster-id CLUSTER
+/// [--region REGION]`: the one user every kubeconfig ssobar writes has.
+pub fn eks_token_exec(
+    api: ExecApi,
+    command: &str,
+    profile: &str,
+    cluster_id: &str,
+    region: Option<&str>,
+) -> ExecPlugin {
+    let mut args = vec![
+        "eks-token".to_owned(),
+        "--profile".to_owned(),
+        profile.to_owned(),
+        "--cluster-id".to_owned(),
+        cluster_id.to_owned(),
+    ];
+    if let Some(region) = region {
+        args.extend(["--region".to_owned(), region.to_owned()]);
+    }
+    ExecPlugin {
+        api_version: api.as_str().to_owned(),
+        command: command.to_owned(),
+        args,
+    }
+}
+
 /// The merged document, and whether it differs from the input.
 pub fn merge(
     document: Option<Value>,
     access: &ClusterAccess,
+) -> Result<(Value, bool), KubeconfigError> {
+    merge_all(document, std::slice::from_ref(access))
+}
+
+/// [`merge`] of several clusters at once, in order: the first one becomes the current
+/// context when there is none.
+pub fn merge_all(
+    document: Option<Value>,
+    accesses: &[ClusterAccess],
 ) -> Result<(Value, bool), KubeconfigError> {
     let before = document.clone();
     let mut doc = match document.map(writable_keys).transpose()? {
@@ -68,20 +122,22 @@ pub fn merge(
             ));
         }
     };
+    for access in accesses {
+        merge_one(&mut doc, access)?;
+    }
+    let merged = Value::Mapping(doc);
+    let changed = before.as_ref() != Some(&merged);
+    Ok((merged, changed))
+}
 
+fn merge_one(doc: &mut Mapping, access: &ClusterAccess) -> Result<(), KubeconfigError> {
     let mut cluster = Mapping::new();
     cluster.insert(
         "certificate-authority-data".into(),
         access.certificate_authority_data.clone().into(),
     );
     cluster.insert("server".into(), access.server.clone().into());
-    upsert_named(
-        &mut doc,
-        "clusters",
-        "cluster",
-        &access.cluster_name,
-        cluster,
-    )?;
+    upsert_named(doc, "clusters", "cluster", &access.cluster_name, cluster)?;
 
     let mut exec = Mapping::new();
     exec.insert("apiVersion".into(), access.exec.api_version.clone().into());
@@ -95,18 +151,12 @@ pub fn merge(
     exec.insert("provideClusterInfo".into(), false.into());
     let mut user = Mapping::new();
     user.insert("exec".into(), Value::Mapping(exec));
-    upsert_named(&mut doc, "users", "user", &access.user_name, user)?;
+    upsert_named(doc, "users", "user", &access.user_name, user)?;
 
     let mut context = Mapping::new();
     context.insert("cluster".into(), access.cluster_name.clone().into());
     context.insert("user".into(), access.user_name.clone().into());
-    upsert_named(
-        &mut doc,
-        "contexts",
-        "context",
-        &access.context_name,
-        context,
-    )?;
+    upsert_named(doc, "contexts", "context", &access.context_name, context)?;
 
     let current = doc
         .get("current-context")
@@ -115,9 +165,7 @@ pub fn merge(
     if current.is_empty() {
         doc.insert("current-context".into(), access.context_name.clone().into());
     }
-    let merged = Value::Mapping(doc);
-    let changed = before.as_ref() != Some(&merged);
-    Ok((merged, changed))
+    Ok(())
 }
 
 /// `value` with the tags on its mapping keys dropped, the keys kept, or an error for a key
@@ -344,8 +392,18 @@ pub fn update(
     access: &ClusterAccess,
     wait: Duration,
 ) -> Result<(Value, Update), KubeconfigError> {
+    update_all(path, std::slice::from_ref(access), wait)
+}
+
+/// [`update`] with several clusters in one read-merge-write under one lock: a reader sees all
+/// of them or none.
+pub fn update_all(
+    path: &Path,
+    accesses: &[ClusterAccess],
+    wait: Duration,
+) -> Result<(Value, Update), KubeconfigError> {
     let _lock = KubeconfigLock::acquire(path, wait)?;
-    let (doc, changed) = merge(read(path)?, access)?;
+    let (doc, changed) = merge_all(read(path)?, accesses)?;
     if !changed {
         return Ok((doc, Update::Unchanged));
     }
@@ -471,6 +529,57 @@ x-unknown-field:
             once["current-context"], "dev@prod",
             "a new file gets our context"
         );
+    }
+
+    #[test]
+    fn many_clusters_merge_in_one_document_and_the_first_becomes_current() {
+        let second = ClusterAccess {
+            cluster_name: "arn:aws:eks:eu-west-1:111:cluster/web".into(),
+            user_name: "acme/web".into(),
+            context_name: "acme/web".into(),
+            exec: eks_token_exec(ExecApi::V1, "ssobar", "acme", "web", Some("eu-west-1")),
+            ..access()
+        };
+        let both = [access(), second];
+        let (merged, changed) = merge_all(None, &both).unwrap();
+        assert!(changed);
+        let names = |list: &str| -> Vec<String> {
+            merged[list]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|item| item["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names("contexts"), ["dev@prod", "acme/web"]);
+        assert_eq!(
+            names("clusters"),
+            ["prod", "arn:aws:eks:eu-west-1:111:cluster/web"]
+        );
+        assert_eq!(merged["current-context"], "dev@prod");
+        let exec = &merged["users"][1]["user"]["exec"];
+        assert_eq!(exec["apiVersion"], "client.authentication.k8s.io/v1");
+        let args: Vec<&str> = exec["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "eks-token",
+                "--profile",
+                "acme",
+                "--cluster-id",
+                "web",
+                "--region",
+                "eu-west-1"
+            ]
+        );
+        let (again, changed) = merge_all(Some(merged.clone()), &both).unwrap();
+        assert!(!changed);
+        assert_eq!(again, merged);
     }
 
     #[test]

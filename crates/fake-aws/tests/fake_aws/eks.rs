@@ -500,3 +500,92 @@ async fn scripts_add_clusters_through_the_admin_api() {
             .contains(&("AWS_ENDPOINT_URL_EKS".to_owned(), url.to_owned()))
     );
 }
+
+/// Every cluster name ListClusters gives, following `nextToken` page by page.
+async fn all_cluster_names(client: &aws_sdk_eks::Client) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_clusters()
+            .max_results(100)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .expect("ListClusters answers");
+        names.extend(page.clusters().iter().cloned());
+        match page.next_token() {
+            Some(next) => token = Some(next.to_owned()),
+            None => return names,
+        }
+    }
+}
+
+#[tokio::test]
+async fn list_clusters_pages_through_the_callers_account_and_region_only() {
+    let fake = FakeAws::start(FakeConfig {
+        eks_page_size: 2,
+        clusters: vec![
+            FakeCluster::new("shared", API_SERVER, &ca_data()),
+            FakeCluster::new("dev-a", API_SERVER, &ca_data()).in_account(DEV_ACCOUNT),
+            FakeCluster::new("dev-b", API_SERVER, &ca_data()).in_account(DEV_ACCOUNT),
+            FakeCluster::new("dev-eu", API_SERVER, &ca_data())
+                .in_account(DEV_ACCOUNT)
+                .in_region("eu-west-1"),
+            FakeCluster::new("prod-a", API_SERVER, &ca_data()).in_account(PROD_ACCOUNT),
+        ],
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    let dev = sdk::role_credentials(&fake, DEV_ACCOUNT, "ReadOnlyAccess").await;
+    let names = all_cluster_names(&sdk::eks(&fake, "us-east-1", &dev)).await;
+    assert_eq!(names, ["shared", "dev-a", "dev-b"]);
+    assert_eq!(fake.calls(Operation::ListClusters), 2, "pages of two");
+    let names = all_cluster_names(&sdk::eks(&fake, "eu-west-1", &dev)).await;
+    assert_eq!(names, ["dev-eu"]);
+
+    let prod = sdk::role_credentials(&fake, PROD_ACCOUNT, "ReadOnlyAccess").await;
+    let names = all_cluster_names(&sdk::eks(&fake, "us-east-1", &prod)).await;
+    assert_eq!(names, ["shared", "prod-a"]);
+    // Another account's cluster is not there for DescribeCluster either.
+    let err = sdk::eks(&fake, "us-east-1", &prod)
+        .describe_cluster()
+        .name("dev-a")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn a_role_denied_eks_is_refused_list_and_describe() {
+    let fake = FakeAws::start(FakeConfig {
+        clusters: vec![FakeCluster::new(CLUSTER, API_SERVER, &ca_data())],
+        eks_denied_roles: vec!["ReadOnlyAccess".to_owned()],
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    let denied = sdk::role_credentials(&fake, DEV_ACCOUNT, "ReadOnlyAccess").await;
+    let client = sdk::eks(&fake, "us-east-1", &denied);
+    let err = client.list_clusters().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert!(
+        err.message()
+            .unwrap()
+            .contains("is not authorized to perform: eks:ListClusters"),
+        "{err:?}"
+    );
+    let err = client
+        .describe_cluster()
+        .name(CLUSTER)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert!(statuses.ends_with(&[403, 403]), "{statuses:?}");
+
+    let allowed = sdk::role_credentials(&fake, DEV_ACCOUNT, "AdministratorAccess").await;
+    let names = all_cluster_names(&sdk::eks(&fake, "us-east-1", &allowed)).await;
+    assert_eq!(names, [CLUSTER]);
+}
