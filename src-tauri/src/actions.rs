@@ -5,17 +5,23 @@ use crate::progress::{SignInPhase, SignInProgress};
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
 use ssobar_core::app::channel::{Failure, Reply};
-use ssobar_core::app::directory::{self, RoleAction, RoleRef, RoleView};
+use ssobar_core::app::directory::{
+    self, ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView,
+};
 use ssobar_core::app::monitor::record_refresh;
 use ssobar_core::config::SessionId;
 use ssobar_core::config::populate;
+use ssobar_core::context::Context;
 use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
+use ssobar_core::kube::discovery::{self, KnownClusters, Regions};
+use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecApi, eks_token_exec};
 use ssobar_core::sso::accounts::{self, Reuse};
 use ssobar_core::sso::browser;
 use ssobar_core::sso::signin::{self, RefreshWhen, SignInEvent, SignInFlow, SignInOptions};
 use ssobar_core::sso::token_cache::CachedToken;
+use ssobar_core::util::secret::Secret;
 use ssobar_core::util::time::format_local;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
@@ -256,6 +262,9 @@ pub async fn list_accounts(app: &AppHandle, id: &SessionId) {
             Ok(listed) => {
                 activity.listing_failed.remove(id);
                 activity.directories.insert(id.clone(), listed.directory);
+                if let Some(known) = discovery::read_cached(&ctx.paths, &session) {
+                    activity.clusters.insert(id.clone(), known.clusters);
+                }
             }
             Err(_) => {
                 activity.listing_failed.insert(id.clone(), ctx.now());
@@ -266,11 +275,190 @@ pub async fn list_accounts(app: &AppHandle, id: &SessionId) {
     state.poke.notify_one();
 }
 
-/// Every role of the signed-in sessions' accounts, for the window's search.
-pub fn role_views(app: &AppHandle) -> Vec<RoleView> {
+/// Every role and cluster of the signed-in sessions' accounts, for the window's search. The
+/// clusters are read again from their cache, which `ssobar clusters` may have written since.
+pub fn search_view(app: &AppHandle) -> SearchView {
     let state = app.state::<AppState>();
-    let inner = state.shared();
-    directory::role_views(&inner.status, &inner.activity)
+    let ctx = state.ctx();
+    let sessions: Vec<SessionId> = state
+        .shared()
+        .activity
+        .directories
+        .keys()
+        .cloned()
+        .collect();
+    let known: Vec<(SessionId, KnownClusters)> = sessions
+        .into_iter()
+        .filter_map(|id| {
+            let (session, _) = state.session(&id).ok()?;
+            Some((id, discovery::read_cached(&ctx.paths, &session)?))
+        })
+        .collect();
+    let mut inner = state.shared();
+    for (id, known) in known {
+        if !inner.activity.searching.contains(&id) {
+            inner.activity.clusters.insert(id, known.clusters);
+        }
+    }
+    directory::search_view(&inner.status, &inner.activity)
+}
+
+/// Searches every account of a signed-in session for EKS clusters (each account's first role
+/// allowed to list them, in each role's profile's region, else the session's), keeps what it
+/// found for the window's search, and says so in a sentence.
+pub async fn find_clusters(app: &AppHandle, id: SessionId) -> Result<String, String> {
+    let state = app.state::<AppState>();
+    let (session, _) = state.session(&id)?;
+    let accounts = {
+        let mut inner = state.shared();
+        let accounts = inner
+            .activity
+            .directories
+            .get(&id)
+            .map(|d| d.accounts.clone())
+            .ok_or_else(|| format!("the accounts of {} are not listed yet", id.label()))?;
+        if !inner.activity.searching.insert(id.clone()) {
+            return Err(format!(
+                "the clusters of {} are being searched for",
+                id.label()
+            ));
+        }
+        accounts
+    };
+    state.poke.notify_one();
+    let ctx = state.ctx();
+    let config = ctx.load_config();
+    let targets =
+        discovery::session_targets(&config, &session, &accounts, &[], &Regions::OfEachProfile);
+    let search_ctx = ctx.clone();
+    // Keychain calls block their thread: the search gets threads of its own.
+    let found = tauri::async_runtime::spawn_blocking(move || {
+        discovery::discover_on_threads(&search_ctx, targets)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|found| found.map_err(|e| e.to_string()));
+    let mut inner = state.shared();
+    inner.activity.searching.remove(&id);
+    let found = found?;
+    let known = KnownClusters {
+        found_at: ctx.now(),
+        clusters: found.clusters,
+    };
+    let kept = discovery::write_cached(&ctx.paths, &session, &known);
+    let count = known.clusters.len();
+    inner.activity.clusters.insert(id, known.clusters);
+    drop(inner);
+    state.poke.notify_one();
+    let mut said = match count {
+        1 => "Found 1 cluster".to_owned(),
+        n => format!("Found {n} clusters"),
+    };
+    if !found.skipped.is_empty() {
+        said.push_str(&format!("; {} not looked at", found.skipped.len()));
+    }
+    if let Err(why) = kept {
+        said.push_str(&format!(" (not kept for next time: {why})"));
+    }
+    Ok(said)
+}
+
+/// Runs what a cluster offers in the window's search, and says what it did in a sentence.
+pub async fn run_cluster_action(
+    app: &AppHandle,
+    action: ClusterAction,
+    cluster: &ClusterRef,
+) -> Result<String, String> {
+    let state = app.state::<AppState>();
+    let (session, _) = state.session(&cluster.session)?;
+    let (found, config) = {
+        let inner = state.shared();
+        let found = cluster
+            .found(&inner.activity)
+            .cloned()
+            .ok_or_else(|| format!("cluster {} is no longer in the list", cluster.cluster))?;
+        (found, inner.config.clone())
+    };
+    let ctx = state.ctx();
+    match action {
+        ClusterAction::OpenConsole => {
+            let steps = match &found.profile {
+                Some(profile) => plan(&config, profile).map_err(|e| e.to_string())?,
+                None => RoleRef {
+                    session: cluster.session.clone(),
+                    account_id: found.account_id.clone(),
+                    role_name: found.role_name.clone(),
+                }
+                .steps(&session),
+            };
+            let destination = cluster.console_destination();
+            let url = console::console_url(&ctx, &steps, &destination, &cluster.region)
+                .await
+                .map_err(|e| e.to_string())?;
+            open_console(&ctx, &url)?;
+            Ok(format!(
+                "Opened cluster {} in the AWS console",
+                cluster.cluster
+            ))
+        }
+        ClusterAction::AddToKubeconfig => {
+            let profile = found.profile.as_deref().ok_or_else(|| {
+                format!(
+                    "no profile stands for {} in {}: add one first",
+                    found.role_name, found.account_id
+                )
+            })?;
+            let path = kubeconfig::default_path(&ctx.env)
+                .ok_or_else(|| "no kubeconfig: set KUBECONFIG or HOME".to_owned())?;
+            let context = directory::context_name(&found);
+            let access = ClusterAccess {
+                cluster_name: found.arn.clone(),
+                server: found.endpoint.clone(),
+                certificate_authority_data: found.certificate_authority_data.clone(),
+                user_name: context.clone(),
+                context_name: context.clone(),
+                exec: eks_token_exec(
+                    ExecApi::V1beta1,
+                    &helper_command(),
+                    profile,
+                    &found.cluster,
+                    Some(&found.region),
+                ),
+            };
+            kubeconfig::update_all(&path, &[access], KUBECONFIG_LOCK_WAIT)
+                .map_err(|e| e.to_string())?;
+            Ok(format!("Added context {context} to {}", path.display()))
+        }
+    }
+}
+
+/// How long "Add to kubeconfig" waits for kubectl's lock on the file.
+const KUBECONFIG_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The command a kubeconfig's exec hook runs: the `ssobar` installed beside this app, else the
+/// one on the PATH.
+fn helper_command() -> String {
+    std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("ssobar"))
+        .filter(|helper| helper.is_file())
+        .map_or_else(
+            || "ssobar".to_owned(),
+            |helper| helper.display().to_string(),
+        )
+}
+
+/// Opens a console login URL, a secret for its 15 minutes: the reason nothing opened it may
+/// quote it, so it is taken out.
+fn open_console(ctx: &Context, url: &Secret) -> Result<(), String> {
+    browser::open_url(&ctx.env, url.expose())
+        .map(|_| ())
+        .map_err(|why| {
+            format!(
+                "no browser opened the AWS console ({})",
+                why.replace(url.expose(), "the login URL")
+            )
+        })
 }
 
 /// Runs what a role of a session's accounts offers (the "Accounts" submenu, the window's
@@ -319,13 +507,7 @@ pub async fn run_role_action(
             let url = console::console_url(&ctx, &steps, &Destination::Home, &region)
                 .await
                 .map_err(|e| e.to_string())?;
-            // The reason may quote the URL, a secret for its 15 minutes.
-            browser::open_url(&ctx.env, url.expose()).map_err(|why| {
-                format!(
-                    "no browser opened the AWS console ({})",
-                    why.replace(url.expose(), "the login URL")
-                )
-            })?;
+            open_console(&ctx, &url)?;
             Ok(format!("Opened the AWS console as {label}"))
         }
         RoleAction::AddProfile => {

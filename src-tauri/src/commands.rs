@@ -2,7 +2,7 @@
 
 use crate::state::AppState;
 use crate::{actions, watch};
-use ssobar_core::app::directory::{RoleAction, RoleRef, RoleView};
+use ssobar_core::app::directory::{ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView};
 use ssobar_core::app::monitor::StatusView;
 use ssobar_core::config::SessionId;
 use ssobar_core::settings::{Settings, SignInFlowKind};
@@ -72,10 +72,30 @@ pub async fn copy_export_lines(app: AppHandle, profile: String) -> Result<(), St
     actions::copy_export_lines(&app, &profile).await
 }
 
-/// Every role of the signed-in sessions' accounts, for the search.
+/// Every role and cluster of the signed-in sessions' accounts, for the search.
 #[tauri::command]
-pub fn accounts(app: AppHandle) -> Vec<RoleView> {
-    actions::role_views(&app)
+pub fn accounts(app: AppHandle) -> SearchView {
+    actions::search_view(&app)
+}
+
+/// Searches a session's accounts for EKS clusters; answers what it found, in a sentence.
+#[tauri::command]
+pub async fn find_clusters(app: AppHandle, session: String) -> Result<String, String> {
+    actions::find_clusters(&app, self::session(&session)?).await
+}
+
+/// Runs what a cluster offers (`open-console`, `add-to-kubeconfig`); answers what was done.
+#[tauri::command]
+pub async fn cluster_action(
+    app: AppHandle,
+    cluster: String,
+    action: String,
+) -> Result<String, String> {
+    let action =
+        ClusterAction::from_name(&action).ok_or_else(|| format!("no such action: {action}"))?;
+    let cluster =
+        ClusterRef::from_key(&cluster).ok_or_else(|| format!("no such cluster: {cluster}"))?;
+    actions::run_cluster_action(&app, action, &cluster).await
 }
 
 /// Runs what a role offers (`copy-exports`, `open-console`, `add-profile`); answers what was

@@ -149,6 +149,8 @@ fn main() {
             commands::copy_export_lines,
             commands::accounts,
             commands::role_action,
+            commands::find_clusters,
+            commands::cluster_action,
             commands::get_settings,
             commands::save_settings,
         ])

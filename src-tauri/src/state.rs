@@ -5,7 +5,7 @@ use crate::progress::SignInProgress;
 use crate::waiters::Waiters;
 use ssobar_core::app::activity::Activity;
 use ssobar_core::app::channel::Reply;
-use ssobar_core::app::directory::RoleView;
+use ssobar_core::app::directory::SearchView;
 use ssobar_core::app::monitor::Notifier;
 use ssobar_core::app::tray::{MenuEntry, TrayState};
 use ssobar_core::config::{AwsConfig, SessionId, SsoSessionConfig};
@@ -51,8 +51,8 @@ pub struct Inner {
     pub sign_ins: HashMap<SessionId, SignInTask>,
     /// Helpers waiting for a sign-in (their callers are also in `activity.waiting`).
     pub waiters: Waiters,
-    /// The roles the window's accounts view was last told of, to tell it only of a change.
-    pub roles_shown: Vec<RoleView>,
+    /// What the window's accounts view was last told of, to tell it only of a change.
+    pub search_shown: SearchView,
     /// What the tray shows now, to change it only when it changes.
     pub rendered: Option<(Vec<MenuEntry>, TrayState, String)>,
 }

@@ -95,7 +95,7 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
     let state = app.state::<AppState>();
     let (ctx, config, status) = state.compute_status();
     let now = ctx.now();
-    let (notices, refreshes, listings, roles_changed) = {
+    let (notices, refreshes, listings, search_changed) = {
         let mut inner = state.shared();
         forget_renewed_refusals(&mut inner.activity, &status);
         let inner = &mut *inner;
@@ -108,10 +108,10 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
         inner.activity.listing.extend(listings.iter().cloned());
         inner.status = status.clone();
         inner.config = config;
-        let roles = directory::role_views(&inner.status, &inner.activity);
-        let roles_changed = roles != inner.roles_shown;
-        inner.roles_shown = roles;
-        (notices, refreshes, listings, roles_changed)
+        let search = directory::search_view(&inner.status, &inner.activity);
+        let search_changed = search != inner.search_shown;
+        inner.search_shown = search;
+        (notices, refreshes, listings, search_changed)
     };
     crate::requests::answer_signed_in(app, &status);
     for notice in notices {
@@ -130,7 +130,7 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
         tauri::async_runtime::spawn(async move { actions::list_accounts(&app, &id).await });
     }
     tray::render(app, now);
-    if roles_changed {
+    if search_changed {
         let _ = app.emit_to(WINDOW, "accounts-changed", ());
     }
     if app.get_webview_window(WINDOW).is_some() {

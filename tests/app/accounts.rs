@@ -2,7 +2,8 @@
 //! you type, and what each role offers run from it against the fake AWS.
 
 use super::{APP, clipboard_text, one_app_at_a_time};
-use ssobar_fake_aws::{FakeAccount, FakeConfig, Operation};
+use serde_json::Value;
+use ssobar_fake_aws::{FakeAccount, FakeCluster, FakeConfig, Operation};
 use ssobar_testkit::webdriver::{Driver, tauri_driver};
 use ssobar_testkit::{World, require_desktop, screenshot_path, wait_for};
 use std::path::Path;
@@ -18,8 +19,9 @@ fn organisation() -> World {
     )
 }
 
-/// The window, switched to its accounts view once the app has listed the accounts.
-fn accounts_view(w: &World) -> Driver {
+/// The window, switched to its accounts view once the app has listed the accounts (`listed`
+/// is what the view then says, "900 roles").
+fn accounts_view(w: &World, listed: &str) -> Driver {
     let driver = Driver::start(
         w.sandbox.command(tauri_driver()),
         Path::new(APP),
@@ -28,9 +30,9 @@ fn accounts_view(w: &World) -> Driver {
     let tab = wait_for(20, || driver.find("#show-accounts")).expect("the window");
     driver.click(&tab);
     let count = driver.find("#account-count").unwrap();
-    let listed = wait_for(30, || (driver.text(&count) == "900 roles").then_some(()));
+    let shown = wait_for(30, || (driver.text(&count) == listed).then_some(()));
     assert!(
-        listed.is_some(),
+        shown.is_some(),
         "the accounts view says {:?}",
         driver.text(&count)
     );
@@ -55,7 +57,7 @@ fn the_search_box_narrows_nine_hundred_roles_as_you_type() {
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = organisation();
-    let driver = accounts_view(&w);
+    let driver = accounts_view(&w, "900 roles");
     assert_eq!(shown(&driver).len(), 900);
     // The app listed them once (ListAccounts is paged): opening the view again asks nobody.
     let listed = w.calls(Operation::ListAccounts);
@@ -112,7 +114,7 @@ fn a_role_copies_its_exports_opens_the_console_and_becomes_a_profile() {
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = organisation();
-    let driver = accounts_view(&w);
+    let driver = accounts_view(&w, "900 roles");
     let role = format!("100000000007|Billing|s:{}", w.session);
     let run = |action: &str| {
         driver.execute_async(&format!(
@@ -166,4 +168,104 @@ fn a_role_copies_its_exports_opens_the_console_and_becomes_a_profile() {
             .then_some(text)
     });
     assert!(named.is_some(), "the row did not show its new profile");
+}
+
+/// Runs one of the window's commands and returns what it answered, or why it failed.
+fn invoke(driver: &Driver, command: &str, args: &str) -> String {
+    let answer: Value = driver.execute_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI__.core.invoke('{command}', {args})
+           .then((said) => done('ok: ' + said), (e) => done('failed: ' + e));"
+    ));
+    answer.as_str().unwrap().to_owned()
+}
+
+#[test]
+fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfig() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let cluster = |name: &str, account: &str, region: &str| {
+        FakeCluster::new(name, "https://127.0.0.1:6443", "LS0tLS1CRUdJTg==")
+            .in_region(region)
+            .in_account(account)
+    };
+    let w = World::signed_in(
+        APP,
+        FakeConfig {
+            accounts: FakeAccount::generated(20, &["Admin", "ReadOnly"]),
+            clusters: vec![
+                cluster("prod-3", "100000000003", "us-east-1"),
+                cluster("lab-7", "100000000007", "us-east-1"),
+            ],
+            ..FakeConfig::default()
+        },
+    );
+    let driver = accounts_view(&w, "40 roles");
+    let count = driver.find("#account-count").unwrap();
+    let find = driver.find("#find-clusters button").expect("a Find button");
+    driver.click(&find);
+    let found = wait_for(60, || {
+        (driver.text(&count) == "40 roles and 2 clusters").then_some(())
+    });
+    assert!(found.is_some(), "the view says {:?}", driver.text(&count));
+
+    let search = driver.find("#account-search").unwrap();
+    driver.fill(&search, "account-0003");
+    assert_eq!(driver.text(&count), "3 of 42 roles and clusters");
+    driver.screenshot(&screenshot_path("window-accounts-clusters.png"));
+    driver.fill(&search, "prod");
+    let prod = format!("100000000003|us-east-1|prod-3|s:{}", w.session);
+    assert_eq!(shown(&driver), [prod.clone()]);
+    // No profile stands for the role that found it yet: the kubeconfig is not offered.
+    let row = format!("#role-list li[data-key=\"{prod}\"]");
+    assert!(driver.find(&format!("{row} button.open-console")).is_some());
+    assert!(
+        driver
+            .find(&format!("{row} button.add-to-kubeconfig"))
+            .is_none()
+    );
+
+    let opened = invoke(
+        &driver,
+        "cluster_action",
+        &format!("{{ cluster: '{prod}', action: 'open-console' }}"),
+    );
+    assert_eq!(opened, "ok: Opened cluster prod-3 in the AWS console");
+    let url = w.browser.opened().pop().expect("the browser was opened");
+    assert!(url.contains("clusters%2Fprod-3"), "{url}");
+
+    // Admin, the first role tried, found it: once it is a profile, the cluster can be added.
+    let role = format!("100000000003|Admin|s:{}", w.session);
+    let added = invoke(
+        &driver,
+        "role_action",
+        &format!("{{ role: '{role}', action: 'add-profile' }}"),
+    );
+    assert!(added.starts_with("ok: Added profile "), "{added}");
+    let again = invoke(
+        &driver,
+        "find_clusters",
+        &format!("{{ session: 's:{}' }}", w.session),
+    );
+    assert_eq!(again, "ok: Found 2 clusters");
+    let context = invoke(
+        &driver,
+        "cluster_action",
+        &format!("{{ cluster: '{prod}', action: 'add-to-kubeconfig' }}"),
+    );
+    assert!(
+        context.starts_with("ok: Added context account-0003/prod-3 to "),
+        "{context}"
+    );
+    let kubeconfig = std::fs::read_to_string(w.sandbox.home().join(".kube/config")).unwrap();
+    assert!(
+        kubeconfig.contains("name: account-0003/prod-3"),
+        "{kubeconfig}"
+    );
+    assert!(kubeconfig.contains("eks-token"), "{kubeconfig}");
+    let helper = Path::new(APP).with_file_name("ssobar");
+    assert!(
+        kubeconfig.contains(&helper.display().to_string()),
+        "the exec hook runs the ssobar beside the app: {kubeconfig}"
+    );
 }

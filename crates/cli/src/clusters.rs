@@ -10,7 +10,7 @@ use ssobar_core::config::{AwsConfig, SsoSessionConfig, is_region_name, login_com
 use ssobar_core::context::Context;
 use ssobar_core::creds::CredentialsError;
 use ssobar_core::kube::discovery::{
-    self, DEFAULT_TEMPLATE, Discovery, FoundCluster, Regions, Target, account_label,
+    self, DEFAULT_TEMPLATE, Discovery, FoundCluster, KnownClusters, Regions, Target, account_label,
     check_template, context_names,
 };
 use ssobar_core::kube::kubeconfig::{self, ClusterAccess, Update, eks_token_exec};
@@ -140,7 +140,7 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
             (session, login, vec![target])
         }
     };
-    match search(ctx, targets.clone()) {
+    let found = match discovery::discover_on_threads(ctx, targets.clone()) {
         Err(e @ CredentialsError::SignInNeeded { .. }) => {
             recover(
                 ctx,
@@ -150,25 +150,24 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
                 attended_on_stderr(),
                 e.into(),
             )?;
-            Ok(search(ctx, targets)?)
+            discovery::discover_on_threads(ctx, targets)?
         }
-        other => Ok(other?),
+        other => other?,
+    };
+    if scope.sso_session.is_some() {
+        let known = KnownClusters {
+            found_at: ctx.now(),
+            clusters: found.clusters.clone(),
+        };
+        // The list is right whether or not it could be kept; the window's search then shows
+        // the last one kept.
+        if let Err(why) = discovery::write_cached(&ctx.paths, &session, &known) {
+            eprintln!(
+                "ssobar: warning: the clusters were not kept for the window's search ({why})"
+            );
+        }
     }
-}
-
-/// Runs the search on several threads: a credential kept in the keychain is a blocking D-Bus
-/// round trip, and on one thread each would hold up every account's calls in flight.
-fn search(ctx: &Context, targets: Vec<Target>) -> Result<Discovery, CredentialsError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(discovery::ACCOUNTS_IN_FLIGHT)
-        .enable_all()
-        .build()
-        .map_err(|e| CredentialsError::Local(format!("cannot start the search: {e}")))?;
-    let found = runtime.block_on(discovery::discover(ctx, targets));
-    // A search stopped by an error leaves tasks blocked in the keychain or on a lock: they
-    // are not waited for, the error is what counts.
-    runtime.shutdown_background();
-    found
+    Ok(found)
 }
 
 /// The session's directory, with the sign-in recovery `ssobar accounts` has.

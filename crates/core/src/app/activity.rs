@@ -1,9 +1,10 @@
 //! What the app is doing and has learnt beside the status files: busy sessions, refusals,
-//! each session's accounts, the helpers waiting. Every rule of the app reads it; only the app
+//! each session's accounts and clusters, the helpers waiting. Every rule of the app reads it; only the app
 //! changes it.
 
 use crate::app::channel::Caller;
 use crate::config::SessionId;
+use crate::kube::discovery::FoundCluster;
 use crate::sso::accounts::Directory;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +20,10 @@ pub struct Activity {
     pub refresh_tried: BTreeMap<SessionId, Timestamp>,
     /// Each signed-in session's accounts and roles (`sso::accounts`), as last listed.
     pub directories: BTreeMap<SessionId, Directory>,
+    /// Each signed-in session's EKS clusters, as its last whole search found them.
+    pub clusters: BTreeMap<SessionId, Vec<FoundCluster>>,
+    /// Sessions whose clusters are being searched for.
+    pub searching: BTreeSet<SessionId>,
     /// Sessions whose accounts are being listed.
     pub listing: BTreeSet<SessionId>,
     /// When a session's listing last failed (see `directory::directories_due`).

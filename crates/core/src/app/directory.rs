@@ -1,11 +1,15 @@
-//! Every account and role a signed-in session reaches, as the tray's "Accounts" submenu and the
-//! window's search offer them: what each role offers, and when the app lists a session's
-//! accounts again. The accounts themselves come from [`sso::accounts`](crate::sso::accounts),
-//! whose hour-long cache the helper's `ssobar accounts` shares.
+//! Every account, role and EKS cluster a signed-in session reaches, as the tray's "Accounts"
+//! submenu and the window's search offer them: what each role and cluster offers, and when the
+//! app lists a session's accounts again. The accounts come from
+//! [`sso::accounts`](crate::sso::accounts), whose hour-long cache `ssobar accounts` shares; the
+//! clusters from [`kube::discovery`](crate::kube::discovery)'s cache, which `ssobar clusters`
+//! and the window's "Find clusters" fill.
 
 use crate::app::activity::Activity;
 use crate::config::{SessionId, SsoSessionConfig};
 use crate::creds::Step;
+use crate::creds::console::Destination;
+use crate::kube::discovery::{DEFAULT_TEMPLATE, FoundCluster, context_names};
 use crate::sso::accounts::{Directory, DirectoryAccount, Freshness, freshness};
 use crate::status::Status;
 use jiff::Timestamp;
@@ -192,6 +196,204 @@ pub fn role_views(status: &Status, activity: &Activity) -> Vec<RoleView> {
     views
 }
 
+/// One EKS cluster of a session's accounts.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClusterRef {
+    /// The session whose token reaches its account.
+    pub session: SessionId,
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The cluster's region.
+    pub region: String,
+    /// The cluster's name.
+    pub cluster: String,
+}
+
+impl ClusterRef {
+    /// A key for the window's commands: `ACCOUNT|REGION|CLUSTER|SESSION-KEY` (none of the
+    /// first three can hold a `|`; the session key goes last, as in [`RoleRef::key`]).
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.account_id,
+            self.region,
+            self.cluster,
+            self.session.key()
+        )
+    }
+
+    /// The cluster a [`ClusterRef::key`] names.
+    pub fn from_key(key: &str) -> Option<Self> {
+        let mut parts = key.splitn(4, '|');
+        let mut next = || parts.next().filter(|p| !p.is_empty());
+        let (account_id, region, cluster) = (next()?, next()?, next()?);
+        Some(Self {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            cluster: cluster.to_owned(),
+            session: SessionId::from_key(next()?)?,
+        })
+    }
+
+    /// The cluster as the session's last search found it.
+    pub fn found<'a>(&self, activity: &'a Activity) -> Option<&'a FoundCluster> {
+        activity.clusters.get(&self.session)?.iter().find(|c| {
+            c.account_id == self.account_id && c.region == self.region && c.cluster == self.cluster
+        })
+    }
+
+    /// Where "Console" lands: the cluster's own page.
+    pub fn console_destination(&self) -> Destination {
+        Destination::EksCluster(self.cluster.clone())
+    }
+}
+
+/// What a cluster offers in the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterAction {
+    /// Sign the browser into the cluster's page in the AWS console, as the role that found it.
+    OpenConsole,
+    /// Write a kubeconfig context whose user runs `ssobar eks-token` (needs a profile for the
+    /// role, which the exec hook names).
+    AddToKubeconfig,
+}
+
+impl ClusterAction {
+    /// The name in the window's commands.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenConsole => "open-console",
+            Self::AddToKubeconfig => "add-to-kubeconfig",
+        }
+    }
+
+    /// The action an [`as_str`](Self::as_str) name names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::OpenConsole, Self::AddToKubeconfig]
+            .into_iter()
+            .find(|action| action.as_str() == name)
+    }
+}
+
+/// **The** rule for what a cluster offers: its console page always, a kubeconfig context once
+/// a profile stands for the role that found it.
+pub fn cluster_actions(cluster: &FoundCluster) -> Vec<ClusterAction> {
+    let mut actions = vec![ClusterAction::OpenConsole];
+    if cluster.profile.is_some() {
+        actions.push(ClusterAction::AddToKubeconfig);
+    }
+    actions
+}
+
+/// The context name a cluster gets in the kubeconfig: `ssobar kubeconfig --all`'s default.
+pub fn context_name(cluster: &FoundCluster) -> String {
+    context_names(DEFAULT_TEMPLATE, std::slice::from_ref(cluster))
+        .ok()
+        .and_then(|names| names.into_iter().next())
+        .unwrap_or_else(|| cluster.cluster.clone())
+}
+
+/// One cluster as the window lists it for the search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    /// [`ClusterRef::key`], for the window's commands.
+    pub key: String,
+    /// How people call the session.
+    pub session_label: String,
+    /// The 12-digit account id.
+    pub account_id: String,
+    /// The account's name, when known.
+    pub account_name: Option<String>,
+    /// The role that found it.
+    pub role_name: String,
+    /// The profile that stands for that role, if the config has one.
+    pub profile: Option<String>,
+    /// The cluster's region.
+    pub region: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// The kubeconfig context "Add to kubeconfig" writes.
+    pub context: String,
+    /// What the window offers for it ([`cluster_actions`]).
+    pub actions: Vec<ClusterAction>,
+}
+
+/// Every cluster the signed-in sessions' last searches found.
+pub fn cluster_views(status: &Status, activity: &Activity) -> Vec<ClusterView> {
+    status
+        .sessions
+        .iter()
+        .filter(|s| s.state.is_signed_in())
+        .filter_map(|s| Some((s, activity.clusters.get(&s.id)?)))
+        .flat_map(|(session, clusters)| {
+            clusters.iter().map(move |c| ClusterView {
+                key: ClusterRef {
+                    session: session.id.clone(),
+                    account_id: c.account_id.clone(),
+                    region: c.region.clone(),
+                    cluster: c.cluster.clone(),
+                }
+                .key(),
+                session_label: session.id.label(),
+                account_id: c.account_id.clone(),
+                account_name: c.account_name.clone(),
+                role_name: c.role_name.clone(),
+                profile: c.profile.clone(),
+                region: c.region.clone(),
+                cluster: c.cluster.clone(),
+                context: context_name(c),
+                actions: cluster_actions(c),
+            })
+        })
+        .collect()
+}
+
+/// A signed-in session whose clusters the window can search for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SearchableSession {
+    /// The session's key ([`SessionId::key`]).
+    pub key: String,
+    /// How people call it.
+    pub label: String,
+    /// Its clusters are being searched for now.
+    pub searching: bool,
+    /// Its clusters were searched for (by the window or `ssobar clusters`).
+    pub searched: bool,
+}
+
+/// What the window's accounts view shows: every role, every cluster found, and the sessions
+/// whose clusters it can search for (those whose accounts are listed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SearchView {
+    /// [`role_views`].
+    pub roles: Vec<RoleView>,
+    /// [`cluster_views`].
+    pub clusters: Vec<ClusterView>,
+    /// The sessions offered "Find clusters".
+    pub sessions: Vec<SearchableSession>,
+}
+
+/// The window's accounts view of the status and what the app has learnt.
+pub fn search_view(status: &Status, activity: &Activity) -> SearchView {
+    let sessions = status
+        .sessions
+        .iter()
+        .filter(|s| s.state.is_signed_in() && activity.directories.contains_key(&s.id))
+        .map(|s| SearchableSession {
+            key: s.id.key(),
+            label: s.id.label(),
+            searching: activity.searching.contains(&s.id),
+            searched: activity.clusters.contains_key(&s.id),
+        })
+        .collect();
+    SearchView {
+        roles: role_views(status, activity),
+        clusters: cluster_views(status, activity),
+        sessions,
+    }
+}
+
 /// The signed-in sessions whose accounts to list now: those with no directory yet or one past
 /// its hour, unless a listing is running or failed within [`LISTING_RETRY_SECONDS`].
 pub fn directories_due(status: &Status, activity: &Activity, now: Timestamp) -> Vec<SessionId> {
@@ -340,6 +542,46 @@ mod tests {
             json["actions"],
             serde_json::json!(["copy-exports", "open-console", "add-profile"])
         );
+    }
+
+    fn found(cluster: &str, profile: Option<&str>) -> FoundCluster {
+        FoundCluster {
+            account_id: "111111111111".into(),
+            account_name: Some("acme-dev".into()),
+            role_name: "Admin".into(),
+            profile: profile.map(str::to_owned),
+            region: "eu-west-1".into(),
+            cluster: cluster.into(),
+            arn: format!("arn:aws:eks:eu-west-1:111111111111:cluster/{cluster}"),
+            endpoint: "https://127.0.0.1:6443".into(),
+            certificate_authority_data: "LS0t".into(),
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_offered_to_the_kubeconfig_only_through_a_profile() {
+        let mut activity = Activity::default();
+        activity
+            .clusters
+            .insert(corp(), vec![found("prod", Some("dev")), found("lab", None)]);
+        let views = cluster_views(&status(), &activity);
+        assert_eq!(views.len(), 2);
+        assert_eq!(views[0].context, "acme-dev/prod");
+        assert_eq!(
+            views[0].actions,
+            [ClusterAction::OpenConsole, ClusterAction::AddToKubeconfig]
+        );
+        assert_eq!(views[1].actions, [ClusterAction::OpenConsole]);
+        let key = ClusterRef::from_key(&views[0].key).unwrap();
+        assert_eq!(key.found(&activity), Some(&found("prod", Some("dev"))));
+        assert_eq!(
+            key.console_destination().url(&key.region),
+            "https://eu-west-1.console.aws.amazon.com/eks/home?region=eu-west-1#/clusters/prod"
+        );
+        assert_eq!(ClusterRef::from_key("111111111111|eu-west-1|prod"), None);
+        for action in [ClusterAction::OpenConsole, ClusterAction::AddToKubeconfig] {
+            assert_eq!(ClusterAction::from_name(action.as_str()), Some(action));
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Destination {
     Service(String),
     /// Any `https://` URL, passed through as it is.
     Url(String),
+    /// An EKS cluster's page in the region, by the cluster's name.
+    EksCluster(String),
 }
 
 /// A `--destination` that is neither an https URL nor a service word.
@@ -94,6 +96,9 @@ impl Destination {
             }
             Self::Service(service) => {
                 format!("https://{regional}/{service}/home?region={region}")
+            }
+            Self::EksCluster(name) => {
+                format!("https://{regional}/eks/home?region={region}#/clusters/{name}")
             }
         }
     }
@@ -284,6 +289,19 @@ mod tests {
 
     fn parsed(text: &str) -> Destination {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_eks_cluster_lands_on_its_page_in_its_region_and_partition() {
+        let prod = Destination::EksCluster("prod".into());
+        assert_eq!(
+            prod.url("eu-west-1"),
+            "https://eu-west-1.console.aws.amazon.com/eks/home?region=eu-west-1#/clusters/prod"
+        );
+        assert_eq!(
+            prod.url("cn-north-1"),
+            "https://console.amazonaws.cn/eks/home?region=cn-north-1#/clusters/prod"
+        );
     }
 
     #[test]

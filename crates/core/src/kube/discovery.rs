@@ -4,15 +4,20 @@
 //! the account's next role tried; nothing an account does stops the others.
 //!
 //! The result is a value ([`Discovery`]) that `ssobar clusters` prints and `ssobar kubeconfig
-//! --all` writes; [`context_names`] names its kubeconfig contexts from a template.
+//! --all` writes; [`context_names`] names its kubeconfig contexts from a template. A session's
+//! clusters are kept in the cache folder ([`KnownClusters`]) for the window's search, which
+//! never searches by itself unless asked.
 
 use crate::aws::CallError;
 use crate::aws::eks_cluster::EksClient;
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
 use crate::creds::{CredentialsError, Step, Vault};
+use crate::paths::Paths;
 use crate::sso::accounts::DirectoryAccount;
-use serde::Serialize;
+use crate::util::fsutil::write_private;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -62,7 +67,7 @@ pub struct Discovery {
 }
 
 /// One cluster, with the role that found it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FoundCluster {
     /// The account's id.
     pub account_id: String,
@@ -309,6 +314,60 @@ fn role_of_arn(arn: &str) -> (String, String) {
     let account = arn.split(':').nth(4).unwrap_or_default().to_owned();
     let name = arn.rsplit(['/', ':']).next().unwrap_or(arn).to_owned();
     (account, name)
+}
+
+/// [`discover`] on a runtime of its own with [`ACCOUNTS_IN_FLIGHT`] threads: a credential
+/// kept in the keychain is a blocking D-Bus round trip, and on fewer threads each would hold
+/// up the other accounts' calls. Blocks the calling thread.
+pub fn discover_on_threads(
+    ctx: &Context,
+    targets: Vec<Target>,
+) -> Result<Discovery, CredentialsError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(ACCOUNTS_IN_FLIGHT)
+        .enable_all()
+        .build()
+        .map_err(|e| CredentialsError::Local(format!("cannot start the search: {e}")))?;
+    let found = runtime.block_on(discover(ctx, targets));
+    // A search stopped by an error leaves tasks blocked in the keychain or on a lock: they
+    // are not waited for, the error is what counts.
+    runtime.shutdown_background();
+    found
+}
+
+/// A session's clusters as its last whole search found them: what the window's search lists.
+/// Endpoints and CAs are public; no credential is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownClusters {
+    /// When the search ran.
+    #[serde(with = "crate::util::time::serde_timestamp")]
+    pub found_at: Timestamp,
+    /// What it found.
+    pub clusters: Vec<FoundCluster>,
+}
+
+/// The cache file of a session's clusters.
+pub fn cache_path(paths: &Paths, session: &SsoSessionConfig) -> std::path::PathBuf {
+    paths
+        .cache_dir
+        .join("clusters")
+        .join(format!("{}.json", session.id.cache_key()))
+}
+
+/// The clusters last found for `session`; `None` when none were, or the file does not parse.
+pub fn read_cached(paths: &Paths, session: &SsoSessionConfig) -> Option<KnownClusters> {
+    let bytes = std::fs::read(cache_path(paths, session)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Keeps what a whole search of `session` found, atomically and privately.
+pub fn write_cached(
+    paths: &Paths,
+    session: &SsoSessionConfig,
+    known: &KnownClusters,
+) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(known)?;
+    write_private(&cache_path(paths, session), &json)
 }
 
 /// Looks for the clusters of every target, at most [`ACCOUNTS_IN_FLIGHT`] at a time. Only a
