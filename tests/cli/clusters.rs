@@ -7,7 +7,7 @@ use crate::SSOBAR;
 use base64::Engine;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeAccount, FakeCluster, FakeConfig, Operation};
-use ssobar_testkit::{KubeApiServer, Ran, World};
+use ssobar_testkit::{KubeApiServer, Ran, World, sha1_hex};
 
 /// The most accounts ssobar looks in at once (core's `ACCOUNTS_IN_FLIGHT`).
 const BOUND: usize = 8;
@@ -189,6 +189,28 @@ fn the_table_has_a_row_per_cluster_and_a_preferred_role_is_tried_first() {
     assert_eq!(
         ran.stderr, "",
         "the refused role is not tried before ReadOnly"
+    );
+    // Kept for the tray app's search, with no credential in it.
+    let kept = w
+        .sandbox
+        .home()
+        .join(".cache/ssobar/clusters")
+        .join(format!("{}.json", sha1_hex(&w.session)));
+    let kept: Value = serde_json::from_slice(&std::fs::read(&kept).unwrap()).unwrap();
+    let names: Vec<&str> = kept["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["data-0", "data-50"]);
+    let text = kept.to_string();
+    assert!(
+        w.fake
+            .secrets()
+            .iter()
+            .all(|secret| !text.contains(secret.as_str())),
+        "{text}"
     );
 }
 
