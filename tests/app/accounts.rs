@@ -215,7 +215,7 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
     driver.screenshot(&screenshot_path("window-accounts-clusters.png"));
     driver.fill(&search, "prod");
     let prod = format!("100000000003|us-east-1|prod-3|s:{}", w.session);
-    assert_eq!(shown(&driver), [prod.clone()]);
+    assert_eq!(shown(&driver), std::slice::from_ref(&prod));
     // No profile stands for the role that found it yet: the kubeconfig is not offered.
     let row = format!("#role-list li[data-key=\"{prod}\"]");
     assert!(driver.find(&format!("{row} button.open-console")).is_some());

@@ -2,8 +2,10 @@
 
 use crate::expired::{WaitArg, attended_on_stderr, recover};
 use crate::signin::{SessionSelector, Target, select_one};
+use crate::table::aligned;
 use crate::{Outcome, runtime};
 use anyhow::Result;
+use ssobar_core::config::SsoSessionConfig;
 use ssobar_core::context::Context;
 use ssobar_core::sso::accounts::{self, AccountsError, Directory, DirectoryAccount, Listed, Reuse};
 use std::io::Write;
@@ -24,30 +26,29 @@ pub struct AccountsArgs {
     wait: WaitArg,
 }
 
-/// Runs `ssobar accounts`.
-pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
-    let config = ctx.load_config();
-    let Target { session, login } = select_one(ctx, &config, &args.select)?;
-    let reuse = if args.refresh {
+/// A session's directory: the hour's cache unless `refresh`, else the portal, with the
+/// recovery every command has when the session needs a sign-in. A list that could not be
+/// cached is still the list; stderr says so.
+pub(crate) fn session_directory(
+    ctx: &Context,
+    session: &SsoSessionConfig,
+    login: &str,
+    refresh: bool,
+    wait: WaitArg,
+) -> Result<Directory> {
+    let reuse = if refresh {
         Reuse::Refetch
     } else {
         Reuse::CachedWhenFresh
     };
-    let listed = runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse));
+    let listed = runtime()?.block_on(accounts::directory(ctx, session, login, reuse));
     let Listed {
         directory,
         not_cached,
     } = match listed {
         Err(e @ AccountsError::SignInNeeded { .. }) => {
-            recover(
-                ctx,
-                &session,
-                &login,
-                args.wait,
-                attended_on_stderr(),
-                e.into(),
-            )?;
-            runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse))?
+            recover(ctx, session, login, wait, attended_on_stderr(), e.into())?;
+            runtime()?.block_on(accounts::directory(ctx, session, login, reuse))?
         }
         other => other?,
     };
@@ -56,6 +57,14 @@ pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
             "ssobar: warning: the list was not cached ({why}); the next call asks the portal again"
         );
     }
+    Ok(directory)
+}
+
+/// Runs `ssobar accounts`.
+pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
+    let config = ctx.load_config();
+    let Target { session, login } = select_one(ctx, &config, &args.select)?;
+    let directory = session_directory(ctx, &session, &login, args.refresh, args.wait)?;
 
     let mut stdout = std::io::stdout().lock();
     if args.json {
@@ -79,18 +88,7 @@ const HEADERS: [&str; 4] = ["ACCOUNT", "NAME", "EMAIL", "ROLES"];
 /// One row per account, columns padded to their widest cell, roles comma-separated.
 fn render(directory: &Directory) -> String {
     let rows: Vec<[String; 4]> = directory.accounts.iter().map(row).collect();
-    let mut widths = HEADERS.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    push_line(&mut out, &HEADERS.map(str::to_owned), &widths);
-    for r in &rows {
-        push_line(&mut out, r, &widths);
-    }
-    out
+    aligned(HEADERS, &rows)
 }
 
 fn row(account: &DirectoryAccount) -> [String; 4] {
@@ -106,17 +104,6 @@ fn row(account: &DirectoryAccount) -> [String; 4] {
         or_dash(&account.email_address),
         roles,
     ]
-}
-
-fn push_line(out: &mut String, cells: &[String; 4], widths: &[usize; 4]) {
-    let last = cells.len() - 1;
-    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        out.push_str(cell);
-        if i != last {
-            out.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
-        }
-    }
-    out.push('\n');
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! `ssobar clusters` and `ssobar kubeconfig --all`: every EKS cluster a session's accounts (or
 //! one profile) can reach, as a table or JSON, or as one kubeconfig context each.
 
+use crate::accounts::session_directory;
 use crate::credentials::profile_or_default;
 use crate::expired::{WaitArg, attended_on_stderr, recover};
 use crate::kube::{ExecApiVersion, this_ssobar};
-use crate::{Outcome, UsageError, runtime};
+use crate::table::aligned;
+use crate::{Outcome, UsageError};
 use anyhow::{Context as _, Result};
 use ssobar_core::config::{AwsConfig, SsoSessionConfig, is_region_name, login_command};
 use ssobar_core::context::Context;
@@ -14,7 +16,7 @@ use ssobar_core::kube::discovery::{
     check_template, context_names,
 };
 use ssobar_core::kube::kubeconfig::{self, ClusterAccess, Update, eks_token_exec};
-use ssobar_core::sso::accounts::{self, AccountsError, Listed, Reuse};
+use ssobar_core::sso::accounts;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -122,11 +124,11 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
         Some(name) => {
             let session = config.sso_session(name)?;
             let login = login_command(&session, None);
-            let accounts = session_accounts(ctx, scope, &session, &login)?;
+            let directory = session_directory(ctx, &session, &login, scope.refresh, scope.wait)?;
             let targets = discovery::session_targets(
                 &config,
                 &session,
-                &accounts.directory.accounts,
+                &directory.accounts,
                 scope.roles,
                 &regions,
             );
@@ -170,41 +172,6 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
     Ok(found)
 }
 
-/// The session's directory, with the sign-in recovery `ssobar accounts` has.
-fn session_accounts(
-    ctx: &Context,
-    scope: &Scope<'_>,
-    session: &SsoSessionConfig,
-    login: &str,
-) -> Result<Listed> {
-    let reuse = if scope.refresh {
-        Reuse::Refetch
-    } else {
-        Reuse::CachedWhenFresh
-    };
-    let listed = runtime()?.block_on(accounts::directory(ctx, session, login, reuse));
-    let listed = match listed {
-        Err(e @ AccountsError::SignInNeeded { .. }) => {
-            recover(
-                ctx,
-                session,
-                login,
-                scope.wait,
-                attended_on_stderr(),
-                e.into(),
-            )?;
-            runtime()?.block_on(accounts::directory(ctx, session, login, reuse))?
-        }
-        other => other?,
-    };
-    if let Some(why) = &listed.not_cached {
-        eprintln!(
-            "ssobar: warning: the account list was not cached ({why}); the next call asks the portal again"
-        );
-    }
-    Ok(listed)
-}
-
 /// A profile's target, its account named as the session's cached directory names it (no call
 /// is made for a name alone; without a cached directory the id stands in).
 fn profile_target(
@@ -241,29 +208,7 @@ fn render(clusters: &[FoundCluster]) -> String {
             ]
         })
         .collect();
-    let mut widths = HEADERS.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    push_line(&mut out, &HEADERS.map(str::to_owned), &widths);
-    for r in &rows {
-        push_line(&mut out, r, &widths);
-    }
-    out
-}
-
-fn push_line(out: &mut String, cells: &[String; 5], widths: &[usize; 5]) {
-    let last = cells.len() - 1;
-    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        out.push_str(cell);
-        if i != last {
-            out.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
-        }
-    }
-    out.push('\n');
+    aligned(HEADERS, &rows)
 }
 
 /// What `ssobar kubeconfig --all` takes besides the scope.

@@ -1,8 +1,9 @@
 //! `ssobar populate`: a profile for every account and role of a session in the AWS config.
 
-use crate::expired::{WaitArg, attended_on_stderr, recover};
+use crate::accounts::session_directory;
+use crate::expired::WaitArg;
 use crate::signin::{SessionSelector, Target, select_one};
-use crate::{Outcome, UsageError, runtime};
+use crate::{Outcome, UsageError};
 use anyhow::Result;
 use ssobar_core::config::populate::{
     Apply, Change, DEFAULT_TEMPLATE, Owner, PopulateError, PopulateOutcome, PopulateReport,
@@ -10,7 +11,6 @@ use ssobar_core::config::populate::{
 };
 use ssobar_core::config::{SessionId, is_region_name};
 use ssobar_core::context::Context;
-use ssobar_core::sso::accounts::{self, AccountsError, Listed, Reuse};
 use ssobar_core::util::text::printable;
 use std::io::Write;
 
@@ -59,34 +59,7 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
         return Err(UsageError(PopulateError::Region(printable(&region)).to_string()).into());
     }
 
-    let reuse = if args.refresh {
-        Reuse::Refetch
-    } else {
-        Reuse::CachedWhenFresh
-    };
-    let listed = runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse));
-    let Listed {
-        directory,
-        not_cached,
-    } = match listed {
-        Err(e @ AccountsError::SignInNeeded { .. }) => {
-            recover(
-                ctx,
-                &session,
-                &login,
-                args.wait,
-                attended_on_stderr(),
-                e.into(),
-            )?;
-            runtime()?.block_on(accounts::directory(ctx, &session, &login, reuse))?
-        }
-        other => other?,
-    };
-    if let Some(why) = not_cached {
-        eprintln!(
-            "ssobar: warning: the list was not cached ({why}); the next call asks the portal again"
-        );
-    }
+    let directory = session_directory(ctx, &session, &login, args.refresh, args.wait)?;
 
     let request = PopulateRequest {
         session: name.clone(),

@@ -1,4 +1,5 @@
-//! The status table: a pure function from profile statuses to text.
+//! The helper's tables, as pure functions to text: the status table, and the column layout
+//! every table of the helper (status, accounts, clusters) shares.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -27,19 +28,9 @@ pub fn render_table(
     style: Style,
 ) -> String {
     let rows: Vec<[String; 7]> = profiles.iter().map(|p| row(p, now, tz)).collect();
-    let mut widths = HEADERS.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let headers = HEADERS.map(str::to_owned);
-    push_line(&mut out, &headers, &widths, None);
-    for (r, p) in rows.iter().zip(profiles) {
-        let colour = (style == Style::Color).then(|| colour_of(p.state));
-        push_line(&mut out, r, &widths, colour);
-    }
+    let mut out = aligned_painted(HEADERS, &rows, |row, column| {
+        (style == Style::Color && column == STATE_COLUMN).then(|| colour_of(profiles[row].state))
+    });
     let notes = notes(profiles);
     if !notes.is_empty() {
         out.push('\n');
@@ -114,19 +105,46 @@ fn colour_of(state: SessionState) -> &'static str {
     }
 }
 
-fn push_line(out: &mut String, cells: &[String; 7], widths: &[usize; 7], colour: Option<&str>) {
-    let last = cells.len() - 1;
-    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        let pad = if i == last {
-            0
-        } else {
-            width - cell.chars().count() + 2
-        };
-        match colour {
-            Some(c) if i == STATE_COLUMN => out.push_str(&format!("{c}{cell}\x1b[0m")),
-            _ => out.push_str(cell),
+/// `rows` under `headers`, each column padded to its widest cell, two spaces between columns
+/// and none after the last.
+pub fn aligned<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {
+    aligned_painted(headers, rows, |_, _| None)
+}
+
+/// [`aligned`], with the cells `paint(row, column)` names wrapped in that ANSI colour.
+fn aligned_painted<const N: usize>(
+    headers: [&str; N],
+    rows: &[[String; N]],
+    paint: impl Fn(usize, usize) -> Option<&'static str>,
+) -> String {
+    let mut widths = headers.map(str::len);
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
         }
-        out.extend(std::iter::repeat_n(' ', pad));
+    }
+    let mut out = String::new();
+    push_line(&mut out, &headers.map(str::to_owned), &widths, |_| None);
+    for (index, r) in rows.iter().enumerate() {
+        push_line(&mut out, r, &widths, |column| paint(index, column));
+    }
+    out
+}
+
+fn push_line<const N: usize>(
+    out: &mut String,
+    cells: &[String; N],
+    widths: &[usize; N],
+    paint: impl Fn(usize) -> Option<&'static str>,
+) {
+    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+        match paint(i) {
+            Some(colour) => out.push_str(&format!("{colour}{cell}\x1b[0m")),
+            None => out.push_str(cell),
+        }
+        if i + 1 != N {
+            out.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
+        }
     }
     out.push('\n');
 }
