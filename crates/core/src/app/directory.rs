@@ -301,18 +301,9 @@ pub struct ClusterView {
     pub key: String,
     /// How people call the session.
     pub session_label: String,
-    /// The 12-digit account id.
-    pub account_id: String,
-    /// The account's name, when known.
-    pub account_name: Option<String>,
-    /// The role that found it.
-    pub role_name: String,
-    /// The profile that stands for that role, if the config has one.
-    pub profile: Option<String>,
-    /// The cluster's region.
-    pub region: String,
-    /// The cluster's name.
-    pub cluster: String,
+    /// The cluster as the search found it (its fields flattened into the view).
+    #[serde(flatten)]
+    pub found: FoundCluster,
     /// The kubeconfig context "Add to kubeconfig" writes.
     pub context: String,
     /// What the window offers for it ([`cluster_actions`]).
@@ -336,12 +327,7 @@ pub fn cluster_views(status: &Status, activity: &Activity) -> Vec<ClusterView> {
                 }
                 .key(),
                 session_label: session.id.label(),
-                account_id: c.account_id.clone(),
-                account_name: c.account_name.clone(),
-                role_name: c.role_name.clone(),
-                profile: c.profile.clone(),
-                region: c.region.clone(),
-                cluster: c.cluster.clone(),
+                found: c.clone(),
                 context: context_name(c),
                 actions: cluster_actions(c),
             })
@@ -572,6 +558,12 @@ mod tests {
             [ClusterAction::OpenConsole, ClusterAction::AddToKubeconfig]
         );
         assert_eq!(views[1].actions, [ClusterAction::OpenConsole]);
+        let json = serde_json::to_value(&views[0]).unwrap();
+        assert_eq!(
+            (&json["cluster"], &json["region"], &json["profile"]),
+            (&"prod".into(), &"eu-west-1".into(), &"dev".into()),
+            "the window reads the cluster's fields at the top level"
+        );
         let key = ClusterRef::from_key(&views[0].key).unwrap();
         assert_eq!(key.found(&activity), Some(&found("prod", Some("dev"))));
         assert_eq!(
