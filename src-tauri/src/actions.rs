@@ -116,7 +116,11 @@ fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
     let device_code = matches!(event, SignInEvent::DeviceCode { .. });
     let progress = match event {
         SignInEvent::WaitingForOtherSignIn => SignInProgress::new(id, SignInPhase::WaitingForOther),
-        SignInEvent::OpenUrl { url, opened } => SignInProgress::open_url(id, url, opened.is_ok()),
+        SignInEvent::OpenUrl { url, opened } => {
+            SignInProgress::open_url(id, url, matches!(opened, Ok(browser::Delivered::Opened(_))))
+        }
+        // The window already shows the URL and the device-code choice.
+        SignInEvent::NoRedirectYet { .. } => return,
         SignInEvent::DeviceCode {
             user_code,
             verification_uri,
@@ -158,7 +162,7 @@ pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String>
     let state = app.state::<AppState>();
     let url = state.shared().sign_ins.get(id).and_then(SignInTask::url);
     let url = url.ok_or_else(|| "no sign-in is waiting for the browser".to_owned())?;
-    ssobar_core::sso::browser::open_url(&state.ctx().env, &url).map(|_| ())
+    browser::open_url(&state.ctx(), id.session_name(), &url).map(|_| ())
 }
 
 /// Refreshes a session now or when due, as `when` says, and notes how it ended.
@@ -320,13 +324,22 @@ pub async fn run_role_action(
                 .await
                 .map_err(|e| e.to_string())?;
             // The reason may quote the URL, a secret for its 15 minutes.
-            browser::open_url(&ctx.env, url.expose()).map_err(|why| {
-                format!(
-                    "no browser opened the AWS console ({})",
-                    why.replace(url.expose(), "the login URL")
-                )
-            })?;
-            Ok(format!("Opened the AWS console as {label}"))
+            let delivered = browser::open_url(&ctx, role.session.session_name(), url.expose())
+                .map_err(|why| {
+                    format!(
+                        "no browser opened the AWS console ({})",
+                        why.replace(url.expose(), "the login URL")
+                    )
+                })?;
+            match delivered {
+                browser::Delivered::Opened(_) => Ok(format!("Opened the AWS console as {label}")),
+                browser::Delivered::Copied(_) => {
+                    Ok(format!("Copied the AWS console login URL for {label}"))
+                }
+                browser::Delivered::Printed => Err(format!(
+                    "url_action = \"print\" opens nothing; run \"ssobar console --print\" with a profile for {label}"
+                )),
+            }
         }
         RoleAction::AddProfile => {
             let SessionId::Named(session_name) = &role.session else {
