@@ -9,11 +9,13 @@
 
 mod accounts;
 mod botocore_peer;
+mod browser;
 mod console;
 mod credentials;
 mod keychain;
 mod kube;
 mod populate;
+mod prompt;
 mod reliability;
 mod secrets;
 mod signin;
