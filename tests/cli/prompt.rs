@@ -1,7 +1,8 @@
 //! `ssobar prompt`: the shell prompt's segment, from the config and the token cache only.
 
 use crate::SSOBAR;
-use ssobar_testkit::{AwsConfig, Ran, Sandbox, utc_in};
+use ssobar_fake_aws::FakeConfig;
+use ssobar_testkit::{AwsConfig, Ran, Sandbox, World, utc_in};
 
 const START_URL: &str = "https://corp.awsapps.com/start";
 
@@ -127,4 +128,28 @@ fn a_broken_config_or_token_still_prints_one_segment_and_no_error() {
         prompt(&sandbox, &["-p", "dev"], &[]).stdout,
         "dev invalid\n"
     );
+}
+
+#[test]
+fn env_sets_the_profile_and_expiry_that_the_prompt_and_other_tools_read() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let script = format!(
+        "eval \"$({SSOBAR} env --profile dev --shell sh)\" && printf '%s|%s|%s|%s' \"$AWS_ACCESS_KEY_ID\" \"$SSOBAR_PROFILE\" \"$AWS_CREDENTIAL_EXPIRATION\" \"$({SSOBAR} prompt)\""
+    );
+    let ran = Ran::run(
+        w.sandbox
+            .command("sh")
+            .args(["-c", &script])
+            .env("AWS_PROFILE", "admin"),
+    )
+    .success();
+    let fields: Vec<&str> = ran.stdout.split('|').collect();
+    let issued = w.fake.credentials(fields[0]).expect("real credentials");
+    assert_eq!(fields[1], "dev");
+    assert_eq!(
+        fields[2],
+        issued.expiration.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "RFC 3339, as the AWS CLI's export-credentials writes it"
+    );
+    assert!(fields[3].starts_with("dev 7h"), "{}", ran.stdout);
 }
