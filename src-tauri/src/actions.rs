@@ -162,7 +162,12 @@ pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String>
     let state = app.state::<AppState>();
     let url = state.shared().sign_ins.get(id).and_then(SignInTask::url);
     let url = url.ok_or_else(|| "no sign-in is waiting for the browser".to_owned())?;
-    browser::open_url(&state.ctx(), id.session_name(), &url).map(|_| ())
+    match browser::open_url(&state.ctx(), id.session_name(), &url)? {
+        browser::Delivered::Printed => {
+            Err("url_action = \"print\" opens nothing: open the URL shown".to_owned())
+        }
+        browser::Delivered::Opened(_) | browser::Delivered::Copied(_) => Ok(()),
+    }
 }
 
 /// Refreshes a session now or when due, as `when` says, and notes how it ended.

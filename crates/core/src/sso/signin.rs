@@ -835,7 +835,11 @@ mod tests {
         let ctx = |pairs: &[(&str, &str)]| {
             let mut vars = vec![("HOME", "/nonexistent-home")];
             vars.extend_from_slice(pairs);
-            Context::from_env(crate::env::Env::from_pairs(vars.iter().copied())).unwrap()
+            let mut ctx =
+                Context::from_env(crate::env::Env::from_pairs(vars.iter().copied())).unwrap();
+            // Not WSL, wherever the test runs: WSL would always have Windows' openers.
+            ctx.paths.kernel_release = "/nonexistent/osrelease".into();
+            ctx
         };
         let named = SsoSessionConfig {
             id: SessionId::Named("corp".into()),
@@ -863,5 +867,17 @@ mod tests {
         );
         let set = ctx(&[("DISPLAY", ":0"), ("SSOBAR_SIGN_IN_FLOW", "device-code")]);
         assert_eq!(choose_flow(&set, &named, None), SignInFlow::DeviceCode);
+        let wsl = ctx(&[("WSL_DISTRO_NAME", "Debian")]);
+        assert_eq!(
+            choose_flow(&wsl, &named, None),
+            SignInFlow::Browser,
+            "WSL opens the Windows browser"
+        );
+        let session_browser = ctx(&[("SSOBAR_BROWSER", "firefox")]);
+        assert_eq!(
+            choose_flow(&session_browser, &named, None),
+            SignInFlow::Browser,
+            "a browser setting is a way to open one"
+        );
     }
 }
