@@ -332,3 +332,71 @@ fn when_no_redirect_comes_back_the_sign_in_names_the_device_code() {
     );
     assert_eq!(logged(&explorer).len(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn url_action_copy_puts_the_sign_in_link_on_the_clipboard_and_opens_nothing() {
+    let w = world();
+    let bin = w.sandbox.home().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let clipboard = w.sandbox.home().join("clipboard");
+    let xclip = bin.join("xclip");
+    std::fs::write(
+        &xclip,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" > '{0}.args'\n{1} > '{0}'\n",
+            clipboard.display(),
+            which("cat")
+        ),
+    )
+    .unwrap();
+    chmod(&xclip, 0o755);
+    let mut login = w
+        .command()
+        .args(["login", "--profile", "dev"])
+        .env("SSOBAR_URL_ACTION", "copy")
+        .env("DISPLAY", ":99")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("PATH", &bin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = stderr_until(&mut login, "/authorize?", 30);
+    assert!(
+        seen.contains("Copied the sign-in link to the clipboard"),
+        "{seen}"
+    );
+    let url = printed_url(&seen);
+    assert_eq!(std::fs::read_to_string(&clipboard).unwrap(), url);
+    assert_eq!(
+        std::fs::read_to_string(clipboard.with_extension("args")).unwrap(),
+        "-selection clipboard\n"
+    );
+    let followed = Command::new("curl")
+        .args(["-fsS", "-L", "-o", "/dev/null", &url])
+        .status()
+        .unwrap();
+    assert!(followed.success());
+    Ran::wait(login).success();
+    assert!(w.browser.opened().is_empty(), "{:?}", w.browser.opened());
+}
+
+#[test]
+fn the_console_under_url_action_print_prints_its_login_url_on_stdout_only() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    write_settings(
+        &w,
+        &format!("[sessions.{}]\nurl_action = \"print\"\n", w.session),
+    );
+    let ran = w.ssobar(&["console", "--profile", "dev"]).success();
+    assert_eq!(ran.stderr, "", "the login URL is a secret: stdout only");
+    assert_eq!(ran.stdout.lines().count(), 1, "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .starts_with(&format!("{}/federation?Action=login&", w.fake.url())),
+        "{}",
+        ran.stdout
+    );
+    assert!(w.browser.opened().is_empty(), "{:?}", w.browser.opened());
+}
