@@ -122,7 +122,11 @@ fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
     let device_code = matches!(event, SignInEvent::DeviceCode { .. });
     let progress = match event {
         SignInEvent::WaitingForOtherSignIn => SignInProgress::new(id, SignInPhase::WaitingForOther),
-        SignInEvent::OpenUrl { url, opened } => SignInProgress::open_url(id, url, opened.is_ok()),
+        SignInEvent::OpenUrl { url, opened } => {
+            SignInProgress::open_url(id, url, matches!(opened, Ok(browser::Delivered::Opened(_))))
+        }
+        // The window already shows the URL and the device-code choice.
+        SignInEvent::NoRedirectYet { .. } => return,
         SignInEvent::DeviceCode {
             user_code,
             verification_uri,
@@ -164,7 +168,12 @@ pub fn open_browser_again(app: &AppHandle, id: &SessionId) -> Result<(), String>
     let state = app.state::<AppState>();
     let url = state.shared().sign_ins.get(id).and_then(SignInTask::url);
     let url = url.ok_or_else(|| "no sign-in is waiting for the browser".to_owned())?;
-    ssobar_core::sso::browser::open_url(&state.ctx().env, &url).map(|_| ())
+    match browser::open_url(&state.ctx(), id.session_name(), &url)? {
+        browser::Delivered::Printed => {
+            Err("url_action = \"print\" opens nothing: open the URL shown".to_owned())
+        }
+        browser::Delivered::Opened(_) | browser::Delivered::Copied(_) => Ok(()),
+    }
 }
 
 /// Refreshes a session now or when due, as `when` says, and notes how it ended.
@@ -395,11 +404,12 @@ pub async fn run_cluster_action(
             let url = console::console_url(&ctx, &steps, &destination, &cluster.region)
                 .await
                 .map_err(|e| e.to_string())?;
-            open_console(&ctx, &url)?;
-            Ok(format!(
-                "Opened cluster {} in the AWS console",
-                cluster.cluster
-            ))
+            open_console(
+                &ctx,
+                &cluster.session,
+                &url,
+                &format!("cluster {} in the AWS console", cluster.cluster),
+            )
         }
         ClusterAction::AddToKubeconfig => {
             let profile = found.profile.as_deref().ok_or_else(|| {
@@ -448,17 +458,29 @@ fn helper_command() -> String {
         )
 }
 
-/// Opens a console login URL, a secret for its 15 minutes: the reason nothing opened it may
-/// quote it, so it is taken out.
-fn open_console(ctx: &Context, url: &Secret) -> Result<(), String> {
-    browser::open_url(&ctx.env, url.expose())
-        .map(|_| ())
-        .map_err(|why| {
+/// Opens a console login URL as `session`'s browser settings say, and says what became of
+/// `what` ("the AWS console as dev/Admin"). The URL is a secret for its 15 minutes: the reason
+/// nothing opened it may quote it, so it is taken out; and the tray has nowhere to print it.
+fn open_console(
+    ctx: &Context,
+    session: &SessionId,
+    url: &Secret,
+    what: &str,
+) -> Result<String, String> {
+    let delivered =
+        browser::open_url(ctx, session.session_name(), url.expose()).map_err(|why| {
             format!(
                 "no browser opened the AWS console ({})",
                 why.replace(url.expose(), "the login URL")
             )
-        })
+        })?;
+    match delivered {
+        browser::Delivered::Opened(_) => Ok(format!("Opened {what}")),
+        browser::Delivered::Copied(_) => Ok(format!("Copied the login URL of {what}")),
+        browser::Delivered::Printed => Err(format!(
+            "url_action = \"print\" leaves {what} unopened, and the app has nowhere to print it: run \"ssobar console --print\", or set url_action to open or copy"
+        )),
+    }
 }
 
 /// Runs what a role of a session's accounts offers (the "Accounts" submenu, the window's
@@ -507,8 +529,12 @@ pub async fn run_role_action(
             let url = console::console_url(&ctx, &steps, &Destination::Home, &region)
                 .await
                 .map_err(|e| e.to_string())?;
-            open_console(&ctx, &url)?;
-            Ok(format!("Opened the AWS console as {label}"))
+            open_console(
+                &ctx,
+                &role.session,
+                &url,
+                &format!("the AWS console as {label}"),
+            )
         }
         RoleAction::AddProfile => {
             let SessionId::Named(session_name) = &role.session else {

@@ -9,12 +9,14 @@
 
 mod accounts;
 mod botocore_peer;
+mod browser;
 mod clusters;
 mod console;
 mod credentials;
 mod keychain;
 mod kube;
 mod populate;
+mod prompt;
 mod reliability;
 mod secrets;
 mod signin;

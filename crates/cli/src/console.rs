@@ -10,7 +10,7 @@ use ssobar_core::config::is_region_name;
 use ssobar_core::context::Context;
 use ssobar_core::creds::console::{Destination, console_url_with};
 use ssobar_core::creds::{Step, plan};
-use ssobar_core::sso::browser::open_url;
+use ssobar_core::sso::browser::{Delivered, open_url};
 use ssobar_core::util::text::printable;
 use std::io::Write;
 
@@ -93,10 +93,22 @@ pub fn run(args: &ConsoleArgs, ctx: &Context) -> Result<Outcome> {
             line.push('\n');
             std::io::stdout().lock().write_all(line.as_bytes())?;
         }
-        Delivery::Open => match open_url(&ctx.env, url.expose()) {
-            Ok(_) => {
+        Delivery::Open => match open_url(ctx, session_name(&steps), url.expose()) {
+            Ok(Delivered::Opened(_)) => {
                 let (role, account) = role_and_account(&steps);
                 eprintln!("Opened the AWS console as {role} in {account} in your browser.");
+            }
+            Ok(Delivered::Copied(_)) => {
+                let (role, account) = role_and_account(&steps);
+                eprintln!(
+                    "Copied the AWS console login URL as {role} in {account} to the clipboard; whoever opens it within 15 minutes is signed in as the role."
+                );
+            }
+            // `url_action = "print"`: the URL is a secret, so stdout only, as `--print` has it.
+            Ok(Delivered::Printed) => {
+                let mut line = url.expose().to_owned();
+                line.push('\n');
+                std::io::stdout().lock().write_all(line.as_bytes())?;
             }
             // The reason may quote the URL, which must not reach stderr.
             Err(why) => bail!(
@@ -107,6 +119,14 @@ pub fn run(args: &ConsoleArgs, ctx: &Context) -> Result<Outcome> {
         },
     }
     Ok(Outcome::Success)
+}
+
+/// The sso-session the profile's credentials come from, whose browser settings apply.
+fn session_name(steps: &[Step]) -> Option<&str> {
+    match steps.first() {
+        Some(Step::Sso { session, .. }) => session.id.session_name(),
+        _ => None,
+    }
 }
 
 /// The role and account the console shows: the SSO role, or the role a chain ends with.

@@ -9,6 +9,7 @@ mod credentials;
 mod expired;
 mod kube;
 mod populate;
+mod prompt;
 mod signin;
 mod status;
 mod table;
@@ -62,6 +63,8 @@ enum Command {
     Clusters(clusters::ClustersArgs),
     /// Print how to grant a profile's SSO role access to an EKS cluster.
     AwsAuth(kube::AwsAuthArgs),
+    /// Print a profile's session as a short shell-prompt segment ("corp 2h13m").
+    Prompt(prompt::PromptArgs),
 }
 
 /// How a command ended, as the process exit status.
@@ -79,6 +82,10 @@ fn main() -> ExitCode {
     // kubectl runs eks-token for most commands: it builds its context only when it must.
     if let Command::EksToken(args) = &cli.command {
         return exit_code(kube::eks_token(args, env));
+    }
+    // A shell runs prompt before every prompt: files only, no context.
+    if let Command::Prompt(args) = &cli.command {
+        return exit_code(prompt::run(args, &env));
     }
     exit_code(
         Context::from_env(env)
@@ -100,7 +107,9 @@ fn main() -> ExitCode {
                     Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
                     Command::Clusters(args) => clusters::run(args, &ctx),
                     Command::AwsAuth(args) => kube::aws_auth(args, &ctx),
-                    Command::EksToken(_) => unreachable!("handled before the context is built"),
+                    Command::EksToken(_) | Command::Prompt(_) => {
+                        unreachable!("handled before the context is built")
+                    }
                 }
             }),
     )

@@ -8,6 +8,7 @@ use ssobar_core::app::channel::Start;
 use ssobar_core::config::{AwsConfig, SsoSessionConfig, login_command};
 use ssobar_core::context::Context;
 use ssobar_core::settings::OnExpired;
+use ssobar_core::sso::browser::Delivered;
 use ssobar_core::sso::signin::{
     self, RefreshOutcome, RefreshWhen, SignInError, SignInEvent, SignInFlow, SignInOptions,
     SignInOutcome,
@@ -162,11 +163,22 @@ fn print_event(event: SignInEvent) {
             eprintln!("Another ssobar is signing in to this session; waiting for it...");
         }
         SignInEvent::OpenUrl { url, opened } => match opened {
-            Ok(_) => eprintln!(
+            Ok(Delivered::Opened(_)) => eprintln!(
                 "Opened the sign-in page in your browser. If it did not open, visit:\n\n    {url}\n"
             ),
-            Err(_) => eprintln!("Open this URL in a browser to sign in:\n\n    {url}\n"),
+            Ok(Delivered::Copied(_)) => eprintln!(
+                "Copied the sign-in link to the clipboard; open it in a browser to sign in:\n\n    {url}\n"
+            ),
+            Ok(Delivered::Printed) | Err(_) => {
+                eprintln!("Open this URL in a browser to sign in:\n\n    {url}\n");
+            }
         },
+        SignInEvent::NoRedirectYet {
+            listener,
+            device_code_command,
+        } => eprintln!(
+            "ssobar: no redirect reached {listener} yet; if the browser runs outside WSL or on another machine, press Ctrl-C and run \"{device_code_command}\""
+        ),
         SignInEvent::DeviceCode { user_code, .. } => {
             eprintln!("Confirm this code in the browser: {user_code}");
         }

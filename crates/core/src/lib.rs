@@ -11,6 +11,7 @@ pub mod creds;
 pub mod env;
 pub mod kube;
 pub mod paths;
+pub mod prompt;
 pub mod settings;
 pub mod sso;
 pub mod status;

@@ -23,6 +23,9 @@ pub struct Paths {
     /// ssobar's cache folder: what can be fetched again at any time (a session's accounts
     /// and roles), kept across restarts.
     pub cache_dir: PathBuf,
+    /// The kernel's release text (`/proc/sys/kernel/osrelease`), which says whether this is
+    /// WSL; fixed, but a path here so that nothing else names it.
+    pub kernel_release: PathBuf,
 }
 
 /// The home directory could not be determined.
@@ -55,6 +58,7 @@ impl Paths {
             settings_file: config_dir.join("settings.toml"),
             runtime_dir,
             cache_dir,
+            kernel_release: PathBuf::from("/proc/sys/kernel/osrelease"),
         })
     }
 }

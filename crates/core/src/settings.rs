@@ -6,6 +6,7 @@
 use crate::env::Env;
 use crate::util::fsutil;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
@@ -98,6 +99,114 @@ impl OnSignInRequest {
     }
 }
 
+/// What happens to a URL a person should open (a sign-in page, the console).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UrlAction {
+    /// Open it in the browser.
+    #[default]
+    Open,
+    /// Only show it, for the person to open where they like.
+    Print,
+    /// Put it on the clipboard.
+    Copy,
+}
+
+impl UrlAction {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Print => "print",
+            Self::Copy => "copy",
+        }
+    }
+}
+
+/// How URLs are opened, globally or for one session; an unset field falls back to the
+/// global value, then to `$BROWSER` and the platform's opener.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrowserSettings {
+    /// A command template such as `firefox -P work {url}`, split into arguments without a
+    /// shell; `{url}` stands for the URL inside its argument, else the URL is appended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    /// Open, print or copy the URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_action: Option<UrlAction>,
+    /// A Firefox container the URL opens in (through the "Open external links in a
+    /// container" extension's `ext+container:` links).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firefox_container: Option<String>,
+}
+
+/// The keys of a `[sessions.NAME]` table.
+pub const SESSION_KEYS: &[&str] = &["browser", "url_action", "firefox_container"];
+
+impl BrowserSettings {
+    /// `self`'s values where set, else `fallback`'s.
+    pub fn or(&self, fallback: &Self) -> Self {
+        Self {
+            browser: self.browser.clone().or_else(|| fallback.browser.clone()),
+            url_action: self.url_action.or(fallback.url_action),
+            firefox_container: self
+                .firefox_container
+                .clone()
+                .or_else(|| fallback.firefox_container.clone()),
+        }
+    }
+
+    /// Sets one of [`SESSION_KEYS`] from its text form; an empty text unsets it.
+    pub fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        let raw = raw.trim();
+        let text = (!raw.is_empty()).then(|| raw.to_owned());
+        match key {
+            "browser" => {
+                let words = crate::util::words::split_words(raw).map_err(|why| {
+                    format!(
+                        "{key} = `{raw}` cannot be split into arguments: {why}; keeping {}",
+                        self.browser
+                            .as_deref()
+                            .unwrap_or("the next way to open a URL")
+                    )
+                })?;
+                if words.first().is_some_and(String::is_empty) {
+                    return Err(format!(
+                        "{key} = `{raw}` names no program; keeping {}",
+                        self.browser
+                            .as_deref()
+                            .unwrap_or("the next way to open a URL")
+                    ));
+                }
+                self.browser = text;
+            }
+            "firefox_container" => self.firefox_container = text,
+            "url_action" => {
+                self.url_action = match raw {
+                    "" => None,
+                    "open" => Some(UrlAction::Open),
+                    "print" => Some(UrlAction::Print),
+                    "copy" => Some(UrlAction::Copy),
+                    _ => {
+                        return Err(format!(
+                            "{key} = `{raw}` is not open, print or copy; keeping {}",
+                            self.url_action.unwrap_or_default().as_str()
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown setting `{key}`; a session's settings are {}",
+                    SESSION_KEYS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Every setting, with its default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -129,6 +238,16 @@ pub struct Settings {
     pub on_sign_in_request: OnSignInRequest,
     /// How many seconds a helper waits for the app's sign-in (`--wait` overrides it).
     pub sign_in_wait: u32,
+    /// Say that the browser's redirect has not come back after this many seconds of a
+    /// browser sign-in (a browser outside WSL or on another machine cannot reach the
+    /// loopback port); 0 never says it.
+    pub no_redirect_hint_seconds: u32,
+    /// How URLs are opened when no session says otherwise.
+    #[serde(flatten)]
+    pub browser: BrowserSettings,
+    /// How URLs are opened for one sso-session (`[sessions.NAME]`), by session name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sessions: BTreeMap<String, BrowserSettings>,
 }
 
 impl Default for Settings {
@@ -146,6 +265,9 @@ impl Default for Settings {
             on_expired: OnExpired::App,
             on_sign_in_request: OnSignInRequest::Notify,
             sign_in_wait: 120,
+            no_redirect_hint_seconds: 30,
+            browser: BrowserSettings::default(),
+            sessions: BTreeMap::new(),
         }
     }
 }
@@ -164,6 +286,10 @@ pub const KEYS: &[&str] = &[
     "on_expired",
     "on_sign_in_request",
     "sign_in_wait",
+    "no_redirect_hint_seconds",
+    "browser",
+    "url_action",
+    "firefox_container",
 ];
 
 impl Settings {
@@ -175,6 +301,20 @@ impl Settings {
     /// How long a helper waits for the app's sign-in.
     pub fn sign_in_wait(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.sign_in_wait))
+    }
+
+    /// How long a browser sign-in waits before saying no redirect came back; `None`: never.
+    pub fn no_redirect_hint(&self) -> Option<std::time::Duration> {
+        (self.no_redirect_hint_seconds > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.no_redirect_hint_seconds)))
+    }
+
+    /// How URLs are opened for `session` (a sso-session's name; `None` for a legacy one):
+    /// its own table's values, else the global ones.
+    pub fn browser_for(&self, session: Option<&str>) -> BrowserSettings {
+        session
+            .and_then(|name| self.sessions.get(name))
+            .map_or_else(|| self.browser.clone(), |own| own.or(&self.browser))
     }
 
     /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
@@ -222,12 +362,44 @@ impl Settings {
             }
         };
         for (key, value) in table {
+            if key == "sessions" {
+                self.apply_sessions(&value, origin, warnings);
+                continue;
+            }
             let raw = match &value {
                 toml::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
             if let Err(why) = self.set(&key, &raw) {
                 warnings.push(format!("{origin}: {why}"));
+            }
+        }
+    }
+
+    /// The `[sessions.NAME]` tables.
+    fn apply_sessions(&mut self, value: &toml::Value, origin: &str, warnings: &mut Vec<String>) {
+        let Some(sessions) = value.as_table() else {
+            warnings.push(format!(
+                "{origin}: sessions must be tables such as [sessions.corp]; ignoring it"
+            ));
+            return;
+        };
+        for (name, table) in sessions {
+            let Some(table) = table.as_table() else {
+                warnings.push(format!(
+                    "{origin}: sessions.{name} must be a table ([sessions.{name}]); ignoring it"
+                ));
+                continue;
+            };
+            let own = self.sessions.entry(name.clone()).or_default();
+            for (key, value) in table {
+                let raw = match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                if let Err(why) = own.set(key, &raw) {
+                    warnings.push(format!("{origin}: sessions.{name}: {why}"));
+                }
             }
         }
     }
@@ -273,6 +445,8 @@ impl Settings {
             "lock_wait_seconds" => whole(&mut self.lock_wait_seconds, "seconds"),
             "clipboard_clear_seconds" => whole(&mut self.clipboard_clear_seconds, "seconds"),
             "sign_in_wait" => whole(&mut self.sign_in_wait, "seconds"),
+            "no_redirect_hint_seconds" => whole(&mut self.no_redirect_hint_seconds, "seconds"),
+            "browser" | "url_action" | "firefox_container" => self.browser.set(key, raw),
             "on_expired" => {
                 self.on_expired = match raw {
                     "app" => OnExpired::App,
@@ -401,6 +575,92 @@ mod tests {
     }
 
     #[test]
+    fn a_session_table_overrides_the_global_browser_settings_key_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(
+            &file,
+            r#"browser = "firefox {url}"
+url_action = "copy"
+
+[sessions.corp]
+browser = 'firefox -P work {url}'
+firefox_container = "Work"
+
+[sessions.lab]
+url_action = "print"
+"#,
+        )
+        .unwrap();
+        let (s, warnings) = Settings::load(&file, &Env::default());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let corp = s.browser_for(Some("corp"));
+        assert_eq!(corp.browser.as_deref(), Some("firefox -P work {url}"));
+        assert_eq!(corp.firefox_container.as_deref(), Some("Work"));
+        assert_eq!(corp.url_action, Some(UrlAction::Copy));
+        let lab = s.browser_for(Some("lab"));
+        assert_eq!(lab.browser.as_deref(), Some("firefox {url}"));
+        assert_eq!(lab.url_action, Some(UrlAction::Print));
+        assert_eq!(s.browser_for(None), s.browser);
+        assert_eq!(s.browser_for(Some("other")), s.browser);
+
+        let env = Env::from_pairs([("SSOBAR_URL_ACTION", "print"), ("SSOBAR_BROWSER", "w3m")]);
+        let (s, warnings) = Settings::load(&file, &env);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.browser.url_action, Some(UrlAction::Print));
+        assert_eq!(s.browser.browser.as_deref(), Some("w3m"));
+        let corp = s.browser_for(Some("corp"));
+        assert_eq!(corp.browser.as_deref(), Some("firefox -P work {url}"));
+        assert_eq!(corp.url_action, Some(UrlAction::Print));
+
+        let env = Env::from_pairs([("SSOBAR_BROWSER", "firefox -P 'work {url}")]);
+        let (s, warnings) = Settings::load(&file, &env);
+        assert_eq!(s.browser.browser.as_deref(), Some("firefox {url}"));
+        assert_eq!(
+            warnings,
+            [
+                "SSOBAR_BROWSER: browser = `firefox -P 'work {url}` cannot be split into arguments: a ' quote is not closed; keeping firefox {url}"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_session_settings_are_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(
+            &file,
+            "url_action = \"mail\"\n[sessions]\nlab = 3\n[sessions.corp]\nurl_action = \"fax\"\ncolour = 1\n",
+        )
+        .unwrap();
+        let (s, warnings) = Settings::load(&file, &Env::default());
+        assert_eq!(s.browser_for(Some("corp")), BrowserSettings::default());
+        assert_eq!(
+            warnings,
+            [
+                "FILE: sessions.corp: unknown setting `colour`; a session's settings are browser, url_action, firefox_container",
+                "FILE: sessions.corp: url_action = `fax` is not open, print or copy; keeping open",
+                "FILE: sessions.lab must be a table ([sessions.lab]); ignoring it",
+                "FILE: url_action = `mail` is not open, print or copy; keeping open",
+            ]
+            .map(|w| w.replace("FILE", &file.display().to_string()))
+        );
+    }
+
+    #[test]
+    fn the_no_redirect_hint_can_be_turned_off() {
+        let (s, _) = Settings::load(
+            Path::new("/nonexistent/settings.toml"),
+            &Env::from_pairs([("SSOBAR_NO_REDIRECT_HINT_SECONDS", "0")]),
+        );
+        assert_eq!(s.no_redirect_hint(), None);
+        assert_eq!(
+            Settings::default().no_redirect_hint(),
+            Some(std::time::Duration::from_secs(30))
+        );
+    }
+
+    #[test]
     fn a_broken_file_gives_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.toml");
@@ -414,11 +674,20 @@ mod tests {
     fn saves_what_it_loads() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cfg/settings.toml");
-        let s = Settings {
+        let mut s = Settings {
             warning_minutes: 42,
             sign_in_flow: SignInFlowKind::DeviceCode,
             ..Settings::default()
         };
+        s.browser.browser = Some("firefox --new-tab={url}".to_owned());
+        s.browser.url_action = Some(UrlAction::Print);
+        s.sessions.insert(
+            "corp".to_owned(),
+            BrowserSettings {
+                firefox_container: Some("Work Stuff".to_owned()),
+                ..BrowserSettings::default()
+            },
+        );
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file, &Env::default()), (s, vec![]));
     }

@@ -105,6 +105,11 @@ impl CallbackListener {
         Ok(Self { listener, port })
     }
 
+    /// `127.0.0.1:PORT`, where the browser must reach.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// `http://127.0.0.1:PORT/oauth/callback`.
     pub fn redirect_uri(&self) -> String {
         format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)

@@ -72,12 +72,22 @@ impl Default for SignInOptions {
 pub enum SignInEvent {
     /// Another process is signing in to this session; waiting for it.
     WaitingForOtherSignIn,
-    /// The URL to open; `opened` says whether a browser was started for it, or why not.
+    /// The URL to open; `opened` says what was done with it as the settings ask (a browser
+    /// started, left to be shown, copied), or why nothing could be.
     OpenUrl {
         /// The URL.
         url: String,
-        /// The browser command used, or why none could be.
-        opened: Result<String, String>,
+        /// What was done with it, or why nothing was.
+        opened: Result<browser::Delivered, String>,
+    },
+    /// No redirect has reached the loopback listener within `no_redirect_hint_seconds` of a
+    /// browser sign-in: a browser outside WSL or on another machine cannot reach it. Sent
+    /// once; the sign-in goes on waiting.
+    NoRedirectYet {
+        /// The listener's address, `127.0.0.1:PORT`.
+        listener: String,
+        /// The command that signs in with the device code instead.
+        device_code_command: String,
     },
     /// The device code to confirm.
     DeviceCode {
@@ -235,7 +245,9 @@ pub fn choose_flow(
     if let Some(flow) = asked {
         return flow;
     }
-    if matches!(session.id, SessionId::Legacy(_)) || !browser::can_open_browser(&ctx.env) {
+    if matches!(session.id, SessionId::Legacy(_))
+        || !browser::can_open_browser(ctx, session.id.session_name())
+    {
         return SignInFlow::DeviceCode;
     }
     match ctx.settings.sign_in_flow {
@@ -444,12 +456,13 @@ struct Attempt<'a> {
 
 fn announce_url(
     ctx: &Context,
+    session: &SsoSessionConfig,
     url: &str,
     open: bool,
     on_event: &(dyn Fn(SignInEvent) + Send + Sync),
 ) {
     let opened = if open {
-        browser::open_url(&ctx.env, url)
+        browser::open_url(ctx, session.id.session_name(), url)
     } else {
         Err("--no-browser".to_owned())
     };
@@ -484,11 +497,32 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
         &pkce::challenge(&verifier),
         &scopes,
     );
-    announce_url(ctx, &url, options.open_browser, on_event);
+    announce_url(ctx, session, &url, options.open_browser, on_event);
     on_event(SignInEvent::Waiting);
     // Redirects that do not answer this sign-in (another sign-in's, a stray request's) get a
     // page saying so and the listener waits on.
-    let callback = listener.wait(&state).await;
+    let callback = {
+        let wait = listener.wait(&state);
+        tokio::pin!(wait);
+        match ctx.settings.no_redirect_hint() {
+            Some(hint_after) => {
+                tokio::select! {
+                    callback = &mut wait => callback,
+                    () = tokio::time::sleep(hint_after) => {
+                        on_event(SignInEvent::NoRedirectYet {
+                            listener: listener.address(),
+                            device_code_command: format!(
+                                "{} --device-code",
+                                crate::config::login_command(session, None)
+                            ),
+                        });
+                        wait.await
+                    }
+                }
+            }
+            None => wait.await,
+        }
+    };
     drop(listener);
     let code = match callback {
         Callback::Code { code, .. } => code,
@@ -569,7 +603,7 @@ async fn device_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> {
         verification_uri_complete: verification_uri_complete.clone(),
     });
     let url = verification_uri_complete.unwrap_or(verification_uri);
-    announce_url(ctx, &url, options.open_browser, on_event);
+    announce_url(ctx, session, &url, options.open_browser, on_event);
     on_event(SignInEvent::Waiting);
 
     let expired = || SignInError::CodeExpired {
@@ -801,7 +835,11 @@ mod tests {
         let ctx = |pairs: &[(&str, &str)]| {
             let mut vars = vec![("HOME", "/nonexistent-home")];
             vars.extend_from_slice(pairs);
-            Context::from_env(crate::env::Env::from_pairs(vars.iter().copied())).unwrap()
+            let mut ctx =
+                Context::from_env(crate::env::Env::from_pairs(vars.iter().copied())).unwrap();
+            // Not WSL, wherever the test runs: WSL would always have Windows' openers.
+            ctx.paths.kernel_release = "/nonexistent/osrelease".into();
+            ctx
         };
         let named = SsoSessionConfig {
             id: SessionId::Named("corp".into()),
@@ -829,5 +867,17 @@ mod tests {
         );
         let set = ctx(&[("DISPLAY", ":0"), ("SSOBAR_SIGN_IN_FLOW", "device-code")]);
         assert_eq!(choose_flow(&set, &named, None), SignInFlow::DeviceCode);
+        let wsl = ctx(&[("WSL_DISTRO_NAME", "Debian")]);
+        assert_eq!(
+            choose_flow(&wsl, &named, None),
+            SignInFlow::Browser,
+            "WSL opens the Windows browser"
+        );
+        let session_browser = ctx(&[("SSOBAR_BROWSER", "firefox")]);
+        assert_eq!(
+            choose_flow(&session_browser, &named, None),
+            SignInFlow::Browser,
+            "a browser setting is a way to open one"
+        );
     }
 }
