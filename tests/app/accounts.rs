@@ -148,7 +148,8 @@ fn a_role_copies_its_exports_opens_the_console_and_becomes_a_profile() {
 
     let opened = run("open-console");
     assert_eq!(opened, "ok: Opened the AWS console as account-0007/Billing");
-    let url = w.browser.opened().pop().expect("the browser was opened");
+    // The browser is started, not waited for: its log shows the URL a moment later.
+    let url = wait_for(10, || w.browser.opened().pop()).expect("the browser was opened");
     assert!(url.contains("Action=login"), "{url}");
     assert!(url.contains("SigninToken="), "{url}");
 
@@ -231,7 +232,8 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
         &format!("{{ cluster: '{prod}', action: 'open-console' }}"),
     );
     assert_eq!(opened, "ok: Opened cluster prod-3 in the AWS console");
-    let url = w.browser.opened().pop().expect("the browser was opened");
+    // The browser is started, not waited for: its log shows the URL a moment later.
+    let url = wait_for(10, || w.browser.opened().pop()).expect("the browser was opened");
     assert!(url.contains("clusters%2Fprod-3"), "{url}");
 
     // Admin, the first role tried, found it: once it is a profile, the cluster can be added.
