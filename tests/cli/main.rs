@@ -16,6 +16,7 @@ mod kube;
 mod populate;
 mod reliability;
 mod secrets;
+mod serve;
 mod signin;
 mod signin_api;
 mod status;
