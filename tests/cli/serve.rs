@@ -386,3 +386,49 @@ fn the_server_listens_on_127_0_0_1_only() {
     .expect("the server's socket is listed");
     assert_eq!(listening, [format!("0100007F:{port:04X}")]);
 }
+
+#[test]
+fn exec_server_passes_sigterm_on_and_exits_as_the_command_did() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    // Ends by itself after 20 s, so a failing run leaves nothing behind.
+    let script = "trap 'echo got-term; exit 42' TERM; echo ready; i=0; while [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; exit 3";
+    let mut child = w
+        .command()
+        .args([
+            "exec",
+            "--server",
+            "--profile",
+            "dev",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    signal(&child, "TERM");
+    let status = wait_for(10, || child.try_wait().unwrap());
+    let _ = child.kill();
+    let status = status.expect("the command ended after SIGTERM");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(42), "the command's own exit status");
+
+    let killed = Ran::run(w.command().args([
+        "exec",
+        "--server",
+        "--profile",
+        "dev",
+        "--",
+        "sh",
+        "-c",
+        "kill -KILL $$",
+    ]));
+    assert_eq!(killed.code, Some(128 + 9), "128 + the signal's number");
+}
