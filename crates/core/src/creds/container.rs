@@ -118,7 +118,9 @@ pub fn route(head: &[u8], token: &AuthToken) -> Route {
     if path != CREDENTIALS_PATH {
         return Route::NotFound;
     }
-    let mut authorizations = lines.filter_map(|line| {
+    // The headers end at the first empty line; whatever follows is a body, never a header.
+    let headers = lines.take_while(|line| !line.is_empty());
+    let mut authorizations = headers.filter_map(|line| {
         let (name, value) = line.split_once(':')?;
         name.trim()
             .eq_ignore_ascii_case("authorization")
@@ -382,6 +384,12 @@ mod tests {
             route(&head(&[get, &auth, "Authorization: other"]), &token),
             Route::Unauthorized,
             "two Authorization headers"
+        );
+        let after_the_head = format!("{get}\r\n\r\n{auth}\r\n\r\n");
+        assert_eq!(
+            route(after_the_head.as_bytes(), &token),
+            Route::Unauthorized,
+            "a body is not a header"
         );
         assert_eq!(
             route(&head(&["GET / HTTP/1.1", &auth]), &token),
