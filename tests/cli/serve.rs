@@ -20,9 +20,14 @@ struct Server {
 
 impl Server {
     fn start(w: &World, profile: &str) -> Self {
+        Self::start_with(w, &["--profile", profile])
+    }
+
+    fn start_with(w: &World, args: &[&str]) -> Self {
         let mut child = w
             .command()
-            .args(["serve", "--profile", profile, "--shell", "sh"])
+            .args(["serve", "--shell", "sh"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -431,4 +436,29 @@ fn exec_server_passes_sigterm_on_and_exits_as_the_command_did() {
         "kill -KILL $$",
     ]));
     assert_eq!(killed.code, Some(128 + 9), "128 + the signal's number");
+}
+
+#[test]
+fn serve_listens_on_the_port_asked_for_and_says_when_it_is_taken() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server::start_with(&w, &["--profile", "dev", "--port", &port.to_string()]);
+    assert_eq!(server.uri, format!("http://127.0.0.1:{port}/credentials"));
+    assert_eq!(server.get_with_token().0, 200);
+
+    let taken = w
+        .ssobar(&["serve", "--profile", "dev", "--port", &port.to_string()])
+        .expect_code(1);
+    assert!(
+        taken
+            .stderr
+            .starts_with(&format!("ssobar: cannot listen on 127.0.0.1:{port}: ")),
+        "{}",
+        taken.stderr
+    );
+    assert_eq!(taken.stdout, "", "no lines for a server that did not start");
 }

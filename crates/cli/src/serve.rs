@@ -22,7 +22,12 @@ pub struct ServeArgs {
     #[command(flatten)]
     wait: WaitArg,
     /// Listen on this port of 127.0.0.1 (default: one the OS chooses).
-    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     port: u16,
     /// The shell syntax of the lines printed (default: from $SHELL, else sh).
     #[arg(long, value_enum)]
