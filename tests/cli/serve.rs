@@ -184,7 +184,13 @@ fn a_wrong_or_missing_token_is_refused_with_401_and_no_credentials() {
     let creds: Value = serde_json::from_str(&body).unwrap();
     let secret = creds["SecretAccessKey"].as_str().unwrap().to_owned();
 
-    let wrong = format!("{}0", &server.token[..63]);
+    // The token with its last character changed.
+    let last = if server.token.ends_with('0') {
+        '1'
+    } else {
+        '0'
+    };
+    let wrong = format!("{}{last}", &server.token[..63]);
     for headers in [
         vec![],
         vec![format!("Authorization: {wrong}")],
@@ -461,4 +467,27 @@ fn serve_listens_on_the_port_asked_for_and_says_when_it_is_taken() {
         taken.stderr
     );
     assert_eq!(taken.stdout, "", "no lines for a server that did not start");
+}
+
+#[test]
+fn an_edit_to_the_profile_is_served_from_the_next_request() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let server = Server::start(&w, "dev");
+    let arn_served = || {
+        let (status, body) = server.get_with_token();
+        assert_eq!(status, 200, "{body}");
+        let creds: Value = serde_json::from_str(&body).unwrap();
+        w.fake
+            .credentials(creds["AccessKeyId"].as_str().unwrap())
+            .expect("issued by the fake")
+            .arn
+    };
+    assert!(arn_served().contains("AWSReservedSSO_ReadOnlyAccess_"));
+    let edited = w.config().text().replacen(
+        "sso_role_name = ReadOnlyAccess",
+        "sso_role_name = AdministratorAccess",
+        1,
+    );
+    w.sandbox.write_config(edited);
+    assert!(arn_served().contains("AWSReservedSSO_AdministratorAccess_"));
 }

@@ -11,7 +11,7 @@ use ssobar_core::creds::container::{
     CredentialServer, CredentialSource, Unavailable, server_margin_minutes,
 };
 use ssobar_core::creds::credential_env::{self, removed, server_variables};
-use ssobar_core::creds::{AwsCredentials, Step, plan};
+use ssobar_core::creds::{AwsCredentials, plan};
 use std::io::Write;
 
 /// Arguments of `ssobar serve`.
@@ -34,8 +34,8 @@ pub struct ServeArgs {
     shell: Option<Shell>,
 }
 
-/// A profile ready to be served: its steps, its region, and a context whose vault margin
-/// covers the SDKs' refresh window.
+/// A profile ready to be served: its region, and the source of its credentials, whose vault
+/// margin covers the SDKs' refresh window.
 struct Served {
     profile: String,
     region: Option<String>,
@@ -55,7 +55,6 @@ fn prepare(ctx: &Context, profile: String, wait: WaitArg) -> Result<Served> {
     Ok(Served {
         source: VaultSource {
             ctx,
-            steps,
             profile: profile.clone(),
         },
         profile,
@@ -66,13 +65,21 @@ fn prepare(ctx: &Context, profile: String, wait: WaitArg) -> Result<Served> {
 /// The vault, asked for each request.
 struct VaultSource {
     ctx: Context,
-    steps: Vec<Step>,
     profile: String,
+}
+
+impl VaultSource {
+    /// The profile is read again for each request, so an edit to it is served from then on,
+    /// as the vault never serves credentials made under settings that changed.
+    fn fetch(&self) -> Result<AwsCredentials> {
+        let steps = plan(&self.ctx.load_config(), &self.profile)?;
+        expired::fetch_without_waiting(&self.ctx, &steps)
+    }
 }
 
 impl CredentialSource for VaultSource {
     fn credentials(&self) -> Result<AwsCredentials, Unavailable> {
-        expired::fetch_without_waiting(&self.ctx, &self.steps).map_err(|e| {
+        self.fetch().map_err(|e| {
             let message = format!("{e:#}");
             // The server's one line per failure; the program asking sees the same words.
             eprintln!(
