@@ -173,6 +173,11 @@ fn botocore_keeps_getting_credentials_through_exec_server_across_two_expiries() 
         "{fetches} fetches for {} calls",
         calls.len()
     );
+    eprintln!(
+        "{} calls over {span:.0} s, signed with {} access keys; {fetches} GetRoleCredentials",
+        calls.len(),
+        keys.len()
+    );
 }
 
 #[test]
