@@ -496,3 +496,27 @@ fn an_edit_to_the_profile_is_served_from_the_next_request() {
     w.sandbox.write_config(edited);
     assert!(arn_served().contains("AWSReservedSSO_AdministratorAccess_"));
 }
+
+#[test]
+fn an_expired_session_with_a_refresh_token_is_renewed_silently_for_a_request() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let server = Server::start(&w, "dev");
+    assert_eq!(server.get_with_token().0, 200);
+    let before = w.calls(Operation::CreateToken);
+
+    w.seed_sign_in(-60);
+    let (status, body) = server.get_with_token();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        w.calls(Operation::CreateToken),
+        before + 1,
+        "one refresh with the refresh token"
+    );
+    assert!(w.token().unwrap()["refreshToken"].is_string());
+    let stopped = server.stop().expect_code(0);
+    assert!(
+        !stopped.stderr.contains("cannot serve"),
+        "{}",
+        stopped.stderr
+    );
+}
