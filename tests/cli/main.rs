@@ -19,6 +19,7 @@ mod populate;
 mod prompt;
 mod reliability;
 mod secrets;
+mod serve;
 mod signin;
 mod signin_api;
 mod status;

@@ -4,7 +4,8 @@
 //! commands left behind: every stderr; every stdout but those of the formats that exist to
 //! carry credentials (`credential-process`, `env`, and `exec`'s command); every file under
 //! HOME but the AWS CLI's token cache; and the command lines and environments of the ssobar
-//! processes and of the programs they start (the `$BROWSER` and what it runs), but `exec`'s.
+//! processes and of the programs they start (the `$BROWSER` and what it runs, the command
+//! `exec --server` runs), but `exec`'s.
 
 // Processes are looked at through /proc.
 #![cfg(target_os = "linux")]
@@ -170,6 +171,23 @@ fn no_command_leaks_a_secret_at_the_most_verbose_log_level() {
         ],
         carries,
         Children::ExecsItsCommand,
+    );
+    // The command gets no key, only the server's URI and token: its process is searched too;
+    // what it asks the server for is on its stdout.
+    seen.run(
+        &w,
+        &[
+            "exec",
+            "--server",
+            "--profile",
+            "deploy",
+            "--",
+            "sh",
+            "-c",
+            r#"curl -fsS -H "Authorization: $AWS_CONTAINER_AUTHORIZATION_TOKEN" "$AWS_CONTAINER_CREDENTIALS_FULL_URI"; sleep 0.1"#,
+        ],
+        carries,
+        children,
     );
     seen.run(&w, &["env", "--profile", "dev"], carries, children);
     // The login URL signs whoever has it in, as credentials do; the call that makes it sends

@@ -9,6 +9,7 @@ import argparse
 import base64
 import json
 import sys
+import time
 import urllib.request
 
 import botocore.session
@@ -44,6 +45,40 @@ def role_credentials(args):
     sts = session.create_client("sts", region_name="us-east-1")
     identity = sts.get_caller_identity()
     print(json.dumps({"accessKeyId": creds.access_key, "arn": identity["Arn"]}))
+
+
+def caller_identity_loop(args):
+    """sts get-caller-identity through botocore's default credential chain, again and again
+    for a while, as a long-running program makes calls; each call notes the access key it was
+    signed with (read from its Authorization header) or the error it met."""
+    session = botocore.session.Session()
+    try:
+        sts = session.create_client("sts")
+    except Exception as e:
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+        return
+    signed_with = []
+
+    def note_key(request, **kwargs):
+        auth = request.headers.get("Authorization", b"")
+        if isinstance(auth, bytes):
+            auth = auth.decode()
+        signed_with.append(auth.split("Credential=")[1].split("/")[0])
+
+    sts.meta.events.register("before-send.sts.GetCallerIdentity", note_key)
+    calls = []
+    deadline = time.monotonic() + args.seconds
+    while True:
+        at = time.time()
+        try:
+            arn = sts.get_caller_identity()["Arn"]
+            calls.append({"at": at, "accessKeyId": signed_with[-1], "arn": arn})
+        except Exception as e:
+            calls.append({"at": at, "error": f"{type(e).__name__}: {e}"})
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(args.every)
+    print(json.dumps({"method": session.get_credentials().method, "calls": calls}))
 
 
 def profiles(args):
@@ -214,6 +249,10 @@ def main():
     p = sub.add_parser("role-credentials")
     p.add_argument("--profile", required=True)
     p.set_defaults(run=role_credentials)
+    p = sub.add_parser("caller-identity-loop")
+    p.add_argument("--seconds", type=float, default=0)
+    p.add_argument("--every", type=float, default=5)
+    p.set_defaults(run=caller_identity_loop)
     p = sub.add_parser("profiles")
     p.set_defaults(run=profiles)
     p = sub.add_parser("drive-fake")

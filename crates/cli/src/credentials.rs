@@ -18,7 +18,7 @@ pub struct ProfileArg {
 }
 
 impl ProfileArg {
-    fn name(&self, ctx: &Context) -> String {
+    pub(crate) fn name(&self, ctx: &Context) -> String {
         profile_or_default(ctx, self.profile.as_deref())
     }
 }
@@ -44,15 +44,19 @@ pub struct CredentialProcessArgs {
 #[derive(clap::Args)]
 pub struct ExecArgs {
     #[command(flatten)]
-    profile: ProfileArg,
+    pub(crate) profile: ProfileArg,
     #[command(flatten)]
-    wait: WaitArg,
+    pub(crate) wait: WaitArg,
     /// Run even inside another `ssobar exec`.
     #[arg(long)]
     force: bool,
+    /// Give the command no keys but a credential server on 127.0.0.1 to ask (as `ssobar
+    /// serve`), which hands it fresh credentials for as long as it runs.
+    #[arg(long)]
+    server: bool,
     /// The command and its arguments.
     #[arg(required = true, last = true, value_name = "COMMAND")]
-    command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 /// The shells `ssobar env` writes for.
@@ -130,6 +134,9 @@ pub fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
         bail!(
             "already inside \"ssobar exec\" for profile {outer} ({MARKER} is set); add --force to run one inside another"
         );
+    }
+    if args.server {
+        return crate::serve::exec(args, ctx);
     }
     let profile = args.profile.name(ctx);
     let (creds, region) = credentials(ctx, &profile, args.wait)?;

@@ -80,6 +80,27 @@ pub(crate) fn fetch(
     crate::credentials::fetch(ctx, steps)
 }
 
+/// Credentials for a request to the credential server, which cannot wait for a person (the
+/// SDKs give up on it after a few seconds): when their session needs a sign-in, a silent
+/// refresh where the session allows one, else the one-line error naming `ssobar login`; the
+/// next request tries again.
+pub(crate) fn fetch_without_waiting(ctx: &Context, steps: &[Step]) -> Result<AwsCredentials> {
+    let error = match crate::credentials::fetch(ctx, steps) {
+        Err(e) if needs_sign_in(&e) => e,
+        other => return other,
+    };
+    let Some(Step::Sso {
+        session, profile, ..
+    }) = steps.first()
+    else {
+        return Err(error);
+    };
+    if silently_refreshed(ctx, session, &login_command(session, Some(profile)))? {
+        return crate::credentials::fetch(ctx, steps);
+    }
+    Err(error)
+}
+
 fn needs_sign_in(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<CredentialsError>(),

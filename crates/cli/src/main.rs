@@ -10,6 +10,7 @@ mod expired;
 mod kube;
 mod populate;
 mod prompt;
+mod serve;
 mod signin;
 mod status;
 mod table;
@@ -53,6 +54,9 @@ enum Command {
     Exec(credentials::ExecArgs),
     /// Print export lines with a profile's role credentials, for eval.
     Env(credentials::EnvArgs),
+    /// Serve a profile's role credentials to SDKs on 127.0.0.1 (the container credentials
+    /// protocol), fresh for as long as the server runs.
+    Serve(serve::ServeArgs),
     /// Open the AWS console in the browser as a profile's role.
     Console(console::ConsoleArgs),
     /// Print an EKS token as an ExecCredential (kubeconfig's exec hook runs this).
@@ -73,6 +77,8 @@ pub enum Outcome {
     Success,
     /// `status --check` found a session that needs a sign-in: exit 3.
     CheckFailed,
+    /// The command `exec --server` ran ended with this status.
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +109,7 @@ fn main() -> ExitCode {
                     Command::CredentialProcess(args) => credentials::credential_process(args, &ctx),
                     Command::Exec(args) => credentials::exec(args, &ctx),
                     Command::Env(args) => credentials::env(args, &ctx),
+                    Command::Serve(args) => serve::serve(args, &ctx),
                     Command::Console(args) => console::run(args, &ctx),
                     Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
                     Command::Clusters(args) => clusters::run(args, &ctx),
@@ -176,6 +183,7 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(3),
+        Ok(Outcome::Exit(status)) => ExitCode::from(status),
         Err(e) => {
             if worth_running_again(&e) {
                 eprintln!("ssobar: {e:#}; run \"{}\" again", this_command());

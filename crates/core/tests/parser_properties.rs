@@ -1,6 +1,7 @@
 //! Property tests: no input makes the config or cache parsers panic, and a malformed line
 //! costs only its own section; `KUBERNETES_EXEC_INFO`, the kubeconfig merge and the sign-in
-//! listener's request parser hold what their fuzz targets (fuzz/) check, on every CI run.
+//! listener's request parser hold what their fuzz targets (fuzz/) check, on every CI run; the
+//! credential server serves only a request that carries its token.
 
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
@@ -9,6 +10,7 @@ use proptest::prelude::*;
 use serde_yaml_ng::value::{Tag, TaggedValue};
 use serde_yaml_ng::{Mapping, Value};
 use ssobar_core::config::{AwsConfig, ConfigText, FileKind};
+use ssobar_core::creds::container::{AuthToken, Route, route};
 use ssobar_core::kube::eks::{DEFAULT_EXEC_API, exec_api};
 use ssobar_core::kube::kubeconfig::{ClusterAccess, ExecPlugin, merge};
 use ssobar_core::sso::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
@@ -175,6 +177,32 @@ proptest! {
                 prop_assert!(!shown.chars().any(char::is_control), "{:?}", callback);
             }
         }
+    }
+
+    #[test]
+    fn no_request_head_without_the_token_is_served(
+        noise in prop::collection::vec(any::<u8>(), 0..200),
+        method in "GET|POST|get",
+        query in "(\\?[a-z=]{0,5})?",
+        // Header lines with no colon: none of them is an Authorization header.
+        lines in prop::collection::vec("[ -9;-~]{1,30}", 0..4),
+    ) {
+        let token = AuthToken::generate();
+        prop_assert_ne!(route(&noise, &token), Route::Credentials);
+        let request_line = format!("{method} /credentials{query} HTTP/1.1");
+        let head = |extra: &[String]| {
+            let mut all = vec![request_line.clone()];
+            all.extend(lines.iter().cloned());
+            all.extend(extra.iter().cloned());
+            format!("{}\r\n\r\n", all.join("\r\n")).into_bytes()
+        };
+        prop_assert_ne!(route(&head(&[]), &token), Route::Credentials);
+        let auth = format!("Authorization: {}", token.expose());
+        prop_assert_eq!(
+            route(&head(std::slice::from_ref(&auth)), &token) == Route::Credentials,
+            method == "GET"
+        );
+        prop_assert_ne!(route(&head(&[auth.clone(), auth]), &token), Route::Credentials);
     }
 
     #[test]

@@ -91,6 +91,27 @@ pub fn variables(
     vars
 }
 
+/// The variables a command gets that asks a credential server (`ssobar serve`, `exec
+/// --server`) for credentials: the server's URI and token, region, and the [`MARKER`]. No key:
+/// the SDKs ask the server, and get fresh credentials from it for as long as they run.
+pub fn server_variables(
+    profile: &str,
+    uri: &str,
+    token: &str,
+    region: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.to_owned()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.to_owned()),
+    ];
+    if let Some(region) = region {
+        vars.push(("AWS_REGION", region.to_owned()));
+        vars.push(("AWS_DEFAULT_REGION", region.to_owned()));
+    }
+    vars.push((MARKER, profile.to_owned()));
+    vars
+}
+
 /// The lines that give a shell these credentials: [`removed`] unset, [`variables`] exported.
 pub fn export_script(
     shell: Shell,
@@ -98,7 +119,22 @@ pub fn export_script(
     creds: &AwsCredentials,
     region: Option<&str>,
 ) -> String {
-    let set = variables(profile, creds, region);
+    script(shell, variables(profile, creds, region))
+}
+
+/// The lines that point a shell at a credential server: [`removed`] unset,
+/// [`server_variables`] exported.
+pub fn server_export_script(
+    shell: Shell,
+    profile: &str,
+    uri: &str,
+    token: &str,
+    region: Option<&str>,
+) -> String {
+    script(shell, server_variables(profile, uri, token, region))
+}
+
+fn script(shell: Shell, set: Vec<(&'static str, String)>) -> String {
     let mut out = String::new();
     for name in removed(&set) {
         out.push_str(&unset_line(shell, name));
@@ -161,6 +197,32 @@ mod tests {
         }
         assert!(!removed.contains(&"AWS_ACCESS_KEY_ID"));
         assert!(!removed.contains(&"AWS_SESSION_TOKEN"));
+    }
+
+    #[test]
+    fn a_server_command_gets_the_uri_and_token_and_no_key() {
+        let set = server_variables("dev", "http://127.0.0.1:1/credentials", "tok", Some("r"));
+        let names: Vec<&str> = set.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                MARKER
+            ]
+        );
+        let removed = removed(&set);
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+            assert!(removed.contains(&name), "{name} in {removed:?}");
+        }
+        let script = server_export_script(Shell::Sh, "dev", "http://u", "tok", None);
+        assert!(script.contains("unset AWS_ACCESS_KEY_ID\n"), "{script}");
+        assert!(
+            script.contains("export AWS_CONTAINER_AUTHORIZATION_TOKEN='tok'\n"),
+            "{script}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! [`plan`](mod@plan) turns a profile into steps; [`vault`] keeps and fetches what they lead to.
 
 pub mod console;
+pub mod container;
 pub mod credential_env;
 pub mod error;
 pub mod keychain;

@@ -1,0 +1,254 @@
+//! `ssobar serve` and `ssobar exec --server`: a container credentials endpoint on 127.0.0.1
+//! that hands out a profile's role credentials from the keychain vault on every request, so
+//! that a program that runs for hours gets fresh ones across expiries and sign-ins.
+
+use crate::Outcome;
+use crate::credentials::{ExecArgs, ProfileArg, Shell};
+use crate::expired::{self, WaitArg, attended_on_stderr};
+use anyhow::{Context as _, Result, anyhow};
+use ssobar_core::context::Context;
+use ssobar_core::creds::container::{
+    CredentialServer, CredentialSource, Unavailable, server_margin_minutes,
+};
+use ssobar_core::creds::credential_env::{self, removed, server_variables};
+use ssobar_core::creds::{AwsCredentials, plan};
+use std::io::Write;
+
+/// Arguments of `ssobar serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    #[command(flatten)]
+    wait: WaitArg,
+    /// Listen on this port of 127.0.0.1 (default: one the OS chooses).
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    port: u16,
+    /// The shell syntax of the lines printed (default: from $SHELL, else sh).
+    #[arg(long, value_enum)]
+    shell: Option<Shell>,
+}
+
+/// A profile ready to be served: its region, and the source of its credentials, whose vault
+/// margin covers the SDKs' refresh window.
+struct Served {
+    profile: String,
+    region: Option<String>,
+    source: VaultSource,
+}
+
+/// Reads the profile and gets its credentials once, with a sign-in as every helper gets one
+/// when the session needs it: a server that starts is a server that can answer.
+fn prepare(ctx: &Context, profile: String, wait: WaitArg) -> Result<Served> {
+    let config = ctx.load_config();
+    let steps = plan(&config, &profile)?;
+    let region = config.profile_region(&profile).map(str::to_owned);
+    let mut ctx = ctx.clone();
+    ctx.settings.credential_margin_minutes =
+        server_margin_minutes(ctx.settings.credential_margin_minutes);
+    expired::fetch(&ctx, &steps, wait, attended_on_stderr())?;
+    Ok(Served {
+        source: VaultSource {
+            ctx,
+            profile: profile.clone(),
+        },
+        profile,
+        region,
+    })
+}
+
+/// The vault, asked for each request.
+struct VaultSource {
+    ctx: Context,
+    profile: String,
+}
+
+impl VaultSource {
+    /// The profile is read again for each request, so an edit to it is served from then on,
+    /// as the vault never serves credentials made under settings that changed.
+    fn fetch(&self) -> Result<AwsCredentials> {
+        let steps = plan(&self.ctx.load_config(), &self.profile)?;
+        expired::fetch_without_waiting(&self.ctx, &steps)
+    }
+}
+
+impl CredentialSource for VaultSource {
+    fn credentials(&self) -> Result<AwsCredentials, Unavailable> {
+        self.fetch().map_err(|e| {
+            let message = format!("{e:#}");
+            // The server's one line per failure; the program asking sees the same words.
+            eprintln!(
+                "ssobar: cannot serve credentials for profile {}: {message}",
+                self.profile
+            );
+            Unavailable(message)
+        })
+    }
+}
+
+async fn bind(port: u16) -> Result<CredentialServer> {
+    CredentialServer::bind(port)
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))
+}
+
+/// Runs `ssobar serve`: prints the lines that point a shell at the server, then serves until
+/// SIGINT, SIGTERM or SIGHUP.
+pub fn serve(args: &ServeArgs, ctx: &Context) -> Result<Outcome> {
+    let served = prepare(ctx, args.profile.name(ctx), args.wait)?;
+    let shell = args
+        .shell
+        .map(Shell::into)
+        .unwrap_or_else(|| credential_env::Shell::from_login_shell(ctx.env.get("SHELL")));
+    let runtime = crate::runtime()?;
+    let result = runtime.block_on(async {
+        // Listening for the signals before the lines are out: whoever read them may stop the
+        // server at once.
+        let stop = stop_signal()?;
+        let server = bind(args.port).await?;
+        let uri = server.uri();
+        let lines = credential_env::server_export_script(
+            shell,
+            &served.profile,
+            &uri,
+            server.token().expose(),
+            served.region.as_deref(),
+        );
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(lines.as_bytes())?;
+        stdout.flush()?;
+        drop(stdout);
+        eprintln!(
+            "ssobar: serving credentials for profile {} on {uri} (Ctrl-C to stop)",
+            served.profile
+        );
+        tokio::select! {
+            () = server.serve(served.source) => {}
+            () = stop => {}
+        }
+        Ok(Outcome::Success)
+    });
+    // A credentials call still running when the server stops has no one to answer.
+    runtime.shutdown_background();
+    result
+}
+
+/// A future that ends at SIGINT, SIGTERM or SIGHUP (Ctrl-C elsewhere); the signals are caught
+/// from the moment this returns.
+#[cfg(unix)]
+fn stop_signal() -> Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> Result<impl Future<Output = ()>> {
+    Ok(async {
+        // Without a console to catch Ctrl-C on, the server runs until it is killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+/// Runs `ssobar exec --server`: the command runs as a child, with the server's URI and token in
+/// its environment and no key, while this process serves it; the exit status is the child's
+/// (128 + the signal's number when a signal ended it).
+pub(crate) fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
+    let served = prepare(ctx, args.profile.name(ctx), args.wait)?;
+    let (program, rest) = args.command.split_first().context("no command to run")?;
+    let runtime = crate::runtime()?;
+    let result = runtime.block_on(async {
+        let server = bind(0).await?;
+        let set = server_variables(
+            &served.profile,
+            &server.uri(),
+            server.token().expose(),
+            served.region.as_deref(),
+        );
+        let mut command = tokio::process::Command::new(program);
+        command.args(rest);
+        for name in removed(&set) {
+            command.env_remove(name);
+        }
+        command.envs(set);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot run {program}"))?;
+        tokio::select! {
+            () = server.serve(served.source) => Err(anyhow!("the credential server stopped")),
+            status = wait_forwarding_signals(child) => Ok(Outcome::Exit(exit_status(status?))),
+        }
+    });
+    runtime.shutdown_background();
+    result
+}
+
+/// Waits for the child, passing SIGTERM and SIGHUP sent to this process on to it. SIGINT is
+/// not passed on: Ctrl-C in a terminal reaches the child itself (it is in the same process
+/// group), and a second one would read as pressing it twice; this process keeps serving
+/// until the child has ended.
+#[cfg(unix)]
+async fn wait_forwarding_signals(
+    mut child: tokio::process::Child,
+) -> Result<std::process::ExitStatus> {
+    use rustix::process::{Pid, Signal, kill_process};
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw);
+    let forward = |signal: Signal| {
+        if let Some(pid) = pid {
+            // The child may have ended a moment ago; its status is read next either way.
+            let _ = kill_process(pid, signal);
+        }
+    };
+    loop {
+        tokio::select! {
+            status = child.wait() => return Ok(status?),
+            _ = terminate.recv() => forward(Signal::TERM),
+            _ = hangup.recv() => forward(Signal::HUP),
+            _ = interrupt.recv() => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_forwarding_signals(
+    mut child: tokio::process::Child,
+) -> Result<std::process::ExitStatus> {
+    Ok(child.wait().await?)
+}
+
+/// A child's exit status as this process's: its code, or 128 + the signal that ended it.
+fn exit_status(status: std::process::ExitStatus) -> u8 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return u8::try_from(128 + signal).unwrap_or(255);
+        }
+    }
+    status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .unwrap_or(1)
+}
