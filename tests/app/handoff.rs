@@ -570,3 +570,75 @@ fn a_wait_that_runs_out_fails_with_the_command_to_run() {
     );
     assert!(took < Duration::from_secs(5), "gave up after {took:?}");
 }
+
+#[test]
+fn a_credential_server_whose_session_ends_asks_the_app_and_serves_again_after_one_click() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let w = World::start(&ssobar(), FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in(8 * 3600);
+    let _app = serving_app(&w);
+    let mut server = Helper::spawn(w.command().args(["serve", "--profile", "dev"]));
+    // It prints its lines, then serves on: read lines, not to the end.
+    let mut stdout = BufReader::new(server.child.stdout.take().unwrap());
+    let mut lines = String::new();
+    while !(lines.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI=")
+        && lines.contains("AWS_CONTAINER_AUTHORIZATION_TOKEN="))
+    {
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line).unwrap();
+        assert!(read > 0, "serve ended: {}", server.stderr());
+        lines.push_str(&line);
+    }
+    let value = |name: &str| {
+        lines
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .map(|v| v.trim_matches('\'').to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {lines}"))
+    };
+    let (uri, token) = (
+        value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+    );
+    let request = || {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+            .arg(format!("Authorization: {token}"))
+            .arg(&uri)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(request(), "200");
+
+    // The session ends with no way to refresh it, as after a day's work.
+    w.seed_sign_in_with(-60, &[]);
+    assert_eq!(request(), "503", "unavailable until someone signs in");
+    let asked = wait_for(20, || (displayed_notifications() == 1).then_some(()));
+    assert!(
+        asked.is_some(),
+        "the app shows one notification: {}",
+        server.stderr()
+    );
+    assert_eq!(request(), "503");
+    assert_eq!(
+        displayed_notifications(),
+        1,
+        "asked once, however many requests"
+    );
+    let clicked = Command::new("dunstctl")
+        .args(["action", "0"])
+        .status()
+        .unwrap();
+    assert!(clicked.success());
+    let served = wait_for(30, || (request() == "200").then_some(()));
+    assert!(
+        served.is_some(),
+        "served again after the click: {}",
+        server.stderr()
+    );
+    assert_eq!(w.calls(Operation::Authorize), 1);
+    assert!(!server.ended(), "the server keeps serving");
+}

@@ -101,7 +101,8 @@ pub(crate) fn fetch_without_waiting(ctx: &Context, steps: &[Step]) -> Result<Aws
     Err(error)
 }
 
-fn needs_sign_in(e: &anyhow::Error) -> bool {
+/// Whether a credentials error is "the session needs a sign-in".
+pub(crate) fn needs_sign_in(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<CredentialsError>(),
         Some(CredentialsError::SignInNeeded { .. })

@@ -4,15 +4,20 @@
 
 use crate::Outcome;
 use crate::credentials::{ExecArgs, ProfileArg, Shell};
-use crate::expired::{self, WaitArg, attended_on_stderr};
+use crate::expired::{self, AppAnswer, WaitArg, attended_on_stderr};
 use anyhow::{Context as _, Result, anyhow};
+use ssobar_core::app::channel::Start;
+use ssobar_core::config::login_command;
 use ssobar_core::context::Context;
 use ssobar_core::creds::container::{
     CredentialServer, CredentialSource, Unavailable, server_margin_minutes,
 };
 use ssobar_core::creds::credential_env::{self, removed, server_variables};
-use ssobar_core::creds::{AwsCredentials, plan};
+use ssobar_core::creds::{AwsCredentials, Step, plan};
+use ssobar_core::settings::OnExpired;
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `ssobar serve`.
 #[derive(clap::Args)]
@@ -56,6 +61,8 @@ fn prepare(ctx: &Context, profile: String, wait: WaitArg) -> Result<Served> {
         source: VaultSource {
             ctx,
             profile: profile.clone(),
+            wait,
+            asking: Arc::new(AtomicBool::new(false)),
         },
         profile,
         region,
@@ -66,6 +73,10 @@ fn prepare(ctx: &Context, profile: String, wait: WaitArg) -> Result<Served> {
 struct VaultSource {
     ctx: Context,
     profile: String,
+    /// How long a sign-in asked of the tray app is waited for.
+    wait: WaitArg,
+    /// A sign-in has been asked of the tray app and not answered yet.
+    asking: Arc<AtomicBool>,
 }
 
 impl VaultSource {
@@ -73,7 +84,45 @@ impl VaultSource {
     /// as the vault never serves credentials made under settings that changed.
     fn fetch(&self) -> Result<AwsCredentials> {
         let steps = plan(&self.ctx.load_config(), &self.profile)?;
-        expired::fetch_without_waiting(&self.ctx, &steps)
+        let fetched = expired::fetch_without_waiting(&self.ctx, &steps);
+        if let Err(e) = &fetched
+            && expired::needs_sign_in(e)
+        {
+            self.ask_app_in_background(&steps);
+        }
+        fetched
+    }
+
+    /// A request cannot wait for a person (the SDKs give up after seconds), but the person
+    /// can be asked: as every helper does with `on_expired = "app"`, the tray app is asked to
+    /// sign in, once at a time, while requests are answered "unavailable"; the first request
+    /// after the sign-in is served.
+    fn ask_app_in_background(&self, steps: &[Step]) {
+        let Some(Step::Sso {
+            session, profile, ..
+        }) = steps.first()
+        else {
+            return;
+        };
+        if self.ctx.settings.on_expired != OnExpired::App
+            || self.asking.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let (ctx, session, wait, asking) = (
+            self.ctx.clone(),
+            session.clone(),
+            self.wait,
+            self.asking.clone(),
+        );
+        let login = login_command(&session, Some(profile));
+        std::thread::spawn(move || {
+            match expired::ask_app(&ctx, &session, &login, wait, Start::AsConfigured) {
+                Ok(AppAnswer::SignedIn | AppAnswer::NoApp) => {}
+                Err(e) => eprintln!("ssobar: {e:#}"),
+            }
+            asking.store(false, Ordering::SeqCst);
+        });
     }
 }
 
