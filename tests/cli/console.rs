@@ -147,7 +147,12 @@ fn without_print_the_browser_gets_the_url_and_lands_signed_in() {
         ran.stderr,
         "Opened the AWS console as ReadOnlyAccess in 111122223333 in your browser.\n"
     );
-    let opened = w.browser.opened();
+    // The browser is started, not waited for: its log shows the URL a moment later.
+    let opened = ssobar_testkit::wait_for(10, || {
+        let opened = w.browser.opened();
+        (!opened.is_empty()).then_some(opened)
+    })
+    .expect("the browser was opened");
     assert_eq!(opened.len(), 1);
     let params = login_params(&w, &opened[0]);
     assert!(!ran.stderr.contains(&params["SigninToken"]));
