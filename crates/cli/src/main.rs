@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 /// Keeps AWS IAM Identity Center (SSO) sessions alive for the terminal and kubectl.
 #[derive(Parser)]
-#[command(name = "ssobar", version, about, max_term_width = 100)]
+#[command(name = "ssobar", version = ssobar_version::VERSION, about, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
