@@ -265,6 +265,36 @@ mod tests {
     }
 
     #[test]
+    fn packages_get_the_file_names_each_shell_and_man_look_for() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let names = |paths: Vec<PathBuf>| -> Vec<String> {
+            paths
+                .iter()
+                .map(|path| {
+                    path.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        };
+        let scripts = names(write_completions(&dir.path().join("completions")).expect("written"));
+        assert_eq!(
+            scripts,
+            ["ssobar.bash", "_ssobar", "ssobar.fish", "_ssobar.ps1"]
+        );
+        let pages = names(write_man_pages(&dir.path().join("man")).expect("written"));
+        let subcommands = crate::command().get_subcommands().count();
+        assert_eq!(pages.len(), 1 + subcommands, "{pages:?}");
+        assert!(pages.contains(&"ssobar.1".to_owned()));
+        assert!(pages.contains(&"ssobar-credential-process.1".to_owned()));
+        for path in std::fs::read_dir(dir.path().join("man")).expect("the folder") {
+            let page = std::fs::read_to_string(path.expect("an entry").path()).expect("a page");
+            assert!(page.starts_with(".ie"), "roff: {page}");
+        }
+    }
+
+    #[test]
     fn the_drift_check_notices_a_missing_man_page() {
         let wanted = wanted(crate::command());
         let pages: Vec<_> = man_pages()
