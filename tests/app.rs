@@ -89,6 +89,17 @@ fn signal(child: &Child, name: &str) {
 }
 
 #[test]
+fn the_app_prints_its_version_and_starts_nothing() {
+    // No desktop needed: the version is printed before anything starts.
+    let ran = Command::new(APP).arg("--version").output().unwrap();
+    assert!(ran.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        format!("{}\n", ssobar_version::line("ssobar-app"))
+    );
+}
+
+#[test]
 fn the_window_signs_in_to_an_expired_session() {
     let _turn = one_app_at_a_time();
     require_desktop();
@@ -233,6 +244,13 @@ fn settings_are_saved_from_the_window() {
     });
     driver.screenshot(&screenshot_path("window-settings.png"));
     assert!(saved.is_some(), "the window said Saved");
+    // Settings shows the version as `ssobar --version` prints it.
+    let expected = ssobar_version::line("ssobar");
+    let version = wait_for(10, || {
+        let text = driver.text(&driver.find("#version")?);
+        (text == expected).then_some(())
+    });
+    assert!(version.is_some(), "Settings shows {expected:?}");
     let file = w.sandbox.home().join(".config/ssobar/settings.toml");
     let text = std::fs::read_to_string(&file).expect("the settings file");
     assert!(text.contains("warning_minutes = 30"), "{text}");

@@ -30,6 +30,8 @@ export function initSettings() {
 
   async function load() {
     say('');
+    // The version is no setting: a failure to read it leaves the line empty, the form usable.
+    invoke('version').then((line) => { $('#version').textContent = line; }, () => {});
     try {
       fill(await invoke('get_settings'));
     } catch (e) {

@@ -114,6 +114,12 @@ pub fn get_settings(state: State<'_, AppState>) -> Settings {
     state.ctx().settings
 }
 
+/// The version line Settings shows, as `ssobar --version` prints it ("ssobar 0.1.0 (abc1234)").
+#[tauri::command]
+pub fn version() -> String {
+    ssobar_version::line("ssobar")
+}
+
 /// Saves the settings and applies them (token store, start at login).
 #[tauri::command]
 pub fn save_settings(app: AppHandle, settings: Settings) -> Result<Settings, String> {

@@ -24,7 +24,7 @@ use tauri::{Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 /// ssobar's tray app: your AWS SSO sessions in the menu bar.
 #[derive(Parser)]
-#[command(name = "ssobar-app", version, about)]
+#[command(name = "ssobar-app", version = ssobar_version::VERSION, about)]
 struct Args {
     /// Run against a built-in fake AWS with three demo sessions (no AWS account needed).
     #[arg(long)]
@@ -153,6 +153,7 @@ fn main() {
             commands::cluster_action,
             commands::get_settings,
             commands::save_settings,
+            commands::version,
         ])
         .setup(move |app| {
             tray::create(app.handle())?;

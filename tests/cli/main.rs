@@ -15,6 +15,7 @@ mod console;
 mod credentials;
 mod keychain;
 mod kube;
+mod packaging;
 mod populate;
 mod prompt;
 mod reliability;

@@ -1,5 +1,5 @@
 //! `ssobar prompt`: one short segment for a shell prompt, from files only. Runs before every
-//! prompt, so `main` dispatches it before building the `Context`, as it does `eks-token`.
+//! prompt, so `run` dispatches it before building the `Context`, as it does `eks-token`.
 
 use crate::Outcome;
 use anyhow::Result;

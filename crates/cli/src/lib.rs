@@ -1,9 +1,12 @@
 //! `ssobar`: the helper that scripts, `credential_process` and kubectl's exec hook call.
 //!
-//! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print.
+//! Each subcommand is a thin layer over `ssobar-core`: parse arguments, call in, print. The
+//! binary is `run`; the command line's definition is also here (`command`), so that the
+//! completions and man pages generated from it are exactly the commands the binary takes.
 
 mod accounts;
 mod clusters;
+mod completions;
 mod console;
 mod credentials;
 mod expired;
@@ -15,7 +18,7 @@ mod signin;
 mod status;
 mod table;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ssobar_core::aws::CallError;
 use ssobar_core::context::Context;
 use ssobar_core::creds::CredentialsError;
@@ -28,7 +31,7 @@ use std::process::ExitCode;
 
 /// Keeps AWS IAM Identity Center (SSO) sessions alive for the terminal and kubectl.
 #[derive(Parser)]
-#[command(name = "ssobar", version, about, max_term_width = 100)]
+#[command(name = "ssobar", version = ssobar_version::VERSION, about, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,7 +72,16 @@ enum Command {
     AwsAuth(kube::AwsAuthArgs),
     /// Print a profile's session as a short shell-prompt segment ("corp 2h13m").
     Prompt(prompt::PromptArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
 }
+
+/// The `ssobar` command line as clap knows it: every subcommand and flag, with its help.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+pub use completions::{write_completions, write_man_pages};
 
 /// How a command ended, as the process exit status.
 pub enum Outcome {
@@ -81,7 +93,8 @@ pub enum Outcome {
     Exit(u8),
 }
 
-fn main() -> ExitCode {
+/// Runs `ssobar` with the process's arguments and environment: the whole of the binary.
+pub fn run() -> ExitCode {
     install_log_subscriber();
     let cli = Cli::parse();
     let env = Env::from_process();
@@ -92,6 +105,9 @@ fn main() -> ExitCode {
     // A shell runs prompt before every prompt: files only, no context.
     if let Command::Prompt(args) = &cli.command {
         return exit_code(prompt::run(args, &env));
+    }
+    if let Command::Completions(args) = &cli.command {
+        return exit_code(completions::run(args));
     }
     exit_code(
         Context::from_env(env)
@@ -114,7 +130,7 @@ fn main() -> ExitCode {
                     Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
                     Command::Clusters(args) => clusters::run(args, &ctx),
                     Command::AwsAuth(args) => kube::aws_auth(args, &ctx),
-                    Command::EksToken(_) | Command::Prompt(_) => {
+                    Command::EksToken(_) | Command::Prompt(_) | Command::Completions(_) => {
                         unreachable!("handled before the context is built")
                     }
                 }
@@ -130,7 +146,7 @@ fn install_log_subscriber() {
         return;
     }
     // Directives that do not parse are skipped, as everywhere RUST_LOG is read. The only
-    // failure is a subscriber already installed, which cannot be: this is main's first step.
+    // failure is a subscriber already installed, which cannot be: this is run's first step.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(|| RedactingWriter::new(std::io::stderr()))
