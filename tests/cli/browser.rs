@@ -101,11 +101,11 @@ fn stderr_until(child: &mut Child, needle: &str, seconds: u64) -> String {
     let stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end even once nobody listens: a closed pipe would make ssobar's next
+        // line on stderr fail, and the sign-in with it.
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let mut seen = String::new();
