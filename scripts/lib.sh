@@ -41,9 +41,10 @@ ensure_peer_venv() {
 # The packages that build the tray app (Tauri 2 on WebKitGTK).
 APP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev)
 
-# Installs the crates.io tool "$1" at version "$2" into target/tools, unless it is there already.
+# Installs the crates.io tool "$1" at version "$2" into target/tools, unless it is there already;
+# "$3" names its binary when that is not the crate's name.
 ensure_cargo_tool() {
-  local crate=$1 version=$2 bin="$root/target/tools/bin/$1" stamp="$root/target/tools/$1.version"
+  local crate=$1 version=$2 bin="$root/target/tools/bin/${3:-$1}" stamp="$root/target/tools/$1.version"
   if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then return 0; fi
   say "installing $crate $version into target/tools"
   cargo install "$crate" --version "$version" --locked --quiet --root "$root/target/tools"
@@ -52,6 +53,10 @@ ensure_cargo_tool() {
 
 # tauri-driver, the WebDriver bridge the window tests use.
 ensure_tauri_driver() { ensure_cargo_tool tauri-driver 2.1.0; }
+
+# tauri-cli (`cargo tauri`), whose bundler makes the .deb and .rpm (scripts/package); the
+# version .github/workflows/ci.yml installs.
+ensure_tauri_cli() { ensure_cargo_tool tauri-cli 2.12.4 cargo-tauri; }
 
 # cargo-fuzz, which builds and runs the libFuzzer targets in fuzz/.
 ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz 0.13.2; }
