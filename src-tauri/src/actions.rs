@@ -16,7 +16,7 @@ use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
 use ssobar_core::kube::discovery::{self, KnownClusters, Regions};
-use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecApi, eks_token_exec};
+use ssobar_core::kube::kubeconfig::{self, ExecApi};
 use ssobar_core::sso::accounts::{self, Reuse};
 use ssobar_core::sso::browser;
 use ssobar_core::sso::signin::{self, RefreshWhen, SignInEvent, SignInFlow, SignInOptions};
@@ -412,38 +412,23 @@ pub async fn run_cluster_action(
             )
         }
         ClusterAction::AddToKubeconfig => {
-            let profile = found.profile.as_deref().ok_or_else(|| {
-                format!(
-                    "no profile stands for {} in {}: add one first",
-                    found.role_name, found.account_id
-                )
-            })?;
             let path = kubeconfig::default_path(&ctx.env)
                 .ok_or_else(|| "no kubeconfig: set KUBECONFIG or HOME".to_owned())?;
             let context = directory::context_name(&found);
-            let access = ClusterAccess {
-                cluster_name: found.arn.clone(),
-                server: found.endpoint.clone(),
-                certificate_authority_data: found.certificate_authority_data.clone(),
-                user_name: context.clone(),
-                context_name: context.clone(),
-                exec: eks_token_exec(
-                    ExecApi::V1beta1,
-                    &helper_command(),
-                    profile,
-                    &found.cluster,
-                    Some(&found.region),
-                ),
-            };
-            kubeconfig::update_all(&path, &[access], KUBECONFIG_LOCK_WAIT)
+            let access = found
+                .kubeconfig_access(&context, ExecApi::V1beta1, &helper_command())
+                .ok_or_else(|| {
+                    format!(
+                        "no profile stands for {} in {}: add one first",
+                        found.role_name, found.account_id
+                    )
+                })?;
+            kubeconfig::update_all(&path, &[access], kubeconfig::LOCK_WAIT)
                 .map_err(|e| e.to_string())?;
             Ok(format!("Added context {context} to {}", path.display()))
         }
     }
 }
-
-/// How long "Add to kubeconfig" waits for kubectl's lock on the file.
-const KUBECONFIG_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The command a kubeconfig's exec hook runs: the `ssobar` installed beside this app, else the
 /// one on the PATH.

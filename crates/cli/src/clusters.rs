@@ -15,7 +15,7 @@ use ssobar_core::kube::discovery::{
     self, DEFAULT_TEMPLATE, Discovery, FoundCluster, KnownClusters, Regions, Target, account_label,
     check_template, context_names,
 };
-use ssobar_core::kube::kubeconfig::{self, ClusterAccess, Update, eks_token_exec};
+use ssobar_core::kube::kubeconfig::{self, ClusterAccess, Update};
 use ssobar_core::sso::accounts;
 use std::io::Write;
 use std::path::PathBuf;
@@ -251,23 +251,7 @@ pub(crate) fn write_all(ctx: &Context, scope: &Scope<'_>, how: &WriteAll<'_>) ->
         .iter()
         .zip(&names)
         .filter_map(|(cluster, name)| {
-            let profile = cluster.profile.as_deref()?;
-            Some(ClusterAccess {
-                // The ARN, as `aws eks update-kubeconfig` names it: unique across accounts and
-                // regions, where the cluster's own name is not.
-                cluster_name: cluster.arn.clone(),
-                server: cluster.endpoint.clone(),
-                certificate_authority_data: cluster.certificate_authority_data.clone(),
-                user_name: name.clone(),
-                context_name: name.clone(),
-                exec: eks_token_exec(
-                    how.exec_api.into(),
-                    &command,
-                    profile,
-                    &cluster.cluster,
-                    Some(&cluster.region),
-                ),
-            })
+            cluster.kubeconfig_access(name, how.exec_api.into(), &command)
         })
         .collect();
     let count = accesses.len();

@@ -13,6 +13,7 @@ use crate::aws::eks_cluster::EksClient;
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
 use crate::creds::{CredentialsError, Step, Vault};
+use crate::kube::kubeconfig::{ClusterAccess, ExecApi, eks_token_exec};
 use crate::paths::Paths;
 use crate::sso::accounts::DirectoryAccount;
 use crate::util::fsutil::write_private;
@@ -87,6 +88,30 @@ pub struct FoundCluster {
     pub endpoint: String,
     /// The CA, base64 of the PEM.
     pub certificate_authority_data: String,
+}
+
+impl FoundCluster {
+    /// What `ssobar kubeconfig --all` and the window's "Add to kubeconfig" write for it: the
+    /// context `context`, whose user runs `command eks-token` with the profile that stands for
+    /// the role that found it; `None` when no profile does (the exec hook needs one to name).
+    pub fn kubeconfig_access(
+        &self,
+        context: &str,
+        api: ExecApi,
+        command: &str,
+    ) -> Option<ClusterAccess> {
+        let profile = self.profile.as_deref()?;
+        Some(ClusterAccess {
+            // The ARN, as `aws eks update-kubeconfig` names it: unique across accounts and
+            // regions, where the cluster's own name is not.
+            cluster_name: self.arn.clone(),
+            server: self.endpoint.clone(),
+            certificate_authority_data: self.certificate_authority_data.clone(),
+            user_name: context.to_owned(),
+            context_name: context.to_owned(),
+            exec: eks_token_exec(api, command, profile, &self.cluster, Some(&self.region)),
+        })
+    }
 }
 
 /// Why part of an account was not looked at.
