@@ -271,3 +271,36 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
         "the exec hook runs the ssobar beside the app: {kubeconfig}"
     );
 }
+
+#[test]
+fn the_app_lists_a_session_from_the_cache_ssobar_accounts_filled() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::signed_in(
+        APP,
+        FakeConfig {
+            accounts: FakeAccount::generated(10, &["Admin", "ReadOnly"]),
+            ..FakeConfig::default()
+        },
+    );
+    let helper = Path::new(APP).with_file_name("ssobar");
+    let listed = w
+        .sandbox
+        .command(&helper)
+        .args(["accounts", "--sso-session", &w.session, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let calls = w.calls(Operation::ListAccounts);
+    assert!(calls > 0);
+    let _driver = accounts_view(&w, "20 roles");
+    assert_eq!(
+        w.calls(Operation::ListAccounts),
+        calls,
+        "the app took the helper's list from the cache"
+    );
+}
