@@ -61,6 +61,24 @@ ensure_tauri_cli() { ensure_cargo_tool tauri-cli 2.12.4 cargo-tauri; }
 # cargo-fuzz, which builds and runs the libFuzzer targets in fuzz/.
 ensure_cargo_fuzz() { ensure_cargo_tool cargo-fuzz 0.13.2; }
 
+# Unsets every AWS_* and SSOBAR_* variable of this shell: the demo and the benchmarks run
+# against a fake AWS and HOME of their own, which a person's AWS_PROFILE, AWS_CONFIG_FILE,
+# endpoint override or ssobar setting must not reach.
+clear_aws_and_ssobar_env() {
+  local name
+  for name in $(compgen -e); do
+    case "$name" in AWS_* | SSOBAR_*) unset "$name" ;; esac
+  done
+}
+
+# Sets home_env to the NAME=VALUE words that put HOME and every per-user XDG folder (config,
+# cache, data, state, runtime) in "$1", as ssobar-app --demo does for itself; for `env` or
+# `export`.
+home_env_for() {
+  home_env=(HOME="$1" XDG_CONFIG_HOME="$1/.config" XDG_CACHE_HOME="$1/.cache"
+    XDG_DATA_HOME="$1/.local/share" XDG_STATE_HOME="$1/.local/state" XDG_RUNTIME_DIR="$1/.run")
+}
+
 # Starts "$1"/ssobar-fake-aws serving a demo HOME seeded in "$2", exports its endpoint
 # variables into this shell and sets fake_pid. Fails, saying why, if it does not come up.
 start_demo_fake() {

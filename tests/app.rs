@@ -454,17 +454,69 @@ fn the_expiring_demo_session_notifies_once() {
             tmp.display()
         );
     };
-    // Let the start settle (account names arrive and wake the app once more), so that only
-    // the file watcher can make it look again within the next seconds.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Let the start settle: the two signed-in sessions' account lists arrive and wake the
+    // app once more.
+    let lists = || {
+        std::fs::read_dir(home.join(".cache/ssobar/accounts"))
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|entry| entry.path().extension().is_some_and(|e| e == "json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let settled = wait_for(20, || (lists() == 2).then(jiff::Timestamp::now));
+    let settled = settled.expect("the demo listed its two signed-in sessions' accounts");
     let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
+    // Only the file watcher may make the app look within BOUND of the change: the change is
+    // made where no wake of the app's clock falls from a second before it to QUIET after it
+    // (the next minute, or any session's expiry, warning or refresh time, as `next_wake` has
+    // them), nor of the start's last wake.
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(3);
+    const QUIET: i64 = 5_000;
+    let settings = ssobar_core::settings::Settings::default();
+    let before = |at: jiff::Timestamp, minutes: u32| {
+        at - jiff::SignedDuration::from_mins(i64::from(minutes))
+    };
+    let cache = home.join(".aws/sso/cache");
+    let mut wakes: Vec<i64> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let token: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()?;
+            token["expiresAt"].as_str()?.parse::<jiff::Timestamp>().ok()
+        })
+        .chain([expires])
+        .flat_map(|at| {
+            [
+                at,
+                before(at, settings.warning_minutes),
+                before(at, settings.refresh_minutes),
+            ]
+        })
+        .map(|at| at.as_millisecond())
+        .collect();
+    wakes.push(settled.as_millisecond() + 1_000);
+    let quiet = |t: i64| {
+        let next_minute = (t - 1_000).div_euclid(60_000) * 60_000 + 60_000;
+        next_minute > t + QUIET && !wakes.iter().any(|w| (t - 1_000..=t + QUIET).contains(w))
+    };
+    let now = jiff::Timestamp::now().as_millisecond();
+    let at = (0..120_000)
+        .step_by(100)
+        .map(|after| now + after)
+        .find(|t| quiet(*t))
+        .expect("a quiet moment within two minutes");
+    std::thread::sleep(std::time::Duration::from_millis(
+        u64::try_from(at - now).unwrap(),
+    ));
     let token = serde_json::json!({
         "startUrl": "https://extra.awsapps.com/start",
         "region": "us-east-1",
         "accessToken": "aoa-extra",
         "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     });
-    let cache = home.join(".aws/sso/cache");
     let token_file = cache.join(format!("{}.json", ssobar_testkit::sha1_hex("extra")));
     std::fs::write(token_file, token.to_string()).unwrap();
     let config = home.join(".aws/config");
@@ -478,15 +530,17 @@ fn the_expiring_demo_session_notifies_once() {
         ),
     )
     .unwrap();
+    let changed = std::time::Instant::now();
     let extra = || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
             .contains("string \"SSO session extra expires in")
     };
-    // Well within the minute: the file watcher, not the once-a-minute wake, made it look.
+    let announced = wait_for(BOUND.as_secs(), || extra().then(|| changed.elapsed()));
     assert!(
-        wait_for(10, || extra().then_some(())).is_some(),
-        "the app re-read the config and announced the new session"
+        announced.is_some_and(|took| took <= BOUND),
+        "the file watcher did not make the app announce the new session within {BOUND:?} \
+         ({announced:?})"
     );
     assert_eq!(
         count(),
@@ -577,11 +631,135 @@ fn clicking_the_expiry_notification_signs_in() {
     assert_eq!(w.calls(Operation::Authorize), 1);
 }
 
-/// The app tries a silent refresh while AWS fails, and opens no browser for it. That the next
-/// try waits a minute is `due_refreshes`' rule, proved on a clock the test sets in
-/// crates/core/tests/silent_refresh.rs: here it would take a minute of waiting to see.
+/// The tray menu's item labelled `label`, as the app serves it over D-Bus (dbusmenu, which
+/// libayatana-appindicator serves beside the XEmbed icon): (the app's bus name, the item id).
+fn tray_menu_item(pid: u32, label: &str) -> Option<(String, i32)> {
+    let names = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.ListNames",
+        ])
+        .output()
+        .ok()?;
+    let names = String::from_utf8_lossy(&names.stdout).into_owned();
+    let wanted = format!("'label': <'{label}'>");
+    names
+        .split('"')
+        .filter(|name| name.starts_with(":1."))
+        .filter(|name| {
+            let out = Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.GetConnectionUnixProcessID",
+                    &format!("string:{name}"),
+                ])
+                .output();
+            out.is_ok_and(|out| {
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .last()
+                    == Some(&pid.to_string())
+            })
+        })
+        .find_map(|name| {
+            let layout = Command::new("gdbus")
+                .args(["call", "--session", "--timeout", "2", "--dest", name])
+                .args(["--object-path", TRAY_MENU])
+                .args([
+                    "--method",
+                    "com.canonical.dbusmenu.GetLayout",
+                    "--",
+                    "0",
+                    "-1",
+                    "[]",
+                ])
+                .output()
+                .ok()?;
+            // e.g. <(52, {'label': <'Refresh now'>}, @av [])>
+            let layout = String::from_utf8_lossy(&layout.stdout).into_owned();
+            let before = &layout[..layout.find(&wanted)?];
+            let item = &before[before.rfind("<(")? + 2..];
+            Some((name.to_owned(), item.split(',').next()?.parse().ok()?))
+        })
+}
+
+/// Where libayatana-appindicator serves the tray menu.
+const TRAY_MENU: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_ssobar/Menu";
+
+/// A `&` or `<` in a notification's body (here in the endpoint a failed refresh names)
+/// reaches dunst escaped, so that it is shown as written rather than read as markup.
+#[test]
+fn a_notification_body_reaches_dunst_escaped_for_its_markup() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let mut w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    // Nothing listens there: "Refresh now" fails, naming it.
+    let dead = format!(
+        "http://127.0.0.1:{}/a&b",
+        ssobar_testkit::webdriver::free_port()
+    );
+    w.sandbox.set_env("AWS_ENDPOINT_URL_SSO_OIDC", &dead);
+    let app = Running::app(&w);
+    let (name, item) =
+        wait_for(20, || tray_menu_item(app.0.id(), "Refresh now")).expect("the tray menu on D-Bus");
+    let clicked = Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            &name,
+            "--object-path",
+            TRAY_MENU,
+        ])
+        .args(["--method", "com.canonical.dbusmenu.Event", "--"])
+        .args([&item.to_string(), "clicked", "<0>", "0"])
+        .output()
+        .unwrap();
+    assert!(clicked.status.success(), "{clicked:?}");
+    // dunst lists a notification in its history once it is closed.
+    let port = dead.trim_end_matches("/a&b");
+    let notification = wait_for(20, || {
+        let _ = Command::new("dunstctl").arg("close-all").status();
+        let out = Command::new("dunstctl").arg("history").output().ok()?;
+        let history: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        history["data"][0]
+            .as_array()?
+            .iter()
+            .find(|n| n["body"]["data"].as_str().is_some_and(|b| b.contains(port)))
+            .cloned()
+    })
+    .expect("a notification naming the endpoint");
+    assert_eq!(notification["summary"]["data"], "Refresh failed");
+    let body = notification["body"]["data"].as_str().unwrap();
+    assert!(body.contains(&format!("{port}/a&amp;b")), "{body}");
+    assert!(
+        body.match_indices('&').all(|(at, _)| {
+            ["&amp;", "&lt;", "&gt;"]
+                .iter()
+                .any(|entity| body[at..].starts_with(entity))
+        }),
+        "{body}"
+    );
+}
+
+/// The app tries a silent refresh while AWS fails, opens no browser for it, and keeps to
+/// `due_refreshes`' rule of at most one try per session per `REFRESH_RETRY_SECONDS`, which a
+/// retry loop would break within seconds (the rule itself is proved on a clock the test sets
+/// in crates/core/tests/silent_refresh.rs).
 #[test]
 fn a_failing_refresh_is_tried_silently() {
+    use ssobar_core::app::refresh::REFRESH_RETRY_SECONDS;
+    use std::time::{Duration, Instant};
+    // One try is the SDK's three attempts (`aws::retry_config`, standard retries).
+    const ATTEMPTS_PER_TRY: u64 = 3;
+    const WINDOW: Duration = Duration::from_secs(15);
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
@@ -590,9 +768,23 @@ fn a_failing_refresh_is_tried_silently() {
     w.fake
         .inject_fault(Operation::CreateToken, Fault::ServerError, 1000);
     let _app = Running::app(&w);
-    // One silent refresh: the SDK's three tries.
-    let tried = wait_for(20, || (w.calls(Operation::CreateToken) >= 3).then_some(()));
-    assert!(tried.is_some(), "the app tried a silent refresh");
+    let calls = || w.calls(Operation::CreateToken) as u64;
+    let first = wait_for(20, || (calls() > 0).then(Instant::now));
+    assert!(first.is_some(), "the app tried no silent refresh");
+    // Over a window from the first call, at most the tries the rule allows, each its
+    // attempts: watched all along, so that a loop fails as soon as it shows.
+    let tries_allowed = 1 + WINDOW.as_secs() / REFRESH_RETRY_SECONDS.unsigned_abs();
+    let most = ATTEMPTS_PER_TRY * tries_allowed;
+    let looped = wait_for(WINDOW.as_secs(), || (calls() > most).then(calls));
+    assert_eq!(
+        looped, None,
+        "CreateToken called more than {most} times within {WINDOW:?}: a retry loop"
+    );
+    assert_eq!(
+        calls(),
+        ATTEMPTS_PER_TRY,
+        "one silent refresh, its three attempts"
+    );
     assert_eq!(w.browser.opened(), Vec::<String>::new(), "no browser tab");
 }
 
@@ -602,12 +794,57 @@ fn start_at_login_follows_the_setting_however_it_was_set() {
     require_desktop();
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
     w.seed_sign_in(8 * 3600);
-    let autostart = w.sandbox.home().join(".config/autostart");
-    let entries = || {
+    let home = w.sandbox.home();
+    let autostart = home.join(".config/autostart");
+    let settings = home.join(".config/ssobar/settings.toml");
+    // The login items: each desktop entry's Exec line.
+    let entries = || -> Vec<String> {
         std::fs::read_dir(&autostart)
-            .map(|dir| dir.filter_map(Result::ok).count())
-            .unwrap_or(0)
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+                    .map(|text| {
+                        text.lines()
+                            .find(|line| line.starts_with("Exec="))
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     };
+    let registered = |how: &str| {
+        let found = wait_for(15, || {
+            let entries = entries();
+            (entries.len() == 1).then_some(entries)
+        });
+        let found = found.unwrap_or_else(|| panic!("{how}: no autostart entry: {:?}", entries()));
+        assert!(
+            found[0].contains(APP),
+            "{how}: an entry that starts another program: {found:?}"
+        );
+    };
+    let unregistered = |how: &str| {
+        let gone = wait_for(15, || entries().is_empty().then_some(()));
+        assert!(
+            gone.is_some(),
+            "{how}: an autostart entry is left: {:?}",
+            entries()
+        );
+    };
+
+    // The settings file.
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, "start_at_login = true\n").unwrap();
+    let app = Running::app(&w);
+    registered("start_at_login = true in settings.toml");
+    drop(app);
+    std::fs::remove_file(&settings).unwrap();
+    // The default (off): the entry goes.
+    let app = Running::app(&w);
+    unregistered("the default");
+    drop(app);
+    // The variable.
     let app = Running(
         w.sandbox
             .command(APP)
@@ -616,16 +853,39 @@ fn start_at_login_follows_the_setting_however_it_was_set() {
             .spawn()
             .unwrap(),
     );
-    let registered = wait_for(15, || (entries() == 1).then_some(()));
-    assert!(registered.is_some(), "an autostart entry for the app");
+    registered("SSOBAR_START_AT_LOGIN=true");
     drop(app);
-    // The default (off): the entry goes.
-    let _app = Running::app(&w);
-    let removed = wait_for(15, || (entries() == 0).then_some(()));
-    assert!(
-        removed.is_some(),
-        "no autostart entry once the setting is off"
+
+    // The window: the app starts with the default (off), then the box is ticked and saved,
+    // then cleared and saved.
+    let driver = Driver::start(
+        w.sandbox.command(tauri_driver()),
+        Path::new(APP),
+        &["--window"],
     );
+    unregistered("the default, with the window open");
+    let show = wait_for(20, || driver.find("#show-settings")).expect("a Settings button");
+    driver.click(&show);
+    let save_with_the_box_clicked = || {
+        let checkbox = wait_for(10, || {
+            driver.find("#settings input[name=\"start_at_login\"]")
+        })
+        .expect("the start at login box");
+        driver.click(&checkbox);
+        let save = driver
+            .find("#settings button[type=\"submit\"]")
+            .expect("a Save button");
+        driver.click(&save);
+        let saved = wait_for(10, || {
+            let result = driver.find("#settings-result")?;
+            (driver.text(&result) == "Saved").then_some(())
+        });
+        assert!(saved.is_some(), "the window said Saved");
+    };
+    save_with_the_box_clicked();
+    registered("the box ticked in the window");
+    save_with_the_box_clicked();
+    unregistered("the box cleared in the window");
 }
 
 /// The inode numbers of everything a process watches with inotify, from /proc.
@@ -747,28 +1007,130 @@ fn copied_credentials_leave_the_clipboard_after_the_delay() {
     assert_eq!(clipboard_text(), "kubectl get pods");
 }
 
+/// Every file, folder and socket under `dir`, recursively (links not followed).
+fn everything_under(dir: &Path) -> std::collections::BTreeSet<std::path::PathBuf> {
+    let mut found = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                stack.push(entry.path());
+            }
+            found.insert(entry.path());
+        }
+    }
+    found
+}
+
 #[test]
 fn a_demo_runs_beside_the_real_app_and_keeps_out_of_its_stores() {
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = World::signed_in(APP, FakeConfig::default());
-    let real = Running::app(&w);
+    let home = w.sandbox.home();
+    // The person's own folders, each named by its variable as a desktop session names them.
+    let folders = [
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_RUNTIME_DIR", ".run"),
+    ];
+    let person = |command: &mut Command| {
+        for (variable, folder) in folders {
+            command.env(variable, home.join(folder));
+        }
+    };
+    let mut real = w.sandbox.command(APP);
+    person(&mut real);
+    let real = Running(real.stdout(Stdio::null()).spawn().unwrap());
     let owner = wait_for(15, single_instance_owner).expect("the real app owns the name");
     assert_eq!(owner, real.0.id());
+    // The real app lists its session's accounts at start: from then on, whatever appears in
+    // the person's folders is the demo's.
+    // (Each list is written to a temporary file first, then renamed: only the lists count.)
+    let accounts = |cache: &Path| {
+        let mut lists = everything_under(&cache.join("ssobar/accounts"));
+        lists.retain(|path| path.extension().is_some_and(|e| e == "json"));
+        lists
+    };
+    let settled = wait_for(20, || {
+        (!accounts(&home.join(".cache")).is_empty()).then_some(())
+    });
+    assert!(settled.is_some(), "the real app listed its accounts");
+    let before = everything_under(home);
 
-    // The person's environment asks for tokens in the keychain and for no endpoint overrides:
-    // the demo must heed neither, or its fake tokens land among the real ones.
+    // The person's environment asks for tokens in the keychain and for no endpoint overrides,
+    // and names a profile: the demo must heed none of them, or its fake tokens land among the
+    // real ones. The demo makes its folder in TMPDIR: one of the test's own.
+    let tmp = ssobar_testkit::Sandbox::new();
+    let mut demo = w.sandbox.command(APP);
+    person(&mut demo);
     let mut demo = Running(
-        w.sandbox
-            .command(APP)
-            .arg("--demo")
+        demo.args(["--demo", "--window"])
+            .env("TMPDIR", tmp.home())
             .env("SSOBAR_TOKEN_STORE", "keychain")
             .env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+            .env("AWS_PROFILE", "dev")
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
     );
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    let demo_home = wait_for(15, || {
+        std::fs::read_dir(tmp.home())
+            .ok()?
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| path.join(".aws/config").is_file())
+    })
+    .expect("the demo's HOME, with its AWS config, in TMPDIR");
+    // The demo lists its signed-in sessions' accounts at start: wait for the first list,
+    // wherever it lands.
+    let demo_cache = demo_home.join(".cache");
+    let listed = wait_for(30, || {
+        let persons = accounts(&home.join(".cache"));
+        let new_in_persons = persons.difference(&before).count();
+        (new_in_persons + accounts(&demo_cache).len() > 0).then_some(())
+    });
+    assert!(listed.is_some(), "the demo listed no accounts");
+    assert!(
+        !accounts(&demo_cache).is_empty(),
+        "the demo's accounts are not in its own cache folder: {:?}",
+        everything_under(home)
+            .difference(&before)
+            .collect::<Vec<_>>()
+    );
+    let new: Vec<_> = everything_under(home)
+        .difference(&before)
+        .cloned()
+        .collect();
+    assert_eq!(
+        new,
+        Vec::<std::path::PathBuf>::new(),
+        "the demo wrote into the person's folders"
+    );
+    // Nothing of the person's reaches the process (nor what it starts, which inherits it).
+    let environ = std::fs::read(format!("/proc/{}/environ", demo.0.id())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    for variable in environ.split('\0') {
+        assert!(
+            !variable.starts_with("AWS_") && !variable.starts_with("SSOBAR_"),
+            "the demo runs with {variable}"
+        );
+    }
+    for (name, _) in folders {
+        let value = environ
+            .split('\0')
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("the demo runs without {name}"));
+        assert!(
+            Path::new(value).starts_with(&demo_home),
+            "the demo runs with {name}={value}"
+        );
+    }
+    // Its window works in its own folders.
+    let shown = wait_for(15, || window_is_open().then_some(()));
+    assert!(shown.is_some(), "the demo's window is not shown");
     assert!(
         demo.0.try_wait().unwrap().is_none(),
         "the demo handed its launch to the real app and quit"

@@ -19,9 +19,11 @@ use ssobar_core::kube::discovery::{self, KnownClusters, Regions};
 use ssobar_core::kube::kubeconfig::{self, ExecApi};
 use ssobar_core::sso::accounts::{self, Reuse};
 use ssobar_core::sso::browser;
+use ssobar_core::sso::secret_link::{SecretDelivery, open_secret_url};
 use ssobar_core::sso::signin::{self, RefreshWhen, SignInEvent, SignInFlow, SignInOptions};
 use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::secret::Secret;
+use ssobar_core::util::text::printable;
 use ssobar_core::util::time::format_local;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
@@ -228,12 +230,19 @@ pub async fn copy_export_lines(app: &AppHandle, profile: &str) -> Result<(), Str
 }
 
 /// Puts credentials on the clipboard, and takes them off it again after the
-/// `clipboard_clear_seconds` setting, unless something else was copied since: credentials
-/// must not linger where every program can read them.
+/// `clipboard_clear_seconds` setting ([`clear_clipboard_later`]): credentials must not linger
+/// where every program can read them.
 fn copy_secret_lines(app: &AppHandle, lines: String) -> Result<(), String> {
     app.clipboard()
         .write_text(lines.clone())
         .map_err(|e| e.to_string())?;
+    clear_clipboard_later(app, lines);
+    Ok(())
+}
+
+/// Takes `copied` off the clipboard after the `clipboard_clear_seconds` setting (0: never),
+/// unless something else was copied since.
+fn clear_clipboard_later(app: &AppHandle, copied: String) {
     let after = app
         .state::<AppState>()
         .ctx()
@@ -244,12 +253,11 @@ fn copy_secret_lines(app: &AppHandle, lines: String) -> Result<(), String> {
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_secs(u64::from(after))).await;
             let clipboard = app.clipboard();
-            if clipboard.read_text().is_ok_and(|now| now == lines) {
+            if clipboard.read_text().is_ok_and(|now| now == copied) {
                 let _ = clipboard.clear();
             }
         });
     }
-    Ok(())
 }
 
 /// Lists a session's accounts and roles for the tray's "Accounts" submenu and the window's
@@ -271,7 +279,8 @@ pub async fn list_accounts(app: &AppHandle, id: &SessionId) {
             Ok(listed) => {
                 activity.listing_failed.remove(id);
                 activity.directories.insert(id.clone(), listed.directory);
-                if let Some(known) = discovery::read_cached(&ctx.paths, &session) {
+                // A kept list others may have written counts as none: "Find" makes it again.
+                if let Ok(Some(known)) = discovery::read_cached(&ctx.paths, &session) {
                     activity.clusters.insert(id.clone(), known.clusters);
                 }
             }
@@ -300,7 +309,7 @@ pub fn search_view(app: &AppHandle) -> SearchView {
         .into_iter()
         .filter_map(|id| {
             let (session, _) = state.session(&id).ok()?;
-            Some((id, discovery::read_cached(&ctx.paths, &session)?))
+            Some((id, discovery::read_cached(&ctx.paths, &session).ok()??))
         })
         .collect();
     let mut inner = state.shared();
@@ -382,10 +391,12 @@ pub async fn run_cluster_action(
     let (session, _) = state.session(&cluster.session)?;
     let (found, config) = {
         let inner = state.shared();
-        let found = cluster
-            .found(&inner.activity)
-            .cloned()
-            .ok_or_else(|| format!("cluster {} is no longer in the list", cluster.cluster))?;
+        let found = cluster.found(&inner.activity).cloned().ok_or_else(|| {
+            format!(
+                "cluster {} is no longer in the list",
+                printable(&cluster.cluster)
+            )
+        })?;
         (found, inner.config.clone())
     };
     let ctx = state.ctx();
@@ -405,15 +416,22 @@ pub async fn run_cluster_action(
                 .await
                 .map_err(|e| e.to_string())?;
             open_console(
+                app,
                 &ctx,
                 &cluster.session,
                 &url,
-                &format!("cluster {} in the AWS console", cluster.cluster),
+                &format!("cluster {} in the AWS console", printable(&cluster.cluster)),
             )
+            .await
         }
         ClusterAction::AddToKubeconfig => {
             let path = kubeconfig::default_path(&ctx.env)
                 .ok_or_else(|| "no kubeconfig: set KUBECONFIG or HOME".to_owned())?;
+            // The list may come from the cache file: the entry is written from what EKS
+            // answers now to the role's profile, never from the file.
+            let found = discovery::describe_again(&ctx, &config, &found)
+                .await
+                .map_err(|e| e.to_string())?;
             let context = directory::context_name(&found);
             let access = found
                 .kubeconfig_access(&context, ExecApi::V1beta1, &helper_command())
@@ -443,26 +461,39 @@ fn helper_command() -> String {
         )
 }
 
-/// Opens a console login URL as `session`'s browser settings say, and says what became of
-/// `what` ("the AWS console as dev/Admin"). The URL is a secret for its 15 minutes: the reason
-/// nothing opened it may quote it, so it is taken out; and the tray has nowhere to print it.
-fn open_console(
+/// Opens a console login URL as `session`'s browser settings say, through a one-time link
+/// (`sso::secret_link`, as `ssobar console` does), and says what became of `what` ("the AWS
+/// console as dev/Admin"). An opened link is waited for; a copied one is served in the
+/// background for its wait and taken off the clipboard after `clipboard_clear_seconds`, as
+/// copied credentials are. The URL is a secret for its 15 minutes, and the tray has nowhere to
+/// print it.
+async fn open_console(
+    app: &AppHandle,
     ctx: &Context,
     session: &SessionId,
     url: &Secret,
     what: &str,
 ) -> Result<String, String> {
-    let delivered =
-        browser::open_url(ctx, session.session_name(), url.expose()).map_err(|why| {
-            format!(
-                "no browser opened the AWS console ({})",
-                why.replace(url.expose(), "the login URL")
-            )
-        })?;
+    let print_instead = "run \"ssobar console --print\" and open the URL it prints";
+    let delivered = open_secret_url(ctx, session.session_name(), url)
+        .await
+        .map_err(|why| format!("no browser opened {what} ({why}); {print_instead}"))?;
     match delivered {
-        browser::Delivered::Opened(_) => Ok(format!("Opened {what}")),
-        browser::Delivered::Copied(_) => Ok(format!("Copied the login URL of {what}")),
-        browser::Delivered::Printed => Err(format!(
+        SecretDelivery::Opened { link, .. } => {
+            link.followed()
+                .await
+                .map_err(|why| format!("no browser opened {what} ({why}); {print_instead}"))?;
+            Ok(format!("Opened {what}"))
+        }
+        SecretDelivery::Copied { link, .. } => {
+            let seconds = link.wait().as_secs();
+            clear_clipboard_later(app, link.url());
+            tauri::async_runtime::spawn(link.followed());
+            Ok(format!(
+                "Copied a one-time link to {what}; open it within {seconds} seconds"
+            ))
+        }
+        SecretDelivery::Print => Err(format!(
             "url_action = \"print\" leaves {what} unopened, and the app has nowhere to print it: run \"ssobar console --print\", or set url_action to open or copy"
         )),
     }
@@ -515,11 +546,13 @@ pub async fn run_role_action(
                 .await
                 .map_err(|e| e.to_string())?;
             open_console(
+                app,
                 &ctx,
                 &role.session,
                 &url,
                 &format!("the AWS console as {label}"),
             )
+            .await
         }
         RoleAction::AddProfile => {
             let SessionId::Named(session_name) = &role.session else {

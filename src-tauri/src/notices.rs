@@ -2,51 +2,120 @@
 //! the app carries on: the tray still shows everything.
 
 use crate::actions;
+use crate::waiters::Withdrawal;
 use ssobar_core::app::monitor::Notice;
+use ssobar_core::app::notices::{BodyMarkup, NotificationText, notification_text};
+use ssobar_core::util::text::printable;
 use tauri::AppHandle;
+
+/// Whether this desktop's notification server renders markup in bodies; asked each time, as
+/// the server may have been replaced since.
+fn body_markup() -> BodyMarkup {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        BodyMarkup::of_server(notify_rust::get_capabilities().ok().as_deref())
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        BodyMarkup::Plain
+    }
+}
+
+/// A notification with `summary` and `body` as [`notification_text`] has them for this
+/// desktop.
+fn notification(summary: &str, body: &str) -> notify_rust::Notification {
+    let NotificationText { summary, body } = notification_text(summary, body, body_markup());
+    let mut notification = notify_rust::Notification::new();
+    notification.appname("ssobar").summary(&summary).body(&body);
+    notification
+}
 
 /// Shows a notice; its "Sign in" action (or a click, where actions are not offered) signs in.
 pub fn show(app: &AppHandle, notice: Notice) {
+    show_and_listen(app, notice, None);
+}
+
+/// [`show`], and takes the notification off the screen when `withdrawal` says so: a
+/// notification that commands wait for a sign-in goes once none waits any more.
+pub fn show_until_withdrawn(app: &AppHandle, notice: Notice, withdrawal: Withdrawal) {
+    show_and_listen(app, notice, Some(withdrawal));
+}
+
+fn show_and_listen(app: &AppHandle, notice: Notice, withdrawal: Option<Withdrawal>) {
     let app = app.clone();
     // Waiting for the person's click blocks, so each notification gets its own thread.
     std::thread::spawn(move || {
-        let mut notification = notify_rust::Notification::new();
-        notification
-            .appname("ssobar")
-            .summary(&notice.title)
-            .body(&notice.body);
+        let notification = notification(&notice.title, &notice.body);
         #[cfg(all(unix, not(target_os = "macos")))]
-        notification
-            .action("default", "Sign in")
-            .action("sign-in", "Sign in");
+        let notification = {
+            let mut notification = notification;
+            notification
+                .action("default", "Sign in")
+                .action("sign-in", "Sign in");
+            notification
+        };
         match notification.show() {
             #[cfg(all(unix, not(target_os = "macos")))]
-            Ok(handle) => handle.wait_for_action(|action| {
-                if action == "sign-in" || action == "default" {
-                    actions::start_sign_in(&app, notice.session.clone(), None);
-                }
-            }),
+            Ok(handle) => listen(&app, &notice, handle, withdrawal),
+            // No way to withdraw a notification here: it stays as the system keeps it.
             #[cfg(not(all(unix, not(target_os = "macos"))))]
-            Ok(_) => drop(app),
+            Ok(_) => drop((app, withdrawal)),
             Err(e) => eprintln!(
                 "ssobar-app: cannot show the notification \"{}\" ({e}); is a notification daemon running?",
-                notice.title
+                printable(&notice.title)
             ),
         }
     });
 }
 
+/// Signs in when the notification is clicked; takes it off the screen (CloseNotification)
+/// when `withdrawal` says so, before or after a click: some daemons (dunst) keep a clicked
+/// notification on screen, and it must go once the sign-in it started lands.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn listen(
+    app: &AppHandle,
+    notice: &Notice,
+    handle: notify_rust::NotificationHandle,
+    withdrawal: Option<Withdrawal>,
+) {
+    use notify_rust::NotificationResponse;
+    let until_withdrawn = || async {
+        match &withdrawal {
+            Some(withdrawal) => withdrawal.withdrawn().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut response = None;
+    let mut withdrawn = tauri::async_runtime::block_on(async {
+        tokio::select! {
+            () = handle.wait_for_action_async(|r| response = Some(r.clone())) => false,
+            () = until_withdrawn() => true,
+        }
+    });
+    let clicked = match &response {
+        Some(NotificationResponse::Default) => true,
+        Some(NotificationResponse::Action(action)) => action == "sign-in",
+        _ => false,
+    };
+    if clicked {
+        actions::start_sign_in(app, notice.session.clone(), None);
+        if withdrawal.is_some() {
+            tauri::async_runtime::block_on(until_withdrawn());
+            withdrawn = true;
+        }
+    }
+    if withdrawn {
+        handle.close();
+    }
+}
+
 /// Tells the person that something they asked for from the tray failed.
 pub fn problem(title: &str, message: &str) {
-    eprintln!("ssobar-app: {title}: {message}");
+    eprintln!("ssobar-app: {}", printable(&format!("{title}: {message}")));
     let title = title.to_owned();
     let message = message.to_owned();
     std::thread::spawn(move || {
-        let _ = notify_rust::Notification::new()
-            .appname("ssobar")
-            .summary(&title)
-            .body(&message)
-            .show();
+        let _ = notification(&title, &message).show();
     });
 }
 
@@ -55,9 +124,6 @@ pub fn problem(title: &str, message: &str) {
 pub fn done(message: &str) {
     let message = message.to_owned();
     std::thread::spawn(move || {
-        let _ = notify_rust::Notification::new()
-            .appname("ssobar")
-            .summary(&message)
-            .show();
+        let _ = notification(&message, "").show();
     });
 }

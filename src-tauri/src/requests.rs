@@ -5,7 +5,7 @@
 
 use crate::actions;
 use crate::state::AppState;
-use crate::waiters::Waiter;
+use crate::waiters::{Waiter, Withdrawal};
 use ssobar_core::app::channel::server::{Server, SignInDesk, Ticket};
 use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
 use ssobar_core::app::monitor::sign_in_request_notice;
@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 enum Then {
     Nothing,
     StartSignIn,
-    Notify(Vec<Caller>),
+    Notify(Vec<Caller>, Withdrawal),
 }
 
 struct Desk {
@@ -63,9 +63,9 @@ impl SignInDesk for Desk {
                 (Prompt::SigningIn, Then::Nothing)
             } else if browser_now {
                 (Prompt::SigningIn, Then::StartSignIn)
-            } else if inner.waiters.notified.insert(id.clone()) {
+            } else if let Some(withdrawal) = inner.waiters.notify(&id) {
                 let callers = inner.activity.waiting.get(&id).cloned().unwrap_or_default();
-                (Prompt::Notification, Then::Notify(callers))
+                (Prompt::Notification, Then::Notify(callers, withdrawal))
             } else {
                 (Prompt::Notification, Then::Nothing)
             }
@@ -73,8 +73,9 @@ impl SignInDesk for Desk {
         match then {
             Then::Nothing => {}
             Then::StartSignIn => actions::start_sign_in(&self.app, id, None),
-            Then::Notify(callers) => {
-                crate::notices::show(&self.app, sign_in_request_notice(&id, &callers));
+            Then::Notify(callers, withdrawal) => {
+                let notice = sign_in_request_notice(&id, &callers);
+                crate::notices::show_until_withdrawn(&self.app, notice, withdrawal);
             }
         }
         state.poke.notify_one();

@@ -188,13 +188,13 @@ impl AppState {
         self.poke.notify_one();
     }
 
-    /// Ends running sign-ins and, in demo mode, forgets the demo's credentials.
+    /// Ends running sign-ins and, in demo mode, the demo (its credentials, its folder).
     pub fn shut_down(&self) {
         for (_, task) in self.shared().sign_ins.drain() {
             task.abort.abort();
         }
         if let Some(demo) = &self.demo {
-            demo.forget_credentials(&self.ctx());
+            demo.end(&self.ctx());
         }
     }
 }

@@ -129,6 +129,61 @@ fn displayed_notifications() -> u32 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
+/// The calls the app makes to the notification daemon, as `dbus-monitor` sees them.
+struct NotificationCalls {
+    log: PathBuf,
+    _monitor: Running,
+}
+
+impl NotificationCalls {
+    /// Starts listening (earlier notifications closed first, so that only this test's count).
+    fn start(dir: &Path) -> Self {
+        let _ = Command::new("dunstctl").arg("close-all").status();
+        let log = dir.join("notifications.log");
+        let monitor = Running(
+            Command::new("dbus-monitor")
+                .args([
+                    "--session",
+                    "type='method_call',interface='org.freedesktop.Notifications'",
+                ])
+                .stdout(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        let listening = wait_for(10, || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            (!text.is_empty()).then_some(())
+        });
+        assert!(listening.is_some(), "dbus-monitor is listening");
+        Self {
+            log,
+            _monitor: monitor,
+        }
+    }
+
+    /// How many times the app called `member`.
+    fn count(&self, member: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches(&format!("member={member}\n"))
+            .count()
+    }
+
+    /// Asserts that the app took its notification off the screen (CloseNotification) within
+    /// a few seconds: well before the daemon's own timeout would.
+    fn assert_withdrawn(&self) {
+        let gone = wait_for(3, || {
+            (self.count("CloseNotification") == 1 && displayed_notifications() == 0).then_some(())
+        });
+        assert!(
+            gone.is_some(),
+            "the notification was not withdrawn: {} CloseNotification call(s), {} displayed",
+            self.count("CloseNotification"),
+            displayed_notifications()
+        );
+    }
+}
+
 /// `credential-process` for profile dev as the AWS CLI's own code runs it.
 fn with_credential_process_profile(w: &World) {
     let mut config = std::fs::read_to_string(w.sandbox.home().join(".aws/config")).unwrap();
@@ -257,6 +312,7 @@ fn cancel_in_the_window_fails_every_waiter_at_once() {
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = expired_world(BrowserMode::Ignore);
+    let calls = NotificationCalls::start(w.sandbox.home());
     let driver = Driver::start(
         w.sandbox.command(tauri_driver()),
         Path::new(APP),
@@ -316,6 +372,7 @@ fn cancel_in_the_window_fails_every_waiter_at_once() {
             "{stderr}"
         );
     }
+    calls.assert_withdrawn();
     assert!(w.browser.opened().is_empty());
 }
 
@@ -454,6 +511,13 @@ fn hostile_peers_get_an_error_and_the_app_carries_on() {
 
 #[test]
 fn a_connection_from_another_user_is_refused() {
+    // Another user's client runs as nobody, which takes root (or sudo) to become.
+    let Some(root) = ssobar_testkit::root::Root::for_test(
+        "handoff::a_connection_from_another_user_is_refused",
+        "to run a client as another user (setpriv --reuid=nobody)",
+    ) else {
+        return;
+    };
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = expired_world(BrowserMode::Ignore);
@@ -478,7 +542,8 @@ fn a_connection_from_another_user_is_refused() {
     let client = format!(
         "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect({path:?})\ntry:\n    s.sendall(b'{request}\\n')\nexcept OSError:\n    pass\nsys.stdout.write(s.makefile().readline())"
     );
-    let ran = Command::new("setpriv")
+    let ran = root
+        .command("setpriv")
         .args([
             "--reuid=nobody",
             "--regid=nogroup",
@@ -499,6 +564,60 @@ fn a_connection_from_another_user_is_refused() {
         String::from_utf8_lossy(&ran.stderr)
     );
     assert!(w.browser.opened().is_empty(), "nothing started for it");
+}
+
+#[test]
+fn an_app_whose_socket_folder_others_may_enter_runs_its_tray_without_the_channel() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = expired_world(BrowserMode::Ignore);
+    let folder = socket(&w).parent().unwrap().to_owned();
+    std::fs::create_dir_all(&folder).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let mut app = w
+        .sandbox
+        .command(APP)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = app.stderr.take().unwrap();
+    let app = Running(app);
+    let said = Arc::new(Mutex::new(String::new()));
+    let sink = said.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    let fix = format!("run \"chmod 700 {}\"", folder.display());
+    let line = wait_for(20, || {
+        said.lock()
+            .unwrap()
+            .lines()
+            .find(|line| line.contains("cannot serve sign-in requests"))
+            .map(str::to_owned)
+    })
+    .unwrap_or_else(|| panic!("no line about the channel: {}", said.lock().unwrap()));
+    assert!(line.contains(&fix), "{line}");
+    assert!(wait_for(20, tray_icon_geometry).is_some(), "the tray runs");
+    assert!(!socket(&w).exists(), "nothing bound in the folder");
+
+    // A helper refuses the folder too, and fails at once as with no app.
+    let ran = w.ssobar(&["credential-process", "--profile", "dev"]);
+    assert_eq!(ran.code, Some(1));
+    assert!(ran.stderr.contains(&fix), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{}",
+        ran.stderr
+    );
+    drop(app);
 }
 
 #[test]
@@ -549,10 +668,54 @@ fn a_sign_in_from_elsewhere_lets_the_waiters_go_on() {
 }
 
 #[test]
+fn the_waiting_notification_goes_when_a_sign_in_from_elsewhere_answers_its_waiters() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = expired_world(BrowserMode::Ignore);
+    let calls = NotificationCalls::start(w.sandbox.home());
+    let _app = serving_app(&w);
+    let waiters: Vec<Helper> = (0..3).map(|_| credential_process(&w)).collect();
+    all_waiting(&waiters);
+    let shown = wait_for(10, || (displayed_notifications() == 1).then_some(()));
+    assert!(shown.is_some(), "the waiting notification is on screen");
+    // As `aws sso login` in another terminal would: a new token in the cache, which the
+    // app's loop sees.
+    w.seed_sign_in(8 * 3600);
+    for mut waiter in waiters {
+        let (ok, _, stderr) = waiter.finish();
+        assert!(ok, "{stderr}");
+    }
+    calls.assert_withdrawn();
+    assert_eq!(calls.count("Notify"), 1, "one notification, and no other");
+}
+
+#[test]
+fn the_waiting_notification_goes_when_its_click_signs_in() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = expired_world(BrowserMode::Follow);
+    let calls = NotificationCalls::start(w.sandbox.home());
+    let _app = serving_app(&w);
+    let waiters: Vec<Helper> = (0..3).map(|_| credential_process(&w)).collect();
+    all_waiting(&waiters);
+    let shown = wait_for(10, || (displayed_notifications() == 1).then_some(()));
+    assert!(shown.is_some(), "the waiting notification is on screen");
+    let clicked = Command::new("dunstctl").args(["action", "0"]).status();
+    assert!(clicked.unwrap().success());
+    for mut waiter in waiters {
+        let (ok, _, stderr) = waiter.finish();
+        assert!(ok, "{stderr}");
+    }
+    calls.assert_withdrawn();
+    assert_eq!(w.calls(Operation::Authorize), 1);
+}
+
+#[test]
 fn a_wait_that_runs_out_fails_with_the_command_to_run() {
     let _turn = one_app_at_a_time();
     require_desktop();
     let w = expired_world(BrowserMode::Ignore);
+    let calls = NotificationCalls::start(w.sandbox.home());
     let _app = serving_app(&w);
     let started = Instant::now();
     let ran = w
@@ -569,6 +732,8 @@ fn a_wait_that_runs_out_fails_with_the_command_to_run() {
         ran.stderr
     );
     assert!(took < Duration::from_secs(5), "gave up after {took:?}");
+    // Nobody waits any more: the notification that asked for them goes too.
+    calls.assert_withdrawn();
 }
 
 #[test]

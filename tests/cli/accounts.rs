@@ -116,6 +116,45 @@ fn a_cache_file_that_does_not_parse_is_fetched_again() {
     assert_eq!(w.calls(Operation::ListAccounts), 1);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_cache_others_may_write_is_not_used_and_warned_about_with_the_chmod_to_run() {
+    let w = organisation(3);
+    listed(&w, &[]);
+    // Another account slipped into a cache file group or others may write.
+    let path = cache_file(&w);
+    let planted = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("account-0001", "planted-account");
+    std::fs::write(&path, planted).unwrap();
+    crate::chmod(&path, 0o666);
+    w.fake.reset_counters();
+    let ran = w
+        .ssobar(&["accounts", "--sso-session", &w.session, "--json"])
+        .success();
+    assert!(!ran.stdout.contains("planted-account"), "{}", ran.stdout);
+    assert_eq!(ran.json()["accounts"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        w.calls(Operation::ListAccounts),
+        1,
+        "listed from the portal"
+    );
+    assert_eq!(
+        ran.stderr,
+        format!(
+            "ssobar: warning: {0}: writable by group or others, so not trusted: run \"chmod 600 {0}\"; the accounts are listed from the portal instead\n",
+            path.display()
+        )
+    );
+    // The list written again is the user's own: the next call takes it without a word.
+    w.fake.reset_counters();
+    let ran = w
+        .ssobar(&["accounts", "--sso-session", &w.session, "--json"])
+        .success();
+    assert_eq!(ran.stderr, "");
+    assert_eq!(w.calls(Operation::ListAccounts), 0);
+}
+
 #[test]
 fn the_table_has_a_row_per_account_with_its_roles() {
     let w = organisation(2);

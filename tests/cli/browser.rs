@@ -186,6 +186,43 @@ fn a_template_that_does_not_split_is_a_warning_and_the_next_browser_opens() {
     assert_eq!(w.browser.opened().len(), 1, "$BROWSER opened it");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_browser_named_in_a_settings_file_others_may_write_is_not_run() {
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    let bin = w.sandbox.home().join("bin");
+    let log = logging_script(&bin, "planted", Then::Follow);
+    write_settings(
+        &w,
+        &format!("browser = \"{} {{url}}\"\n", bin.join("planted").display()),
+    );
+    let settings = w.sandbox.home().join(".config/ssobar/settings.toml");
+    chmod(&settings, 0o666);
+    let ran = w.ssobar(&["login", "--profile", "dev"]).success();
+    assert!(logged(&log).is_empty(), "the planted browser ran");
+    assert_eq!(w.browser.opened().len(), 1, "$BROWSER opened it");
+    let warnings: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("ssobar: warning: "))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "ssobar: warning: {0} is writable by group or others, so its browser and firefox_container settings are ignored: run \"chmod 600 {0}\"",
+            settings.display()
+        )],
+        "{}",
+        ran.stderr
+    );
+
+    // Once only its owner may write it, its browser is the one.
+    chmod(&settings, 0o600);
+    w.ssobar(&["login", "--profile", "dev", "--force"])
+        .success();
+    assert_eq!(logged(&log).len(), 1, "the settings' browser ran");
+}
+
 #[test]
 fn url_action_print_opens_nothing_and_the_printed_url_still_signs_in() {
     let w = world();
@@ -284,13 +321,16 @@ fn on_wsl_with_only_cmd_exe_it_starts_the_url_escaped_for_cmd() {
     let ran = Ran::wait(wsl_login(&w, &bin, "0")).success();
     let url = printed_url(&ran.stderr);
     assert!(url.contains('&') && url.contains('%'), "{url}");
-    let escaped: String = url
-        .chars()
-        .flat_map(|c| {
-            let caret = "^&|<>%()\"".contains(c).then_some('^');
-            caret.into_iter().chain(std::iter::once(c))
-        })
-        .collect();
+    // A caret before each of cmd.exe's specials and after each `%`, so no `%NAME%` expands.
+    let mut escaped = String::new();
+    let mut after_percent = false;
+    for c in url.chars() {
+        if after_percent || "^&|()%".contains(c) {
+            escaped.push('^');
+        }
+        escaped.push(c);
+        after_percent = c == '%';
+    }
     assert_eq!(
         logged(&cmd),
         [

@@ -90,6 +90,13 @@ fn found(json: &Value) -> Vec<(String, String, String)> {
 #[test]
 fn three_hundred_accounts_are_searched_with_a_bounded_number_of_calls_in_flight() {
     let (w, expected) = organisation(300);
+    // The first accounts' ListClusters are slow, so that whether they overlap depends on the
+    // bound and not on how fast this machine's keychain stores each role's credentials.
+    w.fake.inject_fault(
+        Operation::ListClusters,
+        ssobar_fake_aws::Fault::Latency(std::time::Duration::from_millis(300)),
+        2 * BOUND,
+    );
     let ran = w
         .ssobar(&[
             "clusters",
@@ -212,6 +219,50 @@ fn the_table_has_a_row_per_cluster_and_a_preferred_role_is_tried_first() {
             .all(|secret| !text.contains(secret.as_str())),
         "{text}"
     );
+}
+
+/// EKS forbids such names, but ssobar does not count on it: a cluster name holding escape
+/// sequences and line breaks reaches the table and the lines printable, and `--json` keeps it
+/// as EKS spelt it (JSON escapes it).
+#[test]
+fn a_cluster_name_holding_escape_sequences_reaches_the_table_printable() {
+    let hostile = "\x1b]0;owned\x07\x1b[2Jprod\x1b[31m";
+    let unready = "\x1b[1Anew\r\nline";
+    let config = FakeConfig {
+        accounts: vec![FakeAccount::new(
+            "111122223333",
+            "acme-dev",
+            "aws-dev@example.com",
+            &["Admin"],
+        )],
+        clusters: vec![
+            FakeCluster::new(hostile, "https://127.0.0.1:6443", &ca_data()),
+            // No endpoint yet: DescribeCluster's refusal names it in a line.
+            FakeCluster::new(unready, "", ""),
+        ],
+        ..FakeConfig::default()
+    };
+    let w = World::signed_in(SSOBAR, config);
+    let args = [
+        "clusters",
+        "--sso-session",
+        &w.session,
+        "--regions",
+        "us-east-1",
+    ];
+    let ran = w.ssobar(&args).success();
+    assert_eq!(
+        ran.stdout,
+        "ACCOUNT       NAME      ROLE   REGION     CLUSTER\n\
+         111122223333  acme-dev  Admin  us-east-1  prod\n"
+    );
+    assert_eq!(
+        ran.stderr,
+        "ssobar: acme-dev (111122223333) / Admin in us-east-1: DescribeCluster new line failed: EKS cluster new line has no endpoint or CA yet (is it still being created?); skipped\n"
+    );
+    let json = w.ssobar(&[&args[..], &["--json"]].concat()).success();
+    assert!(!json.stdout.contains('\x1b'), "{}", json.stdout);
+    assert_eq!(json.json()["clusters"][0]["cluster"], hostile);
 }
 
 #[test]
@@ -498,7 +549,7 @@ fn a_credential_fetch_stopped_elsewhere_ends_the_search_with_one_line_naming_it(
     w.sandbox.write_config(config);
     w.fake.update_config(|c| c.latency_ms = 20_000);
     let mut holder = w.spawn(&["credential-process", "--profile", "one"]);
-    let locks = w.sandbox.home().join(".run/ssobar/locks");
+    let locks = w.sandbox.cache_dir().join(".ssobar-locks");
     let held = ssobar_testkit::wait_for(20, || {
         std::fs::read_dir(&locks).ok()?.flatten().find(|entry| {
             entry.file_name().to_string_lossy().starts_with("creds-")

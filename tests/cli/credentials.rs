@@ -378,7 +378,8 @@ fn signal(pid: u32, signal: &str) {
 /// Waits until a lock file whose name starts with `prefix` names `pid` as its holder.
 #[cfg(unix)]
 fn wait_until_holding(w: &World, prefix: &str, pid: u32) {
-    let locks = w.sandbox.home().join(".run/ssobar/locks");
+    // Beside the SSO cache, whatever the environment: a session's lock guards its token file.
+    let locks = w.sandbox.cache_dir().join(".ssobar-locks");
     let held = ssobar_testkit::wait_for(20, || {
         std::fs::read_dir(&locks).ok()?.flatten().find(|entry| {
             entry.file_name().to_string_lossy().starts_with(prefix)
@@ -463,7 +464,7 @@ fn a_stopped_sign_in_makes_refresh_and_logout_give_up_and_name_it() {
     let w = World::signed_in(SSOBAR, FakeConfig::default());
     // A forced sign-in holds the session while it waits for the browser; then it is stopped.
     let mut holder = w.spawn(&["login", "--profile", "dev", "--force"]);
-    wait_until_holding(&w, "sso-", holder.id());
+    wait_until_holding(&w, &ssobar_testkit::sha1_hex(&w.session), holder.id());
     signal(holder.id(), "STOP");
 
     for args in [

@@ -362,28 +362,169 @@ fn an_expired_session_fails_at_once_with_one_line_and_no_browser() {
     assert!(w.browser.opened().is_empty());
 }
 
+/// A process of another user, killed when the test ends.
+struct OtherUser(std::process::Child);
+
+impl Drop for OtherUser {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn another_user_cannot_pose_as_the_app_in_a_runtime_folder_others_may_write() {
+    use std::io::BufRead;
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in_with(-60, &[]);
+    // XDG_RUNTIME_DIR where anyone may write, as /tmp is.
+    let shared = tempfile::Builder::new()
+        .prefix("ssobar-shared-run.")
+        .tempdir()
+        .unwrap();
+    crate::chmod(shared.path(), 0o1777);
+    // Another user makes ssobar's folder there first and answers on the app's socket with
+    // text of its choosing.
+    let impostor = r#"
+import os, socket, sys
+d = os.path.join(sys.argv[1], "ssobar")
+os.mkdir(d)
+os.chmod(d, 0o777)
+s = socket.socket(socket.AF_UNIX)
+s.bind(os.path.join(d, "app.sock"))
+os.chmod(os.path.join(d, "app.sock"), 0o777)
+s.listen()
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    open(os.path.join(d, "connected"), "a").write("x")
+    c.makefile().readline()
+    c.sendall(b'{"v":1,"type":"failed","why":"sign-in-failed","detail":"IMPOSTOR: type your password at evil.example"}\n')
+    c.close()
+"#;
+    let mut other = OtherUser(
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "/usr/bin/python3",
+                "-c",
+                impostor,
+            ])
+            .arg(shared.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut said = String::new();
+    std::io::BufReader::new(other.0.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(said.trim(), "listening", "the other user's server started");
+
+    let ran = Ran::run(
+        w.command()
+            .args(["eks-token", "--profile", "dev", "--cluster-id", "prod"])
+            .env("XDG_RUNTIME_DIR", shared.path()),
+    )
+    .expect_code(1);
+    let folder = shared.path().join("ssobar");
+    assert!(!ran.stderr.contains("IMPOSTOR"), "{}", ran.stderr);
+    assert!(
+        !folder.join("connected").exists(),
+        "the helper did not connect"
+    );
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", ran.stderr);
+    assert!(
+        lines[0].starts_with(&format!(
+            "ssobar: not asking ssobar-app to sign in: {} belongs to uid 65534",
+            folder.display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        lines[0].contains(&format!("chmod 700 {}", folder.display())),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        lines[1].contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
+        "{}",
+        ran.stderr
+    );
+    assert!(w.browser.opened().is_empty());
+}
+
+/// The real kubectl, run from a terminal (a pseudo-terminal made by `script`) for its stdin
+/// and stdout, with its stderr in a file: so ssobar's own stderr is no terminal, and only
+/// kubectl passing its terminal on (`interactiveMode: IfAvailable`, `spec.interactive`) can
+/// tell it a person is there. Answers whether kubectl succeeded, what the terminal showed and
+/// kubectl's stderr (ssobar's lines among it).
+fn kubectl_on_a_terminal(w: &World, kubeconfig: &std::path::Path) -> (bool, String, String) {
+    let stderr = w.sandbox.home().join("kubectl.stderr");
+    let line = format!(
+        "kubectl --kubeconfig '{}' get --raw /version 2>'{}'",
+        kubeconfig.display(),
+        stderr.display()
+    );
+    let ran = w
+        .sandbox
+        .command("script")
+        .args(["--quiet", "--return", "--command", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    (
+        ran.status.success(),
+        String::from_utf8_lossy(&ran.stdout).into_owned(),
+        std::fs::read_to_string(&stderr).unwrap(),
+    )
+}
+
 #[test]
 fn kubectl_passing_its_terminal_lets_eks_token_sign_in_itself() {
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    // Expired, and no refresh token: only a browser sign-in helps.
     w.seed_sign_in_with(-60, &[]);
-    let ran = Ran::run(
-        w.command()
-            .args(["eks-token", "--profile", "dev", "--cluster-id", "prod"])
-            .env(
-                "KUBERNETES_EXEC_INFO",
-                r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#,
-            ),
-    )
-    .success();
-    assert!(ran.json()["status"]["token"].is_string(), "{}", ran.stdout);
+    let server = KubeApiServer::start(w.sandbox.home(), "prod", w.fake.url());
+    let kubeconfig = w.kubeconfig_for(&server);
+
+    // Without a terminal, kubectl passes none: the one line, at once, and no browser.
+    let ran = Ran::run(w.sandbox.command("kubectl").args([
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "get",
+        "--raw",
+        "/version",
+    ]))
+    .expect_code(1);
     assert!(
-        ran.stderr.contains("Opened the sign-in page"),
+        ran.stderr
+            .contains(&format!("run \"ssobar login --sso-session {}\"", w.session)),
         "{}",
         ran.stderr
     );
+    assert!(w.browser.opened().is_empty());
+
+    let (ok, shown, stderr) = kubectl_on_a_terminal(&w, &kubeconfig);
+    assert!(ok, "{shown}\n{stderr}");
+    assert!(shown.contains("v1.31.0-eks-stand-in"), "{shown}");
+    assert!(stderr.contains("Opened the sign-in page"), "{stderr}");
     assert_eq!(w.browser.opened().len(), 1);
     assert_eq!(w.calls(Operation::Authorize), 1);
+    assert!(
+        w.token().unwrap()["expiresAt"].as_str().unwrap() > ssobar_testkit::utc_in(3600).as_str(),
+        "a new sign-in"
+    );
+    let requests = server.requests();
+    assert!(
+        !requests.is_empty() && requests.iter().all(|r| r["ok"] == true),
+        "{requests:?}"
+    );
 }
 
 #[test]

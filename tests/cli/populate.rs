@@ -5,7 +5,7 @@
 
 use crate::SSOBAR;
 use ssobar_fake_aws::{FakeAccount, FakeConfig, Operation};
-use ssobar_testkit::{BrowserMode, Ran, World, botocore, sha1_hex};
+use ssobar_testkit::{BrowserMode, Ran, World, botocore};
 use std::path::PathBuf;
 
 const ROLES: [&str; 3] = ["Admin", "Billing", "ReadOnly"];
@@ -323,8 +323,42 @@ fn botocore_reads_every_generated_profile_and_gets_credentials_with_one() {
     assert_eq!(w.calls(Operation::GetRoleCredentials), 1);
 }
 
+/// Counts the times a file is opened, by anyone (inotify): a lock's waiter opens its file
+/// each time it tries it.
+#[cfg(target_os = "linux")]
+struct LockOpens {
+    inotify: std::os::fd::OwnedFd,
+}
+
+#[cfg(target_os = "linux")]
+impl LockOpens {
+    fn watch(path: &std::path::Path) -> Self {
+        use rustix::fs::inotify::{CreateFlags, WatchFlags, add_watch, init};
+        let inotify = init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC).unwrap();
+        add_watch(&inotify, path, WatchFlags::OPEN).unwrap();
+        Self { inotify }
+    }
+
+    /// The opens since the last count.
+    fn count(&self) -> usize {
+        use rustix::fs::inotify::{ReadFlags, Reader};
+        let mut buffer = [std::mem::MaybeUninit::uninit(); 4096];
+        let mut events = Reader::new(&self.inotify, &mut buffer);
+        let mut opens = 0;
+        // Until there is nothing more to read (the descriptor does not block).
+        while let Ok(event) = events.next() {
+            if event.events().contains(ReadFlags::OPEN) {
+                opens += 1;
+            }
+        }
+        opens
+    }
+}
+
+#[cfg(target_os = "linux")]
 #[test]
 fn a_populate_waiting_for_the_lock_keeps_an_edit_made_meanwhile() {
+    use std::time::{Duration, Instant};
     let w = organisation(30);
     let original = hand_written(&w);
     w.sandbox.write_config(&original);
@@ -333,23 +367,49 @@ fn a_populate_waiting_for_the_lock_keeps_an_edit_made_meanwhile() {
         .success();
 
     let path = config_path(&w);
-    let lock = w.sandbox.home().join(".run/ssobar/locks").join(format!(
-        "aws-config-{}.lock",
-        sha1_hex(&path.display().to_string())
-    ));
+    // Beside the file it guards.
+    let lock = w.sandbox.home().join(".aws/.ssobar-locks/config.lock");
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     let held = std::fs::File::create(&lock).unwrap();
     held.lock().unwrap();
+    let opened = LockOpens::watch(&lock);
 
-    let child = w.spawn(&["populate", "--sso-session", &w.session]);
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut child = w.spawn(&["populate", "--sso-session", &w.session]);
+    // Proof that it waits: it tries the lock again and again (each try opens the file) and
+    // has not ended. One that went ahead without the lock ends here without a try.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut tries = 0;
+    while tries < 3 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let ran = Ran::wait(child);
+            panic!(
+                "populate ended ({status}) while the config's lock was held, after {tries} \
+                 tries of it:\n{}",
+                ran.stderr
+            );
+        }
+        assert!(Instant::now() < deadline, "populate never tried the lock");
+        tries += opened.count();
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(read_config(&w), original, "written under a held lock");
     let edited = format!("{original}\r\n[profile edited-meanwhile]\r\nregion = us-west-2\r\n");
     std::fs::write(&path, &edited).unwrap();
     drop(held);
 
+    let pid = child.id();
     let ran = Ran::wait(child).success();
     assert!(ran.stderr.contains("Added 89 profiles"), "{}", ran.stderr);
+    // Then it took the lock: a holder writes its pid and command into the lock file.
+    let record = std::fs::read_to_string(&lock).unwrap();
+    assert_eq!(
+        record.lines().collect::<Vec<_>>(),
+        [
+            pid.to_string(),
+            format!("ssobar populate --sso-session {}", w.session)
+        ],
+        "the lock's holder record"
+    );
     let (before, _) = outside(&read_config(&w), &w.session);
     assert_eq!(
         before,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Fault, Operation};
+use ssobar_testkit::root::Root;
 use ssobar_testkit::{
     BrowserMode, Ran, World, require_secret_service, secret_tool_clear, secret_tool_entries,
     secret_tool_search,
@@ -91,7 +92,8 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 /// Everything a failed call must leave as it was: the token cache's files, the kubeconfig
-/// folder's files and the session's keychain entries.
+/// folder's files and the session's keychain entries. Not ssobar's lock files beside the
+/// cache's: each names its last holder, which a failed call may well have been.
 #[derive(Debug, PartialEq, Eq)]
 struct Snapshot {
     files: BTreeMap<PathBuf, Vec<u8>>,
@@ -115,6 +117,9 @@ fn read_tree(dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        if entry.file_name() == ".ssobar-locks" {
+            continue;
+        }
         if path.is_dir() {
             read_tree(&path, into);
         } else {
@@ -195,7 +200,7 @@ fn expired_registration(w: &World) {
     token["registrationExpiresAt"] = serde_json::json!(ssobar_testkit::utc_in(-60));
     w.sandbox.write_token(&w.session, &token);
     for file in std::fs::read_dir(w.sandbox.cache_dir()).unwrap().flatten() {
-        if file.path() != w.sandbox.token_path(&w.session) {
+        if file.path() != w.sandbox.token_path(&w.session) && file.path().is_file() {
             std::fs::remove_file(file.path()).unwrap();
         }
     }
@@ -702,16 +707,19 @@ enum CacheMount {
 
 /// Runs ssobar in a private mount namespace where `~/.aws/sso/cache` is on `mount`, and
 /// answers what it printed and the session's token file as it was left there (the mount, and
-/// what was written to it, end with the namespace). Fails, rather than skips, where the test
-/// may not make a mount namespace: without one it would prove nothing.
-fn in_cache_mount(w: &World, mount: CacheMount, args: &[&str]) -> (Ran, Vec<u8>) {
+/// what was written to it, end with the namespace). Making the namespace and the mount takes
+/// `root`: this process's own, or passwordless sudo (ssobar then runs as this user again, with
+/// the sandbox's environment). Where root cannot make one, the test fails: without it it
+/// would prove nothing.
+fn in_cache_mount(root: Root, w: &World, mount: CacheMount, args: &[&str]) -> (Ran, Vec<u8>) {
     let token_after = w.sandbox.home().join("token-after");
     let _ = std::fs::remove_file(&token_after);
     let prepare = match mount {
-        // tmpfs counts in pages: the copy fits, and the filler takes what is left.
+        // tmpfs counts in pages: the copy fits, and the filler takes what is left. The mount
+        // belongs to the cache's owner, who runs ssobar.
         CacheMount::Full => {
             r#"cp -a "$cache" "$cache.copy" &&
-            mount -t tmpfs -o size=64k,mode=0700 tmpfs "$cache" &&
+            mount -t tmpfs -o "size=64k,mode=0700,uid=$(stat -c %u "$cache"),gid=$(stat -c %g "$cache")" tmpfs "$cache" &&
             cp -a "$cache.copy/." "$cache/" && rm -rf "$cache.copy" &&
             { cat /dev/zero > "$cache/.filler" 2>/dev/null || true; }"#
         }
@@ -719,25 +727,39 @@ fn in_cache_mount(w: &World, mount: CacheMount, args: &[&str]) -> (Ran, Vec<u8>)
             r#"mount --bind "$cache" "$cache" && mount -o remount,bind,ro "$cache""#
         }
     };
-    let script = format!(
+    // As root: the mount; then the rest of the command line, which runs ssobar (as the user
+    // again under sudo) and keeps a copy of the token as ssobar left it.
+    let as_root = format!(
         r#"set -e
-cache=$1 token=$2 after=$3; shift 3
+cache=$1; shift
 {prepare}
-set +e
+exec "$@""#
+    );
+    let as_user = r#"cache=$1 token=$2 after=$3; shift 3
 "$@"; code=$?
 cp "$cache/$token" "$after"
-exit $code"#
-    );
+exit $code"#;
     let token_name = w
         .sandbox
         .token_path(&w.session)
         .file_name()
         .unwrap()
         .to_owned();
+    let sandboxed = w.sandbox.command("unshare");
+    let vars: Vec<(&str, &str)> = sandboxed
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_str()?, v?.to_str()?)))
+        .collect();
+    let mut command = match root {
+        Root::Already => w.sandbox.command("unshare"),
+        Root::Sudo => root.command("unshare"),
+    };
     let ran = Ran::run(
-        w.sandbox
-            .command("unshare")
-            .args(["--mount", "sh", "-c", &script, "sh"])
+        command
+            .args(["--mount", "sh", "-c", &as_root, "sh"])
+            .arg(w.sandbox.cache_dir())
+            .args(root.back_to_this_user(vars))
+            .args(["sh", "-c", as_user, "sh"])
             .arg(w.sandbox.cache_dir())
             .arg(token_name)
             .arg(&token_after)
@@ -745,7 +767,9 @@ exit $code"#
             .args(args),
     );
     assert!(
-        !ran.stderr.contains("unshare failed") && !ran.stderr.contains("mount: "),
+        ["unshare failed", "mount: ", "setpriv: ", "sudo: "]
+            .iter()
+            .all(|failure| !ran.stderr.contains(failure)),
         "this test makes a private mount namespace (unshare --mount, as root or with \
          CAP_SYS_ADMIN) to put the token cache on a full or read-only file system; it could \
          not:\n{}",
@@ -756,13 +780,21 @@ exit $code"#
 }
 
 fn cache_cannot_be_written(mount: CacheMount, args: &[&str]) {
+    // Without root or passwordless sudo: skipped, saying so.
+    let Some(root) = Root::for_test(
+        &format!("reliability: {args:?} into a {mount:?} token cache"),
+        "to put the token cache on a full or read-only file system in a private mount \
+         namespace (unshare --mount)",
+    ) else {
+        return;
+    };
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
     // A sign-in of ssobar's own, so that the next one reuses its client registration and
     // fails only when it writes the token.
     w.ssobar(&["login", "--profile", "dev"]).success();
     let before = std::fs::read(w.sandbox.token_path(&w.session)).unwrap();
-    let (ran, after) = in_cache_mount(&w, mount, args);
+    let (ran, after) = in_cache_mount(root, &w, mount, args);
     let ran = ran.expect_code(1);
     let line = error_line(&ran);
     let again = format!("; run \"ssobar {}\" again", args.join(" "));

@@ -466,7 +466,10 @@ fn a_cache_as_the_aws_cli_writes_it_is_trusted_without_a_word() {
     // The AWS CLI writes 0600 files in a 0700 folder.
     chmod(&sandbox.cache_dir(), 0o700);
     for entry in std::fs::read_dir(sandbox.cache_dir()).unwrap() {
-        chmod(&entry.unwrap().path(), 0o600);
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            chmod(&path, 0o600);
+        }
     }
     let ran = Ran::run(sandbox.command(SSOBAR).args(["status", "--json"])).success();
     assert_eq!(ran.stderr, "");

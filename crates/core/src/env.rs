@@ -57,6 +57,11 @@ impl Env {
         self.vars.retain(|key, _| !unwanted(key));
     }
 
+    /// Every variable, by name, as a child process would be given them.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The user's home directory: `HOME`, or `USERPROFILE` on Windows.
     pub fn home(&self) -> Option<PathBuf> {
         self.get("HOME")

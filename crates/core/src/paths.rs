@@ -18,7 +18,11 @@ pub struct Paths {
     pub sso_cache_dir: PathBuf,
     /// ssobar's settings file.
     pub settings_file: PathBuf,
-    /// Per-user, non-persistent state: locks, the EKS token cache, the app's socket.
+    /// Per-user, non-persistent state: the EKS token cache and the app's socket.
+    /// `$XDG_RUNTIME_DIR/ssobar`, or `~/.cache/ssobar/run` where that is not set (cron,
+    /// systemd timers, some SSH logins), so two processes of one user may see two of them:
+    /// nothing that must be shared lives here. Locks do not: each lies beside what it guards
+    /// ([`crate::util::lock::KeyLock::guarding`]).
     pub runtime_dir: PathBuf,
     /// ssobar's cache folder: what can be fetched again at any time (a session's accounts
     /// and roles), kept across restarts.

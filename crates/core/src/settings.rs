@@ -144,6 +144,12 @@ pub struct BrowserSettings {
 /// The keys of a `[sessions.NAME]` table.
 pub const SESSION_KEYS: &[&str] = &["browser", "url_action", "firefox_container"];
 
+/// The keys that decide a program ssobar runs: `browser` names it, and `firefox_container`
+/// runs `firefox` where no `browser` is set. A settings file someone else may write could
+/// make ssobar run their program, so from such a file these are ignored, globally and in
+/// every `[sessions.NAME]` table.
+pub const PROGRAM_KEYS: &[&str] = &["browser", "firefox_container"];
+
 impl BrowserSettings {
     /// `self`'s values where set, else `fallback`'s.
     pub fn or(&self, fallback: &Self) -> Self {
@@ -318,11 +324,26 @@ impl Settings {
     }
 
     /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
-    /// Returns the settings and one warning per value that was ignored.
+    /// Returns the settings and one warning per value that was ignored. From a file that
+    /// someone else may write, or in a folder someone else may write, the [`PROGRAM_KEYS`]
+    /// are ignored with one warning naming the `chmod` to run; the other keys still apply.
     pub fn load(file: &Path, env: &Env) -> (Self, Vec<String>) {
         let mut warnings = Vec::new();
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => Some(text),
+        let read = std::fs::File::open(file).and_then(|mut opened| {
+            use std::io::Read;
+            let mut text = String::new();
+            opened.read_to_string(&mut text)?;
+            // The mode of the file read, not of whatever the name points to by now.
+            Ok((text, opened.metadata()?))
+        });
+        let text = match read {
+            Ok((text, meta)) => {
+                let loose = untrusted_file(file, &meta);
+                if let Some(why) = &loose {
+                    warnings.push(why.clone());
+                }
+                Some((text, loose.is_none()))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
                 warnings.push(format!(
@@ -333,14 +354,27 @@ impl Settings {
             }
         };
         let mut settings = Self::default();
-        if let Some(text) = text {
-            settings.apply_file(&text, &file.display().to_string(), &mut warnings);
+        if let Some((text, trusted)) = text {
+            let mut from_file = Self::default();
+            from_file.apply_file(&text, &file.display().to_string(), &mut warnings);
+            if !trusted {
+                from_file.forget_programs();
+            }
+            settings = from_file;
         }
         let settings = settings.with_env(env, &mut warnings);
         (settings, warnings)
     }
 
-    /// Writes the settings file atomically.
+    /// Drops the [`PROGRAM_KEYS`] everywhere, back to their defaults (unset).
+    fn forget_programs(&mut self) {
+        for browser in std::iter::once(&mut self.browser).chain(self.sessions.values_mut()) {
+            browser.browser = None;
+            browser.firefox_container = None;
+        }
+    }
+
+    /// Writes the settings file atomically (0600, in a folder made 0700).
     pub fn save(&self, file: &Path) -> io::Result<()> {
         let text = toml::to_string(self).map_err(io::Error::other)?;
         fsutil::write_private(file, text.as_bytes())
@@ -510,6 +544,37 @@ impl Settings {
     }
 }
 
+/// Why the settings file at `file` runs no program of its own (someone else may write it or
+/// its folder), with the command that fixes it; `None` when it is missing or only the user may
+/// write it. What [`Settings::load`] warns about, for callers that look without loading.
+pub fn untrusted_settings(file: &Path) -> Option<String> {
+    untrusted_file(file, &std::fs::metadata(file).ok()?)
+}
+
+/// The warning for a settings file that someone else may write, or whose folder someone else
+/// may write ([`fsutil::others_may_write`]), with the command that fixes it; `None` when only
+/// the user may.
+fn untrusted_file(file: &Path, meta: &std::fs::Metadata) -> Option<String> {
+    let keys = PROGRAM_KEYS.join(" and ");
+    if let Some(writers) = fsutil::others_may_write(meta) {
+        return Some(format!(
+            "{} is {}, so its {keys} settings are ignored: run \"{}\"",
+            file.display(),
+            writers.describe(),
+            writers.fix(file, fsutil::Kind::File)
+        ));
+    }
+    let folder = file.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let writers = fsutil::others_may_write(&std::fs::metadata(folder).ok()?)?;
+    Some(format!(
+        "{} is in {}, which is {}, so its {keys} settings are ignored: run \"{}\"",
+        file.display(),
+        folder.display(),
+        writers.describe(),
+        writers.fix(folder, fsutil::Kind::Folder)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,6 +710,60 @@ url_action = "print"
             ]
             .map(|w| w.replace("FILE", &file.display().to_string()))
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_settings_file_others_may_write_runs_no_program_of_its_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("ssobar");
+        let file = folder.join("settings.toml");
+        Settings::default().save(&file).unwrap();
+        std::fs::write(
+            &file,
+            "warning_minutes = 30\nbrowser = \"evil {url}\"\nfirefox_container = \"Work\"\nurl_action = \"copy\"\n\n[sessions.corp]\nbrowser = \"evil2\"\nfirefox_container = \"Corp\"\nurl_action = \"print\"\n",
+        )
+        .unwrap();
+        chmod(&folder, 0o700);
+        chmod(&file, 0o600);
+        let (s, warnings) = Settings::load(&file, &Env::default());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.browser.browser.as_deref(), Some("evil {url}"), "trusted");
+
+        for (folder_mode, file_mode, fix) in [
+            (0o700, 0o666, format!("chmod 600 {}", file.display())),
+            (0o700, 0o620, format!("chmod 600 {}", file.display())),
+            (0o777, 0o600, format!("chmod 700 {}", folder.display())),
+        ] {
+            chmod(&folder, folder_mode);
+            chmod(&file, file_mode);
+            let (s, warnings) = Settings::load(&file, &Env::default());
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(
+                warnings[0].ends_with(&format!(
+                    "so its browser and firefox_container settings are ignored: run \"{fix}\""
+                )),
+                "{warnings:?}"
+            );
+            assert_eq!(s.browser.browser, None);
+            assert_eq!(s.browser.firefox_container, None);
+            let corp = s.browser_for(Some("corp"));
+            assert_eq!(corp.browser, None);
+            assert_eq!(corp.firefox_container, None);
+            // The rest of the file still applies.
+            assert_eq!(s.warning_minutes, 30);
+            assert_eq!(s.browser.url_action, Some(UrlAction::Copy));
+            assert_eq!(corp.url_action, Some(UrlAction::Print));
+        }
+        // The environment is the user's own: its browser still counts.
+        let env = Env::from_pairs([("SSOBAR_BROWSER", "w3m")]);
+        let (s, _) = Settings::load(&file, &env);
+        assert_eq!(s.browser.browser.as_deref(), Some("w3m"));
+        chmod(&folder, 0o700);
     }
 
     #[test]

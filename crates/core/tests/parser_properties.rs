@@ -1,7 +1,8 @@
 //! Property tests: no input makes the config or cache parsers panic, and a malformed line
 //! costs only its own section; `KUBERNETES_EXEC_INFO`, the kubeconfig merge and the sign-in
-//! listener's request parser hold what their fuzz targets (fuzz/) check, on every CI run; the
-//! credential server serves only a request that carries its token.
+//! listener hold what their fuzz targets (fuzz/) check, on every CI run; the credential server
+//! serves only a request that carries its token. Requests go through the loopback server's
+//! own connection handling (hyper's parser, its limits), over an in-memory pipe.
 
 // A test that cannot unwrap has failed; the panic message is the report.
 #![allow(clippy::unwrap_used)]
@@ -13,8 +14,44 @@ use ssobar_core::config::{AwsConfig, ConfigText, FileKind};
 use ssobar_core::creds::container::{AuthToken, Route, route};
 use ssobar_core::kube::eks::{DEFAULT_EXEC_API, exec_api};
 use ssobar_core::kube::kubeconfig::{ClusterAccess, ExecPlugin, merge};
-use ssobar_core::sso::pkce::{CALLBACK_PATH, Callback, parse_callback, request_target};
+use ssobar_core::sso::pkce::{CALLBACK_PATH, Callback, answer_callback, parse_callback};
 use ssobar_core::sso::token_cache::{SsoToken, parse_token};
+use ssobar_core::util::loopback_http::{Peer, answer, serve_connection};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What `handle` makes of the request head the loopback server parsed from `bytes` sent on a
+/// connection (and then closed for sending); `None` when the server refused the bytes before
+/// any handler saw them.
+fn through_the_server<T: Send + 'static>(
+    bytes: Vec<u8>,
+    handle: impl Fn(&http::request::Parts) -> T + Send + Sync + 'static,
+) -> Option<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let handler = move |head: http::request::Parts, _peer: Peer| {
+            let made = handle(&head);
+            std::future::ready((
+                answer(http::StatusCode::OK, "text/plain", String::new()),
+                Some(made),
+            ))
+        };
+        let peer = Peer {
+            server: "127.0.0.1:1".parse().unwrap(),
+            client: "127.0.0.1:2".parse().unwrap(),
+        };
+        let serving = tokio::spawn(serve_connection(server, peer, Arc::new(handler)));
+        let _ = client.write_all(&bytes).await;
+        let _ = client.shutdown().await;
+        let mut answer = Vec::new();
+        let _ = client.read_to_end(&mut answer).await;
+        serving.await.unwrap()
+    })
+}
 
 fn parse(kind: FileKind, text: &str) -> AwsConfig {
     AwsConfig::parse(&[ConfigText {
@@ -161,48 +198,66 @@ proptest! {
     }
 
     #[test]
-    fn any_request_head_is_a_callback_or_nothing(
-        head in prop_oneof![
+    fn any_request_is_a_callback_or_nothing(
+        bytes in prop_oneof![
             prop::collection::vec(any::<u8>(), 0..200),
             "GET /oauth/callback\\?[a-z_=&%0-9A-F\\x1b]{0,60}( HTTP/1.1)?(\r\n[ -~]{0,20})*\r\n\r\n"
                 .prop_map(String::into_bytes),
         ]
     ) {
-        if let Some(callback) = parse_callback(&request_target(&head)) {
-            if let Callback::Code { state, .. } = &callback {
-                prop_assert!(callback.answers(state));
+        let seen = through_the_server(bytes, |head| {
+            let target = head.uri.path_and_query().map(|t| t.as_str().to_owned());
+            (target, answer_callback(head, "s1").1)
+        });
+        if let Some((target, ended)) = seen {
+            let callback = target.as_deref().and_then(parse_callback);
+            if let Some(callback) = &callback {
+                if let Callback::Code { state, .. } = callback {
+                    prop_assert!(callback.answers(state));
+                }
+                if let Callback::Error { error, description, .. } = callback {
+                    let shown = format!("{error}{}", description.as_deref().unwrap_or_default());
+                    prop_assert!(!shown.chars().any(char::is_control), "{:?}", callback);
+                }
             }
-            if let Callback::Error { error, description, .. } = &callback {
-                let shown = format!("{error}{}", description.as_deref().unwrap_or_default());
-                prop_assert!(!shown.chars().any(char::is_control), "{:?}", callback);
+            // Only a redirect of this sign-in's own state ends its wait.
+            if let Some(ended) = ended {
+                prop_assert!(ended.answers("s1"), "{:?}", ended);
+                prop_assert_eq!(callback.as_ref(), Some(&ended));
             }
         }
     }
 
     #[test]
-    fn no_request_head_without_the_token_is_served(
+    fn no_request_without_the_token_is_served(
         noise in prop::collection::vec(any::<u8>(), 0..200),
         method in "GET|POST|get",
         query in "(\\?[a-z=]{0,5})?",
-        // Header lines with no colon: none of them is an Authorization header.
-        lines in prop::collection::vec("[ -9;-~]{1,30}", 0..4),
+        // Header lines that are no Authorization header: other headers, and lines with no
+        // colon, which make the head malformed.
+        headers in prop::collection::vec("X-[A-Za-z-]{1,12}: [!-~]{0,20}", 0..4),
+        colonless in prop::collection::vec("[ -9;-~]{1,30}", 0..2),
     ) {
         let token = AuthToken::generate();
-        prop_assert_ne!(route(&noise, &token), Route::Credentials);
+        let served = |bytes: Vec<u8>| {
+            let token = token.clone();
+            through_the_server(bytes, move |head| route(head, &token)) == Some(Route::Credentials)
+        };
+        prop_assert!(!served(noise));
         let request_line = format!("{method} /credentials{query} HTTP/1.1");
         let head = |extra: &[String]| {
             let mut all = vec![request_line.clone()];
-            all.extend(lines.iter().cloned());
+            all.extend(headers.iter().cloned());
             all.extend(extra.iter().cloned());
             format!("{}\r\n\r\n", all.join("\r\n")).into_bytes()
         };
-        prop_assert_ne!(route(&head(&[]), &token), Route::Credentials);
+        prop_assert!(!served(head(&[])));
         let auth = format!("Authorization: {}", token.expose());
-        prop_assert_eq!(
-            route(&head(std::slice::from_ref(&auth)), &token) == Route::Credentials,
-            method == "GET"
-        );
-        prop_assert_ne!(route(&head(&[auth.clone(), auth]), &token), Route::Credentials);
+        prop_assert_eq!(served(head(std::slice::from_ref(&auth))), method == "GET");
+        prop_assert!(!served(head(&[auth.clone(), auth.clone()])));
+        let mut malformed = colonless.clone();
+        malformed.push(auth);
+        prop_assert!(colonless.is_empty() || !served(head(&malformed)));
     }
 
     #[test]
@@ -212,15 +267,17 @@ proptest! {
             .append_pair("state", &state)
             .finish();
         let head = format!("GET {CALLBACK_PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        let callback = parse_callback(&request_target(head.as_bytes()));
-        prop_assert_eq!(
-            callback.as_ref(),
-            Some(&Callback::Code { code, state: state.clone() })
-        );
-        let callback = callback.unwrap();
-        prop_assert!(callback.answers(&state));
         let other = format!("{state}x");
-        prop_assert!(!callback.answers(&other));
+        let ended = {
+            let (state, other) = (state.clone(), other.clone());
+            through_the_server(head.into_bytes(), move |head| {
+                (answer_callback(head, &state).1, answer_callback(head, &other).1)
+            })
+        };
+        prop_assert_eq!(
+            ended,
+            Some((Some(Callback::Code { code, state: state.clone() }), None))
+        );
     }
 
     #[test]

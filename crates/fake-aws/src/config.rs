@@ -46,6 +46,9 @@ pub struct FakeConfig {
     /// Where `StartDeviceAuthorization` sends the person, instead of this fake's own
     /// `/device` page: what a client does with a page it should not open (default none).
     pub verification_uri: Option<String>,
+    /// Paths answered with `302 Found` and this `Location`, as a company's own name for its
+    /// access portal (a vanity URL) answers: `{"/corp": "/start"}` (default none).
+    pub redirects: std::collections::BTreeMap<String, String>,
 }
 
 /// One AWS account the signed-in person can reach, with the permission sets (roles) assigned.
@@ -182,6 +185,7 @@ impl Default for FakeConfig {
             eks_page_size: 100,
             eks_denied_roles: Vec::new(),
             verification_uri: None,
+            redirects: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -67,7 +67,20 @@ pub(crate) fn json_error(status: StatusCode, exception: &str, body: serde_json::
     )
 }
 
-async fn unknown_route() -> Response {
+/// A redirect the configuration lists for the path ([`FakeConfig::redirects`]), else the error
+/// AWS answers an unknown operation with.
+///
+/// [`FakeConfig::redirects`]: crate::FakeConfig::redirects
+async fn unknown_route(State(app): State<App>, request: Request) -> Response {
+    let location = app
+        .world()
+        .config
+        .redirects
+        .get(request.uri().path())
+        .cloned();
+    if let Some(location) = location {
+        return (StatusCode::FOUND, [("location", location)]).into_response();
+    }
     json_error(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",

@@ -5,6 +5,7 @@
 //! can leak into a test or be touched by one. A [`World`] adds ssobar-fake-aws and a scripted
 //! browser to it.
 
+pub mod root;
 pub mod sweep;
 pub mod webdriver;
 

@@ -7,9 +7,12 @@
 //! - One JSON object per line, at most [`MAX_MESSAGE`] bytes, each carrying the protocol
 //!   version `v`. A malformed, oversized or unknown message gets a [`Reply::Error`] and the
 //!   connection is closed; nothing a peer sends can stop the server.
-//! - The socket lives in the runtime folder (`0700`) and is itself `0600`; each side checks that
-//!   the other runs as the user who owns that folder (`SO_PEERCRED` on Linux, `getpeereid` on
-//!   macOS, both through tokio's `peer_cred`).
+//! - The socket lives in the runtime folder and is itself `0600`. Each side checks that the
+//!   folder is private to the user it runs as ([`fsutil::check_private_dir`]: theirs by the
+//!   effective uid, no permission for group or others) and refuses it in one line naming the
+//!   `chmod`/`chown` otherwise, and that the other side runs as that same user (`SO_PEERCRED`
+//!   on Linux, `getpeereid` on macOS, both through tokio's `peer_cred`). A folder others may
+//!   enter, or that another user owns, would let them pose as the app or keep it from binding.
 //! - A helper touches the socket only once a sign-in is needed, and gives up connecting after
 //!   [`CONNECT_TIMEOUT`]: the warm paths never pay for it.
 //!
@@ -18,6 +21,7 @@
 
 use crate::paths::Paths;
 use crate::settings::OnExpired;
+use crate::util::fsutil::{self, NotPrivate};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -316,7 +320,7 @@ pub fn waiting_line(callers: &[Caller], session_label: &str) -> String {
 #[cfg(unix)]
 pub mod server {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
     use tokio::net::UnixStream;
@@ -352,13 +356,15 @@ pub mod server {
     /// A bound socket, ready to serve.
     pub struct Server {
         listener: std::os::unix::net::UnixListener,
-        owner: u32,
+        me: u32,
     }
 
     impl Server {
         /// Binds the socket at `path`, replacing one left by an app that died (nobody
-        /// answers on it); fails when a live app serves it. The socket appears under its
-        /// name only once it is `0600`.
+        /// answers on it); fails when a live app serves it, or when its folder is not private
+        /// to this user (the error is then the one line naming the folder and what to run).
+        /// A missing folder is made `0700`; one that exists is never changed. The socket
+        /// appears under its name only once it is `0600`.
         pub fn bind(path: &Path) -> std::io::Result<Self> {
             let folder = path.parent().ok_or_else(|| {
                 std::io::Error::new(
@@ -366,7 +372,15 @@ pub mod server {
                     "a socket path with no folder",
                 )
             })?;
-            crate::util::fsutil::ensure_private_dir(folder)?;
+            if !folder.exists() {
+                fsutil::ensure_private_dir(folder)?;
+            }
+            if let Some(why) = fsutil::check_private_dir(folder)? {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    why,
+                ));
+            }
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::AddrInUse,
@@ -381,8 +395,10 @@ pub mod server {
             // new one, never none.
             std::fs::rename(&fresh, path)?;
             listener.set_nonblocking(true)?;
-            let owner = std::fs::metadata(folder)?.uid();
-            Ok(Self { listener, owner })
+            Ok(Self {
+                listener,
+                me: fsutil::my_uid(),
+            })
         }
 
         /// Serves connections until the runtime stops, each on its own task.
@@ -400,9 +416,9 @@ pub mod server {
                     }
                 };
                 let desk = desk.clone();
-                let owner = self.owner;
+                let me = self.me;
                 let idle = idle.clone();
-                tokio::spawn(async move { serve_one(stream, owner, desk.as_ref(), &idle).await });
+                tokio::spawn(async move { serve_one(stream, me, desk.as_ref(), &idle).await });
             }
         }
     }
@@ -442,10 +458,10 @@ pub mod server {
         stream.write_all(encode(reply).as_bytes()).await.is_ok()
     }
 
-    async fn serve_one(stream: UnixStream, owner: u32, desk: &dyn SignInDesk, idle: &Idle) {
+    async fn serve_one(stream: UnixStream, me: u32, desk: &dyn SignInDesk, idle: &Idle) {
         let peer = stream.peer_cred().ok();
         let (read, mut write) = stream.into_split();
-        if peer.is_none_or(|p| p.uid() != owner) {
+        if peer.is_none_or(|p| p.uid() != me) {
             let message = "refused: ssobar-app serves only the user it runs as".to_owned();
             send(&mut write, &Reply::Error { message }).await;
             return;
@@ -539,22 +555,44 @@ pub enum LinkError {
     Io(#[from] std::io::Error),
 }
 
+/// What a helper finds at the app's socket.
+pub enum Reach {
+    /// The app, run by this user, answered.
+    App(AppLink),
+    /// No app answers: none runs, or none run by this user.
+    NoApp,
+    /// The socket's folder is not private to this user, so nothing in it is trusted: the
+    /// helper goes on as with no app, after saying this one line.
+    Refused(NotPrivate),
+}
+
 impl AppLink {
-    /// The running app's channel at `path`, or `None` when no app (run by this user) answers
-    /// within [`CONNECT_TIMEOUT`].
+    /// The running app's channel at `path` when its folder is private to this user and an
+    /// app run by this user answers within [`CONNECT_TIMEOUT`].
     #[cfg(unix)]
-    pub async fn connect(path: &Path) -> Option<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
-            .await
-            .ok()?
-            .ok()?;
-        let owner = std::fs::metadata(path.parent()?).ok()?.uid();
-        if stream.peer_cred().ok()?.uid() != owner {
-            return None;
+    pub async fn connect(path: &Path) -> Reach {
+        let Some(folder) = path.parent() else {
+            return Reach::NoApp;
+        };
+        match fsutil::check_private_dir(folder) {
+            Ok(None) => {}
+            Ok(Some(why)) => return Reach::Refused(why),
+            // No folder, no app.
+            Err(_) => return Reach::NoApp,
+        }
+        let connected =
+            tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path)).await;
+        let Ok(Ok(stream)) = connected else {
+            return Reach::NoApp;
+        };
+        if stream
+            .peer_cred()
+            .map_or(true, |peer| peer.uid() != fsutil::my_uid())
+        {
+            return Reach::NoApp;
         }
         let (read, writer) = stream.into_split();
-        Some(Self {
+        Reach::App(Self {
             reader: tokio::io::BufReader::with_capacity(MAX_MESSAGE + 1, read),
             writer,
         })
@@ -562,8 +600,8 @@ impl AppLink {
 
     /// No channel off Unix yet: no app is ever found.
     #[cfg(not(unix))]
-    pub async fn connect(_path: &Path) -> Option<Self> {
-        None
+    pub async fn connect(_path: &Path) -> Reach {
+        Reach::NoApp
     }
 
     /// Sends a request.
@@ -751,7 +789,9 @@ mod tests {
         }
 
         async fn ask(path: &Path) -> AppLink {
-            let mut link = AppLink::connect(path).await.expect("the server answers");
+            let Reach::App(mut link) = AppLink::connect(path).await else {
+                panic!("the server does not answer");
+            };
             let request = Request::SignIn {
                 session: "s:corp".into(),
                 start: Start::AsConfigured,
@@ -764,10 +804,13 @@ mod tests {
         async fn a_stale_socket_is_replaced_and_a_live_one_is_kept() {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("run/app.sock");
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fsutil::ensure_private_dir(path.parent().unwrap()).unwrap();
             // What an app killed with SIGKILL leaves: a socket file nobody listens on.
             drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-            assert!(AppLink::connect(&path).await.is_none(), "nobody answers");
+            assert!(
+                matches!(AppLink::connect(&path).await, Reach::NoApp),
+                "nobody answers"
+            );
             let desk = serve(&path);
             let mut link = ask(&path).await;
             assert_eq!(
@@ -788,10 +831,75 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
 
+        /// Makes `folder` as it must not be for the channel, in one of two ways.
+        fn spoil(folder: &Path, how: Spoiled) {
+            use std::os::unix::fs::PermissionsExt;
+            match how {
+                Spoiled::OpenToOthers => {
+                    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777))
+                        .unwrap()
+                }
+                // Only root can give a folder away: the suites run as root.
+                Spoiled::OwnedByNobody => std::os::unix::fs::chown(folder, Some(65534), None)
+                    .expect("chown to nobody (the test runs as root)"),
+            }
+        }
+
+        #[derive(Clone, Copy, Debug)]
+        enum Spoiled {
+            OpenToOthers,
+            OwnedByNobody,
+        }
+
+        #[tokio::test]
+        async fn a_folder_others_may_enter_or_another_user_owns_is_refused_on_both_ends() {
+            for how in [Spoiled::OpenToOthers, Spoiled::OwnedByNobody] {
+                let dir = tempfile::tempdir().unwrap();
+                let folder = dir.path().join("run");
+                let path = folder.join("app.sock");
+                fsutil::ensure_private_dir(&folder).unwrap();
+                spoil(&folder, how);
+                let err = Server::bind(&path)
+                    .err()
+                    .unwrap_or_else(|| panic!("{how:?}: the app bound"));
+                assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+                let line = err.to_string();
+                assert!(
+                    line.starts_with(&format!("{} ", folder.display())),
+                    "{line}"
+                );
+                let fix = match how {
+                    Spoiled::OpenToOthers => format!("chmod 700 {}", folder.display()),
+                    Spoiled::OwnedByNobody => {
+                        format!("chown {} {}", fsutil::my_uid(), folder.display())
+                    }
+                };
+                assert!(line.contains(&fix), "{how:?}: {line}");
+                assert!(!line.contains('\n'), "{line}");
+                assert!(!path.exists(), "{how:?}: nothing was bound");
+
+                // A live server in a folder spoiled after it bound: the helper does not talk.
+                let good = dir.path().join("good");
+                let path = good.join("app.sock");
+                let desk = serve(&path);
+                assert!(matches!(AppLink::connect(&path).await, Reach::App(_)));
+                spoil(&good, how);
+                let Reach::Refused(why) = AppLink::connect(&path).await else {
+                    panic!("{how:?}: the helper trusted the folder");
+                };
+                assert_eq!(why.dir, good);
+                assert!(why.to_string().contains("so ssobar does not use it: run"));
+                assert!(
+                    desk.waiting.lock().unwrap().is_empty(),
+                    "no request was sent"
+                );
+            }
+        }
+
         #[tokio::test]
         async fn idle_connections_cannot_crowd_out_a_request() {
             let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("app.sock");
+            let path = dir.path().join("run/app.sock");
             let _desk = serve(&path);
             let mut idle = Vec::new();
             for _ in 0..(MAX_IDLE * 3) {
@@ -813,7 +921,7 @@ mod tests {
         #[tokio::test]
         async fn a_waiter_that_hangs_up_is_forgotten() {
             let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("app.sock");
+            let path = dir.path().join("run/app.sock");
             let desk = serve(&path);
             let mut link = ask(&path).await;
             link.reply().await.unwrap();
@@ -830,7 +938,7 @@ mod tests {
         #[tokio::test]
         async fn a_bad_message_gets_an_error_reply() {
             let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("app.sock");
+            let path = dir.path().join("run/app.sock");
             let _desk = serve(&path);
             for (sent, expected) in [
                 (b"{\"v\":2}\n".to_vec(), "protocol version 2"),

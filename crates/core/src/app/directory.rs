@@ -301,7 +301,8 @@ pub struct ClusterView {
     pub key: String,
     /// How people call the session.
     pub session_label: String,
-    /// The cluster as the search found it (its fields flattened into the view).
+    /// The cluster as the search found it, [shown](FoundCluster::shown) (its fields flattened
+    /// into the view).
     #[serde(flatten)]
     pub found: FoundCluster,
     /// The kubeconfig context "Add to kubeconfig" writes.
@@ -327,7 +328,7 @@ pub fn cluster_views(status: &Status, activity: &Activity) -> Vec<ClusterView> {
                 }
                 .key(),
                 session_label: session.id.label(),
-                found: c.clone(),
+                found: c.shown(),
                 context: context_name(c),
                 actions: cluster_actions(c),
             })
@@ -574,6 +575,28 @@ mod tests {
         for action in [ClusterAction::OpenConsole, ClusterAction::AddToKubeconfig] {
             assert_eq!(ClusterAction::from_name(action.as_str()), Some(action));
         }
+    }
+
+    #[test]
+    fn the_window_is_shown_a_cluster_name_printable_and_acts_on_the_name_eks_spelt() {
+        let hostile = "\x1b]0;owned\x07pr\nod";
+        let mut activity = Activity::default();
+        activity
+            .clusters
+            .insert(corp(), vec![found(hostile, Some("dev"))]);
+        let views = cluster_views(&status(), &activity);
+        let json = serde_json::to_value(&views[0]).unwrap();
+        assert_eq!(json["cluster"], "pr od");
+        assert_eq!(
+            json["arn"],
+            "arn:aws:eks:eu-west-1:111111111111:cluster/pr od"
+        );
+        // Only the key, which the window hands back and never shows, keeps the name whole.
+        let mut shown = json.clone();
+        shown["key"] = serde_json::Value::Null;
+        assert!(!shown.to_string().contains("\\u001b"), "{shown}");
+        let key = ClusterRef::from_key(&views[0].key).unwrap();
+        assert_eq!(key.found(&activity), Some(&found(hostile, Some("dev"))));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::app::channel::{Caller, waiting_line};
 use crate::config::SessionId;
 use crate::settings::Settings;
 use crate::status::{SessionState, Status};
+use crate::util::text::printable;
 use crate::util::time::format_duration;
 use jiff::Timestamp;
 use std::collections::BTreeSet;
@@ -125,6 +126,66 @@ impl Notifier {
     }
 }
 
+/// Whether the desktop's notification server renders markup in a notification's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyMarkup {
+    /// It does (a freedesktop server listing `body-markup`: dunst, GNOME Shell, Plasma, mako):
+    /// `<b>` in a body is bold and `&amp;` is `&`.
+    Rendered,
+    /// It shows bodies as they are sent (macOS, Windows, a freedesktop server without
+    /// `body-markup`).
+    Plain,
+}
+
+impl BodyMarkup {
+    /// What a freedesktop server does, from the capabilities it lists (`None`: it could not
+    /// be asked, and most servers render markup).
+    pub fn of_server(capabilities: Option<&[String]>) -> Self {
+        match capabilities {
+            Some(listed) if !listed.iter().any(|c| c == "body-markup") => Self::Plain,
+            _ => Self::Rendered,
+        }
+    }
+}
+
+/// A notification's two lines as they are handed to the desktop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationText {
+    /// The summary: plain text to every server.
+    pub summary: String,
+    /// The body, escaped for `markup`.
+    pub body: String,
+}
+
+/// **The** text of every notification the app shows: both lines [printable] (a service's
+/// message or a name from the network may be in them), and in a body that is rendered as
+/// markup `&`, `<` and `>` written as `&amp;`, `&lt;` and `&gt;`, so that a `<b>` or `&lt;`
+/// in a message is shown as it was written, not taken for markup.
+pub fn notification_text(summary: &str, body: &str, markup: BodyMarkup) -> NotificationText {
+    let body = printable(body);
+    NotificationText {
+        summary: printable(summary),
+        body: match markup {
+            BodyMarkup::Plain => body,
+            BodyMarkup::Rendered => markup_escaped(&body),
+        },
+    }
+}
+
+/// `text` with the three characters freedesktop notification markup reads escaped.
+fn markup_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// "1 profile", "2 profiles": a count with its noun, for text a person reads.
 pub fn counted(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -191,6 +252,40 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(n.due(&s, &Activity::default(), now(), &off).len(), 1);
+    }
+
+    #[test]
+    fn a_body_is_escaped_for_the_markup_the_server_renders_and_a_summary_never() {
+        let message = "refused: <b>no</b> & \x1b[2Jnot &lt;yours&gt;\nagain";
+        assert_eq!(
+            notification_text("Refresh of a&b <c> failed", message, BodyMarkup::Rendered),
+            NotificationText {
+                summary: "Refresh of a&b <c> failed".to_owned(),
+                body: "refused: &lt;b&gt;no&lt;/b&gt; &amp; not &amp;lt;yours&amp;gt; again"
+                    .to_owned(),
+            }
+        );
+        assert_eq!(
+            notification_text("\x1b]0;t\x07Title", message, BodyMarkup::Plain),
+            NotificationText {
+                summary: "Title".to_owned(),
+                body: "refused: <b>no</b> & not &lt;yours&gt; again".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_server_renders_body_markup_unless_it_says_otherwise() {
+        let listed = |caps: &[&str]| caps.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            BodyMarkup::of_server(Some(&listed(&["actions", "body", "body-markup"]))),
+            BodyMarkup::Rendered
+        );
+        assert_eq!(
+            BodyMarkup::of_server(Some(&listed(&["actions", "body"]))),
+            BodyMarkup::Plain
+        );
+        assert_eq!(BodyMarkup::of_server(None), BodyMarkup::Rendered);
     }
 
     #[test]

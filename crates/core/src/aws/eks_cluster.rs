@@ -6,6 +6,7 @@ use crate::aws::credentials::AwsCredentials;
 use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
 use crate::env::Env;
+use crate::util::text::printable;
 
 /// What a kubeconfig needs of a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,8 +65,10 @@ impl EksClient {
         }
     }
 
-    /// DescribeCluster.
+    /// DescribeCluster. The name came from the person or from ListClusters: the errors show
+    /// it [printable].
     pub async fn describe_cluster(&self, name: &str) -> Result<ClusterInfo, CallError> {
+        let shown = printable(name);
         let out = self
             .client
             .describe_cluster()
@@ -75,13 +78,13 @@ impl EksClient {
             .map_err(|e| match CallError::from_sdk(e, &self.endpoint) {
                 CallError::Service { code, .. } if code == "ResourceNotFoundException" => {
                     CallError::Other(format!(
-                        "there is no EKS cluster {name} in this account and region; check --cluster-id and --region"
+                        "there is no EKS cluster {shown} in this account and region; check --cluster-id and --region"
                     ))
                 }
                 other => other,
             })?;
         let cluster = out.cluster().ok_or_else(|| {
-            CallError::Other(format!("DescribeCluster {name} returned no cluster"))
+            CallError::Other(format!("DescribeCluster {shown} returned no cluster"))
         })?;
         let endpoint = cluster.endpoint().unwrap_or_default().to_owned();
         let ca = cluster
@@ -91,7 +94,7 @@ impl EksClient {
             .to_owned();
         if endpoint.is_empty() || ca.is_empty() {
             return Err(CallError::Other(format!(
-                "EKS cluster {name} has no endpoint or CA yet (is it still being created?)"
+                "EKS cluster {shown} has no endpoint or CA yet (is it still being created?)"
             )));
         }
         Ok(ClusterInfo {

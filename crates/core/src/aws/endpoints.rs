@@ -4,6 +4,8 @@
 //! and no other way.
 
 use crate::env::Env;
+use crate::util::text::printable;
+use crate::util::urls::{UrlProblem, check_url};
 
 /// An AWS service ssobar talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,15 +134,22 @@ pub struct Endpoint {
 /// Why a service has no endpoint ssobar will use.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
-    /// An override that would send tokens in the clear, or is no URL at all.
+    /// An override that would send tokens in the clear or somewhere else than it seems to,
+    /// or is no URL at all.
     #[error(
-        "refusing {variable}={url}: an endpoint must be an https:// URL (plain http is allowed only on a loopback address); fix it or run \"unset {variable}\""
+        "refusing {variable}={url}: {}; fix it or run \"unset {variable}\"",
+        why.as_ref().map_or_else(
+            || "an endpoint must be an https:// URL (plain http is allowed only on a loopback address)".to_owned(),
+            ToString::to_string
+        )
     )]
     UnsafeOverride {
         /// The `AWS_ENDPOINT_URL_*` variable that set it.
         variable: String,
-        /// The URL it holds.
+        /// The URL it holds, made printable.
         url: String,
+        /// Why, when it is more than not being an https:// URL.
+        why: Option<UrlProblem>,
     },
     /// The SDK knows no endpoint for the region.
     #[error(
@@ -158,7 +167,7 @@ pub enum EndpointError {
 
 /// The configured override for `service`, if any: `AWS_ENDPOINT_URL_<SERVICE>`, then
 /// `AWS_ENDPOINT_URL`; none when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true. An override
-/// that fails the [transport rule](check_transport) is refused: tokens would travel to it.
+/// that fails the [rule for URLs](check_url) is refused: tokens would travel to it.
 pub fn endpoint_override(env: &Env, service: Service) -> Result<Option<String>, EndpointError> {
     if env
         .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
@@ -173,11 +182,16 @@ pub fn endpoint_override(env: &Env, service: Service) -> Result<Option<String>, 
     else {
         return Ok(None);
     };
-    match check_transport(url) {
-        Ok(()) => Ok(Some(url.trim_end_matches('/').to_owned())),
-        Err(_) => Err(EndpointError::UnsafeOverride {
+    match check_url(url) {
+        Ok(_) => Ok(Some(url.trim_end_matches('/').to_owned())),
+        Err(problem) => Err(EndpointError::UnsafeOverride {
             variable: variable.to_owned(),
-            url: crate::util::text::printable(url),
+            url: printable(url),
+            why: match problem {
+                // The usual mistake: the sentence says what an endpoint must be.
+                UrlProblem::NotAUrl | UrlProblem::NotHttps => None,
+                other => Some(other),
+            },
         }),
     }
 }
@@ -194,7 +208,7 @@ pub fn endpoint(env: &Env, service: Service, region: &str) -> Result<Endpoint, E
         .resolved_url(region)
         .map_err(|why| EndpointError::Unresolved {
             service: service.label(),
-            region: crate::util::text::printable(region),
+            region: printable(region),
             why,
         })?;
     Ok(Endpoint {
@@ -203,59 +217,18 @@ pub fn endpoint(env: &Env, service: Service, region: &str) -> Result<Endpoint, E
     })
 }
 
-/// True for `localhost` and loopback addresses, where plain http is acceptable.
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Why a URL fails the transport rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UrlProblem {
-    /// No `scheme://`.
-    NotAUrl,
-    /// `scheme://` and no host after it.
-    NoHost,
-    /// Neither `https://` nor plain `http://` on a loopback host.
-    NotHttps,
-}
-
-/// The transport rule for every URL that carries a sign-in or a token, or is opened for one:
-/// `https://`, or plain `http://` on a loopback host (the demo and the tests).
-pub fn check_transport(url: &str) -> Result<(), UrlProblem> {
-    let (scheme, rest) = url.split_once("://").ok_or(UrlProblem::NotAUrl)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = match authority.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => authority,
-    };
-    if host.is_empty() {
-        return Err(UrlProblem::NoHost);
-    }
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if is_loopback_host(host) => Ok(()),
-        _ => Err(UrlProblem::NotHttps),
-    }
-}
-
-/// Checks that a start URL may be signed in to ([`check_transport`]). The error says why, in
-/// one line.
+/// Checks that a start URL may be signed in to ([`check_url`]). The error says why, in one
+/// line.
 pub fn check_start_url(url: &str) -> Result<(), String> {
-    check_transport(url).map_err(|problem| match problem {
+    let shown = printable(url);
+    check_url(url).map(drop).map_err(|problem| match problem {
         UrlProblem::NotAUrl => format!(
-            "the start URL {url} is not a URL; it looks like https://example.awsapps.com/start"
+            "the start URL {shown} is not a URL; it looks like https://example.awsapps.com/start"
         ),
-        UrlProblem::NoHost => format!("the start URL {url} has no host"),
         UrlProblem::NotHttps => format!(
-            "refusing to sign in to {url}: the start URL must use https:// (plain http is allowed only on a loopback address)"
+            "refusing to sign in to {shown}: the start URL must use https:// (plain http is allowed only on a loopback address)"
         ),
+        other => format!("refusing to sign in to {shown}: {other}"),
     })
 }
 
@@ -406,6 +379,39 @@ mod tests {
     }
 
     #[test]
+    fn overrides_are_read_as_browsers_read_them() {
+        for (url, why) in [
+            (
+                r"http://evil\@127.0.0.1:9",
+                "it holds a backslash, which browsers read as '/'",
+            ),
+            (
+                "http://user@127.0.0.1:9",
+                "it names a user before the host (user@host), which only serves to mislead",
+            ),
+            (
+                "http://0x7f.1:9",
+                "it is not written as browsers read it (http://127.0.0.1:9)",
+            ),
+            (
+                "http://127.0.0.1.evil.example",
+                "an endpoint must be an https:// URL (plain http is allowed only on a loopback address)",
+            ),
+        ] {
+            let env = Env::from_pairs([("AWS_ENDPOINT_URL_SSO", url)]);
+            let err = endpoint(&env, Service::Sso, "us-east-1").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "refusing AWS_ENDPOINT_URL_SSO={url}: {why}; fix it or run \"unset AWS_ENDPOINT_URL_SSO\""
+                )
+            );
+        }
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL_SSO", "http://[::1]:9/")]);
+        assert_eq!(url(&env, Service::Sso, "us-east-1"), "http://[::1]:9");
+    }
+
+    #[test]
     fn start_urls_must_be_https_unless_loopback() {
         assert!(check_start_url("https://corp.awsapps.com/start").is_ok());
         assert!(check_start_url("http://127.0.0.1:4567/start").is_ok());
@@ -416,5 +422,17 @@ mod tests {
         assert!(check_start_url("corp.awsapps.com").is_err());
         assert!(check_start_url("https:///start").is_err());
         assert!(check_start_url("http://127.0.0.1.evil.com/start").is_err());
+        assert_eq!(
+            check_start_url(r"http://evil\@127.0.0.1/start"),
+            Err(r"refusing to sign in to http://evil\@127.0.0.1/start: it holds a backslash, which browsers read as '/'".to_owned())
+        );
+        assert_eq!(
+            check_start_url("https://corp.awsapps.com@evil.example/start"),
+            Err("refusing to sign in to https://corp.awsapps.com@evil.example/start: it names a user before the host (user@host), which only serves to mislead".to_owned())
+        );
+        assert_eq!(
+            check_start_url("https://corp.awsapps.com/\x1b[2J"),
+            Err("refusing to sign in to https://corp.awsapps.com/: it holds spaces or control characters".to_owned())
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod federation;
 pub mod oidc;
 pub mod portal;
+pub mod redirect;
 pub mod sts;
 
 use crate::aws::endpoints::EndpointError;

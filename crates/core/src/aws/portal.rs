@@ -22,7 +22,7 @@ pub struct RoleCredentials {
 /// An account the signed-in person can reach.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
-    /// The 12-digit account id.
+    /// The 12-digit account id, made printable (the portal is trusted with it no more).
     pub account_id: String,
     /// Account name, made printable ([`crate::util::text::printable`]): menus and the window show it.
     pub account_name: Option<String>,
@@ -94,7 +94,7 @@ impl PortalClient {
                 .await
                 .map_err(|e| CallError::from_sdk(e, &self.endpoint))?;
             accounts.extend(out.account_list().iter().map(|a| Account {
-                account_id: a.account_id().unwrap_or_default().to_owned(),
+                account_id: printable(a.account_id().unwrap_or_default()),
                 account_name: a.account_name().map(printable),
                 email_address: a.email_address().map(printable),
             }));

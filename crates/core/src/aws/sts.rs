@@ -5,6 +5,7 @@ use crate::aws::endpoints::Service;
 use crate::aws::{CallError, sdk_config};
 use crate::env::Env;
 use crate::util::secret::Secret;
+use crate::util::text::printable;
 use jiff::Timestamp;
 
 /// A client signing with one set of credentials.
@@ -27,7 +28,7 @@ pub struct AssumeRole {
     pub external_id: Option<String>,
 }
 
-/// Who a set of credentials is.
+/// Who a set of credentials is, every field made printable: `ssobar aws-auth` shows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallerIdentity {
     /// The 12-digit account id the credentials belong to.
@@ -99,9 +100,9 @@ impl StsClient {
             });
         }
         Ok(CallerIdentity {
-            account: out.account().unwrap_or_default().to_owned(),
-            arn: out.arn().unwrap_or_default().to_owned(),
-            user_id: out.user_id().unwrap_or_default().to_owned(),
+            account: printable(out.account().unwrap_or_default()),
+            arn: printable(out.arn().unwrap_or_default()),
+            user_id: printable(out.user_id().unwrap_or_default()),
         })
     }
 }

@@ -485,7 +485,17 @@ credential_process = ssobar credential-process --profile nothing
 
     #[test]
     fn doorways_stop_at_the_hop_limit() {
-        assert!(doorways(MAX_DOORWAY_HOPS).session_for_profile("d0").is_ok());
+        let longest = doorways(MAX_DOORWAY_HOPS);
+        let way = longest.resolve_name("d0").unwrap();
+        let mut expected: Vec<(String, Handover)> = (0..MAX_DOORWAY_HOPS)
+            .map(|i| (format!("d{i}"), Handover::Doorway))
+            .collect();
+        expected.push(("sso".into(), Handover::Own));
+        assert_eq!(names(&way), expected);
+        assert_eq!(
+            way.session.unwrap().sso.session.id,
+            SessionId::Legacy("https://x.awsapps.com/start".into())
+        );
         let too_long = doorways(MAX_DOORWAY_HOPS + 1);
         assert_eq!(
             too_long.session_for_profile("d0").unwrap_err(),
@@ -555,7 +565,11 @@ credential_process = ssobar credential-process --profile nothing
             reason(&c, "top").to_string(),
             "/h/.aws/config:6: Expected an '=' sign defining a property"
         );
-        assert!(c.resolve_name("bad").is_err(), "asked for by name");
+        assert_eq!(
+            c.resolve_name("bad").unwrap_err().to_string(),
+            "/h/.aws/config:6: Expected an '=' sign defining a property",
+            "asked for by name"
+        );
     }
 
     #[test]

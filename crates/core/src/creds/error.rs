@@ -49,6 +49,10 @@ pub enum CredentialsError {
 impl CredentialsError {
     /// Whether running the same command again may well work (see [`CallError::is_transient`]).
     pub fn worth_running_again(&self) -> bool {
-        matches!(self, Self::Call { error, .. } if error.is_transient())
+        match self {
+            Self::Call { error, .. } => error.is_transient(),
+            Self::Lock(e) => e.worth_running_again(),
+            _ => false,
+        }
     }
 }

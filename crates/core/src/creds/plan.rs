@@ -185,8 +185,8 @@ pub fn default_session_name(profile: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::MAX_DOORWAY_HOPS;
     pub(crate) use crate::config::fixtures::{config, doorways};
+    use crate::config::{MAX_DOORWAY_HOPS, NoSession, SessionId};
     use jiff::Timestamp;
 
     pub(crate) const CHAIN: &str = "\
@@ -292,16 +292,27 @@ mfa_serial = arn:aws:iam::1:mfa/me
         let settings = crate::settings::Settings::default();
         let now = Timestamp::UNIX_EPOCH;
         let ok = doorways(MAX_DOORWAY_HOPS);
-        assert!(ok.session_for_profile("d0").is_ok());
-        assert!(plan(&ok, "d0").is_ok());
+        let legacy = SessionId::Legacy("https://x.awsapps.com/start".into());
+        assert_eq!(ok.session_for_profile("d0").unwrap().id, legacy);
+        // Every doorway stands for the SSO profile at its end: its one step is that profile's.
+        let steps = plan(&ok, "d0").unwrap();
+        assert_eq!(steps, plan(&ok, "sso").unwrap());
+        assert_eq!(
+            steps.iter().map(Step::entry_name).collect::<Vec<_>>(),
+            ["sso/https://x.awsapps.com/start/1/R"]
+        );
         let status = crate::status::compute(&ok, &Default::default(), now, &settings);
         assert_ne!(
             status.profile("d0").unwrap().state,
             crate::status::SessionState::Misconfigured
         );
         let loop_like = doorways(MAX_DOORWAY_HOPS + 1);
-        assert!(loop_like.session_for_profile("d0").is_err());
-        assert!(plan(&loop_like, "d0").is_err());
+        let too_many = NoSession::TooManyDoorways { start: "d0".into() };
+        assert_eq!(loop_like.session_for_profile("d0").unwrap_err(), too_many);
+        assert_eq!(
+            plan(&loop_like, "d0").unwrap_err().to_string(),
+            too_many.to_string()
+        );
         let status = crate::status::compute(&loop_like, &Default::default(), now, &settings);
         assert_eq!(
             status.profile("d0").unwrap().state,

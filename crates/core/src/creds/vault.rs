@@ -187,8 +187,8 @@ impl<'a> Vault<'a> {
     fn remember(&self, step: &Step) -> Result<(), CredentialsError> {
         let session_key = step.session_key();
         let name = step.entry_name();
-        let path = KeyLock::path(
-            &self.ctx.paths.runtime_dir,
+        let path = KeyLock::in_folder(
+            &self.ctx.paths.sso_cache_dir,
             &format!("index-{}", short_digest(&session_key)),
         );
         // The index is read, changed and written back: one writer at a time. Threads of this
@@ -264,7 +264,9 @@ impl<'a> Vault<'a> {
         sign_in: Option<&str>,
     ) -> Result<AwsCredentials, CredentialsError> {
         let key = short_digest(&step.entry_name());
-        let path = KeyLock::path(&self.ctx.paths.runtime_dir, &format!("creds-{key}"));
+        // A keychain entry is no file: its lock lies with the SSO sessions' own, found from
+        // HOME alone.
+        let path = KeyLock::in_folder(&self.ctx.paths.sso_cache_dir, &format!("creds-{key}"));
         let what = format!("the keychain entry {}", step.entry_name());
         let request = LockRequest {
             path: &path,

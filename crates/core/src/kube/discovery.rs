@@ -9,14 +9,15 @@
 //! never searches by itself unless asked.
 
 use crate::aws::CallError;
-use crate::aws::eks_cluster::EksClient;
+use crate::aws::eks_cluster::{ClusterInfo, EksClient};
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
 use crate::creds::{CredentialsError, Step, Vault};
 use crate::kube::kubeconfig::{ClusterAccess, ExecApi, eks_token_exec};
 use crate::paths::Paths;
 use crate::sso::accounts::DirectoryAccount;
-use crate::util::fsutil::write_private;
+use crate::util::fsutil::{self, ReadError, write_private};
+use crate::util::text::printable;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -91,6 +92,24 @@ pub struct FoundCluster {
 }
 
 impl FoundCluster {
+    /// The cluster as a person is shown it: every field that came from the network or a
+    /// cache made [printable]. The cluster's own name stays as
+    /// EKS spelt it wherever it is used to reach the cluster; this copy is only for showing.
+    pub fn shown(&self) -> Self {
+        let shown = |text: &str| printable(text);
+        Self {
+            account_id: shown(&self.account_id),
+            account_name: self.account_name.as_deref().map(shown),
+            role_name: shown(&self.role_name),
+            profile: self.profile.as_deref().map(shown),
+            region: shown(&self.region),
+            cluster: shown(&self.cluster),
+            arn: shown(&self.arn),
+            endpoint: shown(&self.endpoint),
+            certificate_authority_data: self.certificate_authority_data.clone(),
+        }
+    }
+
     /// What `ssobar kubeconfig --all` and the window's "Add to kubeconfig" write for it: the
     /// context `context`, whose user runs `command eks-token` with the profile that stands for
     /// the role that found it; `None` when no profile does (the exec hook needs one to name).
@@ -112,6 +131,59 @@ impl FoundCluster {
             exec: eks_token_exec(api, command, profile, &self.cluster, Some(&self.region)),
         })
     }
+}
+
+impl FoundCluster {
+    /// This cluster with what EKS answered for it now: its ARN, endpoint and CA from
+    /// `info`, whatever a kept list said.
+    pub fn described(&self, info: ClusterInfo) -> Self {
+        Self {
+            arn: info.arn,
+            endpoint: info.endpoint,
+            certificate_authority_data: info.certificate_authority_data,
+            ..self.clone()
+        }
+    }
+}
+
+/// A cluster as EKS describes it now to the profile that stands for the role that found it:
+/// what a kubeconfig entry is written from when the cluster comes from a kept list (the
+/// window's search reads the cache file, which whoever could write it chose). The endpoint,
+/// CA and ARN come from this DescribeCluster, never from the list; a cluster that EKS places
+/// in another account than the list says is refused.
+pub async fn describe_again(
+    ctx: &Context,
+    config: &AwsConfig,
+    found: &FoundCluster,
+) -> Result<FoundCluster, CredentialsError> {
+    let profile = found.profile.as_deref().ok_or_else(|| {
+        CredentialsError::Local(format!(
+            "no profile stands for {} in {}: add one first",
+            found.role_name, found.account_id
+        ))
+    })?;
+    let steps = crate::creds::plan(config, profile)?;
+    let creds = Vault::new(ctx).credentials(&steps).await?;
+    let what = || format!("DescribeCluster {} in {}", found.cluster, found.region);
+    let described = async {
+        EksClient::new(&ctx.env, &found.region, &creds)?
+            .describe_cluster(&found.cluster)
+            .await
+    }
+    .await
+    .map_err(|error| CredentialsError::Call {
+        what: what(),
+        error,
+    })?;
+    let (account, _) = role_of_arn(&described.arn);
+    if account != found.account_id {
+        return Err(CredentialsError::Local(format!(
+            "{} answers for account {account}, not {} as the list of clusters says; find the clusters again",
+            what(),
+            found.account_id
+        )));
+    }
+    Ok(found.described(described))
 }
 
 /// Why part of an account was not looked at.
@@ -171,7 +243,8 @@ impl Skipped {
             role_name: role.map(|r| r.role_name.clone()),
             region: region.map(str::to_owned),
             reason,
-            message: format!("{subject}: {detail}"),
+            // Cluster names and service messages in it came from the network.
+            message: printable(&format!("{subject}: {detail}")),
         }
     }
 }
@@ -379,10 +452,24 @@ pub fn cache_path(paths: &Paths, session: &SsoSessionConfig) -> std::path::PathB
         .join(format!("{}.json", session.id.cache_key()))
 }
 
-/// The clusters last found for `session`; `None` when none were, or the file does not parse.
-pub fn read_cached(paths: &Paths, session: &SsoSessionConfig) -> Option<KnownClusters> {
-    let bytes = std::fs::read(cache_path(paths, session)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+/// The clusters last found for `session`; `Ok(None)` when none were, or the file does not
+/// parse. `Err` with one line saying why and what to run when someone else may have written
+/// the file or its folder: such a file is not used ([`fsutil::read_trusted`]). Even a
+/// trusted one is only a list to choose from: a kubeconfig is written from what
+/// [`describe_again`] answers, never from the file.
+pub fn read_cached(
+    paths: &Paths,
+    session: &SsoSessionConfig,
+) -> Result<Option<KnownClusters>, String> {
+    let path = cache_path(paths, session);
+    match fsutil::read_trusted(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(ReadError::Untrusted(why)) => Err(format!(
+            "{}: {why}; its clusters are not listed until they are found again",
+            path.display()
+        )),
+        Err(ReadError::Missing | ReadError::Io(_)) => Ok(None),
+    }
 }
 
 /// Keeps what a whole search of `session` found, atomically and privately.
@@ -687,6 +774,73 @@ mod tests {
             endpoint: "https://127.0.0.1:6443".into(),
             certificate_authority_data: "Q0E=".into(),
         }
+    }
+
+    fn session() -> SsoSessionConfig {
+        SsoSessionConfig {
+            id: SessionId::Named("corp".into()),
+            start_url: "https://corp.awsapps.com/start".into(),
+            region: "us-east-1".into(),
+            registration_scopes: None,
+        }
+    }
+
+    fn paths_in(home: &std::path::Path) -> Paths {
+        let home = home.to_str().unwrap();
+        Paths::from_env(&crate::env::Env::from_pairs([("HOME", home)])).unwrap()
+    }
+
+    #[test]
+    fn a_kept_cluster_reaches_a_kubeconfig_only_as_eks_describes_it() {
+        let home = tempfile::tempdir().unwrap();
+        let paths = paths_in(home.path());
+        let known = KnownClusters {
+            found_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+            clusters: vec![found("111", Some("a"), "us-east-1", "api")],
+        };
+        write_cached(&paths, &session(), &known).unwrap();
+        // The file edited by hand (or by whoever could): still the user's own, so read.
+        let path = cache_path(&paths, &session());
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("https://127.0.0.1:6443", "https://evil.example");
+        std::fs::write(&path, text).unwrap();
+        let kept = read_cached(&paths, &session()).unwrap().unwrap();
+        assert_eq!(kept.clusters[0].endpoint, "https://evil.example");
+
+        let now = ClusterInfo {
+            arn: "arn:aws:eks:us-east-1:111:cluster/api".into(),
+            endpoint: "https://api.eks.example".into(),
+            certificate_authority_data: "RUtT".into(),
+        };
+        let access = kept.clusters[0]
+            .described(now)
+            .kubeconfig_access("a/api", ExecApi::V1, "ssobar")
+            .unwrap();
+        assert_eq!(access.server, "https://api.eks.example");
+        assert_eq!(access.certificate_authority_data, "RUtT");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_clusters_cache_others_may_write_is_not_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let paths = paths_in(home.path());
+        let known = KnownClusters {
+            found_at: "2024-05-01T12:00:00Z".parse().unwrap(),
+            clusters: vec![found("111", Some("a"), "us-east-1", "api")],
+        };
+        write_cached(&paths, &session(), &known).unwrap();
+        let path = cache_path(&paths, &session());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o646)).unwrap();
+        let why = read_cached(&paths, &session()).unwrap_err();
+        assert!(
+            why.contains(&format!("run \"chmod 600 {}\"", path.display())),
+            "{why}"
+        );
+        write_cached(&paths, &session(), &known).unwrap();
+        assert_eq!(read_cached(&paths, &session()), Ok(Some(known)));
     }
 
     #[test]

@@ -139,18 +139,8 @@ fn merge_one(doc: &mut Mapping, access: &ClusterAccess) -> Result<(), Kubeconfig
     cluster.insert("server".into(), access.server.clone().into());
     upsert_named(doc, "clusters", "cluster", &access.cluster_name, cluster)?;
 
-    let mut exec = Mapping::new();
-    exec.insert("apiVersion".into(), access.exec.api_version.clone().into());
-    exec.insert("command".into(), access.exec.command.clone().into());
-    exec.insert(
-        "args".into(),
-        Value::Sequence(access.exec.args.iter().cloned().map(Value::from).collect()),
-    );
-    exec.insert("env".into(), Value::Null);
-    exec.insert("interactiveMode".into(), "IfAvailable".into());
-    exec.insert("provideClusterInfo".into(), false.into());
     let mut user = Mapping::new();
-    user.insert("exec".into(), Value::Mapping(exec));
+    user.insert("exec".into(), exec_value(&access.exec));
     upsert_named(doc, "users", "user", &access.user_name, user)?;
 
     let mut context = Mapping::new();
@@ -166,6 +156,55 @@ fn merge_one(doc: &mut Mapping, access: &ClusterAccess) -> Result<(), Kubeconfig
         doc.insert("current-context".into(), access.context_name.clone().into());
     }
     Ok(())
+}
+
+/// The `exec` block ssobar writes for a user.
+fn exec_value(exec: &ExecPlugin) -> Value {
+    let mut block = Mapping::new();
+    block.insert("apiVersion".into(), exec.api_version.clone().into());
+    block.insert("command".into(), exec.command.clone().into());
+    block.insert(
+        "args".into(),
+        Value::Sequence(exec.args.iter().cloned().map(Value::from).collect()),
+    );
+    block.insert("env".into(), Value::Null);
+    block.insert("interactiveMode".into(), "IfAvailable".into());
+    block.insert("provideClusterInfo".into(), false.into());
+    Value::Mapping(block)
+}
+
+/// `document` with the `exec` of each named user replaced by ssobar's (`users[].user.exec`),
+/// every other entry and every other field of those users as it was; whether that changed it.
+/// A user that is not there is skipped.
+pub fn replace_user_execs(
+    document: Value,
+    execs: &[(String, ExecPlugin)],
+) -> Result<(Value, bool), KubeconfigError> {
+    let before = document.clone();
+    let mut doc = match writable_keys(document)? {
+        Value::Mapping(m) => m,
+        _ => {
+            return Err(KubeconfigError(
+                "the kubeconfig is not a YAML mapping (apiVersion, clusters, users, ...)".into(),
+            ));
+        }
+    };
+    if let Some(Value::Sequence(users)) = doc.get_mut("users") {
+        for item in users.iter_mut() {
+            let Some(name) = item.get("name").and_then(Value::as_str).map(str::to_owned) else {
+                continue;
+            };
+            let Some((_, exec)) = execs.iter().find(|(user, _)| *user == name) else {
+                continue;
+            };
+            if let Some(Value::Mapping(user)) = item.get_mut("user") {
+                user.insert("exec".into(), exec_value(exec));
+            }
+        }
+    }
+    let after = Value::Mapping(doc);
+    let changed = after != before;
+    Ok((after, changed))
 }
 
 /// `value` with the tags on its mapping keys dropped, the keys kept, or an error for a key
@@ -411,6 +450,29 @@ pub fn update_all(
     Ok((doc, Update::Written))
 }
 
+/// Reads the kubeconfig at `path` under kubectl's lock (waiting up to `wait`), lets `change`
+/// make the new document from it (`None`: the file leaves nothing to change), and writes it if
+/// that changed it. Returns what `change` said, and whether the file was written.
+pub fn modify<T>(
+    path: &Path,
+    wait: Duration,
+    change: impl FnOnce(&Value) -> Result<(Option<Value>, T), KubeconfigError>,
+) -> Result<(Update, T), KubeconfigError> {
+    let _lock = KubeconfigLock::acquire(path, wait)?;
+    let Some(doc) = read(path)? else {
+        let (_, said) = change(&Value::Null)?;
+        return Ok((Update::Unchanged, said));
+    };
+    let (after, said) = change(&doc)?;
+    match after {
+        Some(after) if after != doc => {
+            write(path, &after)?;
+            Ok((Update::Written, said))
+        }
+        _ => Ok((Update::Unchanged, said)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,6 +579,39 @@ x-unknown-field:
         assert_eq!(exec["interactiveMode"], "IfAvailable");
         assert_eq!(exec["command"], "/usr/local/bin/ssobar");
         assert_eq!(merged["contexts"][1]["context"]["user"], "dev@prod");
+    }
+
+    #[test]
+    fn a_user_s_exec_is_replaced_and_nothing_else_is_touched() {
+        let text = EXISTING.replace(
+            "    token: abc\n",
+            "    token: abc\n- name: seed\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1alpha1\n      command: aws-vault\n      args: [exec, sso-profile, --, aws-iam-authenticator, token, --cluster-id, prod]\n    x-keep: 1\n",
+        );
+        let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+        let exec = access().exec;
+        let (after, changed) =
+            replace_user_execs(doc.clone(), &[("seed".into(), exec.clone())]).unwrap();
+        assert!(changed);
+        let users = after["users"].as_sequence().unwrap();
+        let seed = users.iter().find(|u| u["name"] == "seed").unwrap();
+        assert_eq!(seed["user"]["exec"]["command"], "/usr/local/bin/ssobar");
+        assert_eq!(seed["user"]["exec"]["args"][2], "dev");
+        assert_eq!(seed["user"]["x-keep"], 1);
+        let mut expected = doc.clone();
+        let mut got = after.clone();
+        for d in [&mut expected, &mut got] {
+            if let Some(Value::Sequence(users)) = d.get_mut("users") {
+                users.retain(|u| u["name"] != "seed");
+            }
+        }
+        assert_eq!(got, expected, "every other entry as it was");
+        let (again, changed) = replace_user_execs(after.clone(), &[("seed".into(), exec)]).unwrap();
+        assert!(!changed);
+        assert_eq!(again, after);
+        let (untouched, changed) =
+            replace_user_execs(doc.clone(), &[("nobody".into(), access().exec)]).unwrap();
+        assert!(!changed);
+        assert_eq!(untouched, doc);
     }
 
     #[test]

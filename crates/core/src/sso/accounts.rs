@@ -9,7 +9,7 @@ use crate::aws::portal::PortalClient;
 use crate::config::{RoleAssignment, SsoSessionConfig};
 use crate::context::Context;
 use crate::paths::Paths;
-use crate::util::fsutil::write_private;
+use crate::util::fsutil::{self, ReadError, write_private};
 use crate::util::secret::Secret;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -150,11 +150,20 @@ pub fn cache_path(paths: &Paths, session: &SsoSessionConfig) -> PathBuf {
         .join(format!("{}.json", session.id.cache_key()))
 }
 
-/// The cached directory of a session; `None` when there is none or it does not parse (then
-/// it is simply fetched again).
-pub fn read_cached(paths: &Paths, session: &SsoSessionConfig) -> Option<Directory> {
-    let bytes = std::fs::read(cache_path(paths, session)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+/// The cached directory of a session; `Ok(None)` when there is none or it does not parse
+/// (then it is simply fetched again). `Err` with one line saying why and what to run when
+/// someone else may have written the file or its folder: such a file is not used, as the
+/// token cache's files are not ([`fsutil::read_trusted`]).
+pub fn read_cached(paths: &Paths, session: &SsoSessionConfig) -> Result<Option<Directory>, String> {
+    let path = cache_path(paths, session);
+    match fsutil::read_trusted(&path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        Err(ReadError::Untrusted(why)) => Err(format!(
+            "{}: {why}; the accounts are listed from the portal instead",
+            path.display()
+        )),
+        Err(ReadError::Missing | ReadError::Io(_)) => Ok(None),
+    }
 }
 
 /// Writes a session's directory to its cache file, atomically and privately.
@@ -182,14 +191,19 @@ pub async fn directory(
     reuse: Reuse,
 ) -> Result<Listed, AccountsError> {
     let now = ctx.now();
-    if reuse == Reuse::CachedWhenFresh
-        && let Some(cached) = read_cached(&ctx.paths, session)
-        && freshness(cached.fetched_at, now) == Freshness::Fresh
-    {
-        return Ok(Listed {
-            directory: cached,
-            not_cached: None,
-        });
+    let mut untrusted_cache = None;
+    if reuse == Reuse::CachedWhenFresh {
+        match read_cached(&ctx.paths, session) {
+            Ok(Some(cached)) if freshness(cached.fetched_at, now) == Freshness::Fresh => {
+                return Ok(Listed {
+                    directory: cached,
+                    not_cached: None,
+                    untrusted_cache: None,
+                });
+            }
+            Ok(_) => {}
+            Err(why) => untrusted_cache = Some(why),
+        }
     }
     let token = access_token(ctx, session, login)?;
     let fetched = fetch(ctx, session, login, &token, now).await?;
@@ -199,6 +213,7 @@ pub async fn directory(
     Ok(Listed {
         directory: fetched,
         not_cached,
+        untrusted_cache,
     })
 }
 
@@ -209,6 +224,8 @@ pub struct Listed {
     pub directory: Directory,
     /// The cache write that failed, if one did.
     pub not_cached: Option<AccountsError>,
+    /// Why the cache file was not used, when someone else may have written it.
+    pub untrusted_cache: Option<String>,
 }
 
 /// The session's access token while it is valid.
@@ -358,9 +375,9 @@ mod tests {
                 roles: vec!["Admin".into(), "ReadOnly".into()],
             }],
         };
-        assert_eq!(read_cached(&paths, &session()), None);
+        assert_eq!(read_cached(&paths, &session()), Ok(None));
         write_cached(&paths, &session(), &directory).unwrap();
-        assert_eq!(read_cached(&paths, &session()), Some(directory));
+        assert_eq!(read_cached(&paths, &session()), Ok(Some(directory)));
         let path = cache_path(&paths, &session());
         assert!(path.starts_with(home.path().join("cache/ssobar/accounts")));
         #[cfg(unix)]
@@ -413,6 +430,46 @@ mod tests {
         let path = cache_path(&paths, &session());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"{\"fetched_at\": 12").unwrap();
-        assert_eq!(read_cached(&paths, &session()), None);
+        assert_eq!(read_cached(&paths, &session()), Ok(None));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_others_may_write_is_not_used_and_says_what_to_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |path: &std::path::Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        let home = tempfile::tempdir().unwrap();
+        let paths = paths_in(home.path());
+        let directory = Directory {
+            fetched_at: at("2024-05-01T12:00:00Z"),
+            accounts: vec![],
+        };
+        write_cached(&paths, &session(), &directory).unwrap();
+        let path = cache_path(&paths, &session());
+        let folder = path.parent().unwrap();
+        chmod(&path, 0o666);
+        assert_eq!(
+            read_cached(&paths, &session()),
+            Err(format!(
+                "{0}: writable by group or others, so not trusted: run \"chmod 600 {0}\"; the accounts are listed from the portal instead",
+                path.display()
+            ))
+        );
+        chmod(&path, 0o600);
+        chmod(folder, 0o777);
+        let why = read_cached(&paths, &session()).unwrap_err();
+        assert!(
+            why.contains(&format!("chmod 700 {}", folder.display())),
+            "{why}"
+        );
+        chmod(folder, 0o700);
+        std::os::unix::fs::chown(&path, Some(65534), None)
+            .expect("chown to nobody (the test runs as root)");
+        assert!(read_cached(&paths, &session()).is_err(), "nobody's file");
+        // Written again by the user, it is trusted again.
+        write_cached(&paths, &session(), &directory).unwrap();
+        assert_eq!(read_cached(&paths, &session()), Ok(Some(directory)));
     }
 }

@@ -3,11 +3,11 @@
 //! use too), else the platform's opener (on WSL, Windows' own); or only printed, or put on
 //! the clipboard, as `url_action` says. No shell is involved anywhere.
 
-use crate::aws::endpoints::{UrlProblem, check_transport};
 use crate::context::Context;
 use crate::env::Env;
 use crate::settings::{BrowserSettings, UrlAction};
 use crate::util::text::printable;
+use crate::util::urls::check_url;
 use crate::util::words::split_words;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -92,15 +92,41 @@ fn encode_uri_component(text: &str) -> String {
     out
 }
 
-/// `url` with every character `cmd.exe` would act on (`^ & | < > % ( ) "`) escaped by a
-/// caret, so `cmd.exe /c start "" URL` opens the whole URL and runs nothing else.
+/// `url` as `cmd.exe /c start "" URL` must be given it to open the whole URL, run nothing
+/// else and expand no variable (`%PATH%`, `%PATH:a=b%`, `!PATH!`):
+/// - `!` becomes `%21`: with delayed expansion on, cmd.exe expands `!NAME!` after it has
+///   dropped the carets, so no caret can stop it. `"`, `<` and `>` become `%22`, `%3C` and
+///   `%3E`, as browsers send them anyway (a `"` would switch cmd.exe's quoting on, where
+///   carets count for nothing).
+/// - Every `^ & | ( ) %` gets a caret, and so does the character after each `%`: cmd.exe
+///   expands `%NAME%` before it reads carets, so a caret in front of `%` does not stop it,
+///   but then every name it looks up starts with `^` (no variable of Windows' own does),
+///   and on a command line (not in a batch file) a name that is no variable is left as it is. The carets go when cmd.exe
+///   reads the line, so the browser gets the URL's own `%` escapes unchanged (a `%` made
+///   `%25` would turn `%20` into `%2520`, and a console sign-in token into another).
 pub fn cmd_escaped(url: &str) -> String {
     let mut out = String::with_capacity(url.len() * 2);
+    let mut after_percent = false;
     for c in url.chars() {
-        if "^&|<>%()\"".contains(c) {
-            out.push('^');
+        let encoded = match c {
+            '!' => "%21",
+            '"' => "%22",
+            '<' => "%3C",
+            '>' => "%3E",
+            _ => "",
+        };
+        let mut push = |c: char| {
+            if after_percent || "^&|()%".contains(c) {
+                out.push('^');
+            }
+            out.push(c);
+            after_percent = c == '%';
+        };
+        if encoded.is_empty() {
+            push(c);
+        } else {
+            encoded.chars().for_each(push);
         }
-        out.push(c);
     }
     out
 }
@@ -233,29 +259,15 @@ pub enum Delivered {
     Copied(String),
 }
 
-/// Checks that `url` may be handed to a browser: it passes the transport rule
-/// ([`check_transport`]: `https://`, plain `http://` only on a loopback host), it cannot be
-/// taken for an option (a leading `-`), and it holds no whitespace or control character (no
-/// URL does; a terminal or a shell might make something of them). Matters for URLs that came
-/// from the network, such as the device flow's verification page. The error is one line.
+/// Checks that `url` may be handed to a browser: it passes the rule for URLs
+/// ([`check_url`]: read as browsers read it, `https://`, plain `http://` only on a loopback
+/// host, written as it is read, no `user@`, and no whitespace, control character or leading
+/// `-` that a terminal, a shell or a program's options might act on). Matters for URLs that
+/// came from the network, such as the device flow's verification page. The error is one line.
 pub fn check_openable(url: &str) -> Result<(), String> {
-    let why = if url.starts_with('-') {
-        "it starts with '-', as an option would"
-    } else if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        "it holds spaces or control characters"
-    } else {
-        match check_transport(url) {
-            Ok(()) => return Ok(()),
-            Err(UrlProblem::NotAUrl | UrlProblem::NoHost) => "it is not a URL",
-            Err(UrlProblem::NotHttps) => {
-                "it is not https:// (plain http is allowed only on a loopback address)"
-            }
-        }
-    };
-    Err(format!(
-        "not opening {} in a browser: {why}",
-        printable(url)
-    ))
+    check_url(url)
+        .map(drop)
+        .map_err(|why| format!("not opening {} in a browser: {why}", printable(url)))
 }
 
 /// Does with `url` what the settings say for `session` (a sso-session's name; `None` for a
@@ -450,7 +462,7 @@ mod tests {
         );
         assert_eq!(
             openers[2].command_for("https://x/?a=1&b=%20"),
-            ["cmd.exe", "/c", "start", "", "https://x/?a=1^&b=^%20"]
+            ["cmd.exe", "/c", "start", "", "https://x/?a=1^&b=^%^20"]
         );
         assert_eq!(
             openers[0].command_for("https://x/?a=1&b=2"),
@@ -462,9 +474,65 @@ mod tests {
     fn cmd_metacharacters_are_escaped_with_a_caret() {
         assert_eq!(
             cmd_escaped(r#"https://h/p?a=1&b=2|3<4>5^6%7(8)"9"#),
-            r#"https://h/p?a=1^&b=2^|3^<4^>5^^6^%7^(8^)^"9"#
+            "https://h/p?a=1^&b=2^|3^%^3C4^%^3E5^^6^%^7^(8^)^%^229"
         );
         assert_eq!(cmd_escaped("https://plain/x"), "https://plain/x");
+    }
+
+    #[test]
+    fn cmd_expands_no_variable_in_a_url() {
+        let cmd = |url| wsl_openers()[2].command_for(url);
+        // Substitution and substring forms: a caret before the `%` would not stop them.
+        assert_eq!(
+            cmd("https://x/?a=%PATH:a=b%&c=%PATH:~0,3%"),
+            [
+                "cmd.exe",
+                "/c",
+                "start",
+                "",
+                "https://x/?a=^%^PATH:a=b^%^&c=^%^PATH:~0,3^%"
+            ]
+        );
+        // Delayed expansion: no `!` reaches cmd.exe at all.
+        assert_eq!(
+            cmd("https://x/!PATH!?v=!USERNAME:a=b!"),
+            [
+                "cmd.exe",
+                "/c",
+                "start",
+                "",
+                "https://x/^%^21PATH^%^21?v=^%^21USERNAME:a=b^%^21"
+            ]
+        );
+        assert_eq!(cmd_escaped("https://x/%"), "https://x/^%");
+        // What cmd.exe makes of a line once it has looked for variables: `^X` is `X`.
+        let carets_dropped = |line: &str| {
+            let mut out = String::new();
+            let mut chars = line.chars();
+            while let Some(c) = chars.next() {
+                out.extend(if c == '^' { chars.next() } else { Some(c) });
+            }
+            out
+        };
+        for (url, browser_gets) in [
+            // The URL's own escapes reach the browser as they are.
+            (
+                "https://signin.example/federation?Destination=https%3A%2F%2Fx&SigninToken=a%2Bb%25",
+                "https://signin.example/federation?Destination=https%3A%2F%2Fx&SigninToken=a%2Bb%25",
+            ),
+            ("https://x/?q=%PATH%^%%", "https://x/?q=%PATH%^%%"),
+            ("https://x/!A!\"<b>", "https://x/%21A%21%22%3Cb%3E"),
+        ] {
+            let line = cmd_escaped(url);
+            assert_eq!(carets_dropped(&line), browser_gets, "{url}");
+            // Every variable name cmd.exe could look up starts with a caret.
+            let mut after_percent = line.split('%').skip(1);
+            assert!(
+                after_percent.all(|next| next.is_empty() || next.starts_with('^')),
+                "{line}"
+            );
+            assert!(!line.contains('!') && !line.contains('"'), "{line}");
+        }
     }
 
     #[test]
@@ -561,7 +629,19 @@ mod tests {
         for (bad, why) in [
             ("http://evil.example.com/device", "it is not https://"),
             ("http://127.0.0.1.evil.com/x", "it is not https://"),
-            ("http://127.0.0.1@evil.com/x", "it is not https://"),
+            (
+                "http://127.0.0.1@evil.com/x",
+                "it names a user before the host",
+            ),
+            (r"http://evil\@127.0.0.1/", "it holds a backslash"),
+            (
+                "https://corp.awsapps.com@evil.com/",
+                "it names a user before the host",
+            ),
+            (
+                "http://0x7f.1/device",
+                "it is not written as browsers read it",
+            ),
             ("file:///etc/passwd", "it is not a URL"),
             ("javascript:alert(1)", "it is not a URL"),
             ("ftp://example.com/x", "it is not https://"),

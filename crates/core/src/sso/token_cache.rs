@@ -6,7 +6,7 @@
 
 use crate::config::SessionId;
 use crate::paths::Paths;
-use crate::util::fsutil;
+use crate::util::fsutil::{self, Kind, ReadError};
 use crate::util::secret::Secret;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -146,7 +146,7 @@ impl TokenCache {
 
     fn read_token(&self, id: &SessionId) -> CachedToken {
         let path = self.token_path(id);
-        match self.read_trusted(&path) {
+        match fsutil::read_trusted(&path) {
             Ok(bytes) => parse_token(&bytes)
                 .map(CachedToken::Present)
                 .unwrap_or_else(|reason| CachedToken::Invalid { path, reason }),
@@ -159,79 +159,42 @@ impl TokenCache {
         }
     }
 
-    /// Reads a file of the cache, if the folder and the file can be trusted (see [`Trust`]).
-    /// The file's mode is taken from the open file, so what is checked is what is read.
-    fn read_trusted(&self, path: &Path) -> Result<Vec<u8>, ReadError> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => ReadError::Missing,
-            _ => ReadError::Io(e),
-        })?;
-        let dir = std::fs::metadata(&self.dir).map_err(ReadError::Io)?;
-        let meta = file.metadata().map_err(ReadError::Io)?;
-        if let Some(reason) = self.distrust(&dir, path, &meta) {
-            return Err(ReadError::Untrusted(reason));
-        }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(ReadError::Io)?;
-        Ok(bytes)
-    }
-
-    /// Why a file of the cache, or the folder, cannot be trusted, with the command that fixes
-    /// it; `None` when both can be.
-    fn distrust(
-        &self,
-        dir: &std::fs::Metadata,
-        path: &Path,
-        file: &std::fs::Metadata,
-    ) -> Option<String> {
-        match (Trust::of(dir), Trust::of(file)) {
-            (Trust::Private, Trust::Private) => None,
-            (Trust::WritableByOthers, _) => Some(format!(
-                "its folder is writable by group or others, so it is not trusted: run \"chmod 700 {} && chmod 600 {}\"",
-                self.dir.display(),
-                path.display()
-            )),
-            (Trust::Private, Trust::WritableByOthers) => Some(format!(
-                "writable by group or others, so not trusted: run \"chmod 600 {}\"",
-                path.display()
-            )),
-        }
-    }
-
-    /// One line for the folder and for each token or registration file in it that is writable
-    /// by group or others: such files are not read (tokens are invalid, registrations absent).
+    /// One line for the folder and for each token or registration file in it that someone
+    /// else may write: such files are not read (tokens are invalid, registrations absent).
     /// Empty when the folder does not exist.
     pub fn trust_warnings(&self) -> Vec<String> {
         let Ok(dir) = std::fs::metadata(&self.dir) else {
             return Vec::new();
         };
-        if Trust::of(&dir) == Trust::WritableByOthers {
+        if let Some(writers) = fsutil::others_may_write(&dir) {
             return vec![format!(
-                "{} is writable by group or others, so its tokens are not used: run \"chmod 700 {}\"",
+                "{} is {}, so its tokens are not used: run \"{}\"",
                 self.dir.display(),
-                self.dir.display()
+                writers.describe(),
+                writers.fix(&self.dir, Kind::Folder)
             )];
         }
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
         };
-        let mut untrusted: Vec<PathBuf> = entries
+        let mut untrusted: Vec<(PathBuf, fsutil::OthersMayWrite)> = entries
             .flatten()
             .map(|entry| entry.path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .filter(|path| {
-                std::fs::metadata(path).is_ok_and(|m| Trust::of(&m) == Trust::WritableByOthers)
+            .filter_map(|path| {
+                let writers = fsutil::others_may_write(&std::fs::metadata(&path).ok()?)?;
+                Some((path, writers))
             })
             .collect();
-        untrusted.sort();
+        untrusted.sort_by(|a, b| a.0.cmp(&b.0));
         untrusted
             .iter()
-            .map(|path| {
+            .map(|(path, writers)| {
                 format!(
-                    "{} is writable by group or others, so it is not used: run \"chmod 600 {}\"",
+                    "{} is {}, so it is not used: run \"{}\"",
                     path.display(),
-                    path.display()
+                    writers.describe(),
+                    writers.fix(path, Kind::File)
                 )
             })
             .collect()
@@ -246,7 +209,7 @@ impl TokenCache {
     /// registers a new client, which is what the AWS CLI does too).
     pub fn load_registration(&self, key: &str) -> Option<ClientRegistration> {
         // One writable by others counts as absent too: its secret may not be the client's.
-        let bytes = self.read_trusted(&self.registration_path(key)).ok()?;
+        let bytes = fsutil::read_trusted(&self.registration_path(key)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -289,52 +252,6 @@ impl TokenStore for TokenCache {
 
     fn file(&self, id: &SessionId) -> Option<PathBuf> {
         Some(self.token_path(id))
-    }
-}
-
-/// Why a cache read gave no bytes.
-enum ReadError {
-    /// No such file.
-    Missing,
-    /// The file or its folder is writable by group or others; the reason says which.
-    Untrusted(String),
-    /// Any other failure.
-    Io(io::Error),
-}
-
-/// Whether a cache file or folder can be trusted, by its mode: as the AWS CLI writes them
-/// (0600 files in a 0700 folder) they can; one that group or others may write cannot, as
-/// someone else may have put a token or a client secret of theirs there (aws-iam-authenticator
-/// refuses its cache on the same rule). Only the mode bits are checked: the owner, and the
-/// folders above the cache, are not. A link is judged by what it leads to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Trust {
-    /// Writable by its owner only.
-    Private,
-    /// Writable by group or others.
-    WritableByOthers,
-}
-
-impl Trust {
-    #[cfg(unix)]
-    fn of(meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::PermissionsExt;
-        Self::of_mode(meta.permissions().mode())
-    }
-
-    /// Windows has no mode bits; its ACLs on the profile folder keep others out.
-    #[cfg(not(unix))]
-    fn of(_meta: &std::fs::Metadata) -> Self {
-        Self::Private
-    }
-
-    #[cfg_attr(not(unix), allow(dead_code))]
-    fn of_mode(mode: u32) -> Self {
-        if mode & 0o022 == 0 {
-            Self::Private
-        } else {
-            Self::WritableByOthers
-        }
     }
 }
 
@@ -587,6 +504,32 @@ mod tests {
         );
         assert_eq!(cache.trust_warnings().len(), 1);
         assert!(cache.trust_warnings()[0].contains("chmod 700"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_another_user_owns_is_invalid_and_says_what_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("sso/cache"));
+        let id = SessionId::Named("corp".into());
+        cache.store(&id, &token()).unwrap();
+        let path = cache.token_path(&id);
+        // 0600, but nobody's: nobody may have written it.
+        std::os::unix::fs::chown(&path, Some(65534), None)
+            .expect("chown to nobody (the test runs as root)");
+        let CachedToken::Invalid { reason, .. } = cache.load(&id) else {
+            panic!("nobody's token was trusted");
+        };
+        let me = fsutil::my_uid();
+        let sudo = if me == 0 { "" } else { "sudo " };
+        assert_eq!(
+            reason,
+            format!(
+                "owned by uid 65534, so not trusted: run \"{sudo}chown {me} {0} && chmod 600 {0}\"",
+                path.display()
+            )
+        );
+        assert_eq!(cache.trust_warnings().len(), 1);
     }
 
     #[cfg(unix)]

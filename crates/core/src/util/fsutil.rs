@@ -6,8 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Creates `dir` (and its parents) and makes `dir` itself private to the user (0700 on Unix).
+/// The folders it creates, parents included, are 0700 from the start: the runtime folder is
+/// often made as the parent of one of its own folders, and it must never be open to others.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -17,6 +26,212 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The user ssobar runs as (the effective uid), whom the files and folders it trusts must
+/// belong to.
+#[cfg(unix)]
+pub fn my_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A file or a folder, for the command that makes it private.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A file: private is 0600.
+    File,
+    /// A folder: private is 0700.
+    Folder,
+}
+
+/// Why someone besides the user ssobar runs as may change a file or folder. A token, a cache
+/// or a setting that someone else may write may be theirs, not the user's
+/// (aws-iam-authenticator refuses its cache on the same rule), so it is not used. Root, who
+/// may change anything anyway, counts as no one else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OthersMayWrite {
+    /// Another user owns it: that user's uid, and the uid ssobar runs as.
+    pub owner: Option<(u32, u32)>,
+    /// Its mode lets group or others write it.
+    pub by_mode: bool,
+}
+
+/// Whether anyone besides the user ssobar runs as (or root) may change what `meta`
+/// describes: `None` when nobody may. Metadata that followed a link judges what it leads to.
+/// Windows has no owner and mode bits to read here; its ACLs on the profile folder keep
+/// others out.
+pub fn others_may_write(meta: &fs::Metadata) -> Option<OthersMayWrite> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = my_uid();
+        let owner = (meta.uid() != me && meta.uid() != 0).then_some((meta.uid(), me));
+        let by_mode = meta.mode() & 0o022 != 0;
+        (owner.is_some() || by_mode).then_some(OthersMayWrite { owner, by_mode })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+impl OthersMayWrite {
+    /// In words: "writable by group or others", "owned by uid 65534", or both.
+    pub fn describe(&self) -> String {
+        match (self.owner, self.by_mode) {
+            (Some((owner, _)), true) => {
+                format!("owned by uid {owner} and writable by group or others")
+            }
+            (Some((owner, _)), false) => format!("owned by uid {owner}"),
+            (None, _) => "writable by group or others".to_owned(),
+        }
+    }
+
+    /// The command that leaves only the user able to change `path`.
+    pub fn fix(&self, path: &Path, kind: Kind) -> String {
+        let mode = match kind {
+            Kind::File => "600",
+            Kind::Folder => "700",
+        };
+        let chmod = format!("chmod {mode} {}", path.display());
+        match self.owner {
+            Some((_, me)) => format!("{} && {chmod}", chown_command(me, path)),
+            None => chmod,
+        }
+    }
+}
+
+/// `chown` of `path` to `me`, through `sudo` unless ssobar runs as root: only root can take a
+/// file from another user.
+fn chown_command(me: u32, path: &Path) -> String {
+    let sudo = if me == 0 { "" } else { "sudo " };
+    format!("{sudo}chown {me} {}", path.display())
+}
+
+/// Why [`read_trusted`] gave no bytes.
+#[derive(Debug)]
+pub enum ReadError {
+    /// No such file.
+    Missing,
+    /// Someone else may write the file or its folder: why, with the command that fixes it.
+    Untrusted(String),
+    /// Any other failure.
+    Io(io::Error),
+}
+
+/// Reads `path` if nobody but the user may have written it: neither the file nor its folder
+/// may be written by someone else ([`others_may_write`]). How every cache ssobar reads back
+/// is read: the AWS CLI's token cache, the accounts and the clusters. The file's owner and
+/// mode are taken from the open file, so what is checked is what is read.
+pub fn read_trusted(path: &Path) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let mut file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ReadError::Missing,
+        _ => ReadError::Io(e),
+    })?;
+    let folder = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = fs::metadata(folder).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if let Some(reason) = distrust(folder, &dir, path, &meta) {
+        return Err(ReadError::Untrusted(reason));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(ReadError::Io)?;
+    Ok(bytes)
+}
+
+/// Why a file, or its folder, may have been written by someone else, with the command that
+/// fixes it; `None` when neither may.
+fn distrust(folder: &Path, dir: &fs::Metadata, path: &Path, file: &fs::Metadata) -> Option<String> {
+    match (others_may_write(dir), others_may_write(file)) {
+        (None, None) => None,
+        (Some(writers), file_writers) => Some(format!(
+            "its folder is {}, so it is not trusted: run \"{} && {}\"",
+            writers.describe(),
+            writers.fix(folder, Kind::Folder),
+            file_writers.map_or_else(
+                || format!("chmod 600 {}", path.display()),
+                |w| w.fix(path, Kind::File)
+            )
+        )),
+        (None, Some(writers)) => Some(format!(
+            "{}, so not trusted: run \"{}\"",
+            writers.describe(),
+            writers.fix(path, Kind::File)
+        )),
+    }
+}
+
+/// A folder that is not private to the user ssobar runs as: someone else owns it, or group or
+/// others have any permission on it. Whoever else could enter or change it could put a socket
+/// or a file of theirs there.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.line())]
+pub struct NotPrivate {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its owner's uid.
+    pub owner: u32,
+    /// The uid ssobar runs as.
+    pub me: u32,
+    /// Its permission bits.
+    pub mode: u32,
+}
+
+impl NotPrivate {
+    fn line(&self) -> String {
+        let dir = self.dir.display();
+        let mut what = Vec::new();
+        let mut fix = Vec::new();
+        if self.owner != self.me {
+            what.push(format!(
+                "belongs to uid {}, not to you (uid {})",
+                self.owner, self.me
+            ));
+            fix.push(chown_command(self.me, &self.dir));
+        }
+        if self.mode & 0o077 != 0 {
+            what.push(format!(
+                "is open to group or others (mode {:04o})",
+                self.mode & 0o7777
+            ));
+            fix.push(format!("chmod 700 {dir}"));
+        }
+        format!(
+            "{dir} {}, so ssobar does not use it: run \"{}\"",
+            what.join(" and "),
+            fix.join(" && ")
+        )
+    }
+}
+
+/// Whether `dir` is private to the user ssobar runs as: theirs (the effective uid, root not
+/// excepted) and with no permission bits for group or others. `Ok(Some(why))` when it is not;
+/// an error when it cannot be read (`NotFound` when it does not exist). A link is judged by
+/// what it leads to, where a path through it leads. Off Unix every folder counts as private.
+pub fn check_private_dir(dir: &Path) -> io::Result<Option<NotPrivate>> {
+    let meta = fs::metadata(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let me = my_uid();
+        let private = meta.uid() == me && meta.mode() & 0o077 == 0;
+        Ok((!private).then(|| NotPrivate {
+            dir: dir.to_owned(),
+            owner: meta.uid(),
+            me,
+            mode: meta.mode(),
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok(None)
+    }
 }
 
 /// [`write_atomic`] into a folder made private first (see [`ensure_private_dir`]): how ssobar
@@ -214,6 +429,106 @@ mod tests {
             other_file.exists(),
             "another file's temp files are its own writes' business"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_is_private_only_when_it_is_mine_and_closed_to_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("run");
+        ensure_private_dir(&folder).unwrap();
+        assert_eq!(check_private_dir(&folder).unwrap(), None);
+        let me = my_uid();
+
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o777)).unwrap();
+        let why = check_private_dir(&folder)
+            .unwrap()
+            .expect("0777 is not private");
+        assert_eq!(
+            why.to_string(),
+            format!(
+                "{0} is open to group or others (mode 0777), so ssobar does not use it: run \"chmod 700 {0}\"",
+                folder.display()
+            )
+        );
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o750)).unwrap();
+        assert!(
+            check_private_dir(&folder).unwrap().is_some(),
+            "group may enter"
+        );
+
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o700)).unwrap();
+        let nobody = 65534;
+        // Only root can give a folder away: this test needs it, as the suites run.
+        std::os::unix::fs::chown(&folder, Some(nobody), None)
+            .expect("chown to nobody (the test runs as root)");
+        let why = check_private_dir(&folder)
+            .unwrap()
+            .expect("nobody's is not mine");
+        let sudo = if me == 0 { "" } else { "sudo " };
+        assert_eq!(
+            why.to_string(),
+            format!(
+                "{0} belongs to uid {nobody}, not to you (uid {me}), so ssobar does not use it: run \"{sudo}chown {me} {0}\"",
+                folder.display()
+            )
+        );
+        assert!(!why.to_string().contains('\n'));
+        assert_eq!(
+            check_private_dir(&dir.path().join("absent"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn others_may_write_by_the_mode_or_by_owning_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        let writers = |mode: u32| {
+            fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+            others_may_write(&fs::metadata(&file).unwrap())
+        };
+        assert_eq!(writers(0o600), None);
+        assert_eq!(writers(0o644), None, "others may read, not write");
+        let loose = writers(0o664).expect("group may write");
+        assert_eq!(loose.describe(), "writable by group or others");
+        assert_eq!(
+            loose.fix(&file, Kind::File),
+            format!("chmod 600 {}", file.display())
+        );
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&file, Some(65534), None)
+            .expect("chown to nobody (the test runs as root)");
+        let theirs = others_may_write(&fs::metadata(&file).unwrap()).expect("nobody's file");
+        assert_eq!(theirs.describe(), "owned by uid 65534");
+        let me = my_uid();
+        let sudo = if me == 0 { "" } else { "sudo " };
+        assert_eq!(
+            theirs.fix(dir.path(), Kind::Folder),
+            format!(
+                "{sudo}chown {me} {0} && chmod 700 {0}",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folders_made_on_the_way_are_private_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("run/ssobar/eks");
+        ensure_private_dir(&deep).unwrap();
+        for made in [dir.path().join("run"), dir.path().join("run/ssobar"), deep] {
+            let mode = fs::metadata(&made).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", made.display());
+        }
     }
 
     #[test]

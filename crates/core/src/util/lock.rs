@@ -5,6 +5,17 @@
 //! that is alive but stuck (stopped with Ctrl-Z, waiting on a keychain prompt) is not waited
 //! for forever: every wait has a deadline, and the holder writes its pid and command into the
 //! lock file so that whoever gives up can say which process to look at.
+//!
+//! A lock is found from what it guards, never from the environment: a cron job without
+//! `XDG_RUNTIME_DIR` and a desktop shell with it must take the same lock for the same token.
+//! A file's lock is `.ssobar-locks/NAME.lock` in the file's own folder ([`KeyLock::guarding`]);
+//! what is no file (a keychain entry) takes a lock in the folder of the files it goes with
+//! ([`KeyLock::in_folder`]: the SSO cache, found from HOME alone). One hidden folder, rather
+//! than kubectl's `NAME.lock` beside the file: these lock files stay after use (deleting a
+//! flock'd file races with its next holder), and other tools' folders get one entry that
+//! none of them reads (the AWS CLI reads its cache's files by name, and `aws sso logout`
+//! skips what is not JSON) instead of one per file, never a name taken for a lock by its
+//! existence.
 
 use crate::util::fsutil;
 use crate::util::text::printable;
@@ -86,13 +97,17 @@ impl fmt::Display for LockHolder {
 /// Why a lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// The lock file could not be opened or locked.
-    #[error("cannot lock {}: {source}", path.display())]
+    /// The lock file could not be made, opened or locked: its folder, beside what it guards,
+    /// cannot be written (a full disk, a read-only folder).
+    #[error(
+        "cannot take the lock {} ({error}); free space there or make the folder writable",
+        path.display()
+    )]
     Io {
         /// The lock file that could not be used.
         path: PathBuf,
         /// What the system said.
-        source: io::Error,
+        error: io::Error,
     },
     /// Another process held the lock for the whole wait.
     #[error("{}", busy_message(what, holder.as_ref(), *waited))]
@@ -104,6 +119,14 @@ pub enum LockError {
         /// How long this process waited.
         waited: Duration,
     },
+}
+
+impl LockError {
+    /// Whether running the same command later may work: once the lock's folder can be
+    /// written. A holder that kept it past the wait is named, and is for a person to look at.
+    pub fn worth_running_again(&self) -> bool {
+        matches!(self, Self::Io { .. })
+    }
 }
 
 fn busy_message(what: &str, holder: Option<&LockHolder>, waited: Duration) -> String {
@@ -128,7 +151,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// deadline of the wait.
 #[derive(Clone, Debug)]
 pub struct LockRequest<'a> {
-    /// The lock file (in the runtime folder's `locks/`).
+    /// The lock file ([`KeyLock::guarding`] or [`KeyLock::in_folder`]).
     pub path: &'a Path,
     /// What the lock guards, in words ("the sign-in to corp").
     pub what: &'a str,
@@ -136,10 +159,29 @@ pub struct LockRequest<'a> {
     pub wait: Duration,
 }
 
+/// The folder, beside the files they guard, that holds ssobar's lock files.
+pub const LOCK_FOLDER: &str = ".ssobar-locks";
+
 impl KeyLock {
-    /// The lock file for `key` (a file name stem) under `runtime_dir`.
-    pub fn path(runtime_dir: &Path, key: &str) -> PathBuf {
-        runtime_dir.join("locks").join(format!("{key}.lock"))
+    /// The lock file that guards `file`: `.ssobar-locks/NAME.lock` in `file`'s own folder,
+    /// the same for every process that names the file that way, whatever its environment.
+    pub fn guarding(file: &Path) -> PathBuf {
+        let folder = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut name = file
+            .file_name()
+            .map_or_else(|| "file".into(), std::ffi::OsStr::to_os_string);
+        name.push(".lock");
+        folder.join(LOCK_FOLDER).join(name)
+    }
+
+    /// The lock file named `key` (a file name stem) for something that is kept with the files
+    /// of `folder` without being one of them, such as a keychain entry of an SSO session:
+    /// `.ssobar-locks/KEY.lock` in `folder`.
+    pub fn in_folder(folder: &Path, key: &str) -> PathBuf {
+        folder.join(LOCK_FOLDER).join(format!("{key}.lock"))
     }
 
     fn open(path: &Path) -> io::Result<File> {
@@ -158,9 +200,9 @@ impl KeyLock {
 
     /// Takes the lock if it is free; `Err(holder)` names who has it when it is not.
     fn try_take(path: &Path) -> Result<Result<Self, Option<LockHolder>>, LockError> {
-        let io_error = |source| LockError::Io {
+        let io_error = |error| LockError::Io {
             path: path.to_owned(),
-            source,
+            error,
         };
         let mut file = Self::open(path).map_err(io_error)?;
         match file.try_lock() {
@@ -253,7 +295,7 @@ mod tests {
     #[test]
     fn one_holder_at_a_time_and_released_on_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let path = KeyLock::path(dir.path(), "k");
+        let path = KeyLock::guarding(&dir.path().join("k"));
         let held = KeyLock::try_acquire(&path).unwrap().expect("free at first");
         assert!(KeyLock::try_acquire(&path).unwrap().is_none());
         drop(held);
@@ -263,7 +305,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_gets_it_when_the_holder_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let path = KeyLock::path(dir.path(), "k");
+        let path = KeyLock::guarding(&dir.path().join("k"));
         let held = KeyLock::try_acquire(&path).unwrap().unwrap();
         let waited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = waited.clone();
@@ -285,7 +327,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_gives_up_at_its_deadline_and_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let path = KeyLock::path(dir.path(), "k");
+        let path = KeyLock::guarding(&dir.path().join("k"));
         let _held = KeyLock::try_acquire(&path).unwrap().unwrap();
         let started = Instant::now();
         let err = KeyLock::acquire(&request(&path, Duration::from_millis(200)), || {})
@@ -308,6 +350,37 @@ mod tests {
         let err =
             KeyLock::acquire_blocking(&request(&path, Duration::from_millis(50))).unwrap_err();
         assert!(matches!(err, LockError::Busy { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_lock_is_found_from_the_file_it_guards_alone() {
+        assert_eq!(
+            KeyLock::guarding(Path::new("/h/.aws/sso/cache/0a1b.json")),
+            Path::new("/h/.aws/sso/cache/.ssobar-locks/0a1b.json.lock")
+        );
+        assert_eq!(
+            KeyLock::guarding(Path::new("/h/.aws/config")),
+            Path::new("/h/.aws/.ssobar-locks/config.lock")
+        );
+        assert_eq!(
+            KeyLock::in_folder(Path::new("/h/.aws/sso/cache"), "creds-00ff"),
+            Path::new("/h/.aws/sso/cache/.ssobar-locks/creds-00ff.lock")
+        );
+    }
+
+    #[test]
+    fn a_lock_that_cannot_be_made_says_what_to_do_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the lock folder should be: it cannot be made, whoever runs the test.
+        std::fs::write(dir.path().join(LOCK_FOLDER), b"").unwrap();
+        let err = KeyLock::try_acquire(&KeyLock::guarding(&dir.path().join("k"))).unwrap_err();
+        assert!(err.worth_running_again());
+        let line = err.to_string();
+        assert!(
+            line.ends_with("; free space there or make the folder writable"),
+            "{line}"
+        );
+        assert!(std::error::Error::source(&err).is_none(), "said once");
     }
 
     #[test]

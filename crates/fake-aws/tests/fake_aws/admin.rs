@@ -130,3 +130,23 @@ fn unknown_paths_are_not_aws_operations() {
     assert!(start.body.contains("access portal"));
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn a_configured_path_redirects_as_a_vanity_url_does() {
+    let fake = FakeAws::start(FakeConfig::default()).unwrap();
+    fake.update_config(|c| {
+        c.redirects.insert("/corp".into(), "/start".into());
+    });
+    let answer = http::get(fake.url(), "/corp");
+    assert_eq!(answer.status, 302);
+    assert_eq!(answer.header("location"), Some("/start"));
+    assert_eq!(http::get(fake.url(), "/other").status, 404);
+    let patched = FakeConfig::default()
+        .merge_json(&json!({"redirects": {"/go": "https://corp.awsapps.com/start"}}))
+        .unwrap();
+    assert_eq!(
+        patched.redirects.get("/go").map(String::as_str),
+        Some("https://corp.awsapps.com/start")
+    );
+    assert!(fake.requests().is_empty());
+}
