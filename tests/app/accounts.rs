@@ -5,28 +5,52 @@ use super::{APP, clipboard_text, one_app_at_a_time};
 use serde_json::Value;
 use ssobar_fake_aws::{FakeAccount, FakeCluster, FakeConfig, Operation};
 use ssobar_testkit::webdriver::{Driver, tauri_driver};
-use ssobar_testkit::{World, require_desktop, screenshot_path, wait_for};
+use ssobar_testkit::{
+    BrowserMode, World, require_desktop, require_secret_service, screenshot_path, sha1_hex,
+    wait_for,
+};
 use std::path::Path;
+
+/// A world signed in for eight hours whose browser follows what it is given (the console's
+/// one-time links among them).
+fn signed_in_following(config: FakeConfig) -> World {
+    require_secret_service();
+    let w = World::start(APP, config, BrowserMode::Follow);
+    w.seed_sign_in(8 * 3600);
+    w
+}
 
 /// A signed-in world whose person reaches 300 accounts with three roles each.
 fn organisation() -> World {
-    World::signed_in(
-        APP,
-        FakeConfig {
-            accounts: FakeAccount::generated(300, &["Admin", "Billing", "ReadOnly"]),
-            ..FakeConfig::default()
-        },
-    )
+    signed_in_following(FakeConfig {
+        accounts: FakeAccount::generated(300, &["Admin", "Billing", "ReadOnly"]),
+        ..FakeConfig::default()
+    })
+}
+
+/// Whether `url` is a one-time link to a secret URL: `http://127.0.0.1:PORT/` and 64 hex
+/// digits.
+fn is_one_time_link(url: &str) -> bool {
+    url.strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(port, path)| {
+            port.parse::<u16>().is_ok()
+                && path.len() == 64
+                && path.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// The window, switched to its accounts view once the app has listed the accounts (`listed`
 /// is what the view then says, "900 roles").
 fn accounts_view(w: &World, listed: &str) -> Driver {
-    let driver = Driver::start(
-        w.sandbox.command(tauri_driver()),
-        Path::new(APP),
-        &["--window"],
-    );
+    accounts_view_with(w, listed, &[])
+}
+
+/// [`accounts_view`] of an app started with these variables.
+fn accounts_view_with(w: &World, listed: &str, vars: &[(&str, &str)]) -> Driver {
+    let mut command = w.sandbox.command(tauri_driver());
+    command.envs(vars.iter().copied());
+    let driver = Driver::start(command, Path::new(APP), &["--window"]);
     let tab = wait_for(20, || driver.find("#show-accounts")).expect("the window");
     driver.click(&tab);
     let count = driver.find("#account-count").unwrap();
@@ -148,10 +172,16 @@ fn a_role_copies_its_exports_opens_the_console_and_becomes_a_profile() {
 
     let opened = run("open-console");
     assert_eq!(opened, "ok: Opened the AWS console as account-0007/Billing");
-    // The browser is started, not waited for: its log shows the URL a moment later.
-    let url = wait_for(10, || w.browser.opened().pop()).expect("the browser was opened");
-    assert!(url.contains("Action=login"), "{url}");
-    assert!(url.contains("SigninToken="), "{url}");
+    // The browser's command line held a one-time link, never the login URL; it followed the
+    // link into the console as the role.
+    let opened = w.browser.opened();
+    assert_eq!(opened.len(), 1);
+    assert!(is_one_time_link(&opened[0]), "{}", opened[0]);
+    let logins = w.fake.console_logins();
+    assert_eq!(logins.len(), 1);
+    let signed_in_as = w.fake.credentials(&logins[0].access_key_id).unwrap();
+    assert_eq!(signed_in_as.account_id, "100000000007");
+    assert!(signed_in_as.role_arn.contains("/AWSReservedSSO_Billing_"));
 
     let added = run("add-profile");
     assert!(
@@ -190,17 +220,14 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
             .in_region(region)
             .in_account(account)
     };
-    let w = World::signed_in(
-        APP,
-        FakeConfig {
-            accounts: FakeAccount::generated(20, &["Admin", "ReadOnly"]),
-            clusters: vec![
-                cluster("prod-3", "100000000003", "us-east-1"),
-                cluster("lab-7", "100000000007", "us-east-1"),
-            ],
-            ..FakeConfig::default()
-        },
-    );
+    let w = signed_in_following(FakeConfig {
+        accounts: FakeAccount::generated(20, &["Admin", "ReadOnly"]),
+        clusters: vec![
+            cluster("prod-3", "100000000003", "us-east-1"),
+            cluster("lab-7", "100000000007", "us-east-1"),
+        ],
+        ..FakeConfig::default()
+    });
     let driver = accounts_view(&w, "40 roles");
     let count = driver.find("#account-count").unwrap();
     let find = driver.find("#find-clusters button").expect("a Find button");
@@ -232,9 +259,15 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
         &format!("{{ cluster: '{prod}', action: 'open-console' }}"),
     );
     assert_eq!(opened, "ok: Opened cluster prod-3 in the AWS console");
-    // The browser is started, not waited for: its log shows the URL a moment later.
-    let url = wait_for(10, || w.browser.opened().pop()).expect("the browser was opened");
-    assert!(url.contains("clusters%2Fprod-3"), "{url}");
+    let link = w.browser.opened().pop().expect("the browser was opened");
+    assert!(is_one_time_link(&link), "{link}");
+    let logins = w.fake.console_logins();
+    assert_eq!(logins.len(), 1);
+    assert!(
+        logins[0].destination.ends_with("#/clusters/prod-3"),
+        "{}",
+        logins[0].destination
+    );
 
     // Admin, the first role tried, found it: once it is a profile, the cluster can be added.
     let role = format!("100000000003|Admin|s:{}", w.session);
@@ -250,6 +283,19 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
         &format!("{{ session: 's:{}' }}", w.session),
     );
     assert_eq!(again, "ok: Found 2 clusters");
+    // The kept list edited behind the app's back (the file stays the user's own, 0600): the
+    // window lists what the file says, but the kubeconfig gets what EKS answers now.
+    let kept = w
+        .sandbox
+        .home()
+        .join(".cache/ssobar/clusters")
+        .join(format!("{}.json", sha1_hex(&w.session)));
+    let planted = std::fs::read_to_string(&kept)
+        .unwrap()
+        .replace("https://127.0.0.1:6443", "https://planted.example");
+    std::fs::write(&kept, planted).unwrap();
+    assert!(invoke(&driver, "accounts", "{}").starts_with("ok: "));
+    let described = w.calls(Operation::DescribeCluster);
     let context = invoke(
         &driver,
         "cluster_action",
@@ -265,6 +311,16 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
         "{kubeconfig}"
     );
     assert!(kubeconfig.contains("eks-token"), "{kubeconfig}");
+    assert!(!kubeconfig.contains("planted.example"), "{kubeconfig}");
+    assert!(
+        kubeconfig.contains("server: https://127.0.0.1:6443"),
+        "{kubeconfig}"
+    );
+    assert_eq!(
+        w.calls(Operation::DescribeCluster),
+        described + 1,
+        "described again before it was written"
+    );
     let helper = Path::new(APP).with_file_name("ssobar");
     assert!(
         kubeconfig.contains(&helper.display().to_string()),
@@ -303,4 +359,55 @@ fn the_app_lists_a_session_from_the_cache_ssobar_accounts_filled() {
         calls,
         "the app took the helper's list from the cache"
     );
+}
+
+#[test]
+fn a_console_link_copied_from_the_window_works_once_and_leaves_the_clipboard() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::signed_in(
+        APP,
+        FakeConfig {
+            accounts: FakeAccount::generated(2, &["Admin"]),
+            ..FakeConfig::default()
+        },
+    );
+    let driver = accounts_view_with(
+        &w,
+        "2 roles",
+        &[
+            ("SSOBAR_URL_ACTION", "copy"),
+            ("SSOBAR_CLIPBOARD_CLEAR_SECONDS", "3"),
+        ],
+    );
+    let role = format!("100000000001|Admin|s:{}", w.session);
+    let copied = invoke(
+        &driver,
+        "role_action",
+        &format!("{{ role: '{role}', action: 'open-console' }}"),
+    );
+    assert_eq!(
+        copied,
+        "ok: Copied a one-time link to the AWS console as account-0001/Admin; open it within 120 seconds"
+    );
+    // The clipboard holds the link, never the login URL that signs whoever has it in.
+    let link = clipboard_text();
+    assert!(is_one_time_link(&link), "{link}");
+    let followed = std::process::Command::new("curl")
+        .args(["-fsS", "-L", "-o", "/dev/null", &link])
+        .status()
+        .unwrap();
+    assert!(followed.success());
+    let logins = w.fake.console_logins();
+    assert_eq!(logins.len(), 1);
+    assert_eq!(
+        w.fake
+            .credentials(&logins[0].access_key_id)
+            .unwrap()
+            .account_id,
+        "100000000001"
+    );
+    let gone = wait_for(10, || (clipboard_text() != link).then_some(()));
+    assert!(gone.is_some(), "the link is still on the clipboard");
+    assert!(w.browser.opened().is_empty());
 }

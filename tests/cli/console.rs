@@ -4,8 +4,11 @@
 
 use crate::SSOBAR;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
-use ssobar_testkit::{BrowserMode, Ran, World, require_secret_service};
+use ssobar_testkit::{BrowserMode, Ran, World, require_desktop, require_secret_service, wait_for};
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// The login URL's address and its decoded query, checked to be `/federation?Action=login`
 /// on the fake with exactly the four parameters.
@@ -134,8 +137,19 @@ fn a_full_url_destination_is_passed_through_encoded_and_decodes_back_exactly() {
     assert_eq!(login_params(&w, url)["Destination"], destination);
 }
 
+/// Whether `url` is a one-time link: `http://127.0.0.1:PORT/` and 64 hex digits.
+fn is_one_time_link(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://127.0.0.1:") else {
+        return false;
+    };
+    let Some((port, path)) = rest.split_once('/') else {
+        return false;
+    };
+    port.parse::<u16>().is_ok() && path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[test]
-fn without_print_the_browser_gets_the_url_and_lands_signed_in() {
+fn without_print_the_browser_gets_a_one_time_link_and_lands_signed_in() {
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
     w.seed_sign_in(8 * 3600);
@@ -147,17 +161,13 @@ fn without_print_the_browser_gets_the_url_and_lands_signed_in() {
         ran.stderr,
         "Opened the AWS console as ReadOnlyAccess in 111122223333 in your browser.\n"
     );
-    // The browser is started, not waited for: its log shows the URL a moment later.
-    let opened = ssobar_testkit::wait_for(10, || {
-        let opened = w.browser.opened();
-        (!opened.is_empty()).then_some(opened)
-    })
-    .expect("the browser was opened");
+    // The browser was given a link to the login URL, not the URL, and had followed it by the
+    // time the command ended.
+    let opened = w.browser.opened();
     assert_eq!(opened.len(), 1);
-    let params = login_params(&w, &opened[0]);
-    assert!(!ran.stderr.contains(&params["SigninToken"]));
+    assert!(is_one_time_link(&opened[0]), "{}", opened[0]);
 
-    // The scripted browser followed the URL: the fake's console took the token.
+    // The scripted browser followed the link: the fake's console took the token.
     let logins = ssobar_testkit::wait_for(10, || {
         let logins = w.fake.console_logins();
         (!logins.is_empty()).then_some(logins)
@@ -173,6 +183,179 @@ fn without_print_the_browser_gets_the_url_and_lands_signed_in() {
         "https://eu-west-1.console.aws.amazon.com/eks/home?region=eu-west-1"
     );
     assert_eq!(logins[0].issuer, "https://github.com/ssobar/ssobar");
+}
+
+/// A `$BROWSER` that writes down the URL it was given, waits `seconds` (long enough to be seen
+/// in the process list), then follows it as a browser does; and the file it writes to.
+fn slow_browser(w: &World, seconds: u32) -> (String, PathBuf) {
+    let script = w.sandbox.home().join("slow-browser.sh");
+    let log = w.sandbox.home().join("slow-browser.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nsleep {seconds}\ncurl -fsS -L -o /dev/null \"$1\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    crate::chmod(&script, 0o755);
+    (script.display().to_string(), log)
+}
+
+/// Runs `args` as the user nobody (another local user): its status and stdout.
+fn as_nobody(args: &[&str]) -> (bool, String) {
+    let ran = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        ran.status.success(),
+        String::from_utf8_lossy(&ran.stdout).into_owned(),
+    )
+}
+
+/// The first line of a file, once there is one.
+fn first_line(path: &Path) -> String {
+    wait_for(20, || {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.lines().next().map(str::to_owned))
+    })
+    .unwrap_or_else(|| panic!("nothing was written to {}", path.display()))
+}
+
+#[test]
+fn another_user_reading_every_command_line_finds_no_signin_token() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let (browser, log) = slow_browser(&w, 3);
+    let console = w
+        .command()
+        .args(["console", "-p", "dev"])
+        .env("BROWSER", &browser)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    first_line(&log);
+    // While the browser sleeps, every command line on the machine, as another user reads them.
+    let (read, listing) = as_nobody(&[
+        "sh",
+        "-c",
+        r#"for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f" 2>/dev/null; echo; done"#,
+    ]);
+    assert!(read);
+    assert!(
+        listing.contains(&browser),
+        "the browser's command line was read as nobody:\n{listing}"
+    );
+    let ran = Ran::wait(console).success();
+    let tokens = w.fake.signin_tokens();
+    assert_eq!(tokens.len(), 1);
+    assert!(
+        !listing.contains("SigninToken") && !listing.contains(&tokens[0].signin_token),
+        "a command line holds the login URL:\n{}",
+        listing
+            .lines()
+            .filter(|l| l.contains("SigninToken"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        ran.stderr,
+        "Opened the AWS console as ReadOnlyAccess in 111122223333 in your browser.\n"
+    );
+    assert_eq!(w.fake.console_logins().len(), 1, "the browser got in");
+}
+
+/// `curl` of `url` without following it: the status code, and where it was sent.
+fn fetch(curl: &[&str], url: &str) -> (String, String) {
+    let mut args = curl.to_vec();
+    args.extend([
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        "--max-time",
+        "5",
+        url,
+    ]);
+    let ran = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    let text = String::from_utf8_lossy(&ran.stdout).into_owned();
+    let (status, location) = text.split_once(' ').unwrap_or((&text, ""));
+    (status.to_owned(), location.to_owned())
+}
+
+#[test]
+fn another_user_who_reads_the_link_is_refused_and_the_browser_still_gets_in_once() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let console = w.spawn(&["console", "-p", "dev"]);
+    let link = wait_for(20, || w.browser.opened().pop()).expect("the browser was started");
+    assert!(is_one_time_link(&link), "{link}");
+
+    let nobody = [
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+    ];
+    for _ in 0..2 {
+        let (status, location) = fetch(&nobody, &link);
+        assert_eq!((status.as_str(), location.as_str()), ("403", ""));
+    }
+    let (status, location) = fetch(&[], &link);
+    assert_eq!(status, "303");
+    login_params(&w, &location);
+    let ran = Ran::wait(console).success();
+    assert_eq!(
+        ran.stderr,
+        "Opened the AWS console as ReadOnlyAccess in 111122223333 in your browser.\n"
+    );
+    // Followed once, the link leads nowhere.
+    assert_eq!(fetch(&[], &link).0, "000");
+}
+
+#[test]
+fn url_action_copy_puts_a_one_time_link_on_the_clipboard_never_the_login_url() {
+    require_desktop();
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let mut console = w
+        .command()
+        .args(["console", "-p", "dev"])
+        .env("SSOBAR_URL_ACTION", "copy")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(console.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert_eq!(
+        said,
+        "Copied a one-time link to the AWS console as ReadOnlyAccess in 111122223333 to the clipboard; open it in your browser within 120 seconds (it works once).\n"
+    );
+    let copied = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .unwrap();
+    let copied = String::from_utf8(copied.stdout).unwrap();
+    assert!(is_one_time_link(&copied), "{copied}");
+    let followed = Command::new("curl")
+        .args(["-fsS", "-L", "-o", "/dev/null", &copied])
+        .status()
+        .unwrap();
+    assert!(followed.success());
+    let status = console.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+    assert_eq!(rest, "");
+    assert_eq!(w.fake.console_logins().len(), 1);
+    assert!(w.browser.opened().is_empty());
+    // What is left on the clipboard leads nowhere.
+    assert_eq!(fetch(&[], &copied).0, "000");
 }
 
 #[test]

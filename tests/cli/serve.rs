@@ -8,7 +8,8 @@ use ssobar_fake_aws::{FakeConfig, Operation};
 use ssobar_testkit::{Ran, World, peer_python, peer_script, wait_for};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A running `ssobar serve` and what it printed on stdout.
 struct Server {
@@ -122,6 +123,33 @@ fn http(port: u16, method: &str, path: &str, headers: &[String]) -> (u16, String
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no status in {head}"));
     (status, body.to_owned())
+}
+
+/// A `GET` of the credentials with `token`, given one second for the whole exchange: the
+/// status code and how long it took, or what went wrong.
+fn get_within_a_second(port: u16, token: &str) -> Result<(u16, Duration), String> {
+    let started = Instant::now();
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .map_err(|e| e.to_string())?;
+    let request =
+        format!("GET /credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("sending: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .map_err(|e| format!("no answer within a second ({e})"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("no HTTP answer: {answer:?}"))?;
+    Ok((status, started.elapsed()))
 }
 
 fn world_with_role_credentials_for(seconds: i64) -> World {
@@ -518,5 +546,49 @@ fn an_expired_session_with_a_refresh_token_is_renewed_silently_for_a_request() {
         !stopped.stderr.contains("cannot serve"),
         "{}",
         stopped.stderr
+    );
+}
+
+#[test]
+fn idle_connections_of_another_user_do_not_starve_the_server() {
+    let w = World::signed_in(SSOBAR, FakeConfig::default());
+    let server = Server::start(&w, "dev");
+    assert_eq!(server.get_with_token().0, 200);
+    // Another local user opens 256 connections and sends nothing on them.
+    let script = format!(
+        "for i in $(seq 256); do exec {{fd}}<>/dev/tcp/127.0.0.1/{}; done; echo ready; sleep 30",
+        server.port()
+    );
+    let mut idle = Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "bash",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(idle.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "ready\n", "nobody could not open its connections");
+    let answers: Vec<_> = (0..10)
+        .map(|_| get_within_a_second(server.port(), &server.token))
+        .collect();
+    let _ = idle.kill();
+    let _ = idle.wait();
+    for (i, answer) in answers.iter().enumerate() {
+        match answer {
+            Ok((200, took)) => assert!(*took < Duration::from_secs(1), "request {i} took {took:?}"),
+            other => panic!("request {i} behind 256 idle connections: {other:?}"),
+        }
+    }
+    eprintln!(
+        "10 requests behind 256 idle connections, the slowest in {:?}",
+        answers.iter().flatten().map(|(_, took)| *took).max()
     );
 }

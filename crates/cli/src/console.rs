@@ -1,6 +1,7 @@
 //! `ssobar console`: the AWS Management Console in the browser as a profile's role, signed in
 //! through the federation endpoint with the role's credentials; `--print` prints the login URL
-//! instead of opening it.
+//! instead of opening it. The browser (or the clipboard) gets a one-time link to the login
+//! URL, never the URL itself (`sso::secret_link`), and the command waits until it is followed.
 
 use crate::credentials::profile_or_default;
 use crate::expired::{self, WaitArg, attended_on_stderr};
@@ -10,9 +11,8 @@ use ssobar_core::config::is_region_name;
 use ssobar_core::context::Context;
 use ssobar_core::creds::console::{Destination, console_url_with};
 use ssobar_core::creds::{Step, plan};
-use ssobar_core::sso::browser::{Delivered, open_url};
+use ssobar_core::sso::secret_link::{SecretDelivery, open_secret_url};
 use ssobar_core::util::text::printable;
-use std::io::Write;
 
 /// Arguments of `ssobar console`.
 #[derive(clap::Args)]
@@ -80,43 +80,61 @@ pub fn run(args: &ConsoleArgs, ctx: &Context) -> Result<Outcome> {
         .unwrap_or_else(|| "us-east-1".to_owned());
 
     let credentials = expired::fetch(ctx, &steps, args.wait, attended_on_stderr())?;
-    let url = runtime()?.block_on(console_url_with(
+    let runtime = runtime()?;
+    let url = runtime.block_on(console_url_with(
         ctx,
         &steps,
         &credentials,
         &destination,
         &region,
     ))?;
-    match delivery {
-        Delivery::Print => {
-            let mut line = url.expose().to_owned();
-            line.push('\n');
-            std::io::stdout().lock().write_all(line.as_bytes())?;
+    let print = || -> Result<()> {
+        let mut line = url.expose().to_owned();
+        line.push('\n');
+        crate::out::write_stdout(line)?;
+        Ok(())
+    };
+    let print_command = format!(
+        "ssobar console --profile {} --print",
+        crate::shell_quoted(&profile)
+    );
+    if delivery == Delivery::Print {
+        print()?;
+        return Ok(Outcome::Success);
+    }
+    let (role, account) = role_and_account(&steps);
+    let delivered = runtime.block_on(open_secret_url(ctx, session_name(&steps), &url));
+    // What to say once the browser has followed the link.
+    let (link, when_followed) = match delivered {
+        Ok(SecretDelivery::Opened { link, .. }) => (
+            link,
+            Some(format!(
+                "Opened the AWS console as {role} in {account} in your browser."
+            )),
+        ),
+        Ok(SecretDelivery::Copied { link, .. }) => {
+            errln!(
+                "Copied a one-time link to the AWS console as {role} in {account} to the clipboard; open it in your browser within {} seconds (it works once).",
+                link.wait().as_secs()
+            );
+            (link, None)
         }
-        Delivery::Open => match open_url(ctx, session_name(&steps), url.expose()) {
-            Ok(Delivered::Opened(_)) => {
-                let (role, account) = role_and_account(&steps);
-                eprintln!("Opened the AWS console as {role} in {account} in your browser.");
-            }
-            Ok(Delivered::Copied(_)) => {
-                let (role, account) = role_and_account(&steps);
-                eprintln!(
-                    "Copied the AWS console login URL as {role} in {account} to the clipboard; whoever opens it within 15 minutes is signed in as the role."
-                );
-            }
-            // `url_action = "print"`: the URL is a secret, so stdout only, as `--print` has it.
-            Ok(Delivered::Printed) => {
-                let mut line = url.expose().to_owned();
-                line.push('\n');
-                std::io::stdout().lock().write_all(line.as_bytes())?;
-            }
-            // The reason may quote the URL, which must not reach stderr.
-            Err(why) => bail!(
-                "no browser opened the AWS console ({}); run \"ssobar console --profile {} --print\" and open the URL it prints",
-                why.replace(url.expose(), "the login URL"),
-                crate::shell_quoted(&profile)
-            ),
-        },
+        // `url_action = "print"`: the URL is a secret, so stdout only, as `--print` has it.
+        Ok(SecretDelivery::Print) => {
+            print()?;
+            return Ok(Outcome::Success);
+        }
+        Err(why) => bail!(
+            "no browser opened the AWS console ({why}); run \"{print_command}\" and open the URL it prints"
+        ),
+    };
+    if let Err(not_followed) = runtime.block_on(link.followed()) {
+        bail!(
+            "no browser opened the AWS console ({not_followed}); run \"{print_command}\" and open the URL it prints"
+        );
+    }
+    if let Some(line) = when_followed {
+        errln!("{line}");
     }
     Ok(Outcome::Success)
 }

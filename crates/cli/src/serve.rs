@@ -15,7 +15,6 @@ use ssobar_core::creds::container::{
 use ssobar_core::creds::credential_env::{self, removed, server_variables};
 use ssobar_core::creds::{AwsCredentials, Step, plan};
 use ssobar_core::settings::OnExpired;
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -119,7 +118,7 @@ impl VaultSource {
         std::thread::spawn(move || {
             match expired::ask_app(&ctx, &session, &login, wait, Start::AsConfigured) {
                 Ok(AppAnswer::SignedIn | AppAnswer::NoApp) => {}
-                Err(e) => eprintln!("ssobar: {e:#}"),
+                Err(e) => errln!("ssobar: {e:#}"),
             }
             asking.store(false, Ordering::SeqCst);
         });
@@ -131,7 +130,7 @@ impl CredentialSource for VaultSource {
         self.fetch().map_err(|e| {
             let message = format!("{e:#}");
             // The server's one line per failure; the program asking sees the same words.
-            eprintln!(
+            errln!(
                 "ssobar: cannot serve credentials for profile {}: {message}",
                 self.profile
             );
@@ -168,11 +167,8 @@ pub fn serve(args: &ServeArgs, ctx: &Context) -> Result<Outcome> {
             server.token().expose(),
             served.region.as_deref(),
         );
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(lines.as_bytes())?;
-        stdout.flush()?;
-        drop(stdout);
-        eprintln!(
+        crate::out::write_stdout(lines)?;
+        errln!(
             "ssobar: serving credentials for profile {} on {uri} (Ctrl-C to stop)",
             served.profile
         );
@@ -229,6 +225,9 @@ pub(crate) fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
             server.token().expose(),
             served.region.as_deref(),
         );
+        // Caught before the child starts: a signal sent as soon as it runs is passed on, not
+        // taken by this process's default action.
+        let signals = ForwardedSignals::catch()?;
         let mut command = tokio::process::Command::new(program);
         command.args(rest);
         for name in removed(&set) {
@@ -240,11 +239,43 @@ pub(crate) fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
             .with_context(|| format!("cannot run {program}"))?;
         tokio::select! {
             () = server.serve(served.source) => Err(anyhow!("the credential server stopped")),
-            status = wait_forwarding_signals(child) => Ok(Outcome::Exit(exit_status(status?))),
+            status = wait_forwarding_signals(child, signals) => Ok(Outcome::Exit(exit_status(status?))),
         }
     });
     runtime.shutdown_background();
     result
+}
+
+/// The signals `exec --server` passes on to its command (SIGTERM, SIGHUP), and SIGINT, which
+/// it ignores; each caught from [`ForwardedSignals::catch`] on.
+#[cfg(unix)]
+struct ForwardedSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl ForwardedSignals {
+    fn catch() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+/// Elsewhere nothing is passed on.
+#[cfg(not(unix))]
+struct ForwardedSignals;
+
+#[cfg(not(unix))]
+impl ForwardedSignals {
+    fn catch() -> Result<Self> {
+        Ok(Self)
+    }
 }
 
 /// Waits for the child, passing SIGTERM and SIGHUP sent to this process on to it. SIGINT is
@@ -254,12 +285,14 @@ pub(crate) fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
 #[cfg(unix)]
 async fn wait_forwarding_signals(
     mut child: tokio::process::Child,
+    signals: ForwardedSignals,
 ) -> Result<std::process::ExitStatus> {
     use rustix::process::{Pid, Signal, kill_process};
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
+    let ForwardedSignals {
+        mut interrupt,
+        mut terminate,
+        mut hangup,
+    } = signals;
     let pid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -283,6 +316,7 @@ async fn wait_forwarding_signals(
 #[cfg(not(unix))]
 async fn wait_forwarding_signals(
     mut child: tokio::process::Child,
+    _signals: ForwardedSignals,
 ) -> Result<std::process::ExitStatus> {
     Ok(child.wait().await?)
 }

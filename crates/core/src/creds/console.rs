@@ -14,6 +14,7 @@ use crate::creds::plan::Step;
 use crate::creds::vault::Vault;
 use crate::util::secret::Secret;
 use crate::util::text::printable;
+use crate::util::urls::{UrlProblem, check_url};
 
 /// Who sent the person to the console: the console links back to it when the session ends.
 pub const ISSUER: &str = "https://github.com/ssobar/ssobar";
@@ -37,24 +38,32 @@ pub enum Destination {
 /// A `--destination` that is neither an https URL nor a service word.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{} is not a console destination: pass an https:// URL or a service name such as ec2, s3 or eks",
-    printable(.0)
+    "{} is not a console destination{}: pass an https:// URL or a service name such as ec2, s3 or eks",
+    printable(.text),
+    .why.as_ref().map(|why| format!(" ({why})")).unwrap_or_default()
 )]
-pub struct DestinationError(pub String);
+pub struct DestinationError {
+    /// What was given.
+    pub text: String,
+    /// Why a URL was refused, when it is more than not being an https:// URL.
+    pub why: Option<UrlProblem>,
+}
 
 impl std::str::FromStr for Destination {
     type Err = DestinationError;
 
-    /// An `https://` URL, or a service word of letters, digits and dashes (any case).
+    /// An `https://` URL that passes the [rule for URLs](check_url), or a service word of
+    /// letters, digits and dashes (any case).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let refused = || DestinationError(text.to_owned());
-        if let Some((scheme, rest)) = text.split_once("://") {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            let clean = !text.chars().any(|c| c.is_whitespace() || c.is_control());
-            return if scheme.eq_ignore_ascii_case("https") && !host.is_empty() && clean {
-                Ok(Self::Url(text.to_owned()))
-            } else {
-                Err(refused())
+        let refused = |why| DestinationError {
+            text: text.to_owned(),
+            why,
+        };
+        if text.contains("://") {
+            return match check_url(text) {
+                Ok(url) if url.scheme() == "https" => Ok(Self::Url(text.to_owned())),
+                Ok(_) | Err(UrlProblem::NotHttps | UrlProblem::NotAUrl) => Err(refused(None)),
+                Err(why) => Err(refused(Some(why))),
             };
         }
         let word = text.to_ascii_lowercase();
@@ -66,7 +75,7 @@ impl std::str::FromStr for Destination {
         if is_word {
             Ok(Self::Service(word))
         } else {
-            Err(refused())
+            Err(refused(None))
         }
     }
 }
@@ -375,6 +384,33 @@ mod tests {
             );
             assert!(!err.contains('\x1b') && !err.contains('\n'), "{err:?}");
         }
+    }
+
+    #[test]
+    fn a_url_destination_is_read_as_browsers_read_it() {
+        for (bad, why) in [
+            (
+                r"https://console.aws.amazon.com\@evil.example/",
+                "it holds a backslash, which browsers read as '/'",
+            ),
+            (
+                "https://console.aws.amazon.com@evil.example/",
+                "it names a user before the host (user@host), which only serves to mislead",
+            ),
+            // A Greek omicron for the first "o".
+            (
+                "https://c\u{3bf}nsole.aws.amazon.com/",
+                "it is not written as browsers read it (https://xn--cnsole-i0e.aws.amazon.com)",
+            ),
+        ] {
+            assert_eq!(
+                bad.parse::<Destination>().unwrap_err().to_string(),
+                format!(
+                    "{bad} is not a console destination ({why}): pass an https:// URL or a service name such as ec2, s3 or eks"
+                )
+            );
+        }
+        assert!("https:evil.example".parse::<Destination>().is_err());
     }
 
     #[test]

@@ -9,14 +9,16 @@
 //! Any other status is a failure the SDK retries a few times, two seconds each at most.
 
 use crate::aws::credentials::AwsCredentials;
+use crate::util::loopback_http::{LoopbackServer, Peer, Response, answer};
 use crate::util::secret::Secret;
+use http::request::Parts;
+use http::{Method, StatusCode, header::AUTHORIZATION};
 use rand::RngCore;
 use serde::Serialize;
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, Semaphore};
+use std::time::Instant;
+use tokio::sync::Mutex;
 
 /// The path credentials are served on. The token is the secret; a random path would add
 /// nothing to it and would show up in more places (proxies' and SDKs' logs) than a header.
@@ -33,18 +35,6 @@ pub const SDK_REFRESH_WINDOW_MINUTES: u32 = 15;
 pub fn server_margin_minutes(setting: u32) -> u32 {
     setting.max(SDK_REFRESH_WINDOW_MINUTES)
 }
-
-/// How long a connection may take to send its request head before it is dropped.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long writing an answer may take.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest request head read.
-const MAX_HEAD: usize = 16 * 1024;
-/// Connections read at once; more are closed at once, so idle ones cannot use up the process's
-/// file descriptors.
-const MAX_CONNECTIONS: usize = 64;
-/// How long to wait before accepting again after accepting failed.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// The bearer token of one server: 32 random bytes from rand's thread-local CSPRNG (ChaCha,
 /// seeded by the operating system), as hex.
@@ -81,7 +71,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(differences) == 0
 }
 
-/// What a request is answered with.
+/// What a request is answered with. A request hyper cannot parse never gets this far: hyper
+/// answers it 400 (or 431 when its head is too long).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     /// A `GET` of [`CREDENTIALS_PATH`] with the token: the credentials.
@@ -92,42 +83,19 @@ pub enum Route {
     NotFound,
     /// Another method: 405.
     MethodNotAllowed,
-    /// Not an HTTP request head: 400.
-    BadRequest,
 }
 
-/// The route of a request head. Whatever bytes arrive, this is an answer, never a panic.
-pub fn route(head: &[u8], token: &AuthToken) -> Route {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let (Some(method), Some(target), Some(version)) = (
-        request_line.next(),
-        request_line.next(),
-        request_line.next(),
-    ) else {
-        return Route::BadRequest;
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Route::BadRequest;
-    }
-    if method != "GET" {
+/// The route of a request head, as hyper parsed it.
+pub fn route(head: &Parts, token: &AuthToken) -> Route {
+    if head.method != Method::GET {
         return Route::MethodNotAllowed;
     }
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
-    if path != CREDENTIALS_PATH {
+    if head.uri.path() != CREDENTIALS_PATH {
         return Route::NotFound;
     }
-    // The headers end at the first empty line; whatever follows is a body, never a header.
-    let headers = lines.take_while(|line| !line.is_empty());
-    let mut authorizations = headers.filter_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("authorization")
-            .then(|| value.trim())
-    });
     // One Authorization header, holding the token: a second one could be read differently by
     // whatever stands in between.
+    let mut authorizations = head.headers.get_all(AUTHORIZATION).iter();
     match (authorizations.next(), authorizations.next()) {
         (Some(value), None) if token.matches(value.as_bytes()) => Route::Credentials,
         _ => Route::Unauthorized,
@@ -172,8 +140,7 @@ fn error_json(code: &str, message: &str) -> String {
 
 /// A container credentials endpoint bound to 127.0.0.1.
 pub struct CredentialServer {
-    listener: TcpListener,
-    port: u16,
+    server: LoopbackServer,
     token: AuthToken,
 }
 
@@ -183,18 +150,15 @@ type LastAnswer = Option<(Instant, Result<AwsCredentials, Unavailable>)>;
 impl CredentialServer {
     /// Binds 127.0.0.1 on `port` (0: one the OS chooses) with a new random token.
     pub async fn bind(port: u16) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        let port = listener.local_addr()?.port();
         Ok(Self {
-            listener,
-            port,
+            server: LoopbackServer::bind(port).await?,
             token: AuthToken::generate(),
         })
     }
 
     /// The value for `AWS_CONTAINER_CREDENTIALS_FULL_URI`: `http://127.0.0.1:PORT/credentials`.
     pub fn uri(&self) -> String {
-        format!("http://127.0.0.1:{}{CREDENTIALS_PATH}", self.port)
+        format!("http://127.0.0.1:{}{CREDENTIALS_PATH}", self.server.port())
     }
 
     /// The token requests must carry.
@@ -202,7 +166,9 @@ impl CredentialServer {
         &self.token
     }
 
-    /// Answers requests until the future is dropped. Connections are read side by side; the
+    /// Answers requests until the future is dropped, through the
+    /// [loopback server](crate::util::loopback_http) (its limits, and connections idle or slow
+    /// to send their head pushed out by newer ones). Connections are read side by side; the
     /// source is called for one request at a time, and requests that waited while it was
     /// called for another share the answer of a call that started after they arrived, so a
     /// burst of requests makes at most two calls, never one that is older than the request.
@@ -212,24 +178,11 @@ impl CredentialServer {
             source: Arc::new(source),
             last: Mutex::new(None),
         });
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        loop {
-            match self.listener.accept().await {
-                Ok((stream, _)) => {
-                    // Too many connections open: this one is closed unanswered.
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        continue;
-                    };
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        shared.answer(stream).await;
-                        drop(slot);
-                    });
-                }
-                // Out of file descriptors, say: let connections finish instead of spinning.
-                Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
-            }
-        }
+        let handler = move |head: Parts, _peer: Peer| {
+            let shared = shared.clone();
+            async move { (shared.answer(&head).await, None::<Infallible>) }
+        };
+        match self.server.serve(handler).await {}
     }
 }
 
@@ -241,52 +194,36 @@ struct Shared<S> {
 }
 
 impl<S: CredentialSource> Shared<S> {
-    async fn answer(&self, mut stream: TcpStream) {
-        let Some(head) = read_head(&mut stream).await else {
-            return;
-        };
+    async fn answer(&self, head: &Parts) -> Response {
         let arrived = Instant::now();
-        let (status, body) = match route(&head, &self.token) {
+        let (status, body) = match route(head, &self.token) {
             Route::Credentials => match self.current(arrived).await {
-                Ok(creds) => ("200 OK", credentials_json(&creds)),
+                Ok(creds) => (StatusCode::OK, credentials_json(&creds)),
                 Err(Unavailable(message)) => (
-                    "503 Service Unavailable",
+                    StatusCode::SERVICE_UNAVAILABLE,
                     error_json("CredentialsUnavailable", &message),
                 ),
             },
             Route::Unauthorized => (
-                "401 Unauthorized",
+                StatusCode::UNAUTHORIZED,
                 error_json(
                     "Unauthorized",
                     "the Authorization header does not hold this server's token",
                 ),
             ),
             Route::NotFound => (
-                "404 Not Found",
+                StatusCode::NOT_FOUND,
                 error_json(
                     "NotFound",
                     &format!("credentials are served on {CREDENTIALS_PATH}"),
                 ),
             ),
             Route::MethodNotAllowed => (
-                "405 Method Not Allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
                 error_json("MethodNotAllowed", "only GET is served"),
             ),
-            Route::BadRequest => (
-                "400 Bad Request",
-                error_json("BadRequest", "not an HTTP/1 request"),
-            ),
         };
-        let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        // A client that does not read its answer must not keep the task forever.
-        let _ = tokio::time::timeout(RESPONSE_TIMEOUT, async {
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        })
-        .await;
+        answer(status, "application/json", body)
     }
 
     /// The source's answer for a request that arrived at `arrived`: that of a call started
@@ -312,30 +249,40 @@ impl<S: CredentialSource> Shared<S> {
     }
 }
 
-/// Reads a request head (up to the blank line); `None` if it did not arrive in time.
-async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    let read = async {
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
-            let n = stream.read(&mut buf).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        Some(())
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, read).await.ok()??;
-    Some(head)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::loopback_http::serve_connection;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     fn head(lines: &[&str]) -> Vec<u8> {
         format!("{}\r\n\r\n", lines.join("\r\n")).into_bytes()
+    }
+
+    /// The route the bytes of a request get through the server's parser; `None` when the
+    /// parser refused them before any route.
+    async fn routed(bytes: &[u8], token: &AuthToken) -> Option<Route> {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let token = token.clone();
+        let handler = move |head: Parts, _peer: Peer| {
+            let route = route(&head, &token);
+            std::future::ready((
+                answer(StatusCode::OK, "text/plain", String::new()),
+                Some(route),
+            ))
+        };
+        let peer = Peer {
+            server: "127.0.0.1:1".parse().unwrap(),
+            client: "127.0.0.1:2".parse().unwrap(),
+        };
+        let serving = tokio::spawn(serve_connection(server, peer, Arc::new(handler)));
+        client.write_all(bytes).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        let _ = client.read_to_end(&mut answer).await;
+        serving.await.unwrap()
     }
 
     #[test]
@@ -358,49 +305,58 @@ mod tests {
         assert_eq!(format!("{a:?}"), "AuthToken(Secret(***))");
     }
 
-    #[test]
-    fn only_a_get_of_the_path_with_the_raw_token_is_served() {
+    #[tokio::test]
+    async fn only_a_get_of_the_path_with_the_raw_token_is_served() {
         let token = AuthToken::generate();
         let auth = format!("Authorization: {}", token.expose());
         let get = "GET /credentials HTTP/1.1";
         assert_eq!(
-            route(&head(&[get, "Host: 127.0.0.1", &auth]), &token),
-            Route::Credentials
+            routed(&head(&[get, "Host: 127.0.0.1", &auth]), &token).await,
+            Some(Route::Credentials)
         );
         let lower = format!("authorization:{}", token.expose());
-        assert_eq!(route(&head(&[get, &lower]), &token), Route::Credentials);
         assert_eq!(
-            route(&head(&["GET /credentials?x=1 HTTP/1.1", &auth]), &token),
-            Route::Credentials
+            routed(&head(&[get, &lower]), &token).await,
+            Some(Route::Credentials)
         );
-        assert_eq!(route(&head(&[get]), &token), Route::Unauthorized);
         assert_eq!(
-            route(&head(&[get, "Authorization: wrong"]), &token),
-            Route::Unauthorized
+            routed(&head(&["GET /credentials?x=1 HTTP/1.1", &auth]), &token).await,
+            Some(Route::Credentials)
+        );
+        assert_eq!(
+            routed(&head(&[get]), &token).await,
+            Some(Route::Unauthorized)
+        );
+        assert_eq!(
+            routed(&head(&[get, "Authorization: wrong"]), &token).await,
+            Some(Route::Unauthorized)
         );
         let bearer = format!("Authorization: Bearer {}", token.expose());
-        assert_eq!(route(&head(&[get, &bearer]), &token), Route::Unauthorized);
         assert_eq!(
-            route(&head(&[get, &auth, "Authorization: other"]), &token),
-            Route::Unauthorized,
+            routed(&head(&[get, &bearer]), &token).await,
+            Some(Route::Unauthorized)
+        );
+        assert_eq!(
+            routed(&head(&[get, &auth, "Authorization: other"]), &token).await,
+            Some(Route::Unauthorized),
             "two Authorization headers"
         );
         let after_the_head = format!("{get}\r\n\r\n{auth}\r\n\r\n");
         assert_eq!(
-            route(after_the_head.as_bytes(), &token),
-            Route::Unauthorized,
+            routed(after_the_head.as_bytes(), &token).await,
+            Some(Route::Unauthorized),
             "a body is not a header"
         );
         assert_eq!(
-            route(&head(&["GET / HTTP/1.1", &auth]), &token),
-            Route::NotFound
+            routed(&head(&["GET / HTTP/1.1", &auth]), &token).await,
+            Some(Route::NotFound)
         );
         assert_eq!(
-            route(&head(&["POST /credentials HTTP/1.1", &auth]), &token),
-            Route::MethodNotAllowed
+            routed(&head(&["POST /credentials HTTP/1.1", &auth]), &token).await,
+            Some(Route::MethodNotAllowed)
         );
-        assert_eq!(route(b"\x00\xff garbage", &token), Route::BadRequest);
-        assert_eq!(route(b"", &token), Route::BadRequest);
+        assert_eq!(routed(b"\x00\xff garbage\r\n\r\n", &token).await, None);
+        assert_eq!(routed(b"", &token).await, None);
     }
 
     #[test]
@@ -445,7 +401,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_burst_of_requests_makes_at_most_two_calls_and_none_older_than_a_request() {
         let server = CredentialServer::bind(0).await.unwrap();
-        let port = server.port;
+        let port = server.server.port();
         let token = server.token().expose().to_owned();
         let source = Arc::new(Slow(Default::default()));
         tokio::spawn(server.serve(source.clone()));

@@ -1,15 +1,14 @@
 //! The browser half of the authorization-code flow with PKCE: the verifier and challenge, the
 //! `/authorize` URL, and the loopback listener the browser returns to.
 
+use crate::util::loopback_http::{LoopbackServer, Peer, Response, answer};
 use crate::util::text::printable;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::request::Parts;
+use http::{Method, StatusCode};
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
 /// The characters RFC 7636 allows in a verifier.
 const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
@@ -83,111 +82,64 @@ impl Callback {
 
 /// The loopback listener on an ephemeral port.
 pub struct CallbackListener {
-    listener: TcpListener,
-    port: u16,
+    server: LoopbackServer,
 }
 
 /// The path the browser is sent back to, as the AWS CLI registers it.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
-/// How long a connection may take to send its request before it is dropped.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long writing the small answer page may take.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long to wait before accepting again after accepting failed.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
-
 impl CallbackListener {
     /// Binds 127.0.0.1 on a port the OS chooses.
     pub async fn bind() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self { listener, port })
+        Ok(Self {
+            server: LoopbackServer::bind(0).await?,
+        })
     }
 
     /// `127.0.0.1:PORT`, where the browser must reach.
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.server.port())
     }
 
     /// `http://127.0.0.1:PORT/oauth/callback`.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.server.port())
     }
 
-    /// Waits for the browser to come back with the answer to the sign-in that sent `state`.
+    /// Waits for the browser to come back with the answer to the sign-in that sent `state`,
+    /// and stops listening.
     ///
-    /// Anything else gets a page saying so and the wait goes on: other paths (a favicon, a
-    /// scanner) a 404, redirects that do not [answer](Callback::answers) this sign-in a 400.
-    /// Connections are read side by side, so one that connects and sends nothing cannot hold
-    /// up the browser behind it.
-    pub async fn wait(&self, state: &str) -> Callback {
-        let mut readers = JoinSet::new();
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        readers.spawn(read_request(stream));
-                    }
-                    // Out of file descriptors (a flood of idle connections, say): let the
-                    // readers time out some instead of spinning on accept.
-                    Err(_) => tokio::time::sleep(ACCEPT_PAUSE).await,
-                },
-                Some(read) = readers.join_next(), if !readers.is_empty() => {
-                    let Ok(Some((mut stream, target))) = read else {
-                        continue;
-                    };
-                    let callback = parse_callback(&target);
-                    respond(&mut stream, &page_for(callback.as_ref(), state)).await;
-                    if let Some(callback) = callback
-                        && callback.answers(state)
-                    {
-                        // Dropping `readers` closes every connection still being read.
-                        return callback;
-                    }
-                }
-            }
-        }
+    /// Anything else gets a page saying so and the wait goes on (see [`answer_callback`]).
+    /// Connections are read side by side by the [loopback server](crate::util::loopback_http),
+    /// so one that connects and sends nothing cannot hold up the browser behind it.
+    pub async fn wait(self, state: &str) -> Callback {
+        let state = state.to_owned();
+        self.server
+            .serve(move |head: Parts, _peer: Peer| {
+                std::future::ready(answer_callback(&head, &state))
+            })
+            .await
     }
 }
 
-/// Reads a request's head; the connection and its `GET` target (`/oauth/callback?...`, empty
-/// for another method), or nothing if the head did not arrive in time.
-async fn read_request(mut stream: TcpStream) -> Option<(TcpStream, String)> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    let read_head = async {
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-            let n = stream.read(&mut buf).await.ok()?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        Some(())
+/// The answer to a request to the listener of the sign-in that sent `state`, and the callback
+/// that ends its wait, if it is one: other paths and methods (a favicon, a scanner) get a
+/// 404, redirects that do not [answer](Callback::answers) this sign-in a 400.
+pub fn answer_callback(head: &Parts, state: &str) -> (Response, Option<Callback>) {
+    let callback = if head.method == Method::GET {
+        head.uri
+            .path_and_query()
+            .and_then(|target| parse_callback(target.as_str()))
+    } else {
+        None
     };
-    tokio::time::timeout(REQUEST_TIMEOUT, read_head)
-        .await
-        .ok()??;
-    let target = request_target(&head);
-    Some((stream, target))
-}
-
-/// The target of a request head's `GET` line (`/oauth/callback?...`), or empty when the head
-/// is not a `GET`. Whatever bytes arrive, this is an answer, never a panic.
-pub fn request_target(head: &[u8]) -> String {
-    String::from_utf8_lossy(head)
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("GET "))
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_default()
-        .to_owned()
+    let page = page(&page_for(callback.as_ref(), state));
+    (page, callback.filter(|callback| callback.answers(state)))
 }
 
 /// The page shown for a request: status, title, text.
 struct Page {
-    status: &'static str,
+    status: StatusCode,
     title: &'static str,
     body: String,
 }
@@ -195,12 +147,12 @@ struct Page {
 fn page_for(callback: Option<&Callback>, state: &str) -> Page {
     match callback {
         None => Page {
-            status: "404 Not Found",
+            status: StatusCode::NOT_FOUND,
             title: "Not found",
             body: "ssobar is waiting for the sign-in to finish.".to_owned(),
         },
         Some(callback) if !callback.answers(state) => Page {
-            status: "400 Bad Request",
+            status: StatusCode::BAD_REQUEST,
             title: "Not this sign-in",
             body: "This page belongs to another sign-in (an old tab?); ssobar is still \
                    waiting for the one it started."
@@ -209,19 +161,19 @@ fn page_for(callback: Option<&Callback>, state: &str) -> Page {
         Some(Callback::Error {
             error, description, ..
         }) => Page {
-            status: "400 Bad Request",
+            status: StatusCode::BAD_REQUEST,
             title: "Sign-in failed",
             body: description.clone().unwrap_or_else(|| error.clone()),
         },
         Some(Callback::Code { .. }) => Page {
-            status: "200 OK",
+            status: StatusCode::OK,
             title: "Signed in",
             body: "ssobar has your sign-in. You can close this tab.".to_owned(),
         },
     }
 }
 
-async fn respond(stream: &mut TcpStream, page: &Page) {
+fn page(page: &Page) -> Response {
     let Page {
         status,
         title,
@@ -232,16 +184,7 @@ async fn respond(stream: &mut TcpStream, page: &Page) {
          <body style=\"font-family:system-ui,sans-serif;margin:3em\"><h1>{title}</h1><p>{}</p></body></html>",
         html_escape(body)
     );
-    let response = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{html}",
-        html.len()
-    );
-    // A browser that does not read its answer must not hold up the sign-in either.
-    let _ = tokio::time::timeout(RESPONSE_TIMEOUT, async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+    answer(*status, "text/html; charset=utf-8", html)
 }
 
 /// Reads `code`/`state` or `error` out of a request target like `/oauth/callback?code=..`.
@@ -354,6 +297,48 @@ mod tests {
         assert!(!answers("/oauth/callback?code=abc&state="));
         assert!(!answers("/oauth/callback?code=abc&state=s2"));
         assert!(!answers("/oauth/callback?error=access_denied&state=s2"));
+    }
+
+    #[test]
+    fn only_a_get_of_this_sign_ins_redirect_ends_the_wait() {
+        let head = |method: &str, target: &str| {
+            http::Request::builder()
+                .method(method)
+                .uri(target)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let answered = |method: &str, target: &str| {
+            let (page, callback) = answer_callback(&head(method, target), "s1");
+            (page.status().as_u16(), callback.is_some())
+        };
+        assert_eq!(
+            answered("GET", "/oauth/callback?code=c&state=s1"),
+            (200, true)
+        );
+        assert_eq!(
+            answered("GET", "/oauth/callback?error=access_denied&state=s1"),
+            (400, true)
+        );
+        assert_eq!(
+            answered("GET", "/oauth/callback?code=c&state=s2"),
+            (400, false)
+        );
+        assert_eq!(
+            answered("POST", "/oauth/callback?code=c&state=s1"),
+            (404, false)
+        );
+        assert_eq!(answered("GET", "/favicon.ico"), (404, false));
+        let (page, _) = answer_callback(
+            &head(
+                "GET",
+                "/oauth/callback?error=e&error_description=%3Cscript%3E&state=s1",
+            ),
+            "s1",
+        );
+        assert!(page.body().contains("&lt;script&gt;"), "{}", page.body());
     }
 
     #[test]

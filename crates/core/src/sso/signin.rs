@@ -230,6 +230,7 @@ impl SignInError {
         match self {
             Self::Call(e) => e.is_transient(),
             Self::CannotWrite(_) => true,
+            Self::Lock(e) => e.worth_running_again(),
             _ => false,
         }
     }
@@ -256,8 +257,10 @@ pub fn choose_flow(
     }
 }
 
+/// The session's lock: the one guarding its token file in the AWS CLI cache, whichever store
+/// keeps the token, so that every process finds it from the session alone.
 fn lock_path(ctx: &Context, id: &SessionId) -> std::path::PathBuf {
-    KeyLock::path(&ctx.paths.runtime_dir, &format!("sso-{}", id.cache_key()))
+    KeyLock::guarding(&ctx.registrations.token_path(id))
 }
 
 /// Takes the session's lock, waiting at most `wait` for whoever holds it.
@@ -486,6 +489,7 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
         SignInError::Local(format!("cannot listen on 127.0.0.1 for the browser: {e}"))
     })?;
     let redirect_uri = listener.redirect_uri();
+    let address = listener.address();
     let verifier = pkce::random_unreserved(64);
     let state = pkce::random_unreserved(32);
     let scopes = request_scopes(session).unwrap_or_default();
@@ -510,7 +514,7 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
                     callback = &mut wait => callback,
                     () = tokio::time::sleep(hint_after) => {
                         on_event(SignInEvent::NoRedirectYet {
-                            listener: listener.address(),
+                            listener: address,
                             device_code_command: format!(
                                 "{} --device-code",
                                 crate::config::login_command(session, None)
@@ -523,7 +527,6 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
             None => wait.await,
         }
     };
-    drop(listener);
     let code = match callback {
         Callback::Code { code, .. } => code,
         Callback::Error {
