@@ -8,7 +8,6 @@ use anyhow::Result;
 use ssobar_core::config::SsoSessionConfig;
 use ssobar_core::context::Context;
 use ssobar_core::sso::accounts::{self, AccountsError, Directory, DirectoryAccount, Listed, Reuse};
-use std::io::Write;
 
 /// Arguments of `ssobar accounts`.
 #[derive(clap::Args)]
@@ -45,6 +44,7 @@ pub(crate) fn session_directory(
     let Listed {
         directory,
         not_cached,
+        untrusted_cache,
     } = match listed {
         Err(e @ AccountsError::SignInNeeded { .. }) => {
             recover(ctx, session, login, wait, attended_on_stderr(), e.into())?;
@@ -52,8 +52,11 @@ pub(crate) fn session_directory(
         }
         other => other?,
     };
+    if let Some(why) = untrusted_cache {
+        errln!("ssobar: warning: {why}");
+    }
     if let Some(why) = not_cached {
-        eprintln!(
+        errln!(
             "ssobar: warning: the list was not cached ({why}); the next call asks the portal again"
         );
     }
@@ -66,19 +69,18 @@ pub fn run(args: &AccountsArgs, ctx: &Context) -> Result<Outcome> {
     let Target { session, login } = select_one(ctx, &config, &args.select)?;
     let directory = session_directory(ctx, &session, &login, args.refresh, args.wait)?;
 
-    let mut stdout = std::io::stdout().lock();
     if args.json {
         // One write: stdout is line-buffered, and a large organisation is thousands of lines.
         let mut json = serde_json::to_vec_pretty(&directory)?;
         json.push(b'\n');
-        stdout.write_all(&json)?;
+        crate::out::write_stdout(json)?;
     } else if directory.accounts.is_empty() {
-        eprintln!(
+        errln!(
             "The SSO session \"{}\" reaches no accounts.",
             session.id.label()
         );
     } else {
-        stdout.write_all(render(&directory).as_bytes())?;
+        crate::out::write_stdout(render(&directory))?;
     }
     Ok(Outcome::Success)
 }

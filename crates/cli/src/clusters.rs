@@ -17,7 +17,7 @@ use ssobar_core::kube::discovery::{
 };
 use ssobar_core::kube::kubeconfig::{self, ClusterAccess, Update};
 use ssobar_core::sso::accounts;
-use std::io::Write;
+use ssobar_core::util::text::printable;
 use std::path::PathBuf;
 
 /// Arguments of `ssobar clusters`.
@@ -76,23 +76,22 @@ pub fn run(args: &ClustersArgs, ctx: &Context) -> Result<Outcome> {
     };
     let found = find(ctx, &scope)?;
     report_skipped(&found);
-    let mut stdout = std::io::stdout().lock();
     if args.json {
         let mut json = serde_json::to_vec_pretty(&found)?;
         json.push(b'\n');
-        stdout.write_all(&json)?;
+        crate::out::write_stdout(json)?;
     } else if found.clusters.is_empty() {
-        eprintln!("No EKS clusters found.");
+        errln!("No EKS clusters found.");
     } else {
-        stdout.write_all(render(&found.clusters).as_bytes())?;
+        crate::out::write_stdout(render(&found.clusters))?;
     }
     Ok(Outcome::Success)
 }
 
 /// Says on stderr, one line each, what could not be looked at.
-fn report_skipped(found: &Discovery) {
+pub(crate) fn report_skipped(found: &Discovery) {
     for skipped in &found.skipped {
-        eprintln!("ssobar: {}", skipped.message);
+        errln!("ssobar: {}", skipped.message);
     }
 }
 
@@ -164,9 +163,7 @@ pub(crate) fn find(ctx: &Context, scope: &Scope<'_>) -> Result<Discovery> {
         // The list is right whether or not it could be kept; the window's search then shows
         // the last one kept.
         if let Err(why) = discovery::write_cached(&ctx.paths, &session, &known) {
-            eprintln!(
-                "ssobar: warning: the clusters were not kept for the window's search ({why})"
-            );
+            errln!("ssobar: warning: the clusters were not kept for the window's search ({why})");
         }
     }
     Ok(found)
@@ -182,7 +179,9 @@ fn profile_target(
     regions: &Regions,
 ) -> Result<Target> {
     let mut target = discovery::profile_target(config, profile, None, regions)?;
-    target.account_name = accounts::read_cached(&ctx.paths, session).and_then(|directory| {
+    // A cache others may write names no account: the id stands in.
+    let cached = accounts::read_cached(&ctx.paths, session).ok().flatten();
+    target.account_name = cached.and_then(|directory| {
         directory
             .accounts
             .into_iter()
@@ -258,32 +257,32 @@ pub(crate) fn write_all(ctx: &Context, scope: &Scope<'_>, how: &WriteAll<'_>) ->
     let contexts = if count == 1 { "context" } else { "contexts" };
     if how.dry_run {
         for access in &accesses {
-            println!("{}", access.context_name);
+            outln!("{}", access.context_name)?;
         }
-        println!(
+        outln!(
             "Would write {count} {contexts} to {} (dry run; nothing written).",
             path.display()
-        );
+        )?;
         return Ok(Outcome::Success);
     }
     if accesses.is_empty() {
-        println!("No clusters to write to {}.", path.display());
+        outln!("No clusters to write to {}.", path.display())?;
         return Ok(Outcome::Success);
     }
     let (_, update) = kubeconfig::update_all(&path, &accesses, kubeconfig::LOCK_WAIT)?;
     match update {
-        Update::Written => println!("Wrote {count} {contexts} to {}.", path.display()),
-        Update::Unchanged => println!(
+        Update::Written => outln!("Wrote {count} {contexts} to {}.", path.display())?,
+        Update::Unchanged => outln!(
             "{} already has the {count} {contexts}; nothing changed.",
             path.display()
-        ),
+        )?,
     }
     Ok(Outcome::Success)
 }
 
 /// One line per account and role whose clusters have no profile for the exec hook to name,
 /// with the command that adds one.
-fn report_without_profile(clusters: &[&FoundCluster], scope: &Scope<'_>) {
+pub(crate) fn report_without_profile(clusters: &[&FoundCluster], scope: &Scope<'_>) {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for cluster in clusters {
         let key = (cluster.account_id.as_str(), cluster.role_name.as_str());
@@ -301,10 +300,13 @@ fn report_without_profile(clusters: &[&FoundCluster], scope: &Scope<'_>) {
             "clusters are"
         };
         let session = scope.sso_session.unwrap_or("SESSION");
-        eprintln!(
-            "ssobar: {} / {}: no profile in the AWS config for this role, so its {count} {what} not written; add one with \"ssobar populate --sso-session {session}\"",
+        let role = printable(&format!(
+            "{} / {}",
             account_label(&cluster.account_id, cluster.account_name.as_deref()),
-            cluster.role_name,
+            cluster.role_name
+        ));
+        errln!(
+            "ssobar: {role}: no profile in the AWS config for this role, so its {count} {what} not written; add one with \"ssobar populate --sso-session {session}\"",
         );
     }
 }

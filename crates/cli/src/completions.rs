@@ -5,7 +5,6 @@
 use crate::Outcome;
 use anyhow::Result;
 use clap_complete::Shell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The shells whose completion scripts packages install.
@@ -22,9 +21,9 @@ pub struct CompletionsArgs {
 /// looks (the README says where).
 pub fn run(args: &CompletionsArgs) -> Result<Outcome> {
     // Generated whole first: clap_complete panics on a failed write, as when the reader of a
-    // pipe has gone, where this way the write fails with an error.
+    // pipe has gone, where this way the write fails with an error (see `out`).
     let script = completion(args.shell);
-    std::io::stdout().lock().write_all(&script)?;
+    crate::out::write_stdout(script)?;
     Ok(Outcome::Success)
 }
 

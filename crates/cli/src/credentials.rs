@@ -7,7 +7,6 @@ use anyhow::{Context as _, Result, bail};
 use ssobar_core::context::Context;
 use ssobar_core::creds::credential_env::{self, MARKER, removed, variables};
 use ssobar_core::creds::{AwsCredentials, Step, Vault, plan};
-use std::io::Write;
 
 /// Which profile's credentials.
 #[derive(clap::Args)]
@@ -121,7 +120,7 @@ pub fn credential_process(args: &CredentialProcessArgs, ctx: &Context) -> Result
     let (creds, _) = credentials(ctx, &args.profile.name(ctx), args.wait)?;
     let mut out = creds.credential_process_json();
     out.push('\n');
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::out::write_stdout(out)?;
     Ok(Outcome::Success)
 }
 
@@ -177,6 +176,6 @@ pub fn env(args: &EnvArgs, ctx: &Context) -> Result<Outcome> {
         .map(Shell::into)
         .unwrap_or_else(|| credential_env::Shell::from_login_shell(ctx.env.get("SHELL")));
     let out = credential_env::export_script(shell, &profile, &creds, region.as_deref());
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::out::write_stdout(out)?;
     Ok(Outcome::Success)
 }

@@ -6,7 +6,7 @@
 use crate::runtime;
 use anyhow::{Result, anyhow, bail};
 use ssobar_core::app::channel::{
-    self, AppLink, Attended, Failure, LinkError, Prompt, Recovery, Reply, Request, Start,
+    self, AppLink, Attended, Failure, LinkError, Prompt, Reach, Recovery, Reply, Request, Start,
     recovery_order,
 };
 use ssobar_core::config::SsoSessionConfig;
@@ -159,7 +159,7 @@ fn silently_refreshed(ctx: &Context, session: &SsoSessionConfig, login: &str) ->
 pub(crate) enum AppAnswer {
     /// The session is signed in now.
     SignedIn,
-    /// No app runs (or none of this user's).
+    /// No app runs (or none of this user's), or its folder is not private to this user.
     NoApp,
 }
 
@@ -176,8 +176,13 @@ pub(crate) fn ask_app(
     let label = session.id.label();
     let wait = wait.duration(ctx);
     runtime()?.block_on(async {
-        let Some(mut link) = AppLink::connect(&path).await else {
-            return Ok(AppAnswer::NoApp);
+        let mut link = match AppLink::connect(&path).await {
+            Reach::App(link) => link,
+            Reach::NoApp => return Ok(AppAnswer::NoApp),
+            Reach::Refused(why) => {
+                errln!("ssobar: not asking ssobar-app to sign in: {why}");
+                return Ok(AppAnswer::NoApp);
+            }
         };
         let request = Request::SignIn {
             session: session.id.key(),
@@ -187,7 +192,7 @@ pub(crate) fn ask_app(
             link.send(&request).await?;
             loop {
                 match link.reply().await? {
-                    Reply::Waiting { prompt } => eprintln!("{}", waiting_message(&label, prompt)),
+                    Reply::Waiting { prompt } => errln!("{}", waiting_message(&label, prompt)),
                     Reply::SignedIn => return Ok(AppAnswer::SignedIn),
                     Reply::Failed { why, detail } => {
                         bail!("{}", failure_message(&label, why, detail.as_deref(), login))

@@ -14,7 +14,6 @@ use ssobar_core::kube::aws_auth::{self, AccessPolicy, PolicyGrant, SsoRole};
 use ssobar_core::kube::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
 use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecApi, Update, eks_token_exec};
 use ssobar_core::paths::Paths;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Arguments of `ssobar eks-token`.
@@ -172,7 +171,7 @@ impl From<AccessPolicyName> for AccessPolicy {
 pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     let api = eks::exec_api(env.get("KUBERNETES_EXEC_INFO"));
     if let Some(warning) = &api.warning {
-        eprintln!("ssobar: warning: {warning}");
+        errln!("ssobar: warning: {warning}");
     }
     let paths = Paths::from_env(&env)?;
     let request = TokenRequest {
@@ -222,7 +221,7 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         session_token,
     };
     if let Err(e) = cache.store(&request, &paths.config_file, &entry) {
-        eprintln!("ssobar: warning: the token was not cached ({e}); the next call signs again");
+        errln!("ssobar: warning: the token was not cached ({e}); the next call signs again");
     }
     print_line(&eks::exec_credential(&api.version, &token))
 }
@@ -231,7 +230,7 @@ fn print_line(text: &str) -> Result<Outcome> {
     let mut out = String::with_capacity(text.len() + 1);
     out.push_str(text);
     out.push('\n');
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    crate::out::write_stdout(out)?;
     Ok(Outcome::Success)
 }
 
@@ -331,14 +330,14 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
         access.cluster_name, access.user_name, access.context_name
     );
     match update {
-        Update::Written => println!("Wrote {what} to {}.", path.display()),
-        Update::Unchanged => println!("{} already has {what}; nothing changed.", path.display()),
+        Update::Written => outln!("Wrote {what} to {}.", path.display())?,
+        Update::Unchanged => outln!("{} already has {what}; nothing changed.", path.display())?,
     }
     if doc.get("current-context").and_then(|c| c.as_str()) != Some(access.context_name.as_str()) {
-        println!(
+        outln!(
             "Use it with: kubectl --context {} get nodes  (or kubectl config use-context {0})",
             access.context_name
-        );
+        )?;
     }
     Ok(Outcome::Success)
 }
@@ -382,7 +381,7 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
         .username
         .clone()
         .unwrap_or_else(|| aws_auth::default_username(&role));
-    print!(
+    out!(
         "{}",
         aws_auth::grant_instructions(
             &role,
@@ -393,6 +392,6 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
             &args.groups,
             policy.as_ref()
         )
-    );
+    )?;
     Ok(Outcome::Success)
 }

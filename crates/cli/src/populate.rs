@@ -12,7 +12,6 @@ use ssobar_core::config::populate::{
 use ssobar_core::config::{SessionId, is_region_name};
 use ssobar_core::context::Context;
 use ssobar_core::util::text::printable;
-use std::io::Write;
 
 /// Arguments of `ssobar populate`.
 #[derive(clap::Args)]
@@ -80,14 +79,12 @@ pub fn run(args: &PopulateArgs, ctx: &Context) -> Result<Outcome> {
     let outcome = populate_file(&ctx.paths, &request, apply)?;
     if apply == Apply::DryRun && outcome.changes() {
         // One write: a first run's diff is thousands of lines.
-        std::io::stdout()
-            .lock()
-            .write_all(unified_diff(&outcome).as_bytes())?;
+        crate::out::write_stdout(unified_diff(&outcome))?;
     }
     for line in details(&outcome, &ctx.paths.credentials_file) {
-        eprintln!("ssobar: {line}");
+        errln!("ssobar: {line}");
     }
-    eprintln!("{}", summary(&outcome, name, apply));
+    errln!("{}", summary(&outcome, name, apply));
     Ok(Outcome::Success)
 }
 
@@ -106,7 +103,10 @@ fn unified_diff(outcome: &PopulateOutcome) -> String {
 
 /// One line for each profile a person should hear about: collisions, names kept apart,
 /// renames, stale and removed profiles, roles skipped.
-fn details(outcome: &PopulateOutcome, credentials_file: &std::path::Path) -> Vec<String> {
+pub(crate) fn details(
+    outcome: &PopulateOutcome,
+    credentials_file: &std::path::Path,
+) -> Vec<String> {
     let report: &PopulateReport = &outcome.report;
     let path = outcome.path.display();
     let mut lines = Vec::new();
@@ -168,7 +168,7 @@ fn details(outcome: &PopulateOutcome, credentials_file: &std::path::Path) -> Vec
 }
 
 /// "Added 897 profiles, updated 0, kept 3, removed 0 in PATH (sso-session corp)."
-fn summary(outcome: &PopulateOutcome, session: &str, apply: Apply) -> String {
+pub(crate) fn summary(outcome: &PopulateOutcome, session: &str, apply: Apply) -> String {
     let report = &outcome.report;
     let added = report.count(|c| *c == Change::Added);
     let updated = report.count(|c| matches!(c, Change::Updated | Change::Renamed { .. }));

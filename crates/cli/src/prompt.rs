@@ -6,7 +6,6 @@ use anyhow::Result;
 use jiff::Timestamp;
 use ssobar_core::env::Env;
 use ssobar_core::prompt::{prompt_profile, read_segment};
-use std::io::Write;
 
 /// Arguments of `ssobar prompt`.
 #[derive(clap::Args)]
@@ -25,8 +24,7 @@ pub fn run(args: &PromptArgs, env: &Env) -> Result<Outcome> {
         return Ok(Outcome::Success);
     };
     if let Some(segment) = read_segment(env, profile, Timestamp::now()) {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{segment}")?;
+        outln!("{segment}")?;
     }
     Ok(Outcome::Success)
 }

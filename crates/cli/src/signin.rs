@@ -131,7 +131,7 @@ fn select_many(
 }
 
 /// "until 14:02 (2h 13m left)".
-fn until(ctx: &Context, token: &SsoToken) -> String {
+pub(crate) fn until(ctx: &Context, token: &SsoToken) -> String {
     let now = ctx.now();
     format!(
         "until {} ({} left)",
@@ -160,34 +160,80 @@ pub(crate) fn sign_in_here(
 fn print_event(event: SignInEvent) {
     match event {
         SignInEvent::WaitingForOtherSignIn => {
-            eprintln!("Another ssobar is signing in to this session; waiting for it...");
+            errln!("Another ssobar is signing in to this session; waiting for it...");
         }
         SignInEvent::OpenUrl { url, opened } => match opened {
-            Ok(Delivered::Opened(_)) => eprintln!(
+            Ok(Delivered::Opened(_)) => errln!(
                 "Opened the sign-in page in your browser. If it did not open, visit:\n\n    {url}\n"
             ),
-            Ok(Delivered::Copied(_)) => eprintln!(
+            Ok(Delivered::Copied(_)) => errln!(
                 "Copied the sign-in link to the clipboard; open it in a browser to sign in:\n\n    {url}\n"
             ),
             Ok(Delivered::Printed) | Err(_) => {
-                eprintln!("Open this URL in a browser to sign in:\n\n    {url}\n");
+                errln!("Open this URL in a browser to sign in:\n\n    {url}\n");
             }
         },
         SignInEvent::NoRedirectYet {
             listener,
             device_code_command,
-        } => eprintln!(
+        } => errln!(
             "ssobar: no redirect reached {listener} yet; if the browser runs outside WSL or on another machine, press Ctrl-C and run \"{device_code_command}\""
         ),
         SignInEvent::DeviceCode { user_code, .. } => {
-            eprintln!("Confirm this code in the browser: {user_code}");
+            errln!("Confirm this code in the browser: {user_code}");
         }
-        SignInEvent::Waiting => eprintln!("Waiting for the browser... (Ctrl-C to cancel)"),
+        SignInEvent::Waiting => errln!("Waiting for the browser... (Ctrl-C to cancel)"),
     }
 }
 
-/// Runs `ssobar login`: through the running tray app when there is one (so the tray shows
-/// it and every waiting helper gets it), else here.
+/// How a session stands after [`ensure_signed_in`].
+pub(crate) enum SignedIn {
+    /// Its token was valid already; nothing was done.
+    Already(SsoToken),
+    /// It was signed in now.
+    Now(SsoToken),
+}
+
+/// Signs in to `target` unless its token is valid (or `options.force`): through the running
+/// tray app when there is one (so the tray shows it and every waiting helper gets it), else
+/// here.
+pub(crate) fn ensure_signed_in(
+    ctx: &Context,
+    target: &Target,
+    options: &SignInOptions,
+    wait: WaitArg,
+) -> Result<SignedIn> {
+    let name = target.session.id.to_string();
+    let valid = match ctx.tokens.load(&target.session.id) {
+        CachedToken::Present(token) => (token.expires_at > ctx.now()).then_some(token),
+        _ => None,
+    };
+    if let Some(token) = valid.filter(|_| !options.force) {
+        return Ok(SignedIn::Already(token));
+    }
+    // The terminal's own ways (a device code, a URL to copy) stay in the terminal, and so
+    // does a forced sign-in: the app answers "signed in" for a session that still is.
+    let through_app = ctx.settings.on_expired == OnExpired::App
+        && options.flow != Some(SignInFlow::DeviceCode)
+        && options.open_browser
+        && !options.force
+        && matches!(
+            ask_app(ctx, &target.session, &target.login, wait, Start::Now)?,
+            AppAnswer::SignedIn
+        );
+    if !through_app {
+        sign_in_here(ctx, &target.session, options, &target.login)?;
+    }
+    match ctx.tokens.load(&target.session.id) {
+        CachedToken::Present(token) => Ok(SignedIn::Now(token)),
+        _ => bail!(
+            "the sign-in to {name} left no token; run \"{}\" again",
+            target.login
+        ),
+    }
+}
+
+/// Runs `ssobar login`.
 pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
     let config = ctx.load_config();
     let target = select_one(ctx, &config, &args.select)?;
@@ -198,36 +244,12 @@ pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
         ..SignInOptions::default()
     };
     let name = target.session.id.to_string();
-    let valid = match ctx.tokens.load(&target.session.id) {
-        CachedToken::Present(token) => (token.expires_at > ctx.now()).then_some(token),
-        _ => None,
-    };
-    if let Some(token) = valid.filter(|_| !args.force) {
-        println!(
+    match ensure_signed_in(ctx, &target, &options, args.wait)? {
+        SignedIn::Already(token) => outln!(
             "Already signed in to {name} {}; use --force to sign in again.",
             until(ctx, &token)
-        );
-        return Ok(Outcome::Success);
-    }
-    // The terminal's own ways (a device code, a URL to copy) stay in the terminal, and so
-    // does --force: the app answers "signed in" for a session that still is.
-    let through_app = ctx.settings.on_expired == OnExpired::App
-        && !args.device_code
-        && !args.no_browser
-        && !args.force
-        && matches!(
-            ask_app(ctx, &target.session, &target.login, args.wait, Start::Now)?,
-            AppAnswer::SignedIn
-        );
-    if !through_app {
-        sign_in_here(ctx, &target.session, &options, &target.login)?;
-    }
-    match ctx.tokens.load(&target.session.id) {
-        CachedToken::Present(token) => println!("Signed in to {name} {}.", until(ctx, &token)),
-        _ => bail!(
-            "the sign-in to {name} left no token; run \"{}\" again",
-            target.login
-        ),
+        )?,
+        SignedIn::Now(token) => outln!("Signed in to {name} {}.", until(ctx, &token))?,
     }
     Ok(Outcome::Success)
 }
@@ -247,21 +269,21 @@ pub fn refresh(args: &RefreshArgs, ctx: &Context) -> Result<Outcome> {
         let name = target.session.id.to_string();
         match runtime.block_on(signin::refresh(ctx, &target.session, when, &target.login)) {
             Ok(RefreshOutcome::Refreshed(token)) => {
-                println!("Refreshed {name}: signed in {}.", until(ctx, &token));
+                outln!("Refreshed {name}: signed in {}.", until(ctx, &token))?;
             }
-            Ok(RefreshOutcome::NotNeeded(token)) => println!(
+            Ok(RefreshOutcome::NotNeeded(token)) => outln!(
                 "{name} is signed in {}; not due for a refresh yet (--force refreshes now).",
                 until(ctx, &token)
-            ),
+            )?,
             Err(e @ SignInError::SignInNeeded { .. }) if args.all => {
-                eprintln!("ssobar: {e}");
+                errln!("ssobar: {e}");
                 failed = true;
             }
             Err(e) => return Err(e.into()),
         }
     }
     if targets.is_empty() {
-        println!("No signed-in sessions to refresh.");
+        outln!("No signed-in sessions to refresh.")?;
     }
     if failed {
         bail!("some sessions need a browser sign-in (see above)");
@@ -278,21 +300,21 @@ pub fn logout(args: &LogoutArgs, ctx: &Context) -> Result<Outcome> {
         let name = target.session.id.to_string();
         let outcome = runtime.block_on(signin::sign_out(ctx, &config, &target.session))?;
         if let Some(why) = outcome.portal_error {
-            eprintln!(
+            errln!(
                 "ssobar: warning: the portal did not confirm the sign-out of {name} ({why}); the local token is deleted anyway"
             );
         }
         if let Some(why) = outcome.keychain_error {
-            eprintln!("ssobar: warning: stored role credentials of {name} were not deleted: {why}");
+            errln!("ssobar: warning: stored role credentials of {name} were not deleted: {why}");
         }
         if outcome.removed {
-            println!("Signed out of {name}.");
+            outln!("Signed out of {name}.")?;
         } else {
-            println!("{name} was not signed in.");
+            outln!("{name} was not signed in.")?;
         }
     }
     if targets.is_empty() {
-        println!("No signed-in sessions.");
+        outln!("No signed-in sessions.")?;
     }
     Ok(Outcome::Success)
 }

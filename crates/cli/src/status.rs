@@ -5,7 +5,7 @@ use crate::table::{Style, render_table};
 use anyhow::Result;
 use ssobar_core::context::Context;
 use ssobar_core::status::{self, ProfileStatus};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 /// Arguments of `ssobar status`.
 #[derive(clap::Args)]
@@ -42,31 +42,28 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Outcome> {
         .filter(|p| args.profile.is_empty() || args.profile.contains(&p.profile))
         .collect();
 
-    let mut stderr = std::io::stderr().lock();
     for warning in &status.warnings {
-        writeln!(stderr, "ssobar: warning: {warning}")?;
+        errln!("ssobar: warning: {warning}");
     }
 
     if !args.quiet {
-        let mut stdout = std::io::stdout().lock();
         if args.json {
             // One write: stdout is line-buffered, and a thousand profiles are 15,000 lines.
             let mut json = serde_json::to_vec_pretty(&selected)?;
             json.push(b'\n');
-            stdout.write_all(&json)?;
+            crate::out::write_stdout(json)?;
         } else if selected.is_empty() {
-            writeln!(
-                stderr,
+            errln!(
                 "No AWS profiles in {}. Add one with \"aws configure sso\".",
                 ctx.paths.config_file.display()
-            )?;
+            );
         } else {
             let style = if std::io::stdout().is_terminal() && ctx.env.get("NO_COLOR").is_none() {
                 Style::Color
             } else {
                 Style::Plain
             };
-            stdout.write_all(render_table(&selected, now, &ctx.tz, style).as_bytes())?;
+            crate::out::write_stdout(render_table(&selected, now, &ctx.tz, style))?;
         }
     }
 

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use ssobar_core::status::{ProfileStatus, SessionState};
+use ssobar_core::util::text::printable;
 use ssobar_core::util::time::{format_duration, format_local};
 
 /// Whether to colour the STATE column.
@@ -55,7 +56,7 @@ fn notes(profiles: &[&ProfileStatus]) -> Vec<String> {
             (Some(session), s) if s != SessionState::Misconfigured => session.as_str(),
             _ => p.profile.as_str(),
         };
-        let note = format!("{subject}: {detail}");
+        let note = printable(&format!("{subject}: {detail}"));
         if !notes.contains(&note) {
             notes.push(note);
         }
@@ -106,7 +107,8 @@ fn colour_of(state: SessionState) -> &'static str {
 }
 
 /// `rows` under `headers`, each column padded to its widest cell, two spaces between columns
-/// and none after the last.
+/// and none after the last. Every cell is made [printable]: names, ids and messages in the
+/// helper's tables come from the network or from files others may have written.
 pub fn aligned<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {
     aligned_painted(headers, rows, |_, _| None)
 }
@@ -117,8 +119,12 @@ fn aligned_painted<const N: usize>(
     rows: &[[String; N]],
     paint: impl Fn(usize, usize) -> Option<&'static str>,
 ) -> String {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| printable(cell)))
+        .collect();
     let mut widths = headers.map(str::len);
-    for r in rows {
+    for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
@@ -209,6 +215,20 @@ mod tests {
         assert!(!plain.contains('\x1b'));
         let colour = render_table(&[&p], now, &TimeZone::UTC, Style::Color);
         assert!(colour.contains("\x1b[33mexpiring\x1b[0m"));
+    }
+
+    #[test]
+    fn no_cell_carries_a_control_character_and_the_columns_still_line_up() {
+        let rows = [
+            ["\x1b[2J\x1b]0;owned\x07prod".to_owned(), "a\nb".to_owned()],
+            ["dev".to_owned(), "\u{9b}31mc".to_owned()],
+        ];
+        assert_eq!(
+            aligned(["NAME", "ROLE"], &rows),
+            "NAME  ROLE\n\
+             prod  a b\n\
+             dev   c\n"
+        );
     }
 
     #[test]
