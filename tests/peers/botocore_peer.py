@@ -47,6 +47,26 @@ def role_credentials(args):
     print(json.dumps({"accessKeyId": creds.access_key, "arn": identity["Arn"]}))
 
 
+def sso_config(args):
+    """Each profile's SSO settings as botocore's own SSO credential provider resolves them
+    (through its sso-session, consistency checks included), or the error it raises."""
+    from botocore.credentials import SSOProvider
+
+    session = botocore.session.Session()
+    resolved = {}
+    for name in args.profile:
+        provider = SSOProvider(
+            load_config=lambda: session.full_config,
+            client_creator=session.create_client,
+            profile_name=name,
+        )
+        try:
+            resolved[name] = provider._load_sso_config()
+        except Exception as e:
+            resolved[name] = {"error": f"{type(e).__name__}: {e}"}
+    print(json.dumps(resolved))
+
+
 def caller_identity_loop(args):
     """sts get-caller-identity through botocore's default credential chain, again and again
     for a while, as a long-running program makes calls; each call notes the access key it was
@@ -249,6 +269,9 @@ def main():
     p = sub.add_parser("role-credentials")
     p.add_argument("--profile", required=True)
     p.set_defaults(run=role_credentials)
+    p = sub.add_parser("sso-config")
+    p.add_argument("--profile", action="append", required=True)
+    p.set_defaults(run=sso_config)
     p = sub.add_parser("caller-identity-loop")
     p.add_argument("--seconds", type=float, default=0)
     p.add_argument("--every", type=float, default=5)

@@ -4,16 +4,22 @@
 //! binary is `run`; the command line's definition is also here (`command`), so that the
 //! completions and man pages generated from it are exactly the commands the binary takes.
 
+// First, so that every module below can print with its macros (`errln!`, `outln!`, `out!`).
+#[macro_use]
+mod out;
+
 mod accounts;
 mod clusters;
 mod completions;
 mod console;
 mod credentials;
+mod doctor;
 mod expired;
 mod kube;
 mod populate;
 mod prompt;
 mod serve;
+mod setup;
 mod signin;
 mod status;
 mod table;
@@ -41,6 +47,13 @@ struct Cli {
 enum Command {
     /// Show every profile's SSO session: state, expiry, time left.
     Status(status::StatusArgs),
+    /// Set up ssobar from your AWS access portal's URL: an SSO session that refreshes, a
+    /// profile for every account and role, and with --clusters a kubeconfig context per EKS
+    /// cluster.
+    Setup(setup::SetupArgs),
+    /// Check the whole setup (AWS config, kubeconfig, keychain, browser, proxies, the app) and
+    /// say what to do; --fix moves legacy profiles and other tools' chains over to ssobar.
+    Doctor(doctor::DoctorArgs),
     /// Sign in to a session in the browser (PKCE), or with a device code.
     Login(signin::LoginArgs),
     /// Renew a session with its refresh token, without a browser.
@@ -89,14 +102,18 @@ pub enum Outcome {
     Success,
     /// `status --check` found a session that needs a sign-in: exit 3.
     CheckFailed,
-    /// The command `exec --server` ran ended with this status.
+    /// Exit with this status: the command `exec --server` ran ended with it, or `doctor`
+    /// found something to do (1).
     Exit(u8),
 }
 
 /// Runs `ssobar` with the process's arguments and environment: the whole of the binary.
 pub fn run() -> ExitCode {
     install_log_subscriber();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return print_parse_outcome(&e),
+    };
     let env = Env::from_process();
     // kubectl runs eks-token for most commands: it builds its context only when it must.
     if let Command::EksToken(args) = &cli.command {
@@ -117,6 +134,8 @@ pub fn run() -> ExitCode {
                 report_cache_trust(&ctx, &cli.command);
                 match &cli.command {
                     Command::Status(args) => status::run(args, &ctx),
+                    Command::Setup(args) => setup::run(args, &ctx),
+                    Command::Doctor(args) => doctor::run(args, &ctx),
                     Command::Login(args) => signin::login(args, &ctx),
                     Command::Refresh(args) => signin::refresh(args, &ctx),
                     Command::Logout(args) => signin::logout(args, &ctx),
@@ -136,6 +155,20 @@ pub fn run() -> ExitCode {
                 }
             }),
     )
+}
+
+/// Prints what clap made of the command line instead of running it (`--help` and `--version`
+/// on stdout, a usage error on stderr), and its exit status: clap's own, or
+/// [`out::CLOSED_STDOUT`] when stdout was closed before the help or version was out.
+fn print_parse_outcome(e: &clap::Error) -> ExitCode {
+    use std::io::Write;
+    // clap writes without panicking; a usage error that stderr cannot take is still one.
+    let printed = e.print().and_then(|()| std::io::stdout().flush());
+    match printed.map_err(out::StdoutError::from) {
+        Err(out::StdoutError::Closed) if !e.use_stderr() => ExitCode::from(out::CLOSED_STDOUT),
+        // 0 after help or version, 2 for a usage error: both fit.
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+    }
 }
 
 /// Logs to stderr what `RUST_LOG` asks for (`RUST_LOG=trace` shows every AWS call), with the
@@ -169,7 +202,7 @@ impl std::error::Error for UsageError {}
 /// Says on stderr which settings could not be used (their defaults were kept).
 pub(crate) fn report_settings_warnings(ctx: &Context) {
     for warning in &ctx.settings_warnings {
-        eprintln!("ssobar: warning: {warning}");
+        errln!("ssobar: warning: {warning}");
     }
 }
 
@@ -183,7 +216,7 @@ fn report_cache_trust(ctx: &Context, command: &Command) {
         Command::Status(_) | Command::Login(_) | Command::Refresh(_) | Command::Logout(_)
     ) {
         for warning in ctx.registrations.trust_warnings() {
-            eprintln!("ssobar: warning: {warning}");
+            errln!("ssobar: warning: {warning}");
         }
     }
 }
@@ -200,11 +233,13 @@ fn exit_code(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(3),
         Ok(Outcome::Exit(status)) => ExitCode::from(status),
+        // Whoever read stdout has gone: the shell's status for that, and nothing to say.
+        Err(e) if out::stdout_closed(&e) => ExitCode::from(out::CLOSED_STDOUT),
         Err(e) => {
             if worth_running_again(&e) {
-                eprintln!("ssobar: {e:#}; run \"{}\" again", this_command());
+                errln!("ssobar: {e:#}; run \"{}\" again", this_command());
             } else {
-                eprintln!("ssobar: {e:#}");
+                errln!("ssobar: {e:#}");
             }
             if e.is::<UsageError>() {
                 ExitCode::from(2)

@@ -4,13 +4,16 @@
 //! built from them (profiles, `[sso-session]` sections, their SSO settings); [`resolve`]
 //! follows a profile through role chains and `ssobar credential-process` doorways to its SSO
 //! session; [`session`] names a session and the commands that sign in to it; [`populate`]
-//! writes a profile for every account and role of a session into the config.
+//! writes a profile for every account and role of a session into the config; [`start_url`] reads
+//! an access portal URL as people paste it.
 
+pub mod edit;
 pub mod parse;
 pub mod populate;
 pub mod profiles;
 pub mod resolve;
 pub mod session;
+pub mod start_url;
 
 pub use parse::{ConfigText, FileKind, is_region_name};
 pub use populate::{

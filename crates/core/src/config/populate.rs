@@ -23,14 +23,12 @@
 //! [`populate_file`] and [`add_profile`] apply it to the config file under a cross-process
 //! lock, reading the file again under the lock so that a concurrent edit is not lost.
 
+use crate::config::edit::{self, EditError, Line, edit_file, split_lines};
 use crate::paths::Paths;
-use crate::util::fsutil;
-use crate::util::lock::{KeyLock, LockError, LockRequest};
-use sha1::{Digest, Sha1};
+use crate::util::lock::LockError;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 /// The template of profile names when none is given.
 pub const DEFAULT_TEMPLATE: &str = "{account_name}-{role_name}";
@@ -38,14 +36,6 @@ pub const DEFAULT_TEMPLATE: &str = "{account_name}-{role_name}";
 const BEGIN: &str = "# BEGIN ssobar populate:";
 const END: &str = "# END ssobar populate:";
 const BEGIN_TAIL: &str = " (ssobar rewrites these lines; edit outside them)";
-
-/// How long a write waits for another ssobar writing the same config: one write takes
-/// milliseconds, so a lock held this long belongs to a process that is stuck.
-pub const LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// How many times a write computes the block again when the file changed under it (an editor
-/// that does not take ssobar's lock saved it) before it gives up.
-const ATTEMPTS: usize = 3;
 
 /// One role in one account, as the portal lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -395,6 +385,17 @@ pub enum PopulateError {
     },
 }
 
+impl From<EditError> for PopulateError {
+    fn from(error: EditError) -> Self {
+        match error {
+            EditError::Read { path, source } => Self::Read { path, source },
+            EditError::Write { path, source } => Self::Write { path, source },
+            EditError::Lock(lock) => Self::Lock(lock),
+            EditError::KeptChanging { path } => Self::KeptChanging { path },
+        }
+    }
+}
+
 /// The new config and what changed: the session's block written for `request`, every byte
 /// outside it as it was. `credentials` is the shared credentials file, whose profile names are
 /// taken too. Errors only when marker lines were damaged by hand.
@@ -713,51 +714,6 @@ fn end_line(session: &str) -> String {
     format!("{END} sso-session \"{session}\"")
 }
 
-/// A line of the file: where it starts, where its text ends (before `\r\n` or `\n`), and
-/// where the next line starts.
-#[derive(Clone, Copy, Debug)]
-struct Line {
-    start: usize,
-    content_end: usize,
-    end: usize,
-}
-
-impl Line {
-    fn content<'a>(&self, bytes: &'a [u8]) -> std::borrow::Cow<'a, str> {
-        String::from_utf8_lossy(&bytes[self.start..self.content_end])
-    }
-
-    fn ends_in_crlf(&self) -> bool {
-        self.end - self.content_end == 2
-    }
-}
-
-fn split_lines(bytes: &[u8]) -> Vec<Line> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    while start < bytes.len() {
-        let (content_end, end) = match bytes[start..].iter().position(|&b| b == b'\n') {
-            Some(at) => {
-                let newline = start + at;
-                let content_end = if newline > start && bytes[newline - 1] == b'\r' {
-                    newline - 1
-                } else {
-                    newline
-                };
-                (content_end, newline + 1)
-            }
-            None => (bytes.len(), bytes.len()),
-        };
-        lines.push(Line {
-            start,
-            content_end,
-            end,
-        });
-        start = end;
-    }
-    lines
-}
-
 /// One session's block: the line indexes of its BEGIN and END lines.
 #[derive(Debug)]
 struct Block {
@@ -998,10 +954,6 @@ pub fn populate_file(
         return Err(PopulateError::Region(request.region.clone()));
     }
     let path = &paths.config_file;
-    let target = fsutil::link_target(path).map_err(|source| PopulateError::Read {
-        path: path.clone(),
-        source,
-    })?;
     // Read once: only the config is ssobar's to change, and the lock guards only it.
     let credentials = match std::fs::read(&paths.credentials_file) {
         Ok(bytes) => bytes,
@@ -1013,48 +965,33 @@ pub fn populate_file(
             });
         }
     };
-    let compute = |before: Vec<u8>| -> Result<PopulateOutcome, PopulateError> {
+    let compute = |before: &[u8]| -> Result<(Vec<u8>, PopulateReport), PopulateError> {
         let populated =
-            populate(&before, &credentials, request).map_err(|error| PopulateError::Markers {
+            populate(before, &credentials, request).map_err(|error| PopulateError::Markers {
                 path: path.clone(),
                 error,
             })?;
-        Ok(PopulateOutcome {
-            path: path.clone(),
-            before,
-            after: populated.bytes,
-            report: populated.report,
-        })
+        Ok((populated.bytes, populated.report))
     };
-    if apply == Apply::DryRun {
-        return compute(read_config(&target)?.0);
-    }
-
-    let lock_path = KeyLock::path(&paths.runtime_dir, &lock_key(&target));
-    let what = format!("writing {}", path.display());
-    let _lock = KeyLock::acquire_blocking(&LockRequest {
-        path: &lock_path,
-        what: &what,
-        wait: LOCK_WAIT,
-    })?;
-    for _ in 0..ATTEMPTS {
-        let (before, mode) = read_config(&target)?;
-        let outcome = compute(before)?;
-        if !outcome.changes() {
-            return Ok(outcome);
+    let edited = match apply {
+        Apply::DryRun => {
+            let before = edit::read_config(paths)?;
+            let (after, report) = compute(&before)?;
+            edit::Edited {
+                path: path.clone(),
+                before,
+                after,
+                outcome: report,
+            }
         }
-        // An editor does not take ssobar's lock: if it saved the file since it was read, the
-        // block is computed again from what it saved.
-        if read_config(&target)?.0 != outcome.before {
-            continue;
-        }
-        write_config(&target, &outcome.after, mode).map_err(|source| PopulateError::Write {
-            path: target.clone(),
-            source,
-        })?;
-        return Ok(outcome);
-    }
-    Err(PopulateError::KeptChanging { path: path.clone() })
+        Apply::Write => edit_file(paths, compute)?,
+    };
+    Ok(PopulateOutcome {
+        path: edited.path,
+        before: edited.before,
+        after: edited.after,
+        report: edited.outcome,
+    })
 }
 
 /// Writes a profile for one role into `session`'s block (the tray's "Add profile"), named
@@ -1093,64 +1030,12 @@ pub fn add_profile(
     }
 }
 
-/// The lock of one config file, by the file the write lands in (so two names of one file
-/// share it).
-fn lock_key(target: &Path) -> String {
-    let digest = Sha1::digest(target.as_os_str().as_encoded_bytes());
-    format!("aws-config-{}", hex::encode(digest))
-}
-
-/// The file's bytes (none when it does not exist) and its permission bits.
-fn read_config(target: &Path) -> Result<(Vec<u8>, Option<u32>), PopulateError> {
-    let read_error = |source| PopulateError::Read {
-        path: target.to_owned(),
-        source,
-    };
-    match std::fs::read(target) {
-        Ok(bytes) => {
-            let mode = std::fs::metadata(target).map_err(read_error)?;
-            Ok((bytes, Some(permission_bits(&mode))))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Vec::new(), None)),
-        Err(e) => Err(read_error(e)),
-    }
-}
-
-#[cfg(unix)]
-fn permission_bits(metadata: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    metadata.permissions().mode() & 0o777
-}
-
-#[cfg(not(unix))]
-fn permission_bits(_metadata: &std::fs::Metadata) -> u32 {
-    0o600
-}
-
-/// Writes the config atomically: 0600, or the file's mode where it allows less (0400 stays
-/// 0400, 0644 becomes 0600). A missing folder is created private to the user; an existing one
-/// (which may be HOME itself) is left as it is.
-fn write_config(target: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.exists()
-    {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(dir)?;
-    }
-    let mode = mode.map_or(0o600, |m| m & 0o600);
-    fsutil::write_atomic_with_mode(target, bytes, mode)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::path::Path;
+    use std::time::Duration;
 
     fn role(id: &str, name: Option<&str>, role: &str) -> RoleAssignment {
         RoleAssignment {
@@ -1814,9 +1699,11 @@ mod tests {
     fn the_held_lock_makes_a_write_wait_for_its_holder() {
         let home = tempfile::tempdir().unwrap();
         let paths = paths_in(home.path());
-        let target = fsutil::link_target(&paths.config_file).unwrap();
-        let lock_path = KeyLock::path(&paths.runtime_dir, &lock_key(&target));
-        let held = KeyLock::try_acquire(&lock_path).unwrap().unwrap();
+        let target = crate::util::fsutil::link_target(&paths.config_file).unwrap();
+        let lock_path = crate::util::lock::KeyLock::guarding(&target);
+        let held = crate::util::lock::KeyLock::try_acquire(&lock_path)
+            .unwrap()
+            .unwrap();
         let writer = {
             let paths = paths.clone();
             std::thread::spawn(move || {
