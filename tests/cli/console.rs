@@ -265,6 +265,9 @@ fn another_user_reading_every_command_line_finds_no_signin_token() {
         ran.stderr,
         "Opened the AWS console as ReadOnlyAccess in 111122223333 in your browser.\n"
     );
+    // ssobar ends once the link is followed; the browser's next request, to the login URL,
+    // may still be on its way.
+    wait_for(10, || (!w.fake.console_logins().is_empty()).then_some(()));
     assert_eq!(w.fake.console_logins().len(), 1, "the browser got in");
 }
 
