@@ -18,7 +18,7 @@ pub struct CompletionsArgs {
 }
 
 /// Runs `ssobar completions`: the script on stdout, for a person to save where their shell
-/// looks (the README says where).
+/// looks (docs/commands.md says where).
 pub fn run(args: &CompletionsArgs) -> Result<Outcome> {
     // Generated whole first: clap_complete panics on a failed write, as when the reader of a
     // pipe has gone, where this way the write fails with an error (see `out`).

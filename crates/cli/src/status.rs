@@ -13,7 +13,7 @@ pub struct StatusArgs {
     /// Only these profiles (repeatable).
     #[arg(long, short = 'p', value_name = "PROFILE")]
     profile: Vec<String>,
-    /// Print a JSON array (the schema is in the README) instead of a table.
+    /// Print a JSON array (its fields are in docs/commands.md) instead of a table.
     #[arg(long)]
     json: bool,
     /// Exit with status 3 when a selected session is expired, missing or invalid.
