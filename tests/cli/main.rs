@@ -27,6 +27,7 @@ mod setup;
 mod signin;
 mod signin_api;
 mod status;
+mod tls;
 
 /// The `ssobar` binary under test, built by cargo for this suite.
 const SSOBAR: &str = env!("CARGO_BIN_EXE_ssobar");

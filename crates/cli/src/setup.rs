@@ -89,7 +89,7 @@ pub fn run(args: &SetupArgs, ctx: &Context) -> Result<Outcome> {
         .into());
     }
     let portal = runtime()?
-        .block_on(setup::resolve_start_url(&args.start_url))
+        .block_on(setup::resolve_start_url(&ctx.env, &args.start_url))
         .map_err(start_url_error)?;
     let mut request = SetupRequest {
         name: args.name.clone(),

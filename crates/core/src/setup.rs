@@ -32,6 +32,7 @@ use crate::config::start_url::{
 use crate::config::{
     AwsConfig, ConfigText, FileKind, SessionId, SsoSessionConfig, is_region_name, split_scopes,
 };
+use crate::env::Env;
 use crate::kube::discovery::{DEFAULT_TEMPLATE, FoundCluster, context_names};
 use crate::kube::kubeconfig::{ClusterAccess, ExecApi};
 use crate::paths::Paths;
@@ -241,8 +242,8 @@ pub enum SetupError {
 /// followed through its redirects one hop at a time (https only, at most [`MAX_REDIRECTS`]);
 /// a loopback URL that answers without a redirect is the start URL itself (the demo's and the
 /// tests' fake AWS).
-pub async fn resolve_start_url(input: &str) -> Result<Portal, StartUrlError> {
-    let probe = RedirectProbe::new().map_err(|e| StartUrlError::Unreachable {
+pub async fn resolve_start_url(env: &Env, input: &str) -> Result<Portal, StartUrlError> {
+    let probe = RedirectProbe::new(env).map_err(|e| StartUrlError::Unreachable {
         url: printable(input.trim()),
         why: e.to_string(),
     })?;

@@ -42,14 +42,12 @@ impl FederationClient {
     /// names (refused when plain http off loopback, as every override is).
     pub fn new(env: &Env, region: &str) -> Result<Self, CallError> {
         let endpoint = endpoints::endpoint(env, Service::Signin, region)?;
-        let connector = aws_smithy_http_client::default_connector(
+        let connector = crate::aws::tls::connector(
+            env,
             &HttpConnectorSettings::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build(),
-            // The connector's own default: tokio's timer.
-            None,
-        )
-        .ok_or_else(|| CallError::Other("this build of ssobar has no HTTPS client".to_owned()))?;
+        )?;
         Ok(Self {
             connector,
             federation: format!("{}/federation", endpoint.url),
@@ -146,10 +144,7 @@ impl FederationClient {
         if error.is_timeout() {
             self.timeout()
         } else {
-            CallError::Unreachable {
-                endpoint: self.federation.clone(),
-                cause: printable(&innermost_cause(error)),
-            }
+            CallError::unreachable(self.federation.clone(), printable(&innermost_cause(error)))
         }
     }
 

@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod portal;
 pub mod redirect;
 pub mod sts;
+pub mod tls;
 
 use crate::aws::endpoints::EndpointError;
 use crate::util::text::printable;
@@ -38,6 +39,9 @@ macro_rules! sdk_config {
             .timeout_config($crate::aws::timeout_config());
         if endpoint.source == $crate::aws::endpoints::EndpointSource::Override {
             builder = builder.endpoint_url(&endpoint.url);
+        }
+        if let Some(client) = $crate::aws::tls::sdk_http_client($env)? {
+            builder = builder.http_client(client);
         }
         (builder, endpoint.url)
     }};
@@ -74,6 +78,17 @@ pub enum CallError {
         /// The host the call went to, as the message names it.
         endpoint: String,
         /// What the connection attempt said.
+        cause: String,
+    },
+    /// The server's certificate is not one this machine trusts: most often a company proxy
+    /// that inspects TLS and signs with its own CA.
+    #[error(
+        "cannot reach {endpoint}: its certificate is not trusted ({cause}); if a company proxy inspects TLS, set AWS_CA_BUNDLE to a PEM file of its CA and run the command again"
+    )]
+    Untrusted {
+        /// The host the call went to, as the message names it.
+        endpoint: String,
+        /// What the TLS library said.
         cause: String,
     },
     /// No answer in time.
@@ -119,6 +134,16 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// A connection that failed, saying `cause`: [`CallError::Untrusted`] when the server's
+    /// certificate was the reason, which no retry or network check mends.
+    pub fn unreachable(endpoint: String, cause: String) -> Self {
+        if cause.contains("invalid peer certificate") {
+            Self::Untrusted { endpoint, cause }
+        } else {
+            Self::Unreachable { endpoint, cause }
+        }
+    }
+
     /// The service error code, when the service answered.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -136,7 +161,9 @@ impl CallError {
             | Self::Throttled { .. }
             | Self::ServerFault { .. }
             | Self::Unreadable { .. } => true,
-            Self::Service { .. } | Self::Other(_) | Self::Endpoint(_) => false,
+            Self::Untrusted { .. } | Self::Service { .. } | Self::Other(_) | Self::Endpoint(_) => {
+                false
+            }
         }
     }
 
@@ -151,10 +178,9 @@ impl CallError {
             SdkError::DispatchFailure(failure) if failure.is_timeout() => {
                 Self::Timeout { endpoint }
             }
-            SdkError::DispatchFailure(_) => Self::Unreachable {
-                endpoint,
-                cause: printable(&innermost_cause(&err)),
-            },
+            SdkError::DispatchFailure(_) => {
+                Self::unreachable(endpoint, printable(&innermost_cause(&err)))
+            }
             SdkError::TimeoutError(_) => Self::Timeout { endpoint },
             SdkError::ServiceError(service) => {
                 let status = service.raw().status().as_u16();

@@ -5,7 +5,8 @@
 //!
 //! [`start_url`]: crate::config::start_url
 
-use crate::aws::{CallError, innermost_cause};
+use crate::aws::{CallError, innermost_cause, tls};
+use crate::env::Env;
 use crate::util::text::printable;
 use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorSettings, SharedHttpConnector,
@@ -36,15 +37,15 @@ pub struct RedirectProbe {
 }
 
 impl RedirectProbe {
-    /// A probe on the SDK's HTTP client.
-    pub fn new() -> Result<Self, CallError> {
-        let connector = aws_smithy_http_client::default_connector(
+    /// A probe on the HTTP client the SDK clients use, trusting and going through what they
+    /// do ([`tls::connector`]).
+    pub fn new(env: &Env) -> Result<Self, CallError> {
+        let connector = tls::connector(
+            env,
             &HttpConnectorSettings::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build(),
-            None,
-        )
-        .ok_or_else(|| CallError::Other("this build of ssobar has no HTTPS client".to_owned()))?;
+        )?;
         Ok(Self { connector })
     }
 
@@ -66,10 +67,7 @@ impl RedirectProbe {
                         endpoint: shown.clone(),
                     }
                 } else {
-                    CallError::Unreachable {
-                        endpoint: shown.clone(),
-                        cause: printable(&innermost_cause(&e)),
-                    }
+                    CallError::unreachable(shown.clone(), printable(&innermost_cause(&e)))
                 }
             })?;
         Ok(hop_of(
