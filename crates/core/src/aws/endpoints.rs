@@ -46,12 +46,14 @@ impl Service {
 
     /// The endpoint the service's SDK picks for `region` when nothing overrides it: the SDK's
     /// own rules, asked the way a client built by [`sdk_config`](crate::aws) asks them.
-    fn resolved_url(self, region: &str) -> Result<String, String> {
+    fn resolved_url(self, region: &str, variant: EndpointVariant) -> Result<String, String> {
         macro_rules! resolve {
             ($sdk:ident) => {{
                 use $sdk::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
                 let params = Params::builder()
                     .region(region.to_owned())
+                    .use_fips(variant.fips)
+                    .use_dual_stack(variant.dual_stack)
                     .build()
                     .map_err(|e| e.to_string())?;
                 crate::util::ready::block_on_ready(DefaultResolver::new().resolve_endpoint(&params))
@@ -66,6 +68,33 @@ impl Service {
             Self::Eks => resolve!(aws_sdk_eks),
             // No SDK speaks to it: one host per partition.
             Self::Signin => Ok(Partition::of_region(region).signin_url().to_owned()),
+        }
+    }
+}
+
+/// The endpoint variants the AWS CLI and the SDKs take from `AWS_USE_FIPS_ENDPOINT` and
+/// `AWS_USE_DUALSTACK_ENDPOINT`: FIPS 140 validated hosts, hosts that answer on IPv6 too, or
+/// both. Every SDK client and the EKS token's STS host follow them; an override does not (as
+/// in the SDKs), nor does AWS Sign-In, which has no such hosts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointVariant {
+    /// `AWS_USE_FIPS_ENDPOINT=true`.
+    pub fips: bool,
+    /// `AWS_USE_DUALSTACK_ENDPOINT=true`.
+    pub dual_stack: bool,
+}
+
+impl EndpointVariant {
+    /// The variants `env` asks for; a value other than `true` (any case) asks for none, as
+    /// the SDKs read it.
+    pub fn from_env(env: &Env) -> Self {
+        let on = |variable: &str| {
+            env.get(variable)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        };
+        Self {
+            fips: on("AWS_USE_FIPS_ENDPOINT"),
+            dual_stack: on("AWS_USE_DUALSTACK_ENDPOINT"),
         }
     }
 }
@@ -205,7 +234,7 @@ pub fn endpoint(env: &Env, service: Service, region: &str) -> Result<Endpoint, E
         });
     }
     let url = service
-        .resolved_url(region)
+        .resolved_url(region, EndpointVariant::from_env(env))
         .map_err(|why| EndpointError::Unresolved {
             service: service.label(),
             region: printable(region),
@@ -268,6 +297,97 @@ mod tests {
         assert_eq!(
             url(&ignored, Service::Sts, "us-east-1"),
             "https://sts.us-east-1.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn fips_and_dual_stack_hosts_come_from_the_variables_as_the_sdks_read_them() {
+        let fips = Env::from_pairs([("AWS_USE_FIPS_ENDPOINT", "TRUE")]);
+        let dual = Env::from_pairs([("AWS_USE_DUALSTACK_ENDPOINT", "true")]);
+        let both = Env::from_pairs([
+            ("AWS_USE_FIPS_ENDPOINT", "true"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
+        ]);
+        let off = Env::from_pairs([("AWS_USE_FIPS_ENDPOINT", "yes")]);
+        for (env, service, region, expected) in [
+            (
+                &fips,
+                Service::Sts,
+                "us-east-1",
+                "https://sts-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                &fips,
+                Service::SsoOidc,
+                "us-east-1",
+                "https://oidc-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                &fips,
+                Service::Sso,
+                "us-east-1",
+                "https://portal.sso-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                &fips,
+                Service::Eks,
+                "us-east-1",
+                "https://fips.eks.us-east-1.amazonaws.com",
+            ),
+            (
+                &fips,
+                Service::Sts,
+                "us-gov-west-1",
+                "https://sts.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                &dual,
+                Service::Sts,
+                "us-east-1",
+                "https://sts.us-east-1.api.aws",
+            ),
+            (
+                &dual,
+                Service::Eks,
+                "eu-west-1",
+                "https://eks.eu-west-1.api.aws",
+            ),
+            (
+                &both,
+                Service::Sts,
+                "us-east-1",
+                "https://sts-fips.us-east-1.api.aws",
+            ),
+            (
+                &off,
+                Service::Sts,
+                "us-east-1",
+                "https://sts.us-east-1.amazonaws.com",
+            ),
+            // Sign-In has no such hosts.
+            (
+                &both,
+                Service::Signin,
+                "us-east-1",
+                "https://signin.aws.amazon.com",
+            ),
+        ] {
+            assert_eq!(
+                endpoint(env, service, region).unwrap().url,
+                expected,
+                "{service:?} in {region}"
+            );
+        }
+        // An override wins, as in the SDKs.
+        let overridden = Env::from_pairs([
+            ("AWS_USE_FIPS_ENDPOINT", "true"),
+            ("AWS_ENDPOINT_URL_STS", "https://sts.example.com"),
+        ]);
+        assert_eq!(
+            endpoint(&overridden, Service::Sts, "us-east-1")
+                .unwrap()
+                .url,
+            "https://sts.example.com"
         );
     }
 

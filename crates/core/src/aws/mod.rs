@@ -40,6 +40,10 @@ macro_rules! sdk_config {
         if endpoint.source == $crate::aws::endpoints::EndpointSource::Override {
             builder = builder.endpoint_url(&endpoint.url);
         }
+        let variant = $crate::aws::endpoints::EndpointVariant::from_env($env);
+        builder = builder
+            .use_fips(variant.fips)
+            .use_dual_stack(variant.dual_stack);
         if let Some(client) = $crate::aws::tls::sdk_http_client($env)? {
             builder = builder.http_client(client);
         }

@@ -380,6 +380,22 @@ mod tests {
     }
 
     #[test]
+    fn with_fips_asked_for_the_token_names_the_fips_sts_host() {
+        let signed_at: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+        let env = crate::env::Env::from_pairs([("AWS_USE_FIPS_ENDPOINT", "true")]);
+        let sts =
+            crate::aws::endpoints::endpoint(&env, crate::aws::endpoints::Service::Sts, "us-east-1")
+                .unwrap();
+        let token = presign(&creds(), "prod", "us-east-1", &sts.url, signed_at).unwrap();
+        let encoded = token.token.strip_prefix(TOKEN_PREFIX).unwrap();
+        let url = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap();
+        assert!(
+            url.starts_with("https://sts-fips.us-east-1.amazonaws.com/?Action=GetCallerIdentity"),
+            "{url}"
+        );
+    }
+
+    #[test]
     fn tokens_in_other_partitions_name_their_regional_sts_host() {
         let signed_at: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
         for (region, host) in [
