@@ -870,3 +870,59 @@ fn a_token_left_in_the_store_not_in_use_is_moved_and_logout_clears_both() {
     assert_eq!(state_with("aws-cli"), "missing");
     assert_eq!(state_with("keychain"), "missing");
 }
+
+#[test]
+fn a_fixed_callback_port_is_where_the_browser_comes_back() {
+    // As `ssh -L PORT:127.0.0.1:PORT` needs it: the flag, or the setting.
+    for by_setting in [false, true] {
+        let w = world(BrowserMode::Follow);
+        let port = free_port();
+        let mut login = w.command();
+        login.args(["login", "--profile", "dev", "--force"]);
+        if by_setting {
+            login.env("SSOBAR_CALLBACK_PORT", port.to_string());
+        } else {
+            login.args(["--callback-port", &port.to_string()]);
+        }
+        Ran::run(&mut login).success();
+        let opened = w.browser.opened();
+        assert_eq!(opened.len(), 1, "{opened:?}");
+        assert!(
+            opened[0].contains(&format!(
+                "&redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Foauth%2Fcallback&"
+            )),
+            "{}",
+            opened[0]
+        );
+        assert!(w.token().is_some());
+    }
+}
+
+#[test]
+fn a_taken_callback_port_is_one_line_naming_it_and_the_flag() {
+    let w = world(BrowserMode::Follow);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let ran = w
+        .ssobar(&[
+            "login",
+            "--profile",
+            "dev",
+            "--callback-port",
+            &port.to_string(),
+        ])
+        .expect_code(1);
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!(
+            "port {port} on 127.0.0.1, where the browser would come back, is taken by another program"
+        )) && ran.stderr.contains("--callback-port"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        w.browser.opened().is_empty(),
+        "no browser for a sign-in that cannot end"
+    );
+    drop(taken);
+}

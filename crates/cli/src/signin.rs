@@ -42,6 +42,11 @@ pub struct LoginArgs {
     /// Sign in even if the session is still valid.
     #[arg(long)]
     force: bool,
+    /// Listen for the browser on this port of 127.0.0.1, so that a browser on another machine
+    /// can come back through `ssh -L PORT:127.0.0.1:PORT` (default: `callback_port` in
+    /// settings.toml, else a free port).
+    #[arg(long, value_name = "PORT", conflicts_with = "device_code")]
+    callback_port: Option<u16>,
     #[command(flatten)]
     wait: WaitArg,
 }
@@ -237,10 +242,17 @@ pub(crate) fn ensure_signed_in(
 pub fn login(args: &LoginArgs, ctx: &Context) -> Result<Outcome> {
     let config = ctx.load_config();
     let target = select_one(ctx, &config, &args.select)?;
+    let flow = if args.device_code {
+        Some(SignInFlow::DeviceCode)
+    } else {
+        // A fixed port is for a browser elsewhere: a browser sign-in even without an opener.
+        args.callback_port.map(|_| SignInFlow::Browser)
+    };
     let options = SignInOptions {
-        flow: args.device_code.then_some(SignInFlow::DeviceCode),
+        flow,
         open_browser: !args.no_browser,
         force: args.force,
+        callback_port: args.callback_port,
         ..SignInOptions::default()
     };
     let name = target.session.id.to_string();

@@ -248,6 +248,10 @@ pub struct Settings {
     /// browser sign-in (a browser outside WSL or on another machine cannot reach the
     /// loopback port); 0 never says it.
     pub no_redirect_hint_seconds: u32,
+    /// The port on 127.0.0.1 a browser sign-in listens on; 0: one the system picks. A fixed
+    /// port lets a browser on another machine reach a sign-in started on a remote shell
+    /// through `ssh -L PORT:127.0.0.1:PORT`.
+    pub callback_port: u16,
     /// How URLs are opened when no session says otherwise.
     #[serde(flatten)]
     pub browser: BrowserSettings,
@@ -272,6 +276,7 @@ impl Default for Settings {
             on_sign_in_request: OnSignInRequest::Notify,
             sign_in_wait: 120,
             no_redirect_hint_seconds: 30,
+            callback_port: 0,
             browser: BrowserSettings::default(),
             sessions: BTreeMap::new(),
         }
@@ -293,6 +298,7 @@ pub const KEYS: &[&str] = &[
     "on_sign_in_request",
     "sign_in_wait",
     "no_redirect_hint_seconds",
+    "callback_port",
     "browser",
     "url_action",
     "firefox_container",
@@ -480,6 +486,15 @@ impl Settings {
             "clipboard_clear_seconds" => whole(&mut self.clipboard_clear_seconds, "seconds"),
             "sign_in_wait" => whole(&mut self.sign_in_wait, "seconds"),
             "no_redirect_hint_seconds" => whole(&mut self.no_redirect_hint_seconds, "seconds"),
+            "callback_port" => raw
+                .parse::<u16>()
+                .map(|port| self.callback_port = port)
+                .map_err(|_| {
+                    format!(
+                        "{key} = `{raw}` is not a port (1 to 65535, or 0 for one the system picks); keeping {}",
+                        self.callback_port
+                    )
+                }),
             "browser" | "url_action" | "firefox_container" => self.browser.set(key, raw),
             "on_expired" => {
                 self.on_expired = match raw {
@@ -826,6 +841,22 @@ url_action = "print"
         assert!(
             warnings[1].starts_with("SSOBAR_REFRESH_MINUTES: "),
             "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn callback_port_is_a_port_or_keeps_its_value() {
+        let env = Env::from_pairs([("SSOBAR_CALLBACK_PORT", "8400")]);
+        let (settings, warnings) = Settings::load(Path::new("/nonexistent/settings.toml"), &env);
+        assert_eq!((settings.callback_port, warnings.len()), (8400, 0));
+        let env = Env::from_pairs([("SSOBAR_CALLBACK_PORT", "70000")]);
+        let (settings, warnings) = Settings::load(Path::new("/nonexistent/settings.toml"), &env);
+        assert_eq!(settings.callback_port, 0);
+        assert_eq!(
+            warnings,
+            [
+                "SSOBAR_CALLBACK_PORT: callback_port = `70000` is not a port (1 to 65535, or 0 for one the system picks); keeping 0"
+            ]
         );
     }
 }

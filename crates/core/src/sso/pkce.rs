@@ -80,7 +80,7 @@ impl Callback {
     }
 }
 
-/// The loopback listener on an ephemeral port.
+/// The loopback listener, on an ephemeral port or the one the settings fix.
 pub struct CallbackListener {
     server: LoopbackServer,
 }
@@ -89,10 +89,10 @@ pub struct CallbackListener {
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 
 impl CallbackListener {
-    /// Binds 127.0.0.1 on a port the OS chooses.
-    pub async fn bind() -> std::io::Result<Self> {
+    /// Binds 127.0.0.1 on `port`; 0: a port the OS chooses.
+    pub async fn bind(port: u16) -> std::io::Result<Self> {
         Ok(Self {
-            server: LoopbackServer::bind(0).await?,
+            server: LoopbackServer::bind(port).await?,
         })
     }
 

@@ -54,6 +54,8 @@ pub struct SignInOptions {
     pub force: bool,
     /// Give up after this long.
     pub timeout: Duration,
+    /// The port a browser sign-in listens on; `None`: the settings' `callback_port`.
+    pub callback_port: Option<u16>,
 }
 
 impl Default for SignInOptions {
@@ -63,6 +65,7 @@ impl Default for SignInOptions {
             open_browser: true,
             force: false,
             timeout: DEFAULT_TIMEOUT,
+            callback_port: None,
         }
     }
 }
@@ -485,8 +488,15 @@ async fn browser_flow(attempt: &Attempt<'_>) -> Result<TokenGrant, SignInError> 
         command,
         on_event,
     } = *attempt;
-    let listener = CallbackListener::bind().await.map_err(|e| {
-        SignInError::Local(format!("cannot listen on 127.0.0.1 for the browser: {e}"))
+    let port = options.callback_port.unwrap_or(ctx.settings.callback_port);
+    let listener = CallbackListener::bind(port).await.map_err(|e| {
+        SignInError::Local(if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "port {port} on 127.0.0.1, where the browser would come back, is taken by another program; close it, or choose another port with --callback-port or callback_port in settings.toml"
+            )
+        } else {
+            format!("cannot listen on 127.0.0.1 for the browser: {e}")
+        })
     })?;
     let redirect_uri = listener.redirect_uri();
     let address = listener.address();
