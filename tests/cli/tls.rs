@@ -1,12 +1,14 @@
-//! A company's TLS-inspecting proxy, as ssobar meets it: AWS answers through a TLS front whose
-//! certificate a private CA signed. The AWS CLI and every SDK take that CA from
-//! `AWS_CA_BUNDLE`; so does every call of ssobar (the SDK clients and the console's federation
-//! call alike). Without it, one line says the certificate is not trusted and names the
-//! variable.
+//! A company's TLS-inspecting proxy, as ssobar meets it: AWS answers through TLS that a private
+//! CA signed, either from a TLS front standing in for an endpoint, or from a real CONNECT proxy
+//! (`HTTPS_PROXY`) that ends each tunnel's TLS itself for the real AWS host names. The AWS CLI
+//! and every SDK take that CA from `AWS_CA_BUNDLE`; so does every call of ssobar (the SDK
+//! clients and the console's federation call alike). Without it, one line says the
+//! certificate is not trusted and names the variable.
 
 use crate::SSOBAR;
-use ssobar_fake_aws::{FakeConfig, Operation};
-use ssobar_testkit::{Ran, World, peer_python, peer_script, require_secret_service};
+use base64::Engine;
+use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
+use ssobar_testkit::{BrowserMode, Ran, World, peer_python, peer_script, require_secret_service};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,10 +40,10 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A private CA, a certificate for 127.0.0.1 it signed, and the front relaying to `w`'s fake.
-fn tls_front(w: &World) -> TlsFront {
-    let dir = w.sandbox.home().join("corp-ca");
-    std::fs::create_dir_all(&dir).unwrap();
+/// A private CA in `dir` (`ca.pem`, `ca.key`), and a certificate it signed for `names`
+/// (`NAME.pem`, `NAME.key`; `names` as subjectAltName entries such as `IP:127.0.0.1`).
+fn private_ca_and_leaf(dir: &Path, name: &str, names: &[String]) {
+    std::fs::create_dir_all(dir).unwrap();
     let ec = [
         "-newkey",
         "ec",
@@ -49,46 +51,48 @@ fn tls_front(w: &World) -> TlsFront {
         "ec_paramgen_curve:prime256v1",
         "-nodes",
     ];
-    openssl(
-        &dir,
-        &[
-            &["req", "-x509"],
-            &ec[..],
-            &["-days", "1", "-subj", "/CN=Corp Inspection CA"],
-        ]
-        .concat()
-        .into_iter()
-        .chain(["-keyout", "ca.key", "-out", "ca.pem"])
-        .collect::<Vec<_>>(),
+    if !dir.join("ca.pem").exists() {
+        openssl(
+            dir,
+            &[
+                &["req", "-x509"][..],
+                &ec[..],
+                &["-days", "1", "-subj", "/CN=Corp Inspection CA"],
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+            ]
+            .concat(),
+        );
+    }
+    let (key, csr, pem, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
     );
     openssl(
-        &dir,
+        dir,
         &[
-            &["req"],
+            &["req"][..],
             &ec[..],
-            &[
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "front.key",
-                "-out",
-                "front.csr",
-            ],
+            &["-subj", "/CN=inspected", "-keyout", &key, "-out", &csr],
         ]
         .concat(),
     );
     std::fs::write(
-        dir.join("front.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        dir.join(&ext),
+        format!(
+            "basicConstraints=CA:FALSE\nsubjectAltName={}\nextendedKeyUsage=serverAuth\n",
+            names.join(",")
+        ),
     )
     .unwrap();
     openssl(
-        &dir,
+        dir,
         &[
             "x509",
             "-req",
             "-in",
-            "front.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
@@ -97,11 +101,17 @@ fn tls_front(w: &World) -> TlsFront {
             "-days",
             "1",
             "-extfile",
-            "front.ext",
+            &ext,
             "-out",
-            "front.pem",
+            &pem,
         ],
     );
+}
+
+/// A private CA, a certificate for 127.0.0.1 it signed, and the front relaying to `w`'s fake.
+fn tls_front(w: &World) -> TlsFront {
+    let dir = w.sandbox.home().join("corp-ca");
+    private_ca_and_leaf(&dir, "front", &["IP:127.0.0.1".to_owned()]);
     let mut child = Command::new(peer_python())
         .arg(peer_script("tls_front.py"))
         .arg("--cert")
@@ -236,4 +246,219 @@ fn a_bundle_that_is_not_pem_is_one_line_naming_it_and_nothing_is_called() {
         "{line}"
     );
     assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+}
+
+/// The real AWS host names the proxy's certificate is made for: what ssobar asks for in the
+/// world's regions (the session in us-east-1, `dev` in eu-west-1), standard and FIPS.
+const AWS_HOSTS: &[&str] = &[
+    "oidc.us-east-1.amazonaws.com",
+    "portal.sso.us-east-1.amazonaws.com",
+    "sts.eu-west-1.amazonaws.com",
+    "eks.eu-west-1.amazonaws.com",
+    "signin.aws.amazon.com",
+    "oidc-fips.us-east-1.amazonaws.com",
+    "portal.sso-fips.us-east-1.amazonaws.com",
+    "sts-fips.eu-west-1.amazonaws.com",
+    "fips.eks.eu-west-1.amazonaws.com",
+];
+
+/// The inspecting CONNECT proxy, the CA its certificates chain to, and the log of the hosts
+/// each tunnel asked for.
+struct InspectingProxy {
+    child: Child,
+    url: String,
+    ca: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for InspectingProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl InspectingProxy {
+    fn start(w: &World) -> Self {
+        let dir = w.sandbox.home().join("corp-proxy");
+        let names: Vec<String> = AWS_HOSTS.iter().map(|h| format!("DNS:{h}")).collect();
+        private_ca_and_leaf(&dir, "aws", &names);
+        let log = dir.join("connects.log");
+        let mut child = Command::new(peer_python())
+            .arg(peer_script("inspecting_proxy.py"))
+            .arg("--cert")
+            .arg(dir.join("aws.pem"))
+            .arg("--key")
+            .arg(dir.join("aws.key"))
+            .args(["--to", &format!("127.0.0.1:{}", w.fake.port())])
+            .arg("--log")
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the inspecting proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("http://"), "the proxy said {line:?}");
+        Self {
+            child,
+            url: line.trim().to_owned(),
+            ca: dir.join("ca.pem"),
+            log,
+        }
+    }
+
+    /// The hosts tunnels were asked for, each once, sorted.
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
+    /// `ssobar ARGS` as on a company laptop: no endpoint override at all, so every call names
+    /// the real AWS host and reaches the fake only through the proxy; `AWS_CA_BUNDLE` set to
+    /// the proxy's CA when `trusted`. The browser (curl) goes through the proxy too, trusting
+    /// the CA as the company's browsers do.
+    fn ssobar(&self, w: &World, trusted: bool, args: &[&str], extra: &[(&str, &str)]) -> Ran {
+        let mut command = w.command();
+        for (variable, _) in w.fake.endpoint_env() {
+            command.env_remove(variable);
+        }
+        command
+            .args(args)
+            .env("HTTPS_PROXY", &self.url)
+            .env("CURL_CA_BUNDLE", &self.ca)
+            .envs(extra.iter().copied());
+        if trusted {
+            command.env("AWS_CA_BUNDLE", &self.ca);
+        }
+        Ran::run(&mut command)
+    }
+}
+
+#[test]
+fn behind_an_inspecting_proxy_with_its_ca_every_command_reaches_aws_by_its_real_names() {
+    require_secret_service();
+    let pem = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n";
+    let config = FakeConfig {
+        clusters: vec![
+            FakeCluster::new(
+                "prod",
+                "https://127.0.0.1:6443",
+                &base64::engine::general_purpose::STANDARD.encode(pem),
+            )
+            .in_region("eu-west-1"),
+        ],
+        ..FakeConfig::default()
+    };
+    let w = World::start(SSOBAR, config, BrowserMode::Follow);
+    let proxy = InspectingProxy::start(&w);
+    let session = w.session.clone();
+    let run = |args: &[&str]| proxy.ssobar(&w, true, args, &[]).success();
+
+    run(&["login", "--profile", "dev", "--device-code"]);
+    run(&["refresh", "--profile", "dev", "--force"]);
+    assert_eq!(w.calls(Operation::CreateToken), 2);
+    let credentials = run(&["credential-process", "--profile", "dev"]);
+    assert_eq!(credentials.json()["Version"], 1);
+    let accounts = run(&["accounts", "--sso-session", &session]);
+    assert!(
+        accounts.stdout.contains("111122223333"),
+        "{}",
+        accounts.stdout
+    );
+    let clusters = run(&[
+        "clusters",
+        "--sso-session",
+        &session,
+        "--regions",
+        "eu-west-1",
+    ]);
+    assert!(clusters.stdout.contains("prod"), "{}", clusters.stdout);
+    let console = run(&["console", "--profile", "dev", "--print"]);
+    assert!(
+        console
+            .stdout
+            .starts_with("https://signin.aws.amazon.com/federation?Action=login"),
+        "{}",
+        console.stdout
+    );
+    assert_eq!(
+        proxy.hosts(),
+        [
+            "eks.eu-west-1.amazonaws.com",
+            "oidc.us-east-1.amazonaws.com",
+            "portal.sso.us-east-1.amazonaws.com",
+            "signin.aws.amazon.com",
+        ]
+    );
+}
+
+#[test]
+fn behind_an_inspecting_proxy_without_its_ca_one_line_names_aws_ca_bundle_and_nothing_is_written() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    let proxy = InspectingProxy::start(&w);
+    let ran = proxy
+        .ssobar(
+            &w,
+            false,
+            &["login", "--profile", "dev", "--device-code"],
+            &[],
+        )
+        .expect_code(1);
+    let line = ran.stderr.trim_end();
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        line.contains(
+            "cannot reach https://oidc.us-east-1.amazonaws.com: its certificate is not trusted"
+        ) && line.contains("set AWS_CA_BUNDLE to a PEM file of its CA"),
+        "{line}"
+    );
+    assert_eq!(proxy.hosts(), ["oidc.us-east-1.amazonaws.com"]);
+    assert_eq!(w.calls(Operation::RegisterClient), 0, "nothing reached AWS");
+    assert!(w.token().is_none(), "no token written");
+}
+
+#[test]
+fn with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in(8 * 3600);
+    let proxy = InspectingProxy::start(&w);
+    let fips = [("AWS_USE_FIPS_ENDPOINT", "true")];
+    proxy
+        .ssobar(&w, true, &["credential-process", "--profile", "dev"], &fips)
+        .success();
+    let token = proxy
+        .ssobar(
+            &w,
+            true,
+            &["eks-token", "--profile", "dev", "--cluster-id", "prod"],
+            &fips,
+        )
+        .success();
+    let encoded = token.json()["status"]["token"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("k8s-aws-v1.")
+        .unwrap()
+        .to_owned();
+    let url = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        url.starts_with("https://sts-fips.eu-west-1.amazonaws.com/?"),
+        "{url}"
+    );
+    assert_eq!(proxy.hosts(), ["portal.sso-fips.us-east-1.amazonaws.com"]);
 }

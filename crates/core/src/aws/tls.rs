@@ -11,7 +11,7 @@ use crate::env::Env;
 use crate::util::text::printable;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_http_client::{Builder, Connector};
+use aws_smithy_http_client::{Builder, Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::{
     HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
@@ -97,10 +97,20 @@ pub fn sdk_http_client(env: &Env) -> Result<Option<SharedHttpClient>, CallError>
     if let Some(client) = clients.get(&bundle.pem) {
         return Ok(Some(client.clone()));
     }
-    let client = Builder::new()
-        .tls_provider(provider())
-        .tls_context(bundle.tls_context()?)
-        .build_https();
+    let context = bundle.tls_context()?;
+    // As aws-smithy-runtime builds the SDK's default client, so that the proxy variables and
+    // the client's timeouts apply as they do without a bundle; `build_https` sets no proxy.
+    let client = Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(provider())
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    });
     clients.insert(bundle.pem, client.clone());
     Ok(Some(client))
 }
