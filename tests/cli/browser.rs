@@ -209,7 +209,7 @@ fn a_browser_named_in_a_settings_file_others_may_write_is_not_run() {
     assert_eq!(
         warnings,
         [format!(
-            "ssobar: warning: {0} is writable by group or others, so its browser and firefox_container settings are ignored: run \"chmod 600 {0}\"",
+            "ssobar: warning: {0} is writable by group or others, so its browser, firefox_container, https_proxy, no_proxy and ca_bundle settings are ignored: run \"chmod 600 {0}\"",
             settings.display()
         )],
         "{}",

@@ -316,7 +316,7 @@ fn the_machine_s_lines_say_what_is_missing_and_hide_passwords() {
             "info: HTTPS_PROXY is set to http://me:***@proxy.corp:3128/",
             "info: the ssobar app is not running: helpers that need a sign-in sign in from the terminal; run \"ssobar-app\"",
             &format!(
-                "needs doing: {path} is writable by group or others, so its browser and firefox_container settings are ignored: run \"chmod 600 {path}\"",
+                "needs doing: {path} is writable by group or others, so its browser, firefox_container, https_proxy, no_proxy and ca_bundle settings are ignored: run \"chmod 600 {path}\"",
                 path = settings.display()
             ),
             "3 things need doing, by hand (see above).",

@@ -462,3 +462,59 @@ fn with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one
     );
     assert_eq!(proxy.hosts(), ["portal.sso-fips.us-east-1.amazonaws.com"]);
 }
+
+#[test]
+fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
+    // As for an app the desktop started, without the shell's variables.
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    w.seed_sign_in(8 * 3600);
+    let proxy = InspectingProxy::start(&w);
+    let folder = w.sandbox.home().join(".config/ssobar");
+    std::fs::create_dir_all(&folder).unwrap();
+    crate::chmod(&folder, 0o700);
+    let settings = folder.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "https_proxy = \"{}\"\nca_bundle = \"{}\"\n",
+            proxy.url,
+            proxy.ca.display()
+        ),
+    )
+    .unwrap();
+    crate::chmod(&settings, 0o600);
+    let mut command = w.command();
+    for (variable, _) in w.fake.endpoint_env() {
+        command.env_remove(variable);
+    }
+    let ran = Ran::run(command.args(["credential-process", "--profile", "dev"])).success();
+    assert_eq!(ran.json()["Version"], 1);
+    assert_eq!(proxy.hosts(), ["portal.sso.us-east-1.amazonaws.com"]);
+
+    // The environment wins: a proxy it names that does not exist is the one tried (the
+    // console's call, since the role's credentials now come from the keychain).
+    let console = ["console", "--profile", "dev", "--print"];
+    let mut command = w.command();
+    for (variable, _) in w.fake.endpoint_env() {
+        command.env_remove(variable);
+    }
+    Ran::run(command.args(console)).success();
+    let mut command = w.command();
+    for (variable, _) in w.fake.endpoint_env() {
+        command.env_remove(variable);
+    }
+    let refused = Ran::run(
+        command
+            .args(console)
+            .env("HTTPS_PROXY", "http://127.0.0.1:9"),
+    );
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert_eq!(
+        proxy.hosts(),
+        [
+            "portal.sso.us-east-1.amazonaws.com",
+            "signin.aws.amazon.com"
+        ]
+    );
+}

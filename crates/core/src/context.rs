@@ -117,9 +117,10 @@ impl Context {
     }
 
     /// [`Self::from_env`] with the keychain entries under another service name.
-    pub fn from_env_with_keychain(env: Env, keychain: Keychain) -> Result<Self, NoHomeDir> {
+    pub fn from_env_with_keychain(mut env: Env, keychain: Keychain) -> Result<Self, NoHomeDir> {
         let paths = Paths::from_env(&env)?;
         let (settings, settings_warnings) = Settings::load(&paths.settings_file, &env);
+        settings.fill_network_env(&mut env);
         let cache = TokenCache::from_paths(&paths);
         Ok(Self {
             tokens: token_store(settings.token_store, &cache, keychain, &paths),

@@ -144,11 +144,19 @@ pub struct BrowserSettings {
 /// The keys of a `[sessions.NAME]` table.
 pub const SESSION_KEYS: &[&str] = &["browser", "url_action", "firefox_container"];
 
-/// The keys that decide a program ssobar runs: `browser` names it, and `firefox_container`
-/// runs `firefox` where no `browser` is set. A settings file someone else may write could
-/// make ssobar run their program, so from such a file these are ignored, globally and in
-/// every `[sessions.NAME]` table.
-pub const PROGRAM_KEYS: &[&str] = &["browser", "firefox_container"];
+/// The keys only a file the user alone may write can set: `browser` names a program ssobar
+/// runs, `firefox_container` runs `firefox` where no `browser` is set, and `https_proxy`,
+/// `no_proxy` and `ca_bundle` decide where AWS calls go and whom they trust. A settings file
+/// someone else may write could make ssobar run their program or hand its tokens to their
+/// proxy, so from such a file these are ignored, globally and in every `[sessions.NAME]`
+/// table.
+pub const TRUSTED_ONLY_KEYS: &[&str] = &[
+    "browser",
+    "firefox_container",
+    "https_proxy",
+    "no_proxy",
+    "ca_bundle",
+];
 
 impl BrowserSettings {
     /// `self`'s values where set, else `fallback`'s.
@@ -252,6 +260,17 @@ pub struct Settings {
     /// port lets a browser on another machine reach a sign-in started on a remote shell
     /// through `ssh -L PORT:127.0.0.1:PORT`.
     pub callback_port: u16,
+    /// The proxy for AWS calls when the environment names none (`HTTPS_PROXY`): an app the
+    /// desktop starts has none of the shell's variables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_proxy: Option<String>,
+    /// Hosts the proxy is not used for, as `NO_PROXY` has them, when the environment has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+    /// A PEM file of CA certificates to trust besides the system's, when `AWS_CA_BUNDLE` is
+    /// not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
     /// How URLs are opened when no session says otherwise.
     #[serde(flatten)]
     pub browser: BrowserSettings,
@@ -277,6 +296,9 @@ impl Default for Settings {
             sign_in_wait: 120,
             no_redirect_hint_seconds: 30,
             callback_port: 0,
+            https_proxy: None,
+            no_proxy: None,
+            ca_bundle: None,
             browser: BrowserSettings::default(),
             sessions: BTreeMap::new(),
         }
@@ -299,6 +321,9 @@ pub const KEYS: &[&str] = &[
     "sign_in_wait",
     "no_redirect_hint_seconds",
     "callback_port",
+    "https_proxy",
+    "no_proxy",
+    "ca_bundle",
     "browser",
     "url_action",
     "firefox_container",
@@ -321,6 +346,29 @@ impl Settings {
             .then(|| std::time::Duration::from_secs(u64::from(self.no_redirect_hint_seconds)))
     }
 
+    /// `env` with the network settings filled in where it has none of the variables the AWS
+    /// tools read (`HTTPS_PROXY` and its kin, `NO_PROXY`, `AWS_CA_BUNDLE`): the environment
+    /// wins, as it does for the AWS CLI. The AWS calls read only the context's `Env`.
+    pub fn fill_network_env(&self, env: &mut Env) {
+        let has = |env: &Env, names: &[&str]| names.iter().any(|name| env.get(name).is_some());
+        let proxies = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+        if let Some(proxy) = &self.https_proxy
+            && !has(env, &proxies)
+        {
+            env.set("HTTPS_PROXY", proxy.clone());
+        }
+        if let Some(rules) = &self.no_proxy
+            && !has(env, &["NO_PROXY", "no_proxy"])
+        {
+            env.set("NO_PROXY", rules.clone());
+        }
+        if let Some(bundle) = &self.ca_bundle
+            && !has(env, &["AWS_CA_BUNDLE"])
+        {
+            env.set("AWS_CA_BUNDLE", bundle.clone());
+        }
+    }
+
     /// How URLs are opened for `session` (a sso-session's name; `None` for a legacy one):
     /// its own table's values, else the global ones.
     pub fn browser_for(&self, session: Option<&str>) -> BrowserSettings {
@@ -331,8 +379,8 @@ impl Settings {
 
     /// Reads the settings file (absent: defaults) and applies `SSOBAR_*` overrides.
     /// Returns the settings and one warning per value that was ignored. From a file that
-    /// someone else may write, or in a folder someone else may write, the [`PROGRAM_KEYS`]
-    /// are ignored with one warning naming the `chmod` to run; the other keys still apply.
+    /// someone else may write, or in a folder someone else may write, the
+    /// [`TRUSTED_ONLY_KEYS`] are ignored with one warning naming the `chmod` to run; the other keys still apply.
     pub fn load(file: &Path, env: &Env) -> (Self, Vec<String>) {
         let mut warnings = Vec::new();
         let read = std::fs::File::open(file).and_then(|mut opened| {
@@ -364,7 +412,7 @@ impl Settings {
             let mut from_file = Self::default();
             from_file.apply_file(&text, &file.display().to_string(), &mut warnings);
             if !trusted {
-                from_file.forget_programs();
+                from_file.forget_trusted_only();
             }
             settings = from_file;
         }
@@ -372,8 +420,11 @@ impl Settings {
         (settings, warnings)
     }
 
-    /// Drops the [`PROGRAM_KEYS`] everywhere, back to their defaults (unset).
-    fn forget_programs(&mut self) {
+    /// Drops the [`TRUSTED_ONLY_KEYS`] everywhere, back to their defaults (unset).
+    fn forget_trusted_only(&mut self) {
+        self.https_proxy = None;
+        self.no_proxy = None;
+        self.ca_bundle = None;
         for browser in std::iter::once(&mut self.browser).chain(self.sessions.values_mut()) {
             browser.browser = None;
             browser.firefox_container = None;
@@ -486,6 +537,15 @@ impl Settings {
             "clipboard_clear_seconds" => whole(&mut self.clipboard_clear_seconds, "seconds"),
             "sign_in_wait" => whole(&mut self.sign_in_wait, "seconds"),
             "no_redirect_hint_seconds" => whole(&mut self.no_redirect_hint_seconds, "seconds"),
+            "https_proxy" | "no_proxy" | "ca_bundle" => {
+                let value = (!raw.is_empty()).then(|| raw.to_owned());
+                match key {
+                    "https_proxy" => self.https_proxy = value,
+                    "no_proxy" => self.no_proxy = value,
+                    _ => self.ca_bundle = value,
+                }
+                Ok(())
+            }
             "callback_port" => raw
                 .parse::<u16>()
                 .map(|port| self.callback_port = port)
@@ -570,7 +630,8 @@ pub fn untrusted_settings(file: &Path) -> Option<String> {
 /// may write ([`fsutil::others_may_write`]), with the command that fixes it; `None` when only
 /// the user may.
 fn untrusted_file(file: &Path, meta: &std::fs::Metadata) -> Option<String> {
-    let keys = PROGRAM_KEYS.join(" and ");
+    let (last, others) = TRUSTED_ONLY_KEYS.split_last()?;
+    let keys = format!("{} and {last}", others.join(", "));
     if let Some(writers) = fsutil::others_may_write(meta) {
         return Some(format!(
             "{} is {}, so its {keys} settings are ignored: run \"{}\"",
@@ -740,7 +801,7 @@ url_action = "print"
         Settings::default().save(&file).unwrap();
         std::fs::write(
             &file,
-            "warning_minutes = 30\nbrowser = \"evil {url}\"\nfirefox_container = \"Work\"\nurl_action = \"copy\"\n\n[sessions.corp]\nbrowser = \"evil2\"\nfirefox_container = \"Corp\"\nurl_action = \"print\"\n",
+            "warning_minutes = 30\nbrowser = \"evil {url}\"\nfirefox_container = \"Work\"\nurl_action = \"copy\"\nhttps_proxy = \"http://evil:3128\"\nno_proxy = \"*\"\nca_bundle = \"evil-ca.pem\"\n\n[sessions.corp]\nbrowser = \"evil2\"\nfirefox_container = \"Corp\"\nurl_action = \"print\"\n",
         )
         .unwrap();
         chmod(&folder, 0o700);
@@ -748,6 +809,11 @@ url_action = "print"
         let (s, warnings) = Settings::load(&file, &Env::default());
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(s.browser.browser.as_deref(), Some("evil {url}"), "trusted");
+        assert_eq!(
+            s.https_proxy.as_deref(),
+            Some("http://evil:3128"),
+            "trusted"
+        );
 
         for (folder_mode, file_mode, fix) in [
             (0o700, 0o666, format!("chmod 600 {}", file.display())),
@@ -760,12 +826,16 @@ url_action = "print"
             assert_eq!(warnings.len(), 1, "{warnings:?}");
             assert!(
                 warnings[0].ends_with(&format!(
-                    "so its browser and firefox_container settings are ignored: run \"{fix}\""
+                    "so its browser, firefox_container, https_proxy, no_proxy and ca_bundle settings are ignored: run \"{fix}\""
                 )),
                 "{warnings:?}"
             );
             assert_eq!(s.browser.browser, None);
             assert_eq!(s.browser.firefox_container, None);
+            assert_eq!(
+                (&s.https_proxy, &s.no_proxy, &s.ca_bundle),
+                (&None, &None, &None)
+            );
             let corp = s.browser_for(Some("corp"));
             assert_eq!(corp.browser, None);
             assert_eq!(corp.firefox_container, None);
@@ -858,5 +928,31 @@ url_action = "print"
                 "SSOBAR_CALLBACK_PORT: callback_port = `70000` is not a port (1 to 65535, or 0 for one the system picks); keeping 0"
             ]
         );
+    }
+
+    #[test]
+    fn network_settings_fill_in_only_what_the_environment_lacks() {
+        let mut settings = Settings::default();
+        for (key, value) in [
+            ("https_proxy", "http://proxy.corp:3128"),
+            ("no_proxy", ".corp"),
+            ("ca_bundle", "/etc/corp/ca.pem"),
+        ] {
+            settings.set(key, value).unwrap();
+        }
+        let mut desktop = Env::from_pairs([("HOME", "/home/a")]);
+        settings.fill_network_env(&mut desktop);
+        assert_eq!(desktop.get("HTTPS_PROXY"), Some("http://proxy.corp:3128"));
+        assert_eq!(desktop.get("NO_PROXY"), Some(".corp"));
+        assert_eq!(desktop.get("AWS_CA_BUNDLE"), Some("/etc/corp/ca.pem"));
+        let mut shell = Env::from_pairs([
+            ("https_proxy", "http://other:8080"),
+            ("no_proxy", "*"),
+            ("AWS_CA_BUNDLE", "/own.pem"),
+        ]);
+        settings.fill_network_env(&mut shell);
+        assert_eq!(shell.get("HTTPS_PROXY"), None);
+        assert_eq!(shell.get("NO_PROXY"), None);
+        assert_eq!(shell.get("AWS_CA_BUNDLE"), Some("/own.pem"));
     }
 }

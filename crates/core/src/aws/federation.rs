@@ -42,7 +42,7 @@ impl FederationClient {
     /// names (refused when plain http off loopback, as every override is).
     pub fn new(env: &Env, region: &str) -> Result<Self, CallError> {
         let endpoint = endpoints::endpoint(env, Service::Signin, region)?;
-        let connector = crate::aws::tls::connector(
+        let connector = crate::aws::transport::connector(
             env,
             &HttpConnectorSettings::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

@@ -9,7 +9,7 @@ pub mod oidc;
 pub mod portal;
 pub mod redirect;
 pub mod sts;
-pub mod tls;
+pub mod transport;
 
 use crate::aws::endpoints::EndpointError;
 use crate::util::text::printable;
@@ -44,9 +44,7 @@ macro_rules! sdk_config {
         builder = builder
             .use_fips(variant.fips)
             .use_dual_stack(variant.dual_stack);
-        if let Some(client) = $crate::aws::tls::sdk_http_client($env)? {
-            builder = builder.http_client(client);
-        }
+        builder = builder.http_client($crate::aws::transport::sdk_http_client($env)?);
         (builder, endpoint.url)
     }};
 }

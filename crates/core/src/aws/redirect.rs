@@ -5,7 +5,7 @@
 //!
 //! [`start_url`]: crate::config::start_url
 
-use crate::aws::{CallError, innermost_cause, tls};
+use crate::aws::{CallError, innermost_cause, transport};
 use crate::env::Env;
 use crate::util::text::printable;
 use aws_smithy_runtime_api::client::http::{
@@ -38,9 +38,9 @@ pub struct RedirectProbe {
 
 impl RedirectProbe {
     /// A probe on the HTTP client the SDK clients use, trusting and going through what they
-    /// do ([`tls::connector`]).
+    /// do ([`transport::connector`]).
     pub fn new(env: &Env) -> Result<Self, CallError> {
-        let connector = tls::connector(
+        let connector = transport::connector(
             env,
             &HttpConnectorSettings::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
