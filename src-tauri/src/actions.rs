@@ -398,17 +398,19 @@ pub async fn run_cluster_action(
 ) -> Result<String, String> {
     let state = app.state::<AppState>();
     let (session, _) = state.session(&cluster.session)?;
-    let (found, config) = {
+    let found = {
         let inner = state.shared();
-        let found = cluster.found(&inner.activity).cloned().ok_or_else(|| {
+        cluster.found(&inner.activity).cloned().ok_or_else(|| {
             format!(
                 "cluster {} is no longer in the list",
                 printable(&cluster.cluster)
             )
-        })?;
-        (found, inner.config.clone())
+        })?
     };
     let ctx = state.ctx();
+    // The config as the file is now: a profile added a moment ago (the role's "Add profile")
+    // may not have reached the loop's copy yet.
+    let config = ctx.load_config();
     match action {
         ClusterAction::OpenConsole => {
             let steps = match &found.profile {
