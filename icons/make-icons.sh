@@ -9,6 +9,7 @@ clock() { # size colour out [extra draw]
     -draw "line $m,$m $m,$((m - r * 62 / 100))" -draw "line $m,$m $((m + r * 45 / 100)),$((m + r * 25 / 100))" \
     ${4:+-draw "$4"} "PNG32:$out"
 }
+clock 64 '#8a9099' tray/neutral.png
 clock 64 '#2e9d5b' tray/ok.png
 clock 64 '#d99a00' tray/expiring.png
 clock 64 '#d64545' tray/expired.png

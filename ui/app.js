@@ -8,6 +8,7 @@ import { actionButtons, accountText, clockOffset, expiryText, hostOf, kindText, 
 import { initSignIn } from './signin.js';
 import { initSettings } from './settings.js';
 import { initAccounts } from './accounts.js';
+import { initSetup } from './setup.js';
 
 let status = null; // the latest StatusView
 let offset = 0; // app clock minus browser clock (ms): countdowns follow the app's clock
@@ -27,6 +28,7 @@ const signIn = initSignIn({
 });
 const settings = initSettings();
 const accounts = initAccounts();
+const setup = initSetup();
 
 
 function applyStatus(view) {
@@ -41,7 +43,11 @@ function render() {
   $('#loading').hidden = true;
   $('#load-error').hidden = true;
   $('#demo').hidden = !status.demo;
-  $('#no-sessions').hidden = status.sessions.length > 0;
+  // The first run, when the app's view carries one, takes the sessions' place.
+  const onSessions = $('#show-sessions').getAttribute('aria-current') === 'true';
+  setup.update(status.setup);
+  $('#setup-view').hidden = !status.setup || !onSessions;
+  $('#sessions-view').hidden = Boolean(status.setup) || !onSessions;
   $('#sessions').replaceChildren(...status.sessions.map(card));
   fillList('#warnings', '#warning-list', status.warnings ?? [], (w) => h('li', {}, w));
   fillList('#others', '#other-list', status.other_profiles ?? [], otherProfile);
@@ -252,6 +258,8 @@ function showView(name) {
     $(`#${view}-view`).hidden = view !== name;
     $(`#show-${view}`).setAttribute('aria-current', String(view === name));
   }
+  $('#setup-view').hidden = true;
+  if (name === 'sessions') render();
   if (name === 'settings') settings.load();
   if (name === 'accounts') accounts.open();
 }
@@ -259,7 +267,8 @@ function showView(name) {
 for (const view of VIEWS) $(`#show-${view}`).addEventListener('click', () => showView(view));
 // Escape goes back to the sessions (the sign-in dialog handles its own Escape first).
 document.addEventListener('keydown', (e) => {
-  if (e.key !== 'Escape' || e.defaultPrevented || signIn.isOpen() || !$('#sessions-view').hidden) return;
+  const onSessions = $('#show-sessions').getAttribute('aria-current') === 'true';
+  if (e.key !== 'Escape' || e.defaultPrevented || signIn.isOpen() || onSessions) return;
   const from = VIEWS.find((view) => !$(`#${view}-view`).hidden);
   showView('sessions');
   $(`#show-${from}`).focus();

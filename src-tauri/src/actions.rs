@@ -15,7 +15,7 @@ use ssobar_core::context::Context;
 use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
-use ssobar_core::kube::discovery::{self, KnownClusters, Regions};
+use ssobar_core::kube::discovery::{self, FoundCluster, KnownClusters, Regions};
 use ssobar_core::kube::kubeconfig::{self, ExecApi};
 use ssobar_core::sso::accounts::{self, Reuse};
 use ssobar_core::sso::browser;
@@ -325,6 +325,14 @@ pub fn search_view(app: &AppHandle) -> SearchView {
 /// allowed to list them, in each role's profile's region, else the session's), keeps what it
 /// found for the window's search, and says so in a sentence.
 pub async fn find_clusters(app: &AppHandle, id: SessionId) -> Result<String, String> {
+    search_clusters(app, id).await.map(|(_, said)| said)
+}
+
+/// [`find_clusters`], answering the clusters found as well as the sentence.
+pub async fn search_clusters(
+    app: &AppHandle,
+    id: SessionId,
+) -> Result<(Vec<FoundCluster>, String), String> {
     let state = app.state::<AppState>();
     let (session, _) = state.session(&id)?;
     let accounts = {
@@ -365,6 +373,7 @@ pub async fn find_clusters(app: &AppHandle, id: SessionId) -> Result<String, Str
     };
     let kept = discovery::write_cached(&ctx.paths, &session, &known);
     let count = known.clusters.len();
+    let clusters = known.clusters.clone();
     inner.activity.clusters.insert(id, known.clusters);
     drop(inner);
     state.poke.notify_one();
@@ -378,7 +387,7 @@ pub async fn find_clusters(app: &AppHandle, id: SessionId) -> Result<String, Str
     if let Err(why) = kept {
         said.push_str(&format!(" (not kept for next time: {why})"));
     }
-    Ok(said)
+    Ok((clusters, said))
 }
 
 /// Runs what a cluster offers in the window's search, and says what it did in a sentence.
@@ -389,17 +398,19 @@ pub async fn run_cluster_action(
 ) -> Result<String, String> {
     let state = app.state::<AppState>();
     let (session, _) = state.session(&cluster.session)?;
-    let (found, config) = {
+    let found = {
         let inner = state.shared();
-        let found = cluster.found(&inner.activity).cloned().ok_or_else(|| {
+        cluster.found(&inner.activity).cloned().ok_or_else(|| {
             format!(
                 "cluster {} is no longer in the list",
                 printable(&cluster.cluster)
             )
-        })?;
-        (found, inner.config.clone())
+        })?
     };
     let ctx = state.ctx();
+    // The config as the file is now: a profile added a moment ago (the role's "Add profile")
+    // may not have reached the loop's copy yet.
+    let config = ctx.load_config();
     match action {
         ClusterAction::OpenConsole => {
             let steps = match &found.profile {
@@ -450,7 +461,7 @@ pub async fn run_cluster_action(
 
 /// The command a kubeconfig's exec hook runs: the `ssobar` installed beside this app, else the
 /// one on the PATH.
-fn helper_command() -> String {
+pub fn helper_command() -> String {
     std::env::current_exe()
         .ok()
         .map(|exe| exe.with_file_name("ssobar"))

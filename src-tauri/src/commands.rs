@@ -1,8 +1,9 @@
 //! The window's commands: each a one-line call into the app's actions or ssobar-core.
 
 use crate::state::AppState;
-use crate::{actions, watch};
+use crate::{actions, first_run, watch};
 use ssobar_core::app::directory::{ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView};
+use ssobar_core::app::first_run::SetupAction;
 use ssobar_core::app::monitor::StatusView;
 use ssobar_core::config::SessionId;
 use ssobar_core::settings::{Settings, SignInFlowKind};
@@ -106,6 +107,24 @@ pub async fn role_action(app: AppHandle, role: String, action: String) -> Result
         RoleAction::from_name(&action).ok_or_else(|| format!("no such action: {action}"))?;
     let role = RoleRef::from_key(&role).ok_or_else(|| format!("no such role: {role}"))?;
     actions::run_role_action(&app, action, &role).await
+}
+
+/// The first run's start URL (and region, when the form asks for it): the session written and
+/// the sign-in started, or the form's one-line error.
+#[tauri::command]
+pub async fn setup_start(
+    app: AppHandle,
+    start_url: String,
+    region: Option<String>,
+) -> Result<(), String> {
+    first_run::start(&app, &start_url, region).await
+}
+
+/// Runs what the first-run view offers (`add-profiles`, `find-clusters`, `add-to-kubeconfig`,
+/// `sign-in`, `close`); answers what was done.
+#[tauri::command]
+pub async fn setup_step(app: AppHandle, action: SetupAction) -> Result<String, String> {
+    first_run::run(&app, action).await
 }
 
 /// The settings in effect.

@@ -8,6 +8,7 @@
 mod actions;
 mod commands;
 mod demo;
+mod first_run;
 mod notices;
 mod progress;
 mod requests;
@@ -120,7 +121,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let open_at_start = args.window;
+    // A newcomer, with no SSO session yet, is shown the first run rather than a tray icon.
+    let open_at_start = args.window
+        || ssobar_core::app::first_run::opens_window_at_start(&state.compute_status().2);
 
     let demo = state.demo.is_some();
     let mut builder = tauri::Builder::default();
@@ -151,6 +154,8 @@ fn main() {
             commands::role_action,
             commands::find_clusters,
             commands::cluster_action,
+            commands::setup_start,
+            commands::setup_step,
             commands::get_settings,
             commands::save_settings,
             commands::version,

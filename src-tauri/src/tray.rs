@@ -15,6 +15,7 @@ pub const TRAY_ID: &str = "ssobar";
 
 fn icon(state: TrayState) -> tauri::Result<Image<'static>> {
     let bytes: &'static [u8] = match state {
+        TrayState::Neutral => include_bytes!("../../icons/tray/neutral.png"),
         TrayState::Ok => include_bytes!("../../icons/tray/ok.png"),
         TrayState::Expiring => include_bytes!("../../icons/tray/expiring.png"),
         TrayState::Expired => include_bytes!("../../icons/tray/expired.png"),
@@ -34,7 +35,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         }],
     )?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon(TrayState::Ok)?)
+        .icon(icon(TrayState::Neutral)?)
         .tooltip("ssobar")
         .menu(&menu)
         .show_menu_on_left_click(true)
@@ -128,6 +129,13 @@ pub fn run_menu_item(app: &AppHandle, id: &str) {
             for session in expired {
                 actions::start_sign_in(app, session, None);
             }
+        }
+        Some(MenuAction::SetUp) => {
+            // Opened again after it was closed: the first-run view shows once more.
+            let state = app.state::<AppState>();
+            state.shared().activity.setup.closed = false;
+            state.poke.notify_one();
+            open_window(app);
         }
         Some(MenuAction::Open) => open_window(app),
         Some(MenuAction::Quit) => app.exit(0),

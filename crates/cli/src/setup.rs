@@ -271,27 +271,22 @@ fn add_clusters(ctx: &Context, args: &SetupArgs, session: &str) -> Result<Option
     let found = find(ctx, &scope)?;
     report_skipped(&found);
     let command = this_ssobar()?;
-    let (accesses, without) =
-        setup::kubeconfig_accesses(&found.clusters, ExecApi::V1beta1, &command);
-    report_without_profile(&without.iter().collect::<Vec<_>>(), &scope);
     let path = match &args.kubeconfig {
         Some(path) => path.clone(),
         None => kubeconfig::default_path(&ctx.env)
             .context("cannot tell where the kubeconfig is: set KUBECONFIG or HOME")?,
     };
-    if accesses.is_empty() {
-        outln!("No EKS clusters found to add to {}.", path.display())?;
-        return Ok(None);
-    }
-    let count = accesses.len();
+    let added = setup::add_to_kubeconfig(&path, &found.clusters, ExecApi::V1beta1, &command)?;
+    report_without_profile(&added.without.iter().collect::<Vec<_>>(), &scope);
+    let count = added.contexts.len();
     let contexts = if count == 1 { "context" } else { "contexts" };
-    let (_, update) = kubeconfig::update_all(&path, &accesses, kubeconfig::LOCK_WAIT)?;
-    match update {
-        Update::Written => outln!("Wrote {count} {contexts} to {}.", path.display())?,
-        Update::Unchanged => outln!(
+    match added.update {
+        None => outln!("No EKS clusters found to add to {}.", path.display())?,
+        Some(Update::Written) => outln!("Wrote {count} {contexts} to {}.", path.display())?,
+        Some(Update::Unchanged) => outln!(
             "{} already has the {count} {contexts}; nothing changed.",
             path.display()
         )?,
     }
-    Ok(accesses.first().map(|a| a.context_name.clone()))
+    Ok(added.contexts.into_iter().next())
 }

@@ -34,12 +34,13 @@ use crate::config::{
 };
 use crate::env::Env;
 use crate::kube::discovery::{DEFAULT_TEMPLATE, FoundCluster, context_names};
-use crate::kube::kubeconfig::{ClusterAccess, ExecApi};
+use crate::kube::kubeconfig::{self, ClusterAccess, ExecApi, KubeconfigError, Update};
 use crate::paths::Paths;
 use crate::sso::accounts::Directory;
 use crate::sso::signin::DEFAULT_SCOPE;
 use crate::util::text::printable;
 use std::future::Future;
+use std::path::Path;
 
 /// What the person asked of a setup, besides the URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -519,6 +520,39 @@ pub fn kubeconfig_accesses(
         .filter_map(|(cluster, name)| cluster.kubeconfig_access(name, api, command))
         .collect();
     (accesses, without)
+}
+
+/// What the kubeconfig step wrote.
+#[derive(Debug)]
+pub struct KubeconfigAdded {
+    /// The contexts, in the order of the clusters found.
+    pub contexts: Vec<String>,
+    /// The clusters left out: no profile stands for the role that found them.
+    pub without: Vec<FoundCluster>,
+    /// Whether the file changed; `None` when there was nothing to write.
+    pub update: Option<Update>,
+}
+
+/// The kubeconfig step: [`kubeconfig_accesses`] for the clusters found, written to `path` in
+/// one write under kubectl's lock. `ssobar setup --clusters` and the window's first run both
+/// run it.
+pub fn add_to_kubeconfig(
+    path: &Path,
+    found: &[FoundCluster],
+    api: ExecApi,
+    command: &str,
+) -> Result<KubeconfigAdded, KubeconfigError> {
+    let (accesses, without) = kubeconfig_accesses(found, api, command);
+    let update = if accesses.is_empty() {
+        None
+    } else {
+        Some(kubeconfig::update_all(path, &accesses, kubeconfig::LOCK_WAIT)?.1)
+    };
+    Ok(KubeconfigAdded {
+        contexts: accesses.into_iter().map(|a| a.context_name).collect(),
+        without,
+        update,
+    })
 }
 
 /// The commands to try once the setup is done: a profile with the AWS CLI, a context with

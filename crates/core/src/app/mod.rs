@@ -6,6 +6,7 @@ pub mod actions;
 pub mod activity;
 pub mod channel;
 pub mod directory;
+pub mod first_run;
 pub mod monitor;
 pub mod notices;
 pub mod refresh;

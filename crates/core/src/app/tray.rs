@@ -7,6 +7,7 @@ use crate::app::actions::{
 use crate::app::activity::Activity;
 use crate::app::channel::waiting_line;
 use crate::app::directory::{RoleAction, RoleRef, account_label, profile_for, role_actions};
+use crate::app::first_run;
 use crate::app::notices::counted;
 use crate::config::SessionId;
 use crate::sso::accounts::Directory;
@@ -17,7 +18,10 @@ use jiff::Timestamp;
 /// The icon: the worst state at a glance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TrayState {
-    /// Every signed-in session is valid (or there are none).
+    /// No session is signed in and none needs a sign-in (a config with no SSO session, say):
+    /// nothing is valid, so not green.
+    Neutral,
+    /// Every signed-in session is valid.
     Ok,
     /// A session is within its warning window.
     Expiring,
@@ -28,8 +32,9 @@ pub enum TrayState {
 }
 
 /// The icon for this status: red for a session that ended (expired, unusable, refused a
-/// refresh), amber for one in its warning window. A session that was never signed in
-/// (`missing`) does not turn the icon red: many configs name sessions their owner rarely uses.
+/// refresh), amber for one in its warning window, neutral when no session is signed in. A
+/// session that was never signed in (`missing`) does not turn the icon red: many configs name
+/// sessions their owner rarely uses.
 pub fn tray_state(status: &Status, activity: &Activity) -> TrayState {
     if !activity.busy.is_empty() {
         TrayState::Busy
@@ -45,6 +50,8 @@ pub fn tray_state(status: &Status, activity: &Activity) -> TrayState {
         .any(|s| s.state == SessionState::Expiring)
     {
         TrayState::Expiring
+    } else if signed_in(status).next().is_none() {
+        TrayState::Neutral
     } else {
         TrayState::Ok
     }
@@ -107,6 +114,8 @@ pub enum MenuAction {
     Role(RoleAction, RoleRef),
     /// Sign in to every session that needs it.
     SignInAllExpired,
+    /// Open the window on the first run ([`first_run::MENU_LABEL`]).
+    SetUp,
     /// Open the window.
     Open,
     /// Quit the app.
@@ -123,6 +132,7 @@ impl MenuAction {
             Self::CopyExports(p) => format!("copy|{p}"),
             Self::Role(action, role) => format!("role|{}|{}", action.as_str(), role.key()),
             Self::SignInAllExpired => "sign-in-all".into(),
+            Self::SetUp => "set-up".into(),
             Self::Open => "open".into(),
             Self::Quit => "quit".into(),
         }
@@ -145,6 +155,7 @@ impl MenuAction {
             }
             None => match id {
                 "sign-in-all" => Some(Self::SignInAllExpired),
+                "set-up" => Some(Self::SetUp),
                 "open" => Some(Self::Open),
                 "quit" => Some(Self::Quit),
                 _ => None,
@@ -343,7 +354,11 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
         entries.push(MenuEntry::Separator);
     }
     if status.sessions.is_empty() {
-        entries.push(MenuEntry::Label("No SSO sessions in ~/.aws/config".into()));
+        entries.push(MenuEntry::Item {
+            action: MenuAction::SetUp,
+            label: first_run::MENU_LABEL.into(),
+            enabled: true,
+        });
         entries.push(MenuEntry::Separator);
     }
     let expired = expired_sessions(status, activity).len();
@@ -728,6 +743,38 @@ sso_role_name = ReadOnly
     }
 
     #[test]
+    fn with_no_session_the_icon_is_neutral_and_the_menu_offers_the_setup() {
+        let none = Status::default();
+        let a = Activity::default();
+        assert_eq!(
+            tray_state(&none, &a),
+            TrayState::Neutral,
+            "nothing is valid"
+        );
+        assert_eq!(
+            labels(&menu(&none, &a, now())),
+            [
+                "Set up ssobar…",
+                "---",
+                "(Sign in to all expired)",
+                "Open ssobar…",
+                "Quit"
+            ]
+        );
+        assert!(menu(&none, &a, now()).contains(&MenuEntry::Item {
+            action: MenuAction::SetUp,
+            label: first_run::MENU_LABEL.into(),
+            enabled: true,
+        }));
+        // Sessions never signed in: nothing is valid either.
+        let mut unused = status();
+        unused
+            .sessions
+            .retain(|x| x.id == SessionId::Named("unused".into()));
+        assert_eq!(tray_state(&unused, &a), TrayState::Neutral);
+    }
+
+    #[test]
     fn menu_ids_round_trip() {
         for action in [
             MenuAction::SignIn(SessionId::Named("a|b".into())),
@@ -735,6 +782,7 @@ sso_role_name = ReadOnly
             MenuAction::SignOut(SessionId::Named("c".into())),
             MenuAction::CopyExports("dev".into()),
             MenuAction::SignInAllExpired,
+            MenuAction::SetUp,
             MenuAction::Open,
             MenuAction::Quit,
         ] {

@@ -4,6 +4,7 @@
 use crate::app::actions::{SessionAction, session_actions};
 use crate::app::activity::Activity;
 use crate::app::channel::{Caller, waiting_line};
+use crate::app::first_run::{self, SetupView};
 use crate::config::ProfileKind;
 use crate::status::{SessionState, Status};
 use crate::util::time::format_timestamp;
@@ -89,6 +90,9 @@ pub struct StatusView {
     pub other_profiles: Vec<OtherProfileView>,
     /// Problems in the AWS config, each naming its file and line.
     pub warnings: Vec<String>,
+    /// The first-run view, shown instead of the sessions while there is one
+    /// ([`first_run::setup_view`]).
+    pub setup: Option<SetupView>,
 }
 
 /// The window's view of the status. `credentials` maps profile names to the expiry of their
@@ -166,6 +170,7 @@ pub fn status_view(
         sessions,
         other_profiles,
         warnings: status.warnings.clone(),
+        setup: first_run::setup_view(status, activity),
     }
 }
 
