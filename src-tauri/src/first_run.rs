@@ -16,7 +16,7 @@ pub async fn start(app: &AppHandle, start_url: &str, region: Option<String>) -> 
     let state = app.state::<AppState>();
     let ctx = state.ctx();
     let request = first_run::request(region);
-    let written = match setup::resolve_start_url(start_url).await {
+    let written = match setup::resolve_start_url(&ctx.env, start_url).await {
         Ok(portal) => {
             setup::write_session(&ctx.paths, &portal, &request).map(|edited| edited.outcome)
         }
