@@ -128,7 +128,8 @@ fn on_sign_in_event(app: &AppHandle, id: &SessionId, event: SignInEvent) {
             SignInProgress::open_url(id, url, matches!(opened, Ok(browser::Delivered::Opened(_))))
         }
         // The window already shows the URL and the device-code choice.
-        SignInEvent::NoRedirectYet { .. } => return,
+        // The window shows the device code itself, and the app is where a browser can open.
+        SignInEvent::NoRedirectYet { .. } | SignInEvent::DeviceCodeChosen(_) => return,
         SignInEvent::DeviceCode {
             user_code,
             verification_uri,

@@ -388,6 +388,14 @@ fn with_no_way_to_open_a_browser_sign_in_uses_the_device_code() {
     }
     let ran = Ran::wait(child).success();
     assert!(ran.stderr.contains("Confirm this code in the browser: "));
+    // It says why, and how a browser elsewhere could still be used.
+    assert!(
+        ran.stderr.lines().next().unwrap().starts_with(
+            "No browser can be opened here (no display, no $BROWSER, no browser setting), so this sign-in uses a device code."
+        ) && ran.stderr.contains("--callback-port"),
+        "{}",
+        ran.stderr
+    );
     assert_eq!(w.calls(Operation::StartDeviceAuthorization), 1);
     assert_eq!(w.calls(Operation::Authorize), 0);
     assert!(w.browser.opened().is_empty());
@@ -540,7 +548,13 @@ fn a_device_page_whose_host_only_looks_like_loopback_is_not_opened() {
 #[test]
 fn legacy_profiles_sign_in_with_the_device_code() {
     let w = world(BrowserMode::Follow);
-    w.ssobar(&["login", "--profile", "legacy"]).success();
+    let ran = w.ssobar(&["login", "--profile", "legacy"]).success();
+    assert_eq!(
+        ran.stderr.lines().next(),
+        Some(
+            "This session is written the legacy way (sso_start_url on the profile), which signs in only with a device code and cannot refresh; \"ssobar doctor --fix\" moves it to an [sso-session]."
+        )
+    );
     assert_eq!(w.calls(Operation::StartDeviceAuthorization), 1);
     assert_eq!(w.calls(Operation::Authorize), 0);
     let legacy_url = format!("{}/legacy", w.fake.url());

@@ -10,8 +10,8 @@ use ssobar_core::context::Context;
 use ssobar_core::settings::OnExpired;
 use ssobar_core::sso::browser::Delivered;
 use ssobar_core::sso::signin::{
-    self, RefreshOutcome, RefreshWhen, SignInError, SignInEvent, SignInFlow, SignInOptions,
-    SignInOutcome,
+    self, DeviceCodeReason, RefreshOutcome, RefreshWhen, SignInError, SignInEvent, SignInFlow,
+    SignInOptions, SignInOutcome,
 };
 use ssobar_core::sso::token_cache::{CachedToken, SsoToken};
 use ssobar_core::status::referenced_sessions;
@@ -183,6 +183,12 @@ fn print_event(event: SignInEvent) {
             device_code_command,
         } => errln!(
             "ssobar: no redirect reached {listener} yet; if the browser runs outside WSL or on another machine, press Ctrl-C and run \"{device_code_command}\""
+        ),
+        SignInEvent::DeviceCodeChosen(DeviceCodeReason::NoBrowser) => errln!(
+            "No browser can be opened here (no display, no $BROWSER, no browser setting), so this sign-in uses a device code. To sign in with the browser of another machine instead, forward a port to it with ssh -L and give it as --callback-port (see \"ssobar login --help\")."
+        ),
+        SignInEvent::DeviceCodeChosen(DeviceCodeReason::LegacySession) => errln!(
+            "This session is written the legacy way (sso_start_url on the profile), which signs in only with a device code and cannot refresh; \"ssobar doctor --fix\" moves it to an [sso-session]."
         ),
         SignInEvent::DeviceCode { user_code, .. } => {
             errln!("Confirm this code in the browser: {user_code}");

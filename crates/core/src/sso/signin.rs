@@ -92,6 +92,8 @@ pub enum SignInEvent {
         /// The command that signs in with the device code instead.
         device_code_command: String,
     },
+    /// The sign-in uses the device code though nobody asked for it, for this reason.
+    DeviceCodeChosen(DeviceCodeReason),
     /// The device code to confirm.
     DeviceCode {
         /// The short code the person confirms (e.g. `QVKR-UYGK`).
@@ -249,14 +251,35 @@ pub fn choose_flow(
     if let Some(flow) = asked {
         return flow;
     }
-    if matches!(session.id, SessionId::Legacy(_))
-        || !browser::can_open_browser(ctx, session.id.session_name())
-    {
+    if device_code_reason(ctx, session).is_some() {
         return SignInFlow::DeviceCode;
     }
     match ctx.settings.sign_in_flow {
         SignInFlowKind::Browser => SignInFlow::Browser,
         SignInFlowKind::DeviceCode => SignInFlow::DeviceCode,
+    }
+}
+
+/// Why a session signs in with the device code whatever the settings say, when nothing asks
+/// for a flow: what [`choose_flow`] decides by, and what a person is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceCodeReason {
+    /// The session is written the legacy way (`sso_start_url` on the profile): it has no
+    /// browser sign-in and no refresh.
+    LegacySession,
+    /// No browser can be opened here: no display, no `$BROWSER`, no `browser` setting (an SSH
+    /// shell, a container).
+    NoBrowser,
+}
+
+/// The reason `session` must use the device code here, if one holds.
+pub fn device_code_reason(ctx: &Context, session: &SsoSessionConfig) -> Option<DeviceCodeReason> {
+    if matches!(session.id, SessionId::Legacy(_)) {
+        Some(DeviceCodeReason::LegacySession)
+    } else if !browser::can_open_browser(ctx, session.id.session_name()) {
+        Some(DeviceCodeReason::NoBrowser)
+    } else {
+        None
     }
 }
 
@@ -308,6 +331,11 @@ pub async fn sign_in(
     }
 
     let flow = choose_flow(ctx, session, options.flow);
+    if options.flow.is_none()
+        && let Some(reason) = device_code_reason(ctx, session)
+    {
+        on_event(SignInEvent::DeviceCodeChosen(reason));
+    }
     // Another sign-in may take as long as this one could, so that is how long to wait for it.
     let _lock = lock_session(ctx, &session.id, options.timeout, || {
         on_event(SignInEvent::WaitingForOtherSignIn)
@@ -872,7 +900,16 @@ mod tests {
         );
         let ssh = ctx(&[]);
         assert_eq!(choose_flow(&ssh, &named, None), SignInFlow::DeviceCode);
+        assert_eq!(
+            device_code_reason(&ssh, &named),
+            Some(DeviceCodeReason::NoBrowser)
+        );
         assert_eq!(choose_flow(&desktop, &legacy, None), SignInFlow::DeviceCode);
+        assert_eq!(
+            device_code_reason(&desktop, &legacy),
+            Some(DeviceCodeReason::LegacySession)
+        );
+        assert_eq!(device_code_reason(&desktop, &named), None);
         assert_eq!(
             choose_flow(&ssh, &named, Some(SignInFlow::Browser)),
             SignInFlow::Browser,
