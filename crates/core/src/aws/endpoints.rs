@@ -392,6 +392,26 @@ mod tests {
     }
 
     #[test]
+    fn the_european_sovereign_cloud_gets_its_own_hosts() {
+        let none = Env::default();
+        for (service, expected) in [
+            (Service::SsoOidc, "https://oidc.eusc-de-east-1.amazonaws.eu"),
+            (
+                Service::Sso,
+                "https://portal.sso.eusc-de-east-1.amazonaws.eu",
+            ),
+            (Service::Sts, "https://sts.eusc-de-east-1.amazonaws.eu"),
+            (Service::Eks, "https://eks.eusc-de-east-1.amazonaws.eu"),
+        ] {
+            assert_eq!(
+                endpoint(&none, service, "eusc-de-east-1").unwrap().url,
+                expected,
+                "{service:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_partition_gets_the_hosts_the_aws_cli_uses() {
         let none = Env::default();
         for (service, region, expected) in [

@@ -211,15 +211,16 @@ impl AwsConfig {
     }
 }
 
-/// True for a string shaped like an AWS region name: two letters, words, a number
-/// (`us-east-1`, `cn-north-1`, `us-gov-west-1`, `ap-southeast-7`). A shape, not a list, so
-/// that regions opened after this release still pass; endpoints are built from it.
+/// True for a string shaped like an AWS region name: a prefix of two to four letters, words, a
+/// number (`us-east-1`, `cn-north-1`, `us-gov-west-1`, `ap-southeast-7`, and the European
+/// Sovereign Cloud's `eusc-de-east-1`). A shape, not a list, so that regions opened after this
+/// release still pass; endpoints are built from it.
 pub fn is_region_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     let [first, words @ .., number] = parts.as_slice() else {
         return false;
     };
-    first.len() == 2
+    (2..=4).contains(&first.len())
         && first.bytes().all(|b| b.is_ascii_lowercase())
         && !words.is_empty()
         && words
@@ -545,6 +546,7 @@ mod tests {
             "eu-central-2",
             "ap-southeast-7",
             "us-isob-east-1",
+            "eusc-de-east-1",
         ] {
             assert!(is_region_name(good), "{good}");
         }
@@ -555,6 +557,7 @@ mod tests {
             "US-EAST-1",
             "us-east-1a",
             "u-east-1",
+            "europe-east-1",
             "us--east-1",
             "us-east-1 ",
             "us-east-1.evil.com",
