@@ -172,7 +172,7 @@ impl Transport {
     }
 }
 
-/// The HTTP client every SDK client gets: one per process and [`Transport`], so that hundreds
+/// The HTTP client every SDK client gets: one per process and transport, so that hundreds
 /// of clients (a search of every account) share one connection pool. Built as
 /// aws-smithy-runtime builds the SDK's default client, but with the proxy and the trust
 /// read from `env` (the SDK reads the process's variables, which the settings do not fill).
