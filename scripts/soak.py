@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 SPEED = 60
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 TOKEN_LIFETIME = 30 * 60
+ROLE_CREDENTIALS_LIFETIME = 10 * 60
 WARNING = 15 * 60
 HOUR = 3600
 RSS_GROWTH_KB = 5 * 1024
@@ -107,7 +108,8 @@ class Soak:
         self.expiries = {"renew": set(), "short": set()}  # expiries that passed unrenewed
         self.seen = {"renew": set(), "short": set()}  # every expiry a token file had
         self.helpers = {}  # session -> running helper
-        self.helper_runs = {"channel": 0, "warm": 0, "failed": 0}
+        self.asked = {}  # session -> the expiry a helper last asked the app about
+        self.helper_runs = {"channel": 0, "warm": 0, "failed": 0, "not signed in": 0}
         self.config_edits = 0
         self.window_opens = 0
         self.hung_launches = []  # simulated times of second launches that never returned
@@ -130,7 +132,10 @@ class Soak:
     def start_fake(self):
         config = os.path.join(self.work, "fake.json")
         with open(config, "w") as f:
-            json.dump({"access_token_lifetime_seconds": TOKEN_LIFETIME}, f)
+            # Role credentials outlive no sign-in: a helper five minutes after an expiry
+            # finds none stored it could still use, and must ask the app.
+            json.dump({"access_token_lifetime_seconds": TOKEN_LIFETIME,
+                       "role_credentials_lifetime_seconds": ROLE_CREDENTIALS_LIFETIME}, f)
         self.endpoints = {}
         out = open(os.path.join(self.work, "fake.env"), "w+")
         self.fake = subprocess.Popen([f"{self.bin}/ssobar-fake-aws", "--config", config],
@@ -229,6 +234,11 @@ class Soak:
     def helper(self, session, why):
         """`ssobar credential-process` for the session's profile, in the background."""
         env = self.env({"SSOBAR_SIGN_IN_WAIT": "1800"})
+        # A helper lives for a moment: it starts at the shared clock's time and runs at the
+        # wall clock's pace, so that its calls to daemons off the fake clock (the Secret
+        # Service over D-Bus) keep their real timeouts instead of a sixtieth of them.
+        del env["FAKETIME_SHARED"]
+        env.update(FAKETIME_FMT="%s", FAKETIME=f"@{int(self.clock.now())}")
         p = subprocess.Popen([f"{self.bin}/ssobar", "credential-process", "--profile", f"{session}-dev"],
                              env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -242,6 +252,8 @@ class Soak:
             del self.helpers[session]
             if p.returncode == 0 and '"AccessKeyId"' in out:
                 self.helper_runs[why] += 1
+                if why == "channel" and self.expires_at(session) == self.asked.get(session):
+                    self.helper_runs["not signed in"] += 1
             else:
                 self.helper_runs["failed"] += 1
                 log(f"credential-process for {session} ({why}) exited {p.returncode}: {err.strip()}")
@@ -341,7 +353,9 @@ class Soak:
                 if at is not None and now > at + 60 and at > start:
                     self.expiries[session].add(at)
                 # Five minutes after it expired, a helper asks the app to sign in.
-                if at is not None and now > at + 300 and session not in self.helpers:
+                if at is not None and now > at + 300 and session not in self.helpers \
+                        and self.asked.get(session) != at:
+                    self.asked[session] = at
                     self.helper(session, "channel")
             if now >= next_sample:
                 self.sample(round((next_sample - start) / HOUR))
@@ -395,6 +409,8 @@ class Soak:
             problems.append(f"a second launch (to open the window) hung at {utc(t)} and was killed after a wall minute")
         if self.helper_runs["failed"]:
             problems.append(f"{self.helper_runs['failed']} helper run(s) failed")
+        if self.helper_runs["not signed in"]:
+            problems.append(f"{self.helper_runs['not signed in']} helper run(s) after an expiry did not sign in")
         base = next((s for s in self.samples if s["hour"] == 1), None)
         if base is None:
             problems.append("no sample after the first hour: run for 2 minutes or more")
