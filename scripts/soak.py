@@ -8,7 +8,9 @@ ten wall minutes are ten hours of the app's life. Meanwhile:
 - session `renew` (refreshable) is refreshed silently by the app every quarter of an hour;
   every two hours its refresh tokens are revoked, so the next refresh is refused and the session
   expires, with its two notices;
-- session `short` (no refresh scope) expires every half hour, with its two notices;
+- session `short` (no sso_registration_scopes) is seeded without a refresh token and expires
+  after half an hour, with its two notices (its sign-in through the app registers with the
+  default scope, so from then on it is refreshed and revoked as `renew` is);
 - five minutes after either expires, `ssobar credential-process` asks the app over the channel,
   and the app signs in with the browser (curl following the redirects);
 - every ten minutes `~/.aws/config` is rewritten (atomically, with a change), and a warm
