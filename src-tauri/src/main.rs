@@ -100,8 +100,29 @@ fn install_log_subscriber() {
         .try_init();
 }
 
+/// Raises this process's soft limit on open descriptors to its hard limit. WebKit keeps one
+/// small shared-memory descriptor for every window opened and closed (docs/reliability.md,
+/// "Soak"), so a tray app that runs for months at the usual soft limit of 1,024 could run
+/// out; the hard limit is what the system allows a user anyway. A limit that cannot be
+/// raised (macOS refuses "unlimited") stays as it was.
+#[cfg(unix)]
+fn raise_descriptor_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    // `None` is "unlimited", which Linux never reports for descriptors and macOS refuses to
+    // set; only a finite hard limit above the soft one is taken.
+    if let (Some(soft), Some(hard)) = (limit.current, limit.maximum)
+        && soft < hard
+    {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
 fn main() {
     install_log_subscriber();
+    #[cfg(unix)]
+    raise_descriptor_limit();
     let args = Args::parse();
     let (env, demo) = if args.demo {
         match demo::start() {
@@ -208,6 +229,21 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_descriptor_limit_is_raised_to_the_hard_one() {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut lowered = getrlimit(Resource::Nofile);
+        let hard = lowered.maximum;
+        lowered.current = hard.map(|h| h.min(256));
+        setrlimit(Resource::Nofile, lowered).unwrap();
+        raise_descriptor_limit();
+        let raised = getrlimit(Resource::Nofile);
+        // Linux reports a finite hard limit for descriptors (at most fs.nr_open).
+        assert!(hard.is_some());
+        assert_eq!(raised.current, hard);
+    }
 
     #[test]
     fn a_failed_handover_is_told_from_other_start_up_errors() {
