@@ -150,6 +150,11 @@ fn explain(e: &keyring::Error) -> KeychainError {
             format!(
                 "no Secret Service provider answers ({detail}); install and start gnome-keyring (or KeePassXC with its Secret Service integration)"
             )
+        } else if lower.contains("noreply") || lower.contains("did not receive a reply") {
+            // A call that timed out reaches the keyring crate as a refusal too; it is not one.
+            format!(
+                "the Secret Service did not answer in time ({detail}); it may be busy or stuck: run the command again, and if it persists restart the keyring daemon (for gnome-keyring: log out and in)"
+            )
         } else if matches!(e, keyring::Error::NoStorageAccess(_))
             || lower.contains("locked")
             || lower.contains("dismissed")
@@ -514,6 +519,25 @@ mod tests {
         assert!(!service_went_away(&gone(
             "Unable to autolaunch a dbus-daemon without a $DISPLAY for X11"
         )));
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn a_secret_service_that_did_not_answer_in_time_is_not_called_locked() {
+        let timed_out = keyring::Error::NoStorageAccess(
+            "org.freedesktop.DBus.Error.NoReply: Did not receive a reply. Possible causes include: the remote application did not send a reply, the message bus security policy blocked the reply, the reply timeout expired, or the network connection was broken."
+                .to_owned()
+                .into(),
+        );
+        let said = explain(&timed_out).to_string();
+        assert!(said.contains("did not answer in time"), "{said}");
+        assert!(!said.contains("keyring is locked"), "{said}");
+        let refused = keyring::Error::NoStorageAccess("the prompt was dismissed".to_owned().into());
+        assert!(
+            explain(&refused)
+                .to_string()
+                .contains("the keyring is locked or access was refused")
+        );
     }
 
     #[test]
