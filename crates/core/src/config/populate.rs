@@ -25,7 +25,6 @@
 
 use crate::config::edit::{self, EditError, Line, edit_file, split_lines};
 use crate::paths::Paths;
-use crate::util::lock::LockError;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
@@ -342,36 +341,9 @@ pub enum PopulateError {
         "\"{0}\" is not an AWS region (like us-east-1 or eu-west-1); pass another with --region"
     )]
     Region(String),
-    /// The config could not be read.
-    #[error("cannot read {}: {source}; check its permissions", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The config could not be written.
-    #[error("cannot write {}: {source}; check the permissions of its folder", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Another ssobar held the config's lock for the whole wait.
+    /// The config could not be read, written or locked ([`edit_file`]'s errors).
     #[error(transparent)]
-    Lock(#[from] LockError),
-    /// The file kept changing under the write.
-    #[error(
-        "{} kept changing while ssobar wrote it (an editor saving it?); run the command again",
-        path.display()
-    )]
-    KeptChanging {
-        /// The file.
-        path: PathBuf,
-    },
+    Edit(#[from] EditError),
     /// [`add_profile`]: the role's profile name is taken outside the block.
     #[error(
         "{} already has a profile \"{name}\" that ssobar did not write; rename it, then add the profile again",
@@ -383,17 +355,6 @@ pub enum PopulateError {
         /// The name.
         name: String,
     },
-}
-
-impl From<EditError> for PopulateError {
-    fn from(error: EditError) -> Self {
-        match error {
-            EditError::Read { path, source } => Self::Read { path, source },
-            EditError::Write { path, source } => Self::Write { path, source },
-            EditError::Lock(lock) => Self::Lock(lock),
-            EditError::KeptChanging { path } => Self::KeptChanging { path },
-        }
-    }
 }
 
 /// The new config and what changed: the session's block written for `request`, every byte
@@ -959,10 +920,11 @@ pub fn populate_file(
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(source) => {
-            return Err(PopulateError::Read {
+            return Err(EditError::Read {
                 path: paths.credentials_file.clone(),
                 source,
-            });
+            }
+            .into());
         }
     };
     let compute = |before: &[u8]| -> Result<(Vec<u8>, PopulateReport), PopulateError> {
@@ -1020,13 +982,14 @@ pub fn add_profile(
     }
     match outcome.report.written.into_iter().next() {
         Some(written) => Ok(written.profile.name),
-        None => Err(PopulateError::Write {
+        None => Err(EditError::Write {
             path: outcome.path,
             source: std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "the portal gave an account id or role name that cannot go into the config",
             ),
-        }),
+        }
+        .into()),
     }
 }
 
