@@ -13,20 +13,6 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// The TLS front and the CA that signed its certificate.
-struct TlsFront {
-    child: Child,
-    url: String,
-    ca: PathBuf,
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn openssl(dir: &Path, args: &[&str]) {
     let ran = Command::new("openssl")
         .current_dir(dir)
@@ -109,34 +95,13 @@ fn private_ca_and_leaf(dir: &Path, name: &str, names: &[String]) {
 }
 
 /// A private CA, a certificate for 127.0.0.1 it signed, and the front relaying to `w`'s fake.
-fn tls_front(w: &World) -> TlsFront {
-    let dir = w.sandbox.home().join("corp-ca");
-    private_ca_and_leaf(&dir, "front", &["IP:127.0.0.1".to_owned()]);
-    let mut child = Command::new(peer_python())
-        .arg(peer_script("tls_front.py"))
-        .arg("--cert")
-        .arg(dir.join("front.pem"))
-        .arg("--key")
-        .arg(dir.join("front.key"))
-        .args(["--to", &format!("127.0.0.1:{}", w.fake.port())])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the TLS front");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("https://"), "the front said {line:?}");
-    TlsFront {
-        child,
-        url: line.trim().to_owned(),
-        ca: dir.join("ca.pem"),
-    }
+fn tls_front(w: &World) -> InspectingProxy {
+    InspectingProxy::spawn(w, "corp-ca", &["IP:127.0.0.1".to_owned()], Mode::Front)
 }
 
 /// `ssobar ARGS` with the SSO portal and the sign-in endpoint behind the front, and
 /// `AWS_CA_BUNDLE` set to `bundle` when given.
-fn through(w: &World, front: &TlsFront, bundle: Option<&Path>, args: &[&str]) -> Ran {
+fn through(w: &World, front: &InspectingProxy, bundle: Option<&Path>, args: &[&str]) -> Ran {
     let mut command = w.command();
     command
         .args(args)
@@ -262,13 +227,22 @@ const AWS_HOSTS: &[&str] = &[
     "fips.eks.eu-west-1.amazonaws.com",
 ];
 
-/// The inspecting CONNECT proxy, the CA its certificates chain to, and the log of the hosts
-/// each tunnel asked for.
+/// `tests/peers/inspecting_proxy.py` relaying to a world's fake, the CA its certificates chain
+/// to, and the log of the hosts each tunnel asked for.
 struct InspectingProxy {
     child: Child,
     url: String,
     ca: PathBuf,
     log: PathBuf,
+}
+
+/// How clients reach it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A CONNECT proxy (`HTTPS_PROXY`).
+    Proxy,
+    /// TLS in front of one endpoint (an `AWS_ENDPOINT_URL_*` points at it).
+    Front,
 }
 
 impl Drop for InspectingProxy {
@@ -279,20 +253,30 @@ impl Drop for InspectingProxy {
 }
 
 impl InspectingProxy {
+    /// The CONNECT proxy, with a certificate for every host in [`AWS_HOSTS`].
     fn start(w: &World) -> Self {
-        let dir = w.sandbox.home().join("corp-proxy");
         let names: Vec<String> = AWS_HOSTS.iter().map(|h| format!("DNS:{h}")).collect();
-        private_ca_and_leaf(&dir, "aws", &names);
+        Self::spawn(w, "corp-proxy", &names, Mode::Proxy)
+    }
+
+    /// Starts it with a certificate for `names` from a private CA in HOME's `folder`.
+    fn spawn(w: &World, folder: &str, names: &[String], mode: Mode) -> Self {
+        let dir = w.sandbox.home().join(folder);
+        private_ca_and_leaf(&dir, "leaf", names);
         let log = dir.join("connects.log");
-        let mut child = Command::new(peer_python())
+        let mut command = Command::new(peer_python());
+        command
             .arg(peer_script("inspecting_proxy.py"))
             .arg("--cert")
-            .arg(dir.join("aws.pem"))
+            .arg(dir.join("leaf.pem"))
             .arg("--key")
-            .arg(dir.join("aws.key"))
-            .args(["--to", &format!("127.0.0.1:{}", w.fake.port())])
-            .arg("--log")
-            .arg(&log)
+            .arg(dir.join("leaf.key"))
+            .args(["--to", &format!("127.0.0.1:{}", w.fake.port())]);
+        match mode {
+            Mode::Proxy => command.arg("--log").arg(&log),
+            Mode::Front => command.arg("--front"),
+        };
+        let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the inspecting proxy");
@@ -300,7 +284,12 @@ impl InspectingProxy {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert!(line.starts_with("http://"), "the proxy said {line:?}");
+        let scheme = if mode == Mode::Front {
+            "https://"
+        } else {
+            "http://"
+        };
+        assert!(line.starts_with(scheme), "it said {line:?}");
         Self {
             child,
             url: line.trim().to_owned(),

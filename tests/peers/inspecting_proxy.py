@@ -2,9 +2,12 @@
 each tunnel itself, with a certificate its own private CA signed for the host asked for, and
 sends what it reads to ssobar-fake-aws over plain HTTP. A client gets through only if it goes
 through the proxy (HTTPS_PROXY) and trusts the proxy's CA. Each CONNECT's host is logged.
+With --front it is the same TLS in front of one endpoint, no CONNECT: what a client that is
+pointed at the endpoint itself meets.
 
-Usage: inspecting_proxy.py --cert PEM --key PEM --to HOST:PORT --log FILE
-Prints its http://127.0.0.1:PORT URL on the first line of stdout, then serves until killed.
+Usage: inspecting_proxy.py --cert PEM --key PEM --to HOST:PORT (--log FILE | --front)
+Prints its URL (http:// for the proxy, https:// for the front) on the first line of stdout,
+then serves until killed.
 """
 
 import argparse
@@ -35,7 +38,9 @@ async def main():
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--to", required=True)
-    parser.add_argument("--log", required=True)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--log")
+    mode.add_argument("--front", action="store_true")
     args = parser.parse_args()
     upstream_host, upstream_port = args.to.rsplit(":", 1)
 
@@ -66,6 +71,9 @@ async def main():
             # The client did not trust the certificate: what a proxy sees of a refusal.
             writer.close()
             return
+        await relay(reader, writer)
+
+    async def relay(reader, writer):
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 upstream_host, int(upstream_port)
@@ -75,9 +83,14 @@ async def main():
             return
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
-    server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
+    if args.front:
+        server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
+        scheme = "https"
+    else:
+        server = await asyncio.start_server(tunnel, "127.0.0.1", 0)
+        scheme = "http"
     port = server.sockets[0].getsockname()[1]
-    print(f"http://127.0.0.1:{port}", flush=True)
+    print(f"{scheme}://127.0.0.1:{port}", flush=True)
     async with server:
         await server.serve_forever()
 
