@@ -756,13 +756,7 @@ fn a_credential_server_whose_session_ends_asks_the_app_and_serves_again_after_on
         assert!(read > 0, "serve ended: {}", server.stderr());
         lines.push_str(&line);
     }
-    let value = |name: &str| {
-        lines
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .map(|v| v.trim_matches('\'').to_owned())
-            .unwrap_or_else(|| panic!("no {name} in {lines}"))
-    };
+    let value = |name: &str| ssobar_testkit::exported(&lines, name);
     let (uri, token) = (
         value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),

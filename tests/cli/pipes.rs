@@ -391,14 +391,8 @@ fn a_server_whose_stderr_is_closed_serves_and_stops_on_sigterm() {
         );
         lines.push(line);
     }
-    let value = |name: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.trim_end().strip_prefix(&format!("export {name}='")))
-            .and_then(|v| v.strip_suffix('\''))
-            .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
-            .to_owned()
-    };
+    let printed = lines.concat();
+    let value = |name: &str| ssobar_testkit::exported(&printed, name);
     let answer = w
         .sandbox
         .command("curl")

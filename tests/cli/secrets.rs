@@ -134,14 +134,7 @@ impl Sweep {
                 "{name} ended before its lines: {lines}"
             );
         }
-        let value = |variable: &str| {
-            lines
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("export {variable}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .unwrap_or_else(|| panic!("no {variable} in {lines}"))
-                .to_owned()
-        };
+        let value = |variable: &str| ssobar_testkit::exported(&lines, variable);
         let asked = self
             .w
             .sandbox

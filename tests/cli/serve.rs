@@ -47,17 +47,10 @@ impl Server {
                 break;
             }
         }
-        let value = |name: &str| {
-            lines
-                .iter()
-                .find_map(|l| l.strip_prefix(&format!("export {name}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
-                .to_owned()
-        };
+        let printed = lines.join("\n");
         Self {
-            uri: value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-            token: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+            uri: ssobar_testkit::exported(&printed, "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            token: ssobar_testkit::exported(&printed, "AWS_CONTAINER_AUTHORIZATION_TOKEN"),
             child: Some(child),
             lines,
         }

@@ -725,6 +725,17 @@ pub fn peer_python() -> PathBuf {
     python
 }
 
+/// The value of `export NAME='VALUE'` among the lines `ssobar serve --shell sh` printed;
+/// fails the test when there is none.
+pub fn exported(lines: &str, name: &str) -> String {
+    lines
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix(&format!("export {name}='")))
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no {name} in {lines}"))
+        .to_owned()
+}
+
 /// A script under `tests/peers/`.
 pub fn peer_script(name: &str) -> PathBuf {
     workspace_root().join("tests/peers").join(name)
