@@ -140,7 +140,7 @@ impl Proxy {
 }
 
 /// What a process's AWS calls trust and go through, as its environment says.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Transport {
     bundle: Option<Vec<u8>>,
     proxy: Option<Proxy>,
@@ -177,15 +177,23 @@ impl Transport {
 /// aws-smithy-runtime builds the SDK's default client, but with the proxy and the trust
 /// read from `env` (the SDK reads the process's variables, which the settings do not fill).
 pub fn sdk_http_client(env: &Env) -> Result<SharedHttpClient, CallError> {
-    let transport = Transport::from_env(env)?;
-    static CLIENTS: OnceLock<Mutex<HashMap<Transport, SharedHttpClient>>> = OnceLock::new();
+    // Keyed by what the environment names, so that a bundle is read and checked once a
+    // process, not once for each of a search's hundreds of clients (a bundle changed while the
+    // app runs takes a restart, as for the SDKs).
+    type Named = (Option<String>, Option<Proxy>);
+    let key: Named = (
+        env.get(CA_BUNDLE_VARIABLE).map(str::to_owned),
+        Proxy::from_env(env),
+    );
+    static CLIENTS: OnceLock<Mutex<HashMap<Named, SharedHttpClient>>> = OnceLock::new();
     let mut clients = CLIENTS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(client) = clients.get(&transport) {
+    if let Some(client) = clients.get(&key) {
         return Ok(client.clone());
     }
+    let transport = Transport::from_env(env)?;
     let context = transport.tls_context()?;
     let proxy = transport.proxy_config()?;
     let client = Builder::new().build_with_connector_fn(move |settings, components| {
@@ -199,7 +207,7 @@ pub fn sdk_http_client(env: &Env) -> Result<SharedHttpClient, CallError> {
         connector.set_proxy_config(Some(proxy.clone()));
         connector.build()
     });
-    clients.insert(transport, client.clone());
+    clients.insert(key, client.clone());
     Ok(client)
 }
 

@@ -331,7 +331,10 @@ pub async fn sign_in(
     }
 
     let flow = choose_flow(ctx, session, options.flow);
+    // Only a device code nobody asked for has a reason to give (the browser lookup it takes
+    // is then made a second time, on the path that is about to wait for a person anyway).
     if options.flow.is_none()
+        && flow == SignInFlow::DeviceCode
         && let Some(reason) = device_code_reason(ctx, session)
     {
         on_event(SignInEvent::DeviceCodeChosen(reason));
