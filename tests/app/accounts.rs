@@ -261,6 +261,9 @@ fn clusters_found_from_the_window_are_searched_opened_and_added_to_the_kubeconfi
     assert_eq!(opened, "ok: Opened cluster prod-3 in the AWS console");
     let link = w.browser.opened().pop().expect("the browser was opened");
     assert!(is_one_time_link(&link), "{link}");
+    // "Opened" comes once the link is followed; the browser's login after its redirect may
+    // land a moment later.
+    wait_for(10, || (!w.fake.console_logins().is_empty()).then_some(()));
     let logins = w.fake.console_logins();
     assert_eq!(logins.len(), 1);
     assert!(
