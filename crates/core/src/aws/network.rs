@@ -42,6 +42,20 @@ pub enum Source {
     Settings,
 }
 
+impl Source {
+    /// Where it comes from, as the window says it: "the environment (HTTPS_PROXY)", "profile
+    /// dev in the AWS config", "settings.toml".
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Environment { variable } => format!("the environment ({variable})"),
+            Self::Profile { profile } => {
+                format!("profile {} in the AWS config", printable(profile))
+            }
+            Self::Settings => "settings.toml".to_owned(),
+        }
+    }
+}
+
 /// The variables of a context's [`Env`] that the environment did not set, and who did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origins {
@@ -180,6 +194,19 @@ pub struct InEffect {
     pub value: String,
     /// Where it comes from.
     pub source: Source,
+    /// The same, in words ([`Source::describe`]).
+    pub from: String,
+}
+
+impl InEffect {
+    fn new(value: String, source: Source) -> Self {
+        let from = source.describe();
+        Self {
+            value,
+            source,
+            from,
+        }
+    }
 }
 
 /// The proxy, the hosts it is not used for, and the CA bundle every AWS call of a context
@@ -200,16 +227,11 @@ pub fn in_effect(env: &Env, origins: &Origins) -> Network {
         env.get(variable)
             .map(str::trim)
             .filter(|value| !value.is_empty())
-            .map(|value| InEffect {
-                value: printable(value),
-                source: origins.source(variable),
-            })
+            .map(|value| InEffect::new(printable(value), origins.source(variable)))
     };
     Network {
-        proxy: Proxy::from_env(env).map(|proxy| InEffect {
-            value: proxy.shown(),
-            source: origins.source(proxy.variable),
-        }),
+        proxy: Proxy::from_env(env)
+            .map(|proxy| InEffect::new(proxy.shown(), origins.source(proxy.variable))),
         no_proxy: set("NO_PROXY").or_else(|| set("no_proxy")),
         ca_bundle: set(CA_BUNDLE_VARIABLE),
     }
@@ -293,11 +315,12 @@ sso_region = us-east-1
         );
         assert_eq!(
             network.proxy,
-            Some(InEffect {
-                value: "http://me:***@proxy.corp:3128/".to_owned(),
-                source: Source::Settings
-            })
+            Some(InEffect::new(
+                "http://me:***@proxy.corp:3128/".to_owned(),
+                Source::Settings
+            ))
         );
+        assert_eq!(network.proxy.unwrap().from, "settings.toml");
 
         let shell = Env::from_pairs([
             ("AWS_CA_BUNDLE", "/home/me/ca.pem"),
@@ -361,7 +384,8 @@ sso_region = us-east-1
                     value: "http://p:1".to_owned(),
                     source: Source::Environment {
                         variable: "https_proxy".to_owned()
-                    }
+                    },
+                    from: "the environment (https_proxy)".to_owned(),
                 }),
                 no_proxy: None,
                 ca_bundle: None,
