@@ -158,7 +158,7 @@ impl Context {
 
     /// This context for the AWS calls of a command run as `profile`: its `ca_bundle`,
     /// `use_fips_endpoint` and `use_dualstack_endpoint` where the environment has not set
-    /// their variables, before the settings' values ([`network`](crate::aws::network)).
+    /// their variables, before the settings' values ([`network`]).
     pub fn for_profile(&self, config: &AwsConfig, profile: &str) -> Self {
         let keys = config
             .profile(profile)
