@@ -226,13 +226,28 @@ fn settings_are_saved_from_the_window() {
     require_desktop();
     let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
     w.seed_sign_in(8 * 3600);
-    let driver = Driver::start(
-        w.sandbox.command(tauri_driver()),
-        Path::new(APP),
-        &["--window"],
-    );
+    // A proxy the app was started with, which its calls to the fake are exempt from.
+    let mut command = w.sandbox.command(tauri_driver());
+    command
+        .env("HTTPS_PROXY", "http://proxy.example.com:3128")
+        .env("NO_PROXY", "127.0.0.1");
+    let driver = Driver::start(command, Path::new(APP), &["--window"]);
     let show = wait_for(20, || driver.find("#show-settings")).expect("a Settings button");
     driver.click(&show);
+    // Settings says what the AWS calls go through and trust, and where each comes from.
+    let network = wait_for(10, || {
+        let proxy = driver.text(&driver.find("#network-proxy")?);
+        let bundle = driver.text(&driver.find("#network-ca-bundle")?);
+        (!proxy.is_empty()).then_some((proxy, bundle))
+    });
+    assert_eq!(
+        network,
+        Some((
+            "http://proxy.example.com:3128 (from the environment (HTTPS_PROXY)); not for 127.0.0.1"
+                .to_owned(),
+            "none: the system's certificates only".to_owned()
+        ))
+    );
     let minutes = wait_for(10, || {
         driver.find("#settings input[name=\"warning_minutes\"]")
     })

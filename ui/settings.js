@@ -28,8 +28,27 @@ export function initSettings() {
     f.start_at_login.checked = Boolean(s.start_at_login);
   }
 
+  // A value the app reports and where it comes from, or what holds without it.
+  function show(id, inEffect, without) {
+    $(id).textContent = inEffect ? `${inEffect.value} (from ${inEffect.from})` : without;
+  }
+
+  async function loadNetwork() {
+    try {
+      const network = await invoke('network');
+      const noProxy = network.no_proxy ? `; not for ${network.no_proxy.value}` : '';
+      show('#network-proxy', network.proxy, 'none: AWS is reached directly');
+      if (network.proxy) $('#network-proxy').textContent += noProxy;
+      show('#network-ca-bundle', network.ca_bundle, 'none: the system\'s certificates only');
+    } catch (e) {
+      $('#network-proxy').textContent = `Could not read it: ${errorText(e)}`;
+      $('#network-ca-bundle').textContent = '';
+    }
+  }
+
   async function load() {
     say('');
+    loadNetwork();
     // The version is no setting: a failure to read it leaves the line empty, the form usable.
     invoke('version').then((line) => { $('#version').textContent = line; }, () => {});
     try {
@@ -61,6 +80,7 @@ export function initSettings() {
     try {
       fill(await invoke('save_settings', { settings }));
       say('Saved');
+      loadNetwork();
     } catch (err) {
       say(errorText(err), true);
     } finally {

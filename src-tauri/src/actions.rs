@@ -72,7 +72,7 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
     let task_id = id.clone();
     let task = tauri::async_runtime::spawn(async move {
         let state = task_app.state::<AppState>();
-        let ctx = state.ctx();
+        let ctx = state.session_ctx(&task_id);
         // Asked for explicitly: sign in even if the token is valid but expiring.
         let options = SignInOptions {
             flow,
@@ -185,7 +185,7 @@ pub async fn refresh(app: &AppHandle, id: SessionId, when: RefreshWhen) -> Resul
     let state = app.state::<AppState>();
     let (session, command) = state.session(&id)?;
     state.mark_busy(&id);
-    let ctx = state.ctx();
+    let ctx = state.session_ctx(&id);
     let result = signin::refresh(&ctx, &session, when, &command).await;
     let token_expires_at = || match ctx.tokens.load(&id) {
         CachedToken::Present(t) => Some(t.expires_at),
@@ -201,7 +201,7 @@ pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
     let state = app.state::<AppState>();
     let (session, _) = state.session(&id)?;
     state.mark_busy(&id);
-    let ctx = state.ctx();
+    let ctx = state.session_ctx(&id);
     let config = ctx.load_config();
     state.agent.forget_session(&id);
     let result = signin::sign_out(&ctx, &config, &session).await;
@@ -278,7 +278,7 @@ pub async fn list_accounts(app: &AppHandle, id: &SessionId) {
         return;
     };
     state.shared().activity.listing.insert(id.clone());
-    let ctx = state.ctx();
+    let ctx = state.session_ctx(id);
     let listed = accounts::directory(&ctx, &session, &login, Reuse::CachedWhenFresh).await;
     {
         let mut inner = state.shared();
@@ -361,7 +361,7 @@ pub async fn search_clusters(
         accounts
     };
     state.poke.notify_one();
-    let ctx = state.ctx();
+    let ctx = state.session_ctx(&id);
     let config = ctx.load_config();
     let targets =
         discovery::session_targets(&config, &session, &accounts, &[], &Regions::OfEachProfile);
@@ -420,6 +420,11 @@ pub async fn run_cluster_action(
     // The config as the file is now: a profile added a moment ago (the role's "Add profile")
     // may not have reached the loop's copy yet.
     let config = ctx.load_config();
+    // The calls are the profile's where one names the role, else the session's.
+    let ctx = match &found.profile {
+        Some(profile) => ctx.for_profile(&config, profile),
+        None => ctx.for_session(&config, &cluster.session),
+    };
     match action {
         ClusterAction::OpenConsole => {
             let steps = match &found.profile {
@@ -548,7 +553,7 @@ pub async fn run_role_action(
         account.account_name.as_deref().unwrap_or(&role.account_id),
         role.role_name
     );
-    let ctx = state.ctx();
+    let ctx = state.session_ctx(&role.session);
     let steps = role.steps(&session);
     match action {
         RoleAction::CopyExports => {

@@ -5,6 +5,7 @@ use crate::{actions, first_run, watch};
 use ssobar_core::app::directory::{ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView};
 use ssobar_core::app::first_run::SetupAction;
 use ssobar_core::app::monitor::StatusView;
+use ssobar_core::aws::network::Network;
 use ssobar_core::config::SessionId;
 use ssobar_core::settings::{Settings, SignInFlowKind};
 use ssobar_core::sso::signin::{RefreshWhen, SignInFlow};
@@ -131,6 +132,13 @@ pub async fn setup_step(app: AppHandle, action: SetupAction) -> Result<String, S
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> Settings {
     state.ctx().settings
+}
+
+/// The proxy and CA bundle the app's AWS calls go with, and where each comes from (the
+/// environment the app was started with, or settings.toml), for Settings to show.
+#[tauri::command]
+pub fn network(state: State<'_, AppState>) -> Network {
+    state.ctx().network()
 }
 
 /// The version line Settings shows, as `ssobar --version` prints it ("ssobar 0.1.0 (abc1234)").

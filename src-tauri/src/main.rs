@@ -178,6 +178,7 @@ fn main() {
             commands::setup_start,
             commands::setup_step,
             commands::get_settings,
+            commands::network,
             commands::save_settings,
             commands::version,
         ])

@@ -152,6 +152,14 @@ impl AppState {
         (ctx, config, status)
     }
 
+    /// The context for a session's AWS calls: the network keys of the AWS config that apply
+    /// to it ([`Context::for_session`]).
+    pub fn session_ctx(&self, id: &SessionId) -> Context {
+        let ctx = self.ctx();
+        let config = ctx.load_config();
+        ctx.for_session(&config, id)
+    }
+
     /// The sign-in settings of a session, from the config as it is now.
     pub fn session(&self, id: &SessionId) -> Result<(SsoSessionConfig, String), String> {
         let (session, profile) = self

@@ -6,6 +6,7 @@ use crate::SSOBAR;
 use crate::chmod;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeConfig, Fault, Operation};
+use ssobar_testkit::root::NetNamespace;
 use ssobar_testkit::webdriver::free_port;
 use ssobar_testkit::{AwsConfig, BrowserMode, Ran, World, secret_tool_entries, wait_for};
 use std::process::{Child, Command};
@@ -910,6 +911,101 @@ fn a_fixed_callback_port_is_where_the_browser_comes_back() {
         );
         assert!(w.token().is_some());
     }
+}
+
+/// A word for `sh`, quoted.
+#[cfg(target_os = "linux")]
+fn quoted(word: &std::ffi::OsStr) -> String {
+    format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_browser_on_another_machine_signs_in_through_a_forwarded_callback_port() {
+    // The laptop's browser runs in a network namespace of its own, where only the forwards
+    // listen: `ssh -L PORT:127.0.0.1:PORT` for the callback, and the way to AWS (the fake).
+    // Were the listener on any other port, the redirect would find nothing there.
+    let Some(netns) = NetNamespace::for_test(
+        "a_browser_on_another_machine_signs_in_through_a_forwarded_callback_port",
+        "(or user namespaces) to give the browser a network namespace of its own",
+    ) else {
+        return;
+    };
+    let w = world(BrowserMode::Ignore);
+    let port = free_port().to_string();
+    let fake_port = w.fake.port().to_string();
+    let home = w.sandbox.home();
+    let (callback, aws) = (home.join("callback.sock"), home.join("aws.sock"));
+    let forward = ssobar_testkit::peer_script("port_forward.py");
+    let python = ssobar_testkit::peer_python();
+    let mut server = Command::new(&python)
+        .arg(&forward)
+        .arg("server")
+        .arg("--serve")
+        .arg(format!("{}={port}", callback.display()))
+        .arg("--serve")
+        .arg(format!("{}={fake_port}", aws.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the server's half of the forward");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready");
+
+    let log = home.join("forwarded.log");
+    let mut laptop = netns.command();
+    laptop
+        .arg(&python)
+        .arg(&forward)
+        .arg("laptop")
+        .arg("--forward")
+        .arg(format!("{port}={}", callback.display()))
+        .arg("--forward")
+        .arg(format!("{fake_port}={}", aws.display()))
+        .arg("--log")
+        .arg(&log)
+        .args(["--", "curl", "-fsS", "-L", "-o", "/dev/null"]);
+    let words: Vec<String> = std::iter::once(laptop.get_program())
+        .chain(laptop.get_args())
+        .map(quoted)
+        .collect();
+    let browser = home.join("laptop-browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nexec {} \"$1\"\n", words.join(" ")),
+    )
+    .unwrap();
+    chmod(&browser, 0o755);
+
+    let mut login = w.command();
+    login
+        .env("BROWSER", &browser)
+        .args(["login", "--profile", "dev", "--callback-port", &port])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let ended = wait_for(60, || child.try_wait().unwrap());
+    if ended.is_none() {
+        let _ = child.kill();
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        ended.is_some_and(|status| status.success()),
+        "the sign-in did not complete: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(w.token().is_some());
+    let forwarded = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        forwarded.lines().any(|line| line == port),
+        "the browser came back through the forward: {forwarded:?}"
+    );
 }
 
 #[test]

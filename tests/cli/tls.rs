@@ -452,6 +452,16 @@ fn with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one
     assert_eq!(proxy.hosts(), ["portal.sso-fips.us-east-1.amazonaws.com"]);
 }
 
+/// Writes HOME's `settings.toml`, private as ssobar wants it.
+fn write_settings(w: &World, text: &str) {
+    let folder = w.sandbox.home().join(".config/ssobar");
+    std::fs::create_dir_all(&folder).unwrap();
+    crate::chmod(&folder, 0o700);
+    let settings = folder.join("settings.toml");
+    std::fs::write(&settings, text).unwrap();
+    crate::chmod(&settings, 0o600);
+}
+
 #[test]
 fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
     // As for an app the desktop started, without the shell's variables.
@@ -459,20 +469,14 @@ fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
     w.seed_sign_in(8 * 3600);
     let proxy = InspectingProxy::start(&w);
-    let folder = w.sandbox.home().join(".config/ssobar");
-    std::fs::create_dir_all(&folder).unwrap();
-    crate::chmod(&folder, 0o700);
-    let settings = folder.join("settings.toml");
-    std::fs::write(
-        &settings,
-        format!(
+    write_settings(
+        &w,
+        &format!(
             "https_proxy = \"{}\"\nca_bundle = \"{}\"\n",
             proxy.url,
             proxy.ca.display()
         ),
-    )
-    .unwrap();
-    crate::chmod(&settings, 0o600);
+    );
     let mut command = w.command();
     for (variable, _) in w.fake.endpoint_env() {
         command.env_remove(variable);
@@ -506,4 +510,90 @@ fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
             "signin.aws.amazon.com"
         ]
     );
+}
+
+#[test]
+fn the_profiles_ca_bundle_and_fips_keys_come_after_the_environment_and_before_the_settings() {
+    require_secret_service();
+    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
+    let proxy = InspectingProxy::start(&w);
+    // Another private CA, which signed nothing the proxy presents.
+    let other = w.sandbox.home().join("other-ca");
+    private_ca_and_leaf(&other, "unused", &["DNS:example.com".to_owned()]);
+    let other_ca = other.join("ca.pem");
+    write_settings(&w, &format!("ca_bundle = \"{}\"\n", other_ca.display()));
+    let ca = proxy.ca.display().to_string();
+    w.sandbox.write_config(
+        w.config()
+            .sso_profile("fips", &w.session, "111122223333", "AdministratorAccess")
+            .with("region", "eu-west-1")
+            .with("ca_bundle", &ca)
+            .with("use_fips_endpoint", "true")
+            .section("default", &[("ca_bundle", &ca)]),
+    );
+    let session = w.session.clone();
+    let run = |args: &[&str], extra: &[(&str, &str)]| proxy.ssobar(&w, false, args, extra);
+
+    // A session's sign-in without a profile: [default]'s bundle, as `aws sso login
+    // --sso-session` reads it, and FIPS, which the one profile of the session that says
+    // anything asks for.
+    run(&["login", "--sso-session", &session, "--device-code"], &[]).success();
+    assert_eq!(proxy.hosts(), ["oidc-fips.us-east-1.amazonaws.com"]);
+    let credentials = run(&["credential-process", "--profile", "fips"], &[]).success();
+    assert_eq!(credentials.json()["Version"], 1);
+    let token = run(
+        &["eks-token", "--profile", "fips", "--cluster-id", "prod"],
+        &[],
+    )
+    .success();
+    let encoded = token.json()["status"]["token"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("k8s-aws-v1.")
+        .unwrap()
+        .to_owned();
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .unwrap();
+    assert!(
+        url.starts_with(b"https://sts-fips.eu-west-1.amazonaws.com/?"),
+        "{}",
+        String::from_utf8_lossy(&url)
+    );
+
+    // The environment comes first: its bundle, which does not hold the proxy's CA, and its
+    // FIPS choice.
+    let other_ca = other_ca.display().to_string();
+    let refused = run(
+        &["refresh", "--profile", "fips", "--force"],
+        &[("AWS_CA_BUNDLE", &other_ca)],
+    )
+    .expect_code(1);
+    assert!(
+        refused.stderr.contains("its certificate is not trusted"),
+        "{}",
+        refused.stderr
+    );
+    run(
+        &["refresh", "--profile", "fips", "--force"],
+        &[("AWS_USE_FIPS_ENDPOINT", "false")],
+    )
+    .success();
+    // A profile without the keys: the settings' bundle, which does not hold it either.
+    let refused = run(&["credential-process", "--profile", "dev"], &[]).expect_code(1);
+    assert!(
+        one_line(&refused).contains("its certificate is not trusted"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        proxy.hosts(),
+        [
+            "oidc-fips.us-east-1.amazonaws.com",
+            "oidc.us-east-1.amazonaws.com",
+            "portal.sso-fips.us-east-1.amazonaws.com",
+            "portal.sso.us-east-1.amazonaws.com",
+        ]
+    );
+    assert_eq!(w.calls(Operation::CreateToken), 2);
 }

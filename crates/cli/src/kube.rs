@@ -175,6 +175,8 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     // The warm path above reads no settings; this one does, and says what it could not use.
     crate::report_settings_warnings(&ctx);
     let config = ctx.load_config();
+    // The profile's network keys reach its calls and the token's STS host.
+    let ctx = ctx.for_profile(&config, &args.profile);
     let steps = match &args.role_arn {
         Some(arn) => plan_assuming(&config, &args.profile, arn)?,
         None => plan(&config, &args.profile)?,

@@ -28,8 +28,9 @@ mod signin;
 mod status;
 mod table;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ssobar_core::aws::CallError;
+use ssobar_core::config::SessionId;
 use ssobar_core::context::Context;
 use ssobar_core::creds::CredentialsError;
 use ssobar_core::creds::console::ConsoleError;
@@ -114,9 +115,12 @@ pub enum Outcome {
 /// Runs `ssobar` with the process's arguments and environment: the whole of the binary.
 pub fn run() -> ExitCode {
     install_log_subscriber();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return print_parse_outcome(&e),
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return print_parse_outcome(&e.format(&mut Cli::command())),
     };
     let env = Env::from_process();
     // kubectl runs eks-token for most commands: it builds its context only when it must.
@@ -133,6 +137,7 @@ pub fn run() -> ExitCode {
     exit_code(
         Context::from_env(env)
             .map_err(anyhow::Error::from)
+            .map(|ctx| for_named(ctx, &matches))
             .and_then(|ctx| {
                 report_settings_warnings(&ctx);
                 report_cache_trust(&ctx, &cli.command);
@@ -159,6 +164,26 @@ pub fn run() -> ExitCode {
                 }
             }),
     )
+}
+
+/// The context for the AWS calls of the command `matches` holds: with the network keys
+/// (`ca_bundle`, `use_fips_endpoint`, `use_dualstack_endpoint`) of the profile it runs as
+/// (`--profile`, else `$AWS_PROFILE`, else `default`, as the AWS CLI picks it), or of the
+/// `--sso-session` it names. Read from the arguments clap parsed, so that every command with
+/// either flag follows the same rule.
+fn for_named(ctx: Context, matches: &clap::ArgMatches) -> Context {
+    let Some((_, command)) = matches.subcommand() else {
+        return ctx;
+    };
+    let named = |id: &str| command.try_get_one::<String>(id).ok().flatten();
+    let config = ctx.load_config();
+    match (named("profile"), named("sso_session")) {
+        (None, Some(session)) => ctx.for_session(&config, &SessionId::Named(session.to_owned())),
+        (profile, _) => {
+            let profile = args::profile_or_default(&ctx, profile.map(String::as_str));
+            ctx.for_profile(&config, &profile)
+        }
+    }
 }
 
 /// Prints what clap made of the command line instead of running it (`--help` and `--version`

@@ -2,6 +2,7 @@
 //! store and the clock. Binaries build one from the process; tests build one from a temp HOME
 //! and a fixed clock.
 
+use crate::aws::network::{self, Network, Origins};
 use crate::config::{AwsConfig, SessionId};
 use crate::creds::keychain::{Keychain, KeychainTokenStore, SecretStore};
 use crate::env::Env;
@@ -88,6 +89,8 @@ pub struct Context {
     /// The local time zone, for times shown to people.
     pub tz: TimeZone,
     clock: Arc<dyn Clock>,
+    /// Which network variables of `env` the settings or a profile's keys set.
+    network: Origins,
 }
 
 impl Context {
@@ -120,7 +123,7 @@ impl Context {
     pub fn from_env_with_keychain(mut env: Env, keychain: Keychain) -> Result<Self, NoHomeDir> {
         let paths = Paths::from_env(&env)?;
         let (settings, settings_warnings) = Settings::load(&paths.settings_file, &env);
-        settings.fill_network_env(&mut env);
+        let network = Origins::fill_from_settings(&mut env, &settings);
         let cache = TokenCache::from_paths(&paths);
         Ok(Self {
             tokens: token_store(settings.token_store, &cache, keychain, &paths),
@@ -132,6 +135,7 @@ impl Context {
             settings,
             settings_warnings,
             clock: Arc::new(SystemClock),
+            network,
         })
     }
 
@@ -150,6 +154,44 @@ impl Context {
     /// Now, by the context's clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// This context for the AWS calls of a command run as `profile`: its `ca_bundle`,
+    /// `use_fips_endpoint` and `use_dualstack_endpoint` where the environment has not set
+    /// their variables, before the settings' values ([`network`]).
+    pub fn for_profile(&self, config: &AwsConfig, profile: &str) -> Self {
+        let keys = config
+            .profile(profile)
+            .map(network::profile_keys)
+            .unwrap_or_default();
+        self.with_keys(keys)
+    }
+
+    /// This context for the AWS calls of `session` when no profile was named (a sign-in to
+    /// an sso-session, its accounts): the keys of the active profile, else those its profiles
+    /// agree on ([`network::session_keys`]); a legacy session's, those of the profile that
+    /// holds it.
+    pub fn for_session(&self, config: &AwsConfig, session: &SessionId) -> Self {
+        match session {
+            SessionId::Named(name) => {
+                self.with_keys(network::session_keys(config, &self.env, name))
+            }
+            SessionId::Legacy(_) => match config.session_config(session) {
+                Ok((_, Some(profile))) => self.for_profile(config, &profile),
+                _ => self.clone(),
+            },
+        }
+    }
+
+    fn with_keys(&self, keys: Vec<network::ProfileKey>) -> Self {
+        let mut scoped = self.clone();
+        network::apply(&mut scoped.env, &mut scoped.network, keys);
+        scoped
+    }
+
+    /// The proxy and CA bundle this context's AWS calls go with, and where each comes from.
+    pub fn network(&self) -> Network {
+        network::in_effect(&self.env, &self.network)
     }
 
     /// The AWS config as it is on disk right now.

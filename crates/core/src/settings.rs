@@ -349,24 +349,24 @@ impl Settings {
     /// `env` with the network settings filled in where it has none of the variables the AWS
     /// tools read (`HTTPS_PROXY` and its kin, `NO_PROXY`, `AWS_CA_BUNDLE`): the environment
     /// wins, as it does for the AWS CLI. The AWS calls read only the context's `Env`.
-    pub fn fill_network_env(&self, env: &mut Env) {
+    /// Returns the variables it set.
+    pub fn fill_network_env(&self, env: &mut Env) -> Vec<&'static str> {
         let has = |env: &Env, names: &[&str]| names.iter().any(|name| env.get(name).is_some());
+        let mut filled = Vec::new();
         let proxies = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
-        if let Some(proxy) = &self.https_proxy
-            && !has(env, &proxies)
-        {
-            env.set("HTTPS_PROXY", proxy.clone());
+        for (value, variable, family) in [
+            (&self.https_proxy, "HTTPS_PROXY", &proxies[..]),
+            (&self.no_proxy, "NO_PROXY", &["NO_PROXY", "no_proxy"][..]),
+            (&self.ca_bundle, "AWS_CA_BUNDLE", &["AWS_CA_BUNDLE"][..]),
+        ] {
+            if let Some(value) = value
+                && !has(env, family)
+            {
+                env.set(variable, value.clone());
+                filled.push(variable);
+            }
         }
-        if let Some(rules) = &self.no_proxy
-            && !has(env, &["NO_PROXY", "no_proxy"])
-        {
-            env.set("NO_PROXY", rules.clone());
-        }
-        if let Some(bundle) = &self.ca_bundle
-            && !has(env, &["AWS_CA_BUNDLE"])
-        {
-            env.set("AWS_CA_BUNDLE", bundle.clone());
-        }
+        filled
     }
 
     /// How URLs are opened for `session` (a sso-session's name; `None` for a legacy one):
@@ -941,7 +941,10 @@ url_action = "print"
             settings.set(key, value).unwrap();
         }
         let mut desktop = Env::from_pairs([("HOME", "/home/a")]);
-        settings.fill_network_env(&mut desktop);
+        assert_eq!(
+            settings.fill_network_env(&mut desktop),
+            ["HTTPS_PROXY", "NO_PROXY", "AWS_CA_BUNDLE"]
+        );
         assert_eq!(desktop.get("HTTPS_PROXY"), Some("http://proxy.corp:3128"));
         assert_eq!(desktop.get("NO_PROXY"), Some(".corp"));
         assert_eq!(desktop.get("AWS_CA_BUNDLE"), Some("/etc/corp/ca.pem"));
@@ -950,7 +953,7 @@ url_action = "print"
             ("no_proxy", "*"),
             ("AWS_CA_BUNDLE", "/own.pem"),
         ]);
-        settings.fill_network_env(&mut shell);
+        assert!(settings.fill_network_env(&mut shell).is_empty());
         assert_eq!(shell.get("HTTPS_PROXY"), None);
         assert_eq!(shell.get("NO_PROXY"), None);
         assert_eq!(shell.get("AWS_CA_BUNDLE"), Some("/own.pem"));

@@ -92,3 +92,53 @@ fn sudo_without_password() -> bool {
         .status()
         .is_ok_and(|status| status.success())
 }
+
+/// How a test starts a program in a network namespace of its own, whose only interface is
+/// loopback: nothing it does reaches another machine, or this one's other ports, except
+/// through what the test forwards into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetNamespace {
+    /// `unshare --net` as root (itself or through sudo): the program runs as root.
+    Root(Root),
+    /// `unshare --user --map-root-user --net`: no privilege needed where the kernel lets
+    /// users have namespaces; the program runs as this user.
+    User,
+}
+
+impl NetNamespace {
+    /// A way for `test`, which needs it `why`; `None`, after saying the test is skipped, when
+    /// this process is not root, the kernel refuses users a namespace and `sudo -n` does not
+    /// work.
+    pub fn for_test(test: &str, why: &str) -> Option<Self> {
+        if user_id("-u") == "0" {
+            return Some(Self::Root(Root::Already));
+        }
+        let user = Command::new("unshare")
+            .args(["--user", "--map-root-user", "--net", "true"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if user {
+            return Some(Self::User);
+        }
+        Root::for_test(test, why).map(Self::Root)
+    }
+
+    /// `unshare` ready for the program and its arguments. The new namespace's loopback is
+    /// down: the program brings it up.
+    pub fn command(self) -> Command {
+        match self {
+            Self::Root(root) => {
+                let mut command = root.command("unshare");
+                command.arg("--net");
+                command
+            }
+            Self::User => {
+                let mut command = Command::new("unshare");
+                command.args(["--user", "--map-root-user", "--net"]);
+                command
+            }
+        }
+    }
+}

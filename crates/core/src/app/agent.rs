@@ -122,7 +122,8 @@ impl CredentialAgent {
         }
         // The vault keeps what it fetches until its margin: ask it for at least as long as
         // the asker needs.
-        let mut asked = ctx.clone();
+        // The profile's own network keys (ca_bundle, FIPS, dual-stack) for its calls.
+        let mut asked = ctx.for_profile(&config, wanted.profile);
         let needed_minutes = u32::try_from((wanted.valid_for_seconds + 59) / 60).unwrap_or(0);
         asked.settings.credential_margin_minutes =
             asked.settings.credential_margin_minutes.max(needed_minutes);

@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod eks_cluster;
 pub mod endpoints;
 pub mod federation;
+pub mod network;
 pub mod oidc;
 pub mod portal;
 pub mod redirect;

@@ -55,6 +55,11 @@ const PROFILE_KEYS: &[&str] = &[
     "credential_process",
     "aws_access_key_id",
     "web_identity_token_file",
+    // What every AWS call of the profile trusts and which endpoints it asks for
+    // (`aws::network`).
+    "ca_bundle",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
 ];
 
 const SESSION_KEYS: &[&str] = &["sso_start_url", "sso_region", "sso_registration_scopes"];
