@@ -13,6 +13,7 @@ use ssobar_core::app::monitor::record_refresh;
 use ssobar_core::config::SessionId;
 use ssobar_core::config::populate;
 use ssobar_core::context::Context;
+use ssobar_core::creds::access_log::Program;
 use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
@@ -220,9 +221,15 @@ async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> 
         config_file: None,
         valid_for_seconds: i64::from(ctx.settings.credential_margin_minutes) * 60,
     };
+    // The person asked in the app: the log names the app and what was clicked.
+    let program = Program {
+        command_line: "ssobar-app (Copy export lines)".to_owned(),
+        pid: Some(std::process::id()),
+        cwd: None,
+    };
     let handed = state
         .agent
-        .credentials(&ctx, &wanted)
+        .credentials(&ctx, &wanted, &program)
         .await
         .map_err(|e| e.to_string())?;
     Ok(credential_env::export_script(

@@ -88,7 +88,7 @@ impl RequestDesk for Desk {
 
     fn credentials(
         &self,
-        _caller: Caller,
+        caller: Caller,
         request: CredentialsRequest,
     ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send>> {
         let app = self.app.clone();
@@ -101,7 +101,11 @@ impl RequestDesk for Desk {
                 config_file: request.config_file.as_deref(),
                 valid_for_seconds: request.valid_for,
             };
-            match state.agent.credentials(&ctx, &wanted).await {
+            match state
+                .agent
+                .credentials(&ctx, &wanted, &caller.program())
+                .await
+            {
                 Ok(handed) => Reply::credentials(&handed),
                 Err(why) => Reply::not_handed(&why),
             }

@@ -50,6 +50,21 @@ fn with_the_app_running_a_helper_gets_credentials_without_the_keychain() {
         "the app answered from memory, not from the portal"
     );
 
+    // Both requests are in the access log as the app's, naming this test as the program.
+    let log = w.ssobar(&["log", "--json"]).success().stdout;
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{log}");
+    for record in &records {
+        assert_eq!(record["by"], "app", "{record}");
+        assert_eq!(record["outcome"], "handed-out", "{record}");
+        assert_eq!(record["pid"], std::process::id(), "{record}");
+        assert_eq!(record["role"], "ReadOnlyAccess", "{record}");
+    }
+    assert!(!log.contains(&key), "no credentials in the log");
+
     // The same helper without the app: it must read the keychain, which it cannot reach.
     drop(app);
     let alone = credential_process(&w, Some(NO_BUS));

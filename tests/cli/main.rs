@@ -17,6 +17,7 @@ mod doctor;
 mod keychain;
 mod kube;
 mod layout;
+mod log;
 mod packaging;
 mod pipes;
 mod populate;

@@ -361,6 +361,15 @@ fn status_as_json() {
     sweep.assert_no_leak(false);
 }
 
+#[test]
+fn the_access_log_after_credentials_were_handed_out() {
+    let mut sweep = Sweep::signed_in();
+    sweep.prepare(&["credential-process", "--profile", "dev"]);
+    sweep.run(&["log", "--json"], Stdout::Searched, Children::Searched);
+    sweep.run(&["log"], Stdout::Searched, Children::Searched);
+    sweep.assert_no_leak(false);
+}
+
 // A session's directory.
 
 #[test]

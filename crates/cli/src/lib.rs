@@ -19,6 +19,7 @@ mod doctor;
 mod expired;
 mod hook;
 mod kube;
+mod log;
 mod populate;
 mod prompt;
 mod role_credentials;
@@ -88,6 +89,8 @@ enum Command {
     Clusters(clusters::ClustersArgs),
     /// Print how to grant a profile's SSO role access to an EKS cluster.
     AwsAuth(kube::AwsAuthArgs),
+    /// Show which program got which role's credentials, and when (the access log).
+    Log(log::LogArgs),
     /// Print a profile's session as a short shell-prompt segment ("corp 2h13m").
     Prompt(prompt::PromptArgs),
     /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish).
@@ -158,6 +161,7 @@ pub fn run() -> ExitCode {
                     Command::Kubeconfig(args) => kube::kubeconfig(args, &ctx),
                     Command::Clusters(args) => clusters::run(args, &ctx),
                     Command::AwsAuth(args) => kube::aws_auth(args, &ctx),
+                    Command::Log(args) => log::run(args, &ctx),
                     Command::EksToken(_) | Command::Prompt(_) | Command::Completions(_) => {
                         unreachable!("handled before the context is built")
                     }

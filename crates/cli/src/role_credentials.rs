@@ -2,16 +2,18 @@
 //! calls (`credential-process`, `exec`, `env`, `serve`, `eks-token`, `console`, `kubeconfig`,
 //! `aws-auth`): the running app's agent first (its memory, no keychain read), else the keychain
 //! vault (stored, else fetched and kept), and when the session needs a sign-in, the recovery
-//! of `expired` as the command's [`Patience`] allows, then the vault once more.
+//! of `expired` as the command's [`Patience`] allows, then the vault once more. Each request
+//! the helper answers on its own goes to the access log (the app logs those it answers).
 
 use crate::app_link::credentials_from_app;
 use crate::args::WaitArg;
 use crate::expired::{needs_sign_in, recover, silently_refreshed};
 use anyhow::Result;
 use ssobar_core::app::agent::Handed;
-use ssobar_core::app::channel::Attended;
+use ssobar_core::app::channel::{Attended, Caller};
 use ssobar_core::config::login_command;
 use ssobar_core::context::Context;
+use ssobar_core::creds::access_log::{AnsweredBy, record};
 use ssobar_core::creds::{AwsCredentials, Step, Vault, plan, plan_assuming};
 
 /// Which credentials a command wants.
@@ -48,16 +50,47 @@ pub(crate) fn role_credentials(
         return Ok(handed);
     }
     let config = ctx.load_config();
-    let steps = match wanted.role_arn {
-        Some(arn) => plan_assuming(&config, wanted.profile, arn)?,
-        None => plan(&config, wanted.profile)?,
+    let planned = match wanted.role_arn {
+        Some(arn) => plan_assuming(&config, wanted.profile, arn),
+        None => plan(&config, wanted.profile),
+    };
+    let steps = match planned {
+        Ok(steps) => steps,
+        Err(e) => {
+            log_request(ctx, wanted, None, Err(e.to_string()));
+            return Err(e.into());
+        }
     };
     let region = config.profile_region(wanted.profile).map(str::to_owned);
-    let credentials = from_vault_recovering(ctx, &steps, patience)?;
+    let fetched = from_vault_recovering(ctx, &steps, patience);
+    let result = fetched.as_ref().map(|_| ()).map_err(|e| format!("{e:#}"));
+    log_request(ctx, wanted, Some(&steps), result);
     Ok(Handed {
-        credentials,
+        credentials: fetched?,
         region,
     })
+}
+
+/// Puts a request this helper answered on its own in the access log (the app logs those it
+/// answers), naming the program that runs this helper; a log that cannot be written is a
+/// warning, never a failure.
+fn log_request(
+    ctx: &Context,
+    wanted: Wanted<'_>,
+    steps: Option<&[Step]>,
+    result: Result<(), String>,
+) {
+    let program = Caller::of_this_helper().program();
+    if let Some(warning) = record(
+        ctx,
+        wanted.profile,
+        steps,
+        &program,
+        AnsweredBy::Helper,
+        result,
+    ) {
+        errln!("ssobar: warning: {warning}");
+    }
 }
 
 /// A profile's credentials for a command that waits for a sign-in as `--wait` says: the

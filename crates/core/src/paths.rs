@@ -27,6 +27,9 @@ pub struct Paths {
     /// ssobar's cache folder: what can be fetched again at any time (a session's accounts
     /// and roles), kept across restarts.
     pub cache_dir: PathBuf,
+    /// The access log: which program got which role's credentials, kept across restarts in
+    /// the user's state folder (`$XDG_STATE_HOME/ssobar`, `~/.local/state/ssobar`).
+    pub access_log: PathBuf,
     /// The kernel's release text (`/proc/sys/kernel/osrelease`), which says whether this is
     /// WSL; fixed, but a path here so that nothing else names it.
     pub kernel_release: PathBuf,
@@ -54,6 +57,7 @@ impl Paths {
             config: config_dir,
             runtime: runtime_dir,
             cache: cache_dir,
+            state: state_dir,
         } = platform_dirs(env, &home);
         Ok(Self {
             config_file,
@@ -62,6 +66,7 @@ impl Paths {
             settings_file: config_dir.join("settings.toml"),
             runtime_dir,
             cache_dir,
+            access_log: state_dir.join("access.log"),
             kernel_release: PathBuf::from("/proc/sys/kernel/osrelease"),
         })
     }
@@ -124,6 +129,7 @@ struct PlatformDirs {
     config: PathBuf,
     runtime: PathBuf,
     cache: PathBuf,
+    state: PathBuf,
 }
 
 #[cfg(target_os = "macos")]
@@ -134,6 +140,7 @@ fn platform_dirs(_env: &Env, home: &Path) -> PlatformDirs {
         config: library.join("Application Support").join("ssobar"),
         runtime: caches.clone(),
         cache: caches,
+        state: library.join("Logs").join("ssobar"),
     }
 }
 
@@ -151,6 +158,7 @@ fn platform_dirs(env: &Env, home: &Path) -> PlatformDirs {
         config: roaming.join("ssobar"),
         runtime: local.join("ssobar"),
         cache: local.join("ssobar").join("cache"),
+        state: local.join("ssobar").join("state"),
     }
 }
 
@@ -164,6 +172,7 @@ fn platform_dirs(env: &Env, home: &Path) -> PlatformDirs {
     };
     let config = xdg("XDG_CONFIG_HOME", ".config").join("ssobar");
     let cache = xdg("XDG_CACHE_HOME", ".cache").join("ssobar");
+    let state = xdg("XDG_STATE_HOME", ".local/state").join("ssobar");
     let runtime = match env.get("XDG_RUNTIME_DIR").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() => dir.join("ssobar"),
         _ => cache.join("run"),
@@ -172,6 +181,7 @@ fn platform_dirs(env: &Env, home: &Path) -> PlatformDirs {
         config,
         runtime,
         cache,
+        state,
     }
 }
 

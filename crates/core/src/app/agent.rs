@@ -15,8 +15,9 @@
 //!   helpers that run without the app).
 
 use crate::aws::credentials::AwsCredentials;
-use crate::config::SessionId;
+use crate::config::{AwsConfig, SessionId};
 use crate::context::Context;
+use crate::creds::access_log::{AnsweredBy, Program, record};
 use crate::creds::{CredentialsError, Step, Vault, plan, plan_assuming};
 use std::collections::HashMap;
 use std::path::Path;
@@ -89,23 +90,47 @@ pub struct CredentialAgent {
 }
 
 impl CredentialAgent {
-    /// Credentials for `wanted`, from memory while they are good for the asker, else fetched
-    /// through the vault (the keychain, else the portal) and held.
+    /// Credentials for `wanted`, asked by `program`: from memory while they are good for
+    /// the asker, else fetched through the vault (the keychain, else the portal) and held.
+    /// Every request it answers goes to the access log.
     pub async fn credentials(
         &self,
         ctx: &Context,
         wanted: &Wanted<'_>,
+        program: &Program,
     ) -> Result<Handed, NotHanded> {
         if let Some(theirs) = wanted.config_file
             && theirs != ctx.paths.config_file
         {
+            // Not answered here: the helper reads its own keychain, and logs that itself.
             return Err(NotHanded::OtherConfig(theirs.display().to_string()));
         }
         let config = ctx.load_config();
-        let steps = match wanted.role_arn {
-            Some(arn) => plan_assuming(&config, wanted.profile, arn)?,
-            None => plan(&config, wanted.profile)?,
+        let planned = match wanted.role_arn {
+            Some(arn) => plan_assuming(&config, wanted.profile, arn),
+            None => plan(&config, wanted.profile),
         };
+        let answer = match &planned {
+            Ok(steps) => self.from_plan(ctx, &config, wanted, steps).await,
+            Err(e) => Err(NotHanded::Failed(CredentialsError::Local(e.to_string()))),
+        };
+        let result = answer.as_ref().map(|_| ()).map_err(ToString::to_string);
+        let steps = planned.as_deref().ok();
+        if let Some(warning) = record(ctx, wanted.profile, steps, program, AnsweredBy::App, result)
+        {
+            tracing::warn!("{warning}");
+        }
+        answer
+    }
+
+    async fn from_plan(
+        &self,
+        ctx: &Context,
+        config: &AwsConfig,
+        wanted: &Wanted<'_>,
+        steps: &[Step],
+    ) -> Result<Handed, NotHanded> {
+        let steps = steps.to_vec();
         let region = config.profile_region(wanted.profile).map(str::to_owned);
         let key = held_key(wanted);
         let vault = Vault::new(ctx);
@@ -123,7 +148,7 @@ impl CredentialAgent {
         // The vault keeps what it fetches until its margin: ask it for at least as long as
         // the asker needs.
         // The profile's own network keys (ca_bundle, FIPS, dual-stack) for its calls.
-        let mut asked = ctx.for_profile(&config, wanted.profile);
+        let mut asked = ctx.for_profile(config, wanted.profile);
         let needed_minutes = u32::try_from((wanted.valid_for_seconds + 59) / 60).unwrap_or(0);
         asked.settings.credential_margin_minutes =
             asked.settings.credential_margin_minutes.max(needed_minutes);
@@ -243,6 +268,14 @@ mod tests {
         }
     }
 
+    fn program() -> Program {
+        Program {
+            command_line: "terraform apply".into(),
+            pid: Some(4242),
+            cwd: Some("/home/me/infra".into()),
+        }
+    }
+
     fn block_on<T>(future: impl Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -255,7 +288,7 @@ mod tests {
     fn held_credentials_are_handed_out_without_the_keychain() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        let first = block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        let first = block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
         assert_eq!(first.credentials.access_key_id, "ASIA1");
         assert_eq!(agent.len(), 1);
 
@@ -264,15 +297,28 @@ mod tests {
             limit: 2_560,
             ..MemoryStore::default()
         }));
-        let again = block_on(agent.credentials(&empty, &wanted(600))).unwrap();
+        let again = block_on(agent.credentials(&empty, &wanted(600), &program())).unwrap();
         assert_eq!(again.credentials.access_key_id, "ASIA1");
+
+        // Both requests are in the access log, with the program and the role, and no secret.
+        let log = crate::creds::access_log::AccessLog::at(&ctx.paths.access_log);
+        let records = log.read(jiff::Timestamp::UNIX_EPOCH, ctx.now());
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[0].program, "terraform apply");
+        assert_eq!(records[0].role.as_deref(), Some("Admin"));
+        assert_eq!(records[0].by, AnsweredBy::App);
+        let text = std::fs::read_to_string(&ctx.paths.access_log).unwrap();
+        assert!(
+            !text.contains("ASIA1") && !text.contains("first-access-token"),
+            "{text}"
+        );
     }
 
     #[test]
     fn credentials_that_do_not_last_as_long_as_asked_are_not_handed_from_memory() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
         let steps = plan(&ctx.load_config(), "dev").unwrap();
         // Asked for three hours, memory's two do not do: it goes to the vault, which fetches
         // (and here, with no network, fails) instead of handing out short ones.
@@ -304,7 +350,7 @@ mod tests {
     fn a_changed_token_retires_what_is_held() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
         agent.forget_retired(&ctx);
         assert_eq!(agent.len(), 1, "the same sign-in keeps it");
         sign_in(&ctx, "second-access-token");
@@ -316,7 +362,7 @@ mod tests {
     fn a_sign_out_forgets_the_session_s_credentials() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
         agent.forget_session(&SessionId::Named("other".into()));
         assert_eq!(agent.len(), 1);
         agent.forget_session(&SessionId::Named("corp".into()));
@@ -332,12 +378,12 @@ mod tests {
             config_file: Some(&other),
             ..wanted(600)
         };
-        let refused = block_on(agent.credentials(&ctx, &asked)).unwrap_err();
+        let refused = block_on(agent.credentials(&ctx, &asked, &program())).unwrap_err();
         assert!(matches!(refused, NotHanded::OtherConfig(_)), "{refused}");
         let same = Wanted {
             config_file: Some(&ctx.paths.config_file),
             ..wanted(600)
         };
-        assert!(block_on(agent.credentials(&ctx, &same)).is_ok());
+        assert!(block_on(agent.credentials(&ctx, &same, &program())).is_ok());
     }
 }

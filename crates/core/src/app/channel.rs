@@ -336,6 +336,11 @@ pub struct Caller {
     pub command: String,
     /// Its process id, when known.
     pub pid: Option<u32>,
+    /// Its command line as a person would know it ("terraform apply"), shortened and made
+    /// printable; the command name when it cannot be read.
+    pub command_line: String,
+    /// Its working directory, when it can be read.
+    pub cwd: Option<String>,
 }
 
 impl Caller {
@@ -346,20 +351,41 @@ impl Caller {
         };
         match process_name(pid) {
             Some(name) if name == "ssobar" => match parent_of(pid) {
-                Some(parent) => Self {
-                    command: process_name(parent).unwrap_or_else(|| "a program".to_owned()),
-                    pid: Some(parent),
-                },
-                None => Self {
-                    command: name,
-                    pid: Some(pid),
-                },
+                Some(parent) => Self::of_process(
+                    parent,
+                    process_name(parent).unwrap_or_else(|| "a program".to_owned()),
+                ),
+                None => Self::of_process(pid, name),
             },
-            Some(name) => Self {
-                command: name,
-                pid: Some(pid),
-            },
+            Some(name) => Self::of_process(pid, name),
             None => Self::unknown(Some(pid)),
+        }
+    }
+
+    /// The program that runs this `ssobar`: its parent process.
+    pub fn of_this_helper() -> Self {
+        Self::of_peer(Some(std::process::id()))
+    }
+
+    fn of_process(pid: u32, command: String) -> Self {
+        let command_line = command_line_of(pid).unwrap_or_else(|| command.clone());
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+            .ok()
+            .map(|dir| crate::util::text::printable(&dir.display().to_string()));
+        Self {
+            command,
+            pid: Some(pid),
+            command_line,
+            cwd,
+        }
+    }
+
+    /// The caller as the access log names it.
+    pub fn program(&self) -> crate::creds::access_log::Program {
+        crate::creds::access_log::Program {
+            command_line: self.command_line.clone(),
+            pid: self.pid,
+            cwd: self.cwd.clone(),
         }
     }
 
@@ -375,8 +401,37 @@ impl Caller {
         Self {
             command: "a program".to_owned(),
             pid,
+            command_line: "a program".to_owned(),
+            cwd: None,
         }
     }
+}
+
+/// The longest command line a caller is shown with, in characters.
+const COMMAND_LINE_CHARS: usize = 80;
+
+/// A process's command line (`/proc/PID/cmdline`) as a person knows it: the program's base
+/// name and its arguments, printable, at most [`COMMAND_LINE_CHARS`] characters.
+fn command_line_of(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut words = raw
+        .split(|&b| b == 0)
+        .filter(|word| !word.is_empty())
+        .map(String::from_utf8_lossy);
+    let program = words.next()?;
+    let program = program.rsplit('/').next().unwrap_or(&program).to_owned();
+    let line = std::iter::once(program)
+        .chain(words.map(|w| w.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = crate::util::text::printable(&line);
+    Some(if line.chars().count() > COMMAND_LINE_CHARS {
+        let mut short: String = line.chars().take(COMMAND_LINE_CHARS - 1).collect();
+        short.push('…');
+        short
+    } else {
+        line
+    })
 }
 
 /// A process's command name (Linux's `/proc/PID/comm`), made safe to show.
@@ -1017,10 +1072,14 @@ mod tests {
         let kubectl = Caller {
             command: "kubectl".into(),
             pid: Some(10),
+            command_line: "kubectl".into(),
+            cwd: None,
         };
         let python = Caller {
             command: "python3".into(),
             pid: Some(11),
+            command_line: "python3".into(),
+            cwd: None,
         };
         assert_eq!(
             waiting_line(std::slice::from_ref(&kubectl), "corp"),

@@ -696,6 +696,8 @@ sso_role_name = ReadOnly
         let kubectl = Caller {
             command: "kubectl".into(),
             pid: Some(42),
+            command_line: "kubectl".into(),
+            cwd: None,
         };
         let activity = Activity {
             waiting: [(old.clone(), vec![kubectl])].into(),

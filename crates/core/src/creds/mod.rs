@@ -4,6 +4,7 @@
 //!
 //! [`plan`](mod@plan) turns a profile into steps; [`vault`] keeps and fetches what they lead to.
 
+pub mod access_log;
 pub mod console;
 pub mod container;
 pub mod credential_env;

@@ -125,6 +125,37 @@ pub fn spoken_duration(d: std::time::Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
+/// A span as a person types it for "since": `90s`, `30m`, `1h`, `2d`, or several together
+/// (`1h30m`), in seconds. The error says what is accepted.
+pub fn parse_span(text: &str) -> Result<i64, String> {
+    let bad = || format!("\"{text}\" is not a span of time: write e.g. 30m, 1h, 2d or 1h30m");
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +239,17 @@ mod tests {
             format_local(ts("2025-06-03T14:02:00Z"), now, &tz),
             "2025-06-03 14:02"
         );
+    }
+
+    #[test]
+    fn spans_are_read_as_people_type_them() {
+        assert_eq!(parse_span("90s"), Ok(90));
+        assert_eq!(parse_span("30m"), Ok(1800));
+        assert_eq!(parse_span("1h30m"), Ok(5400));
+        assert_eq!(parse_span("2d"), Ok(172_800));
+        for bad in ["", "1", "h", "1w", "-1h", "0m", "99999999999999999999d"] {
+            let err = parse_span(bad).unwrap_err();
+            assert!(err.contains("write e.g. 30m"), "{bad}: {err}");
+        }
     }
 }
