@@ -4,8 +4,8 @@
 use crate::progress::{SignInPhase, SignInProgress};
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
-use ssobar_core::app::agent::Wanted;
-use ssobar_core::app::channel::{Failure, Reply};
+use ssobar_core::app::agent::{Approver, Wanted};
+use ssobar_core::app::channel::{Caller, Failure, Reply};
 use ssobar_core::app::directory::{
     self, ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView,
 };
@@ -13,7 +13,7 @@ use ssobar_core::app::monitor::record_refresh;
 use ssobar_core::config::SessionId;
 use ssobar_core::config::populate;
 use ssobar_core::context::Context;
-use ssobar_core::creds::access_log::Program;
+
 use ssobar_core::creds::console::{self, Destination};
 use ssobar_core::creds::credential_env::{self, Shell};
 use ssobar_core::creds::{Vault, plan};
@@ -221,15 +221,17 @@ async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> 
         config_file: None,
         valid_for_seconds: i64::from(ctx.settings.credential_margin_minutes) * 60,
     };
-    // The person asked in the app: the log names the app and what was clicked.
-    let program = Program {
-        command_line: "ssobar-app (Copy export lines)".to_owned(),
+    // The person asked in the app: nothing to approve; the log names the app and the click.
+    let program = Caller {
+        command: "ssobar-app".to_owned(),
         pid: Some(std::process::id()),
+        command_line: "ssobar-app (Copy export lines)".to_owned(),
         cwd: None,
+        exe: None,
     };
     let handed = state
         .agent
-        .credentials(&ctx, &wanted, &program)
+        .credentials(&ctx, &wanted, &program, Approver::Person)
         .await
         .map_err(|e| e.to_string())?;
     Ok(credential_env::export_script(

@@ -3,6 +3,9 @@
 
 use crate::actions;
 use crate::waiters::Withdrawal;
+use ssobar_core::app::agent::AskPerson;
+use ssobar_core::app::approvals::question;
+use ssobar_core::app::channel::Caller;
 use ssobar_core::app::monitor::Notice;
 use ssobar_core::app::notices::{BodyMarkup, NotificationText, notification_text};
 use ssobar_core::util::text::printable;
@@ -107,6 +110,79 @@ fn listen(
     if withdrawn {
         handle.close();
     }
+}
+
+/// Asks the person, in a notification with Allow and Deny, whether a program may have a
+/// profile's credentials (the agent's approvals). A click on the notification allows, as its
+/// default action; Deny, dismissing it or no answer within `wait` denies.
+pub struct ApprovalQuestion {
+    /// How long the question stays open (the `sign_in_wait` setting).
+    pub wait: std::time::Duration,
+    /// HOME, for writing the program's folder with `~`.
+    pub home: Option<std::path::PathBuf>,
+}
+
+impl AskPerson for ApprovalQuestion {
+    fn ask(
+        &self,
+        caller: &Caller,
+        profile: &str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> {
+        let (title, body) = question(caller, profile, self.home.as_deref());
+        let wait = self.wait;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Waiting for the click blocks: the question gets its own thread.
+        std::thread::spawn(move || {
+            let _ = tx.send(ask_and_wait(&title, &body, wait));
+        });
+        Box::pin(async move { rx.await.unwrap_or(false) })
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn ask_and_wait(title: &str, body: &str, wait: std::time::Duration) -> bool {
+    use notify_rust::NotificationResponse;
+    let mut notification = notification(title, body);
+    notification
+        .action("default", "Allow")
+        .action("allow", "Allow")
+        .action("deny", "Deny")
+        .timeout(notify_rust::Timeout::Never);
+    let handle = match notification.show() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!(
+                "ssobar-app: cannot ask \"{}\" ({e}); is a notification daemon running? Denied.",
+                printable(title)
+            );
+            return false;
+        }
+    };
+    let mut response = None;
+    let answered = tauri::async_runtime::block_on(async {
+        tokio::time::timeout(
+            wait,
+            handle.wait_for_action_async(|r| response = Some(r.clone())),
+        )
+        .await
+        .is_ok()
+    });
+    let allowed = matches!(&response, Some(NotificationResponse::Default))
+        || matches!(&response, Some(NotificationResponse::Action(a)) if a == "allow");
+    if !answered {
+        handle.close();
+    }
+    allowed
+}
+
+/// Without notification actions nobody can answer: denied, and said why.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn ask_and_wait(title: &str, _body: &str, _wait: std::time::Duration) -> bool {
+    eprintln!(
+        "ssobar-app: \"{}\" denied: approvals need notification actions, which this platform's notifications lack",
+        printable(title)
+    );
+    false
 }
 
 /// Tells the person that something they asked for from the tray failed.

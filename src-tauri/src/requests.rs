@@ -4,14 +4,15 @@
 //! waiter answered when the session's sign-in ends, is cancelled, or lands from elsewhere.
 
 use crate::actions;
+use crate::notices::ApprovalQuestion;
 use crate::state::AppState;
 use crate::waiters::{Waiter, Withdrawal};
-use ssobar_core::app::agent::Wanted;
+use ssobar_core::app::agent::{Approver, Wanted};
 use ssobar_core::app::channel::server::{CredentialsRequest, RequestDesk, Server, Ticket};
 use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
 use ssobar_core::app::monitor::sign_in_request_notice;
 use ssobar_core::config::SessionId;
-use ssobar_core::settings::OnSignInRequest;
+use ssobar_core::settings::{Approve, OnSignInRequest};
 use ssobar_core::status::Status;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,11 +102,20 @@ impl RequestDesk for Desk {
                 config_file: request.config_file.as_deref(),
                 valid_for_seconds: request.valid_for,
             };
-            match state
+            let question = ApprovalQuestion {
+                wait: ctx.settings.sign_in_wait(),
+                home: ctx.env.home(),
+            };
+            let approver = Approver::Ask(&question);
+            let answer = state
                 .agent
-                .credentials(&ctx, &wanted, &caller.program())
-                .await
-            {
+                .credentials(&ctx, &wanted, &caller, approver)
+                .await;
+            if ctx.settings.approve(&request.profile) != Approve::Never {
+                // An approval may have been given: the tray lists it.
+                state.poke.notify_one();
+            }
+            match answer {
                 Ok(handed) => Reply::credentials(&handed),
                 Err(why) => Reply::not_handed(&why),
             }

@@ -137,6 +137,11 @@ pub fn run_menu_item(app: &AppHandle, id: &str) {
             state.poke.notify_one();
             open_window(app);
         }
+        Some(MenuAction::Revoke(asker)) => {
+            let state = app.state::<AppState>();
+            state.agent.revoke(&asker);
+            state.poke.notify_one();
+        }
         Some(MenuAction::Open) => open_window(app),
         Some(MenuAction::Quit) => app.exit(0),
         None => eprintln!("ssobar-app: unknown menu item {id}"),

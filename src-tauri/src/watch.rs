@@ -110,6 +110,7 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
         inner.activity.listing.extend(listings.iter().cloned());
         inner.status = status.clone();
         inner.config = config;
+        inner.activity.approvals = state.agent.approvals(now);
         let search = directory::search_view(&inner.status, &inner.activity);
         let search_changed = search != inner.search_shown;
         inner.search_shown = search;

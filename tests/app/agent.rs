@@ -3,7 +3,7 @@
 //! A helper whose session bus leads nowhere cannot reach the Secret Service, so whatever it
 //! prints came from the app.
 
-use super::handoff::{serving_app, ssobar};
+use super::handoff::{displayed_notifications, serving_app, ssobar};
 use super::*;
 use ssobar_testkit::{Ran, require_secret_service};
 
@@ -142,4 +142,138 @@ fn a_stopped_or_killed_app_leaves_helpers_on_the_keychain_path() {
     let ran = credential_process(&w, None).success();
     assert_eq!(access_key(&ran), key);
     drop(app);
+}
+
+/// Writes settings.toml (private, as it must be to be trusted) asking approval for `dev`.
+fn approve_dev(w: &World, how: &str) {
+    let file = w.sandbox.home().join(".config/ssobar/settings.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, format!("[profiles.dev]\napprove = \"{how}\"\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// `credential-process` for `dev`, started in the background with its output piped.
+fn spawn_credential_process(w: &World) -> Child {
+    w.command()
+        .args(["credential-process", "--profile", "dev"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until exactly one notification is on screen, and a moment more to see that no
+/// second one follows.
+fn one_question_shown() {
+    let shown = wait_for(20, || (displayed_notifications() >= 1).then_some(()));
+    assert!(shown.is_some(), "the question is on screen");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(displayed_notifications(), 1, "one question");
+}
+
+#[test]
+fn five_callers_of_a_profile_approved_each_time_are_one_question_and_one_click_serves_all() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let w = signed_in_world();
+    approve_dev(&w, "each");
+    let _app = serving_app(&w);
+
+    let callers: Vec<Child> = (0..5).map(|_| spawn_credential_process(&w)).collect();
+    one_question_shown();
+    for caller in &callers {
+        assert!(caller.id() > 0);
+    }
+    // A click on the notification is its default action: Allow.
+    assert!(
+        Command::new("dunstctl")
+            .args(["action", "0"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for caller in callers {
+        let ran = Ran::wait(caller);
+        assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+        let key = access_key(&ran);
+        assert!(w.fake.credentials(&key).is_some(), "issued by the fake");
+    }
+    let log = w.ssobar(&["log", "--json"]).success().stdout;
+    assert_eq!(log.matches("\"handed-out\"").count(), 5, "{log}");
+
+    // Each time: the next request is asked again; dismissing it denies, in one line.
+    let caller = spawn_credential_process(&w);
+    one_question_shown();
+    assert!(
+        Command::new("dunstctl")
+            .arg("close")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ran = Ran::wait(caller);
+    assert_eq!(ran.code, Some(1), "{}", ran.stdout);
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("was denied in ssobar-app"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stdout.is_empty());
+    let log = w.ssobar(&["log", "--json"]).success().stdout;
+    assert_eq!(log.matches("\"denied\"").count(), 1, "{log}");
+}
+
+#[test]
+fn a_program_approved_for_an_hour_is_not_asked_again() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let w = signed_in_world();
+    approve_dev(&w, "hour");
+    let app = serving_app(&w);
+
+    let caller = spawn_credential_process(&w);
+    one_question_shown();
+    assert!(
+        Command::new("dunstctl")
+            .args(["action", "0"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(Ran::wait(caller).code, Some(0));
+    let _ = Command::new("dunstctl").arg("close-all").status();
+
+    // The same program (this test, the helpers' parent) asks again: no question.
+    let again = credential_process(&w, None);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(displayed_notifications(), 0, "asked again");
+    let listed = wait_for(10, || tray_menu_item(app.0.id(), "Approved (1)"));
+    assert!(
+        listed.is_some(),
+        "the tray lists the approval with its Revoke"
+    );
+}
+
+#[test]
+fn a_profile_that_needs_approval_fails_closed_without_the_app() {
+    let w = signed_in_world();
+    approve_dev(&w, "each");
+    let ran = credential_process(&w, None);
+    assert_eq!(
+        ran.code,
+        Some(1),
+        "handed out without the app: {}",
+        ran.stdout
+    );
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("needs approval in ssobar-app")
+            && ran.stderr.contains("start ssobar-app"),
+        "{}",
+        ran.stderr
+    );
 }

@@ -121,7 +121,7 @@ fn all_waiting(helpers: &[Helper]) {
     assert!(waiting.is_some(), "not all waiting: {not:?}");
 }
 
-fn displayed_notifications() -> u32 {
+pub(super) fn displayed_notifications() -> u32 {
     let out = Command::new("dunstctl")
         .args(["count", "displayed"])
         .output()

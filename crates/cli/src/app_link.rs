@@ -6,7 +6,8 @@ use crate::runtime;
 use anyhow::{Result, anyhow, bail};
 use ssobar_core::app::agent::Handed;
 use ssobar_core::app::channel::{
-    self, AgentAnswer, AppLink, Failure, LinkError, Prompt, Reach, Reply, Request, Start,
+    self, AgentAnswer, AppLink, Failure, LinkError, NotHandedWhy, Prompt, Reach, Reply, Request,
+    Start,
 };
 use ssobar_core::config::SsoSessionConfig;
 use ssobar_core::context::Context;
@@ -15,14 +16,27 @@ use ssobar_core::util::text::printable;
 use ssobar_core::util::time::spoken_duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The app's credentials for `profile` (a role to assume first with `role_arn`), when an app
-/// of this user runs, reads the same AWS config and hands them out within the channel's
-/// deadlines; `None` sends the command its own way (the keychain).
+/// What the app answered a credentials request.
+pub(crate) enum FromApp {
+    /// The credentials.
+    Handed(Handed),
+    /// The person denied the request (or did not answer): the app's words.
+    Denied(String),
+    /// The profile's session needs a sign-in.
+    SignInNeeded,
+    /// No app, one that did not answer in time, one that reads another config file, or one
+    /// whose fetch failed: the command goes its own way.
+    NoAnswer,
+}
+
+/// The app's answer for `profile`'s credentials (a role to assume first with `role_arn`),
+/// when an app of this user runs, reads the same AWS config and answers within the channel's
+/// deadlines.
 pub(crate) fn credentials_from_app(
     ctx: &Context,
     profile: &str,
     role_arn: Option<&str>,
-) -> Option<Handed> {
+) -> FromApp {
     let request = Request::Credentials {
         profile: profile.to_owned(),
         role_arn: role_arn.map(str::to_owned),
@@ -30,12 +44,20 @@ pub(crate) fn credentials_from_app(
         valid_for: i64::from(ctx.settings.credential_margin_minutes) * 60,
     };
     match channel::ask_for_credentials(&channel::socket_path(&ctx.paths), &request) {
-        AgentAnswer::Handed(handed) => Some(handed),
+        AgentAnswer::Handed(handed) => FromApp::Handed(handed),
+        AgentAnswer::NotHanded {
+            why: NotHandedWhy::Denied,
+            detail,
+        } => FromApp::Denied(printable(&detail)),
+        AgentAnswer::NotHanded {
+            why: NotHandedWhy::SignInNeeded,
+            ..
+        } => FromApp::SignInNeeded,
         AgentAnswer::Refused(why) => {
             say_not_private(&why);
-            None
+            FromApp::NoAnswer
         }
-        AgentAnswer::NotHanded { .. } | AgentAnswer::NoApp => None,
+        AgentAnswer::NotHanded { .. } | AgentAnswer::NoApp => FromApp::NoAnswer,
     }
 }
 

@@ -5,16 +5,17 @@
 //! of `expired` as the command's [`Patience`] allows, then the vault once more. Each request
 //! the helper answers on its own goes to the access log (the app logs those it answers).
 
-use crate::app_link::credentials_from_app;
+use crate::app_link::{FromApp, credentials_from_app};
 use crate::args::WaitArg;
 use crate::expired::{needs_sign_in, recover, silently_refreshed};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use ssobar_core::app::agent::Handed;
 use ssobar_core::app::channel::{Attended, Caller};
 use ssobar_core::config::login_command;
 use ssobar_core::context::Context;
-use ssobar_core::creds::access_log::{AnsweredBy, record};
+use ssobar_core::creds::access_log::{AnsweredBy, Outcome, Request, record};
 use ssobar_core::creds::{AwsCredentials, Step, Vault, plan, plan_assuming};
+use ssobar_core::settings::Approve;
 
 /// Which credentials a command wants.
 #[derive(Clone, Copy)]
@@ -46,8 +47,20 @@ pub(crate) fn role_credentials(
     wanted: Wanted<'_>,
     patience: Patience,
 ) -> Result<Handed> {
-    if let Some(handed) = credentials_from_app(ctx, wanted.profile, wanted.role_arn) {
-        return Ok(handed);
+    // A profile whose credentials the person approves goes through the app, or nowhere.
+    let approved_only = ctx.settings.approve(wanted.profile) != Approve::Never;
+    match credentials_from_app(ctx, wanted.profile, wanted.role_arn) {
+        FromApp::Handed(handed) => return Ok(handed),
+        FromApp::Denied(why) => bail!("{why}; run the command again to be asked again"),
+        FromApp::SignInNeeded if approved_only => {
+            return approved_after_sign_in(ctx, wanted, patience);
+        }
+        FromApp::NoAnswer | FromApp::SignInNeeded if approved_only => bail!(
+            "profile {} needs approval in ssobar-app (approve = \"{}\" in settings.toml), which did not answer: start ssobar-app, then run the command again",
+            wanted.profile,
+            ctx.settings.approve(wanted.profile).as_str()
+        ),
+        FromApp::NoAnswer | FromApp::SignInNeeded => {}
     }
     let config = ctx.load_config();
     let planned = match wanted.role_arn {
@@ -71,6 +84,42 @@ pub(crate) fn role_credentials(
     })
 }
 
+/// A profile that needs approval whose session needs a sign-in: the sign-in as `patience`
+/// allows, then the app once more (never the keychain).
+fn approved_after_sign_in(ctx: &Context, wanted: Wanted<'_>, patience: Patience) -> Result<Handed> {
+    let config = ctx.load_config();
+    let steps = plan(&config, wanted.profile)?;
+    let error = from_vault(ctx, &steps).err();
+    if let (
+        Some(Step::Sso {
+            session, profile, ..
+        }),
+        Some(error),
+    ) = (steps.first(), error)
+        && needs_sign_in(&error)
+    {
+        let login = login_command(session, Some(profile));
+        match patience {
+            Patience::Recover { wait, attended } => {
+                recover(ctx, session, &login, wait, attended, error)?
+            }
+            Patience::RefreshOnly => {
+                if !silently_refreshed(ctx, session, &login)? {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    match credentials_from_app(ctx, wanted.profile, wanted.role_arn) {
+        FromApp::Handed(handed) => Ok(handed),
+        FromApp::Denied(why) => bail!("{why}; run the command again to be asked again"),
+        FromApp::NoAnswer | FromApp::SignInNeeded => bail!(
+            "ssobar-app did not hand out profile {}'s credentials after the sign-in; run the command again",
+            wanted.profile
+        ),
+    }
+}
+
 /// Puts a request this helper answered on its own in the access log (the app logs those it
 /// answers), naming the program that runs this helper; a log that cannot be written is a
 /// warning, never a failure.
@@ -81,14 +130,17 @@ fn log_request(
     result: Result<(), String>,
 ) {
     let program = Caller::of_this_helper().program();
-    if let Some(warning) = record(
-        ctx,
-        wanted.profile,
+    let request = Request {
+        profile: wanted.profile,
         steps,
-        &program,
-        AnsweredBy::Helper,
-        result,
-    ) {
+        program: &program,
+        by: AnsweredBy::Helper,
+    };
+    let (outcome, detail) = match result {
+        Ok(()) => (Outcome::HandedOut, None),
+        Err(why) => (Outcome::Failed, Some(why)),
+    };
+    if let Some(warning) = record(ctx, &request, outcome, detail) {
         errln!("ssobar: warning: {warning}");
     }
 }

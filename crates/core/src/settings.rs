@@ -99,6 +99,38 @@ impl OnSignInRequest {
     }
 }
 
+/// When the app asks the person before handing a profile's credentials to a program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Approve {
+    /// Never: any program of this user gets them.
+    #[default]
+    Never,
+    /// Once per program and profile, remembered for an hour.
+    Hour,
+    /// Every request.
+    Each,
+}
+
+impl Approve {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::Hour => "hour",
+            Self::Each => "each",
+        }
+    }
+}
+
+/// The keys of a `[profiles.NAME]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileSettings {
+    /// When the app asks before handing the profile's credentials out.
+    #[serde(default)]
+    pub approve: Approve,
+}
+
 /// What happens to a URL a person should open (a sign-in page, the console).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -277,6 +309,9 @@ pub struct Settings {
     /// How URLs are opened for one sso-session (`[sessions.NAME]`), by session name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sessions: BTreeMap<String, BrowserSettings>,
+    /// Per profile (`[profiles.NAME]`): when to ask before its credentials are handed out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, ProfileSettings>,
 }
 
 impl Default for Settings {
@@ -301,6 +336,7 @@ impl Default for Settings {
             ca_bundle: None,
             browser: BrowserSettings::default(),
             sessions: BTreeMap::new(),
+            profiles: BTreeMap::new(),
         }
     }
 }
@@ -457,6 +493,10 @@ impl Settings {
                 self.apply_sessions(&value, origin, warnings);
                 continue;
             }
+            if key == "profiles" {
+                self.apply_profiles(&value, origin, warnings);
+                continue;
+            }
             let raw = match &value {
                 toml::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -493,6 +533,55 @@ impl Settings {
                 }
             }
         }
+    }
+
+    /// The `[profiles.NAME]` tables.
+    fn apply_profiles(&mut self, value: &toml::Value, origin: &str, warnings: &mut Vec<String>) {
+        let Some(profiles) = value.as_table() else {
+            warnings.push(format!(
+                "{origin}: profiles must be tables such as [profiles.prod]; ignoring it"
+            ));
+            return;
+        };
+        for (name, table) in profiles {
+            let Some(table) = table.as_table() else {
+                warnings.push(format!(
+                    "{origin}: profiles.{name} must be a table ([profiles.{name}]); ignoring it"
+                ));
+                continue;
+            };
+            let own = self.profiles.entry(name.clone()).or_default();
+            for (key, value) in table {
+                let raw = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string());
+                let set = match (key.as_str(), raw.as_str()) {
+                    ("approve", "never") => Ok(Approve::Never),
+                    ("approve", "hour") => Ok(Approve::Hour),
+                    ("approve", "each") => Ok(Approve::Each),
+                    ("approve", _) => Err(format!(
+                        "approve = `{raw}` is not never, hour or each; keeping {}",
+                        own.approve.as_str()
+                    )),
+                    _ => Err(format!(
+                        "unknown setting `{key}`; a profile's settings are approve"
+                    )),
+                };
+                match set {
+                    Ok(approve) => own.approve = approve,
+                    Err(why) => warnings.push(format!("{origin}: profiles.{name}: {why}")),
+                }
+            }
+        }
+    }
+
+    /// When the app asks before handing `profile`'s credentials to a program.
+    pub fn approve(&self, profile: &str) -> Approve {
+        self.profiles
+            .get(profile)
+            .map(|p| p.approve)
+            .unwrap_or_default()
     }
 
     fn with_env(mut self, env: &Env, warnings: &mut Vec<String>) -> Self {
@@ -957,5 +1046,40 @@ url_action = "print"
         assert_eq!(shell.get("HTTPS_PROXY"), None);
         assert_eq!(shell.get("NO_PROXY"), None);
         assert_eq!(shell.get("AWS_CA_BUNDLE"), Some("/own.pem"));
+    }
+
+    #[test]
+    fn a_profile_s_approval_is_read_from_its_table_and_bad_values_are_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.toml");
+        std::fs::write(
+            &file,
+            "[profiles.prod]\napprove = \"each\"\n[profiles.stage]\napprove = \"hour\"\n[profiles.dev]\napprove = \"sometimes\"\ncolour = 1\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let (s, warnings) = Settings::load(&file, &Env::from_pairs([("HOME", "/h")]));
+        assert_eq!(s.approve("prod"), Approve::Each);
+        assert_eq!(s.approve("stage"), Approve::Hour);
+        assert_eq!(s.approve("dev"), Approve::Never);
+        assert_eq!(s.approve("other"), Approve::Never);
+        let text = warnings.join("\n");
+        assert!(
+            text.contains("profiles.dev: approve = `sometimes` is not never, hour or each"),
+            "{text}"
+        );
+        assert!(
+            text.contains("profiles.dev: unknown setting `colour`"),
+            "{text}"
+        );
+        let saved = toml::to_string(&s).unwrap();
+        assert!(
+            saved.contains("[profiles.prod]") && saved.contains("approve = \"each\""),
+            "{saved}"
+        );
     }
 }

@@ -33,6 +33,8 @@ pub struct Activity {
     pub waiting: BTreeMap<SessionId, Vec<Caller>>,
     /// How far the window's first run has gone.
     pub setup: SetupProgress,
+    /// The agent's approvals still good, and until when (for the tray's "Approved" submenu).
+    pub approvals: Vec<(crate::app::approvals::Asker, Timestamp)>,
 }
 
 impl Activity {

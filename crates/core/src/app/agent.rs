@@ -14,10 +14,12 @@
 //!   when it holds good ones, else from the portal (and then kept in the keychain too, for
 //!   helpers that run without the app).
 
+use crate::app::approvals::{Approvals, Asker, Gate};
+use crate::app::channel::Caller;
 use crate::aws::credentials::AwsCredentials;
 use crate::config::{AwsConfig, SessionId};
 use crate::context::Context;
-use crate::creds::access_log::{AnsweredBy, Program, record};
+use crate::creds::access_log::{AnsweredBy, Outcome, Request, record};
 use crate::creds::{CredentialsError, Step, Vault, plan, plan_assuming};
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,6 +54,9 @@ pub enum NotHanded {
     /// another role there.
     #[error("ssobar-app reads another AWS config file ({0})")]
     OtherConfig(String),
+    /// The person denied the request (or let the question go unanswered); the text says so.
+    #[error("{0}")]
+    Denied(String),
     /// The profile or fetching its credentials failed; the error says why.
     #[error(transparent)]
     Failed(#[from] CredentialsError),
@@ -81,23 +86,47 @@ impl Held {
     }
 }
 
-/// The agent's memory: role credentials by profile.
+/// The agent's memory: role credentials by profile, and the approvals given.
 #[derive(Default)]
 pub struct CredentialAgent {
     held: Mutex<HashMap<String, Held>>,
     /// One fetch per entry at a time: later askers wait for the first and use what it got.
     fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    approvals: Mutex<Approvals>,
+    /// The questions open, each with the requests waiting for its answer.
+    questions: Mutex<HashMap<Asker, Vec<tokio::sync::oneshot::Sender<bool>>>>,
+}
+
+/// Who approves a request, when its profile wants approval.
+pub enum Approver<'a> {
+    /// The person asked for it in the app itself (a click): nothing to ask.
+    Person,
+    /// A program asked: the person is asked through this, as `approve` says.
+    Ask(&'a dyn AskPerson),
+}
+
+/// How the app puts a question to the person: `true` when they allow the request. No answer
+/// within the wait is `false`.
+pub trait AskPerson: Send + Sync {
+    /// Asks whether `caller` may have `profile`'s credentials.
+    fn ask(
+        &self,
+        caller: &Caller,
+        profile: &str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>>;
 }
 
 impl CredentialAgent {
-    /// Credentials for `wanted`, asked by `program`: from memory while they are good for
-    /// the asker, else fetched through the vault (the keychain, else the portal) and held.
-    /// Every request it answers goes to the access log.
+    /// Credentials for `wanted`, asked by `caller`: once the person allowed it where the
+    /// profile's `approve` setting says so, from memory while they are good for the asker,
+    /// else fetched through the vault (the keychain, else the portal) and held. Every request
+    /// it answers goes to the access log.
     pub async fn credentials(
         &self,
         ctx: &Context,
         wanted: &Wanted<'_>,
-        program: &Program,
+        caller: &Caller,
+        approver: Approver<'_>,
     ) -> Result<Handed, NotHanded> {
         if let Some(theirs) = wanted.config_file
             && theirs != ctx.paths.config_file
@@ -111,19 +140,83 @@ impl CredentialAgent {
             None => plan(&config, wanted.profile),
         };
         let answer = match &planned {
-            Ok(steps) => self.from_plan(ctx, &config, wanted, steps).await,
+            Ok(steps) => match self.approved(ctx, wanted.profile, caller, approver).await {
+                Ok(()) => self.held_or_fetched(ctx, &config, wanted, steps).await,
+                Err(denied) => Err(denied),
+            },
             Err(e) => Err(NotHanded::Failed(CredentialsError::Local(e.to_string()))),
         };
-        let result = answer.as_ref().map(|_| ()).map_err(ToString::to_string);
-        let steps = planned.as_deref().ok();
-        if let Some(warning) = record(ctx, wanted.profile, steps, program, AnsweredBy::App, result)
-        {
+        let (outcome, detail) = match &answer {
+            Ok(_) => (Outcome::HandedOut, None),
+            Err(NotHanded::Denied(why)) => (Outcome::Denied, Some(why.clone())),
+            Err(e) => (Outcome::Failed, Some(e.to_string())),
+        };
+        let request = Request {
+            profile: wanted.profile,
+            steps: planned.as_deref().ok(),
+            program: &caller.program(),
+            by: AnsweredBy::App,
+        };
+        if let Some(warning) = record(ctx, &request, outcome, detail) {
             tracing::warn!("{warning}");
         }
         answer
     }
 
-    async fn from_plan(
+    /// Whether the request may go on: no approval needed, one still good, or the person's
+    /// answer to the question (shared by every request of the same program and profile
+    /// while it is open).
+    async fn approved(
+        &self,
+        ctx: &Context,
+        profile: &str,
+        caller: &Caller,
+        approver: Approver<'_>,
+    ) -> Result<(), NotHanded> {
+        let Approver::Ask(person) = approver else {
+            return Ok(());
+        };
+        let approve = ctx.settings.approve(profile);
+        let asker = Asker::of(caller, profile);
+        if lock(&self.approvals).gate(approve, &asker, ctx.now()) == Gate::Open {
+            return Ok(());
+        }
+        let (answer, first) = {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let mut questions = lock(&self.questions);
+            let waiting = questions.entry(asker.clone()).or_default();
+            waiting.push(tx);
+            (rx, waiting.len() == 1)
+        };
+        if first {
+            let allowed = person.ask(caller, profile).await;
+            if allowed {
+                lock(&self.approvals).allowed(approve, asker.clone(), ctx.now());
+            }
+            let waiting = lock(&self.questions).remove(&asker).unwrap_or_default();
+            for tx in waiting {
+                let _ = tx.send(allowed);
+            }
+        }
+        match answer.await {
+            Ok(true) => Ok(()),
+            _ => Err(NotHanded::Denied(format!(
+                "the request for profile {profile} was denied in ssobar-app (or not answered in time)"
+            ))),
+        }
+    }
+
+    /// The approvals still good, and until when.
+    pub fn approvals(&self, now: jiff::Timestamp) -> Vec<(Asker, jiff::Timestamp)> {
+        lock(&self.approvals).current(now)
+    }
+
+    /// Takes back an approval.
+    pub fn revoke(&self, asker: &Asker) {
+        lock(&self.approvals).revoke(asker);
+    }
+
+    async fn held_or_fetched(
         &self,
         ctx: &Context,
         config: &AwsConfig,
@@ -268,12 +361,74 @@ mod tests {
         }
     }
 
-    fn program() -> Program {
-        Program {
-            command_line: "terraform apply".into(),
+    fn caller() -> Caller {
+        Caller {
+            command: "terraform".into(),
             pid: Some(4242),
+            command_line: "terraform apply".into(),
             cwd: Some("/home/me/infra".into()),
+            exe: Some("/usr/bin/terraform".into()),
         }
+    }
+
+    /// A person who answers `allow` after a moment, counting the questions.
+    struct Person {
+        allow: bool,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl AskPerson for Person {
+        fn ask(
+            &self,
+            _caller: &Caller,
+            _profile: &str,
+        ) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let allow = self.allow;
+            Box::pin(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                allow
+            })
+        }
+    }
+
+    #[test]
+    fn concurrent_requests_of_one_program_are_one_question_and_a_denial_hands_out_nothing() {
+        let (_home, mut ctx) = fixture();
+        ctx.settings.profiles.insert(
+            "dev".into(),
+            crate::settings::ProfileSettings {
+                approve: crate::settings::Approve::Hour,
+            },
+        );
+        let agent = CredentialAgent::default();
+        let person = Person {
+            allow: false,
+            asked: Default::default(),
+        };
+        let (wanted, caller) = (wanted(600), caller());
+        let asked = || agent.credentials(&ctx, &wanted, &caller, Approver::Ask(&person));
+        let answers = block_on(async { tokio::join!(asked(), asked(), asked(), asked(), asked()) });
+        assert_eq!(person.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        for answer in [answers.0, answers.1, answers.2, answers.3, answers.4] {
+            assert!(matches!(answer, Err(NotHanded::Denied(_))), "{answer:?}");
+        }
+        let log = crate::creds::access_log::AccessLog::at(&ctx.paths.access_log);
+        let records = log.read(jiff::Timestamp::UNIX_EPOCH, ctx.now());
+        assert_eq!(records.len(), 5);
+        assert!(records.iter().all(|r| r.outcome == Outcome::Denied));
+
+        // Allowed for an hour: the next request of the same program asks nothing.
+        let person = Person {
+            allow: true,
+            asked: Default::default(),
+        };
+        let ask = Approver::Ask(&person);
+        block_on(agent.credentials(&ctx, &wanted, &caller, ask)).unwrap();
+        let ask = Approver::Ask(&person);
+        block_on(agent.credentials(&ctx, &wanted, &caller, ask)).unwrap();
+        assert_eq!(person.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(agent.approvals(ctx.now()).len(), 1);
     }
 
     fn block_on<T>(future: impl Future<Output = T>) -> T {
@@ -288,7 +443,8 @@ mod tests {
     fn held_credentials_are_handed_out_without_the_keychain() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        let first = block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
+        let first =
+            block_on(agent.credentials(&ctx, &wanted(600), &caller(), Approver::Person)).unwrap();
         assert_eq!(first.credentials.access_key_id, "ASIA1");
         assert_eq!(agent.len(), 1);
 
@@ -297,7 +453,8 @@ mod tests {
             limit: 2_560,
             ..MemoryStore::default()
         }));
-        let again = block_on(agent.credentials(&empty, &wanted(600), &program())).unwrap();
+        let again =
+            block_on(agent.credentials(&empty, &wanted(600), &caller(), Approver::Person)).unwrap();
         assert_eq!(again.credentials.access_key_id, "ASIA1");
 
         // Both requests are in the access log, with the program and the role, and no secret.
@@ -305,6 +462,7 @@ mod tests {
         let records = log.read(jiff::Timestamp::UNIX_EPOCH, ctx.now());
         assert_eq!(records.len(), 2, "{records:?}");
         assert_eq!(records[0].program, "terraform apply");
+        assert_eq!(records[0].outcome, Outcome::HandedOut);
         assert_eq!(records[0].role.as_deref(), Some("Admin"));
         assert_eq!(records[0].by, AnsweredBy::App);
         let text = std::fs::read_to_string(&ctx.paths.access_log).unwrap();
@@ -318,7 +476,7 @@ mod tests {
     fn credentials_that_do_not_last_as_long_as_asked_are_not_handed_from_memory() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
+        block_on(agent.credentials(&ctx, &wanted(600), &caller(), Approver::Person)).unwrap();
         let steps = plan(&ctx.load_config(), "dev").unwrap();
         // Asked for three hours, memory's two do not do: it goes to the vault, which fetches
         // (and here, with no network, fails) instead of handing out short ones.
@@ -350,7 +508,7 @@ mod tests {
     fn a_changed_token_retires_what_is_held() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
+        block_on(agent.credentials(&ctx, &wanted(600), &caller(), Approver::Person)).unwrap();
         agent.forget_retired(&ctx);
         assert_eq!(agent.len(), 1, "the same sign-in keeps it");
         sign_in(&ctx, "second-access-token");
@@ -362,7 +520,7 @@ mod tests {
     fn a_sign_out_forgets_the_session_s_credentials() {
         let (_home, ctx) = fixture();
         let agent = CredentialAgent::default();
-        block_on(agent.credentials(&ctx, &wanted(600), &program())).unwrap();
+        block_on(agent.credentials(&ctx, &wanted(600), &caller(), Approver::Person)).unwrap();
         agent.forget_session(&SessionId::Named("other".into()));
         assert_eq!(agent.len(), 1);
         agent.forget_session(&SessionId::Named("corp".into()));
@@ -378,12 +536,13 @@ mod tests {
             config_file: Some(&other),
             ..wanted(600)
         };
-        let refused = block_on(agent.credentials(&ctx, &asked, &program())).unwrap_err();
+        let refused =
+            block_on(agent.credentials(&ctx, &asked, &caller(), Approver::Person)).unwrap_err();
         assert!(matches!(refused, NotHanded::OtherConfig(_)), "{refused}");
         let same = Wanted {
             config_file: Some(&ctx.paths.config_file),
             ..wanted(600)
         };
-        assert!(block_on(agent.credentials(&ctx, &same, &program())).is_ok());
+        assert!(block_on(agent.credentials(&ctx, &same, &caller(), Approver::Person)).is_ok());
     }
 }

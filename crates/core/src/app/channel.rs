@@ -187,6 +187,8 @@ pub enum NotHandedWhy {
     SignInNeeded,
     /// The helper reads another AWS config file.
     OtherConfig,
+    /// The person denied the request, or did not answer in time.
+    Denied,
     /// The profile is wrong or a call failed.
     Failed,
 }
@@ -206,12 +208,11 @@ impl Reply {
 
     /// The reply for credentials not handed out.
     pub fn not_handed(why: &NotHanded) -> Self {
-        let kind = if why.needs_sign_in() {
-            NotHandedWhy::SignInNeeded
-        } else if matches!(why, NotHanded::OtherConfig(_)) {
-            NotHandedWhy::OtherConfig
-        } else {
-            NotHandedWhy::Failed
+        let kind = match why {
+            _ if why.needs_sign_in() => NotHandedWhy::SignInNeeded,
+            NotHanded::OtherConfig(_) => NotHandedWhy::OtherConfig,
+            NotHanded::Denied(_) => NotHandedWhy::Denied,
+            NotHanded::Failed(_) => NotHandedWhy::Failed,
         };
         Self::NotHanded {
             why: kind,
@@ -341,6 +342,8 @@ pub struct Caller {
     pub command_line: String,
     /// Its working directory, when it can be read.
     pub cwd: Option<String>,
+    /// Its executable's path (`/proc/PID/exe`), by which an approval knows it.
+    pub exe: Option<String>,
 }
 
 impl Caller {
@@ -369,14 +372,17 @@ impl Caller {
 
     fn of_process(pid: u32, command: String) -> Self {
         let command_line = command_line_of(pid).unwrap_or_else(|| command.clone());
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
-            .ok()
-            .map(|dir| crate::util::text::printable(&dir.display().to_string()));
+        let link = |name: &str| {
+            std::fs::read_link(format!("/proc/{pid}/{name}"))
+                .ok()
+                .map(|path| crate::util::text::printable(&path.display().to_string()))
+        };
         Self {
             command,
             pid: Some(pid),
             command_line,
-            cwd,
+            cwd: link("cwd"),
+            exe: link("exe"),
         }
     }
 
@@ -403,6 +409,7 @@ impl Caller {
             pid,
             command_line: "a program".to_owned(),
             cwd: None,
+            exe: None,
         }
     }
 }
@@ -1074,12 +1081,14 @@ mod tests {
             pid: Some(10),
             command_line: "kubectl".into(),
             cwd: None,
+            exe: None,
         };
         let python = Caller {
             command: "python3".into(),
             pid: Some(11),
             command_line: "python3".into(),
             cwd: None,
+            exe: None,
         };
         assert_eq!(
             waiting_line(std::slice::from_ref(&kubectl), "corp"),

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod activity;
 pub mod agent;
+pub mod approvals;
 pub mod channel;
 pub mod directory;
 pub mod first_run;

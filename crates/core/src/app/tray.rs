@@ -5,6 +5,7 @@ use crate::app::actions::{
     SessionAction, SignInNeed, expired_sessions, session_actions, sign_in_need,
 };
 use crate::app::activity::Activity;
+use crate::app::approvals::Asker;
 use crate::app::channel::waiting_line;
 use crate::app::directory::{RoleAction, RoleRef, account_label, profile_for, role_actions};
 use crate::app::first_run;
@@ -114,6 +115,8 @@ pub enum MenuAction {
     Role(RoleAction, RoleRef),
     /// Sign in to every session that needs it.
     SignInAllExpired,
+    /// Take back an approval the agent remembers.
+    Revoke(Asker),
     /// Open the window on the first run ([`first_run::MENU_LABEL`]).
     SetUp,
     /// Open the window.
@@ -131,6 +134,7 @@ impl MenuAction {
             Self::SignOut(s) => format!("sign-out|{}", s.key()),
             Self::CopyExports(p) => format!("copy|{p}"),
             Self::Role(action, role) => format!("role|{}|{}", action.as_str(), role.key()),
+            Self::Revoke(asker) => format!("revoke|{}|{}", asker.profile, asker.program),
             Self::SignInAllExpired => "sign-in-all".into(),
             Self::SetUp => "set-up".into(),
             Self::Open => "open".into(),
@@ -146,6 +150,13 @@ impl MenuAction {
             Some(("refresh", key)) => session(key).map(Self::Refresh),
             Some(("sign-out", key)) => session(key).map(Self::SignOut),
             Some(("copy", profile)) => Some(Self::CopyExports(profile.to_owned())),
+            Some(("revoke", rest)) => {
+                let (profile, program) = rest.split_once('|')?;
+                Some(Self::Revoke(Asker {
+                    program: program.to_owned(),
+                    profile: profile.to_owned(),
+                }))
+            }
             Some(("role", rest)) => {
                 let (action, role) = rest.split_once('|')?;
                 Some(Self::Role(
@@ -293,6 +304,34 @@ fn accounts_submenu(
     })
 }
 
+/// "Approved (2)": each program the agent hands a profile's credentials to without asking,
+/// for how much longer, with Revoke.
+fn approvals_submenu(activity: &Activity, now: Timestamp) -> Option<MenuEntry> {
+    if activity.approvals.is_empty() {
+        return None;
+    }
+    let entries = activity
+        .approvals
+        .iter()
+        .map(|(asker, until)| {
+            let program = asker.program.rsplit('/').next().unwrap_or(&asker.program);
+            MenuEntry::Item {
+                action: MenuAction::Revoke(asker.clone()),
+                label: format!(
+                    "Revoke: {program} for {} ({} left)",
+                    asker.profile,
+                    format_duration(until.as_second() - now.as_second())
+                ),
+                enabled: true,
+            }
+        })
+        .collect();
+    Some(MenuEntry::Submenu {
+        label: format!("Approved ({})", activity.approvals.len()),
+        entries,
+    })
+}
+
 /// The tray menu: a section per session (title with time left, the actions
 /// [`session_actions`] offers, its profiles, its accounts), then "Sign in to all expired", "Open ssobar…",
 /// "Quit". A busy session's actions are greyed out.
@@ -360,6 +399,9 @@ pub fn menu(status: &Status, activity: &Activity, now: Timestamp) -> Vec<MenuEnt
             enabled: true,
         });
         entries.push(MenuEntry::Separator);
+    }
+    if let Some(approved) = approvals_submenu(activity, now) {
+        entries.push(approved);
     }
     let expired = expired_sessions(status, activity).len();
     entries.push(MenuEntry::Item {
@@ -698,6 +740,7 @@ sso_role_name = ReadOnly
             pid: Some(42),
             command_line: "kubectl".into(),
             cwd: None,
+            exe: None,
         };
         let activity = Activity {
             waiting: [(old.clone(), vec![kubectl])].into(),
@@ -791,5 +834,40 @@ sso_role_name = ReadOnly
             assert_eq!(MenuAction::from_id(&action.id()), Some(action));
         }
         assert_eq!(MenuAction::from_id("bogus"), None);
+    }
+
+    #[test]
+    fn approvals_are_listed_with_the_time_left_and_revoke() {
+        let now: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+        let asker = Asker {
+            program: "/usr/bin/terraform".into(),
+            profile: "prod".into(),
+        };
+        let activity = Activity {
+            approvals: vec![(asker.clone(), "2024-05-01T12:43:00Z".parse().unwrap())],
+            ..Activity::default()
+        };
+        let entries = menu(&Status::default(), &activity, now);
+        let approved = entries
+            .iter()
+            .find_map(|e| match e {
+                MenuEntry::Submenu { label, entries } if label == "Approved (1)" => Some(entries),
+                _ => None,
+            })
+            .expect("an Approved submenu");
+        let MenuEntry::Item { action, label, .. } = &approved[0] else {
+            panic!("{approved:?}");
+        };
+        assert_eq!(label, "Revoke: terraform for prod (43m left)");
+        assert_eq!(
+            MenuAction::from_id(&action.id()),
+            Some(MenuAction::Revoke(asker))
+        );
+        assert!(
+            !menu(&Status::default(), &Activity::default(), now)
+                .iter()
+                .any(|e| matches!(e, MenuEntry::Submenu { label, .. } if label.starts_with("Approved"))),
+            "no submenu without approvals"
+        );
     }
 }

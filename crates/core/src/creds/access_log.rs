@@ -43,6 +43,8 @@ pub enum AnsweredBy {
 pub enum Outcome {
     /// The credentials were handed out.
     HandedOut,
+    /// The person denied the request, or did not answer in time.
+    Denied,
     /// No credentials: the profile, the session or a call failed.
     Failed,
 }
@@ -52,6 +54,7 @@ impl Outcome {
     pub fn word(self) -> &'static str {
         match self {
             Self::HandedOut => "handed out",
+            Self::Denied => "denied",
             Self::Failed => "failed",
         }
     }
@@ -115,33 +118,39 @@ pub struct Program {
     pub cwd: Option<String>,
 }
 
-/// Records a request for `profile` (its plan, when it resolved) from `program`, answered by
-/// `by` with `result`, in the context's access log. Returns the warning to show when the log
-/// could not be written: logging never fails a request.
+/// A request as the log records it.
+pub struct Request<'a> {
+    /// The profile asked for.
+    pub profile: &'a str,
+    /// Its plan, when it resolved.
+    pub steps: Option<&'a [Step]>,
+    /// The program that asked.
+    pub program: &'a Program,
+    /// Who answered.
+    pub by: AnsweredBy,
+}
+
+/// Records `request` and its `outcome` (with why, when it failed) in the context's access log.
+/// Returns the warning to show when the log could not be written: logging never fails a
+/// request.
 pub fn record(
     ctx: &Context,
-    profile: &str,
-    steps: Option<&[Step]>,
-    program: &Program,
-    by: AnsweredBy,
-    result: Result<(), String>,
+    request: &Request<'_>,
+    outcome: Outcome,
+    detail: Option<String>,
 ) -> Option<String> {
-    let (account, role) = steps.map(role_of).unwrap_or_default();
-    let (outcome, detail) = match result {
-        Ok(()) => (Outcome::HandedOut, None),
-        Err(why) => (Outcome::Failed, Some(crate::util::text::printable(&why))),
-    };
+    let (account, role) = request.steps.map(role_of).unwrap_or_default();
     let entry = AccessRecord {
         time: format_timestamp(ctx.now()),
-        profile: profile.to_owned(),
+        profile: request.profile.to_owned(),
         account,
         role,
-        program: program.command_line.clone(),
-        pid: program.pid,
-        cwd: program.cwd.clone(),
-        by,
+        program: request.program.command_line.clone(),
+        pid: request.program.pid,
+        cwd: request.program.cwd.clone(),
+        by: request.by,
         outcome,
-        detail,
+        detail: detail.map(|why| crate::util::text::printable(&why)),
     };
     let log = AccessLog::at(&ctx.paths.access_log);
     log.append(&entry, ctx.now()).err().map(|e| {
