@@ -140,7 +140,13 @@ pub fn run() -> ExitCode {
     exit_code(
         Context::from_env(env)
             .map_err(anyhow::Error::from)
-            .map(|ctx| for_named(ctx, &matches))
+            .map(|ctx| match &cli.command {
+                // These make no AWS call of their own before asking the app: the profile's
+                // keys are applied where the vault is used (`role_credentials`), so the agent's
+                // warm path reads the AWS config once, not twice.
+                Command::CredentialProcess(_) | Command::Exec(_) | Command::Env(_) => ctx,
+                _ => for_named(ctx, &matches),
+            })
             .and_then(|ctx| {
                 report_settings_warnings(&ctx);
                 report_cache_trust(&ctx, &cli.command);

@@ -75,6 +75,8 @@ pub(crate) fn role_credentials(
         }
     };
     let region = config.profile_region(wanted.profile).map(str::to_owned);
+    // The profile's network keys (ca_bundle, FIPS, dual-stack) for the calls the vault makes.
+    let ctx = &ctx.for_profile(&config, wanted.profile);
     let fetched = from_vault_recovering(ctx, &steps, patience);
     let result = fetched.as_ref().map(|_| ()).map_err(|e| format!("{e:#}"));
     log_request(ctx, wanted, Some(&steps), result);
@@ -89,6 +91,7 @@ pub(crate) fn role_credentials(
 fn approved_after_sign_in(ctx: &Context, wanted: Wanted<'_>, patience: Patience) -> Result<Handed> {
     let config = ctx.load_config();
     let steps = plan(&config, wanted.profile)?;
+    let ctx = &ctx.for_profile(&config, wanted.profile);
     let error = from_vault(ctx, &steps).err();
     if let (
         Some(Step::Sso {
