@@ -4,10 +4,14 @@
 //! and every SDK take that CA from `AWS_CA_BUNDLE`; so does every call of ssobar (the SDK
 //! clients and the console's federation call alike). Without it, one line says the
 //! certificate is not trusted and names the variable.
+//!
+//! Behind the proxy, ssobar runs as on a company laptop: in a network namespace with only
+//! loopback, where the proxy's port is the one way out, and with no `AWS_ENDPOINT_URL_*`.
 
 use crate::SSOBAR;
 use base64::Engine;
 use ssobar_fake_aws::{FakeCluster, FakeConfig, Operation};
+use ssobar_testkit::root::{Forwards, NetNamespace};
 use ssobar_testkit::{BrowserMode, Ran, World, peer_python, peer_script, require_secret_service};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -214,8 +218,10 @@ fn a_bundle_that_is_not_pem_is_one_line_naming_it_and_nothing_is_called() {
 }
 
 /// The real AWS host names the proxy's certificate is made for: what ssobar asks for in the
-/// world's regions (the session in us-east-1, `dev` in eu-west-1), standard and FIPS.
+/// world's regions (the session in us-east-1, `dev` in eu-west-1), standard and FIPS, and
+/// the device code's page, which the browser opens.
 const AWS_HOSTS: &[&str] = &[
+    "device.sso.us-east-1.amazonaws.com",
     "oidc.us-east-1.amazonaws.com",
     "portal.sso.us-east-1.amazonaws.com",
     "sts.eu-west-1.amazonaws.com",
@@ -227,13 +233,28 @@ const AWS_HOSTS: &[&str] = &[
     "fips.eks.eu-west-1.amazonaws.com",
 ];
 
+/// Where the fake sends the browser for a device code: the page's real host, so that the
+/// browser in the namespace reaches it through the proxy as everything else does.
+const DEVICE_PAGE: &str = "https://device.sso.us-east-1.amazonaws.com/device";
+
+/// A world whose fake names the real device code page.
+fn behind_a_proxy(config: FakeConfig) -> World {
+    let config = FakeConfig {
+        verification_uri: Some(DEVICE_PAGE.to_owned()),
+        ..config
+    };
+    World::start(SSOBAR, config, BrowserMode::Follow)
+}
+
 /// `tests/peers/inspecting_proxy.py` relaying to a world's fake, the CA its certificates chain
-/// to, and the log of the hosts each tunnel asked for.
+/// to, the log of the hosts each tunnel asked for, and for the CONNECT proxy the way into the
+/// network namespaces its clients run in.
 struct InspectingProxy {
     child: Child,
     url: String,
     ca: PathBuf,
     log: PathBuf,
+    forwards: Option<Forwards>,
 }
 
 /// How clients reach it.
@@ -253,10 +274,48 @@ impl Drop for InspectingProxy {
 }
 
 impl InspectingProxy {
-    /// The CONNECT proxy, with a certificate for every host in [`AWS_HOSTS`].
-    fn start(w: &World) -> Self {
+    /// The CONNECT proxy, with a certificate for every host in [`AWS_HOSTS`], and the
+    /// network namespaces with only loopback that `test`'s commands run in, whose one way out
+    /// is a forward of the proxy's port (see [`InspectingProxy::inside`]). Having checked that
+    /// the fake itself cannot be reached from there. `None`, after saying `test` is skipped,
+    /// where this process can have no network namespace.
+    fn start(w: &World, test: &str) -> Option<Self> {
+        let netns = NetNamespace::for_test(
+            test,
+            "(or user namespaces) to run ssobar where only the proxy can be reached",
+        )?;
         let names: Vec<String> = AWS_HOSTS.iter().map(|h| format!("DNS:{h}")).collect();
-        Self::spawn(w, "corp-proxy", &names, Mode::Proxy)
+        let mut proxy = Self::spawn(w, "corp-proxy", &names, Mode::Proxy);
+        let port: u16 = proxy
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the proxy's port");
+        proxy.forwards = Some(Forwards::start(netns, w.sandbox.home(), &[port]));
+        let direct = Ran::run(&mut proxy.inside(w.sandbox.command("curl").args([
+            "-sS",
+            "--noproxy",
+            "*",
+            "-o",
+            "/dev/null",
+            &format!("{}/", w.fake.url()),
+        ])));
+        assert_eq!(
+            direct.code,
+            Some(7),
+            "the fake must be out of reach but for the proxy: {}",
+            direct.stderr
+        );
+        Some(proxy)
+    }
+
+    /// `command` run where the proxy is the one way out (see [`InspectingProxy::start`]).
+    fn inside(&self, command: &Command) -> Command {
+        self.forwards
+            .as_ref()
+            .expect("the CONNECT proxy's forwards")
+            .wrap(command)
     }
 
     /// Starts it with a certificate for `names` from a private CA in HOME's `folder`.
@@ -295,6 +354,7 @@ impl InspectingProxy {
             url: line.trim().to_owned(),
             ca: dir.join("ca.pem"),
             log,
+            forwards: None,
         }
     }
 
@@ -310,10 +370,11 @@ impl InspectingProxy {
         hosts
     }
 
-    /// `ssobar ARGS` as on a company laptop: no endpoint override at all, so every call names
-    /// the real AWS host and reaches the fake only through the proxy; `AWS_CA_BUNDLE` set to
-    /// the proxy's CA when `trusted`. The browser (curl) goes through the proxy too, trusting
-    /// the CA as the company's browsers do.
+    /// `ssobar ARGS` as on a company laptop: in the namespace where the proxy is the one way
+    /// out, with no endpoint override at all, so every call names the real AWS host and reaches
+    /// the fake only through the proxy; `AWS_CA_BUNDLE` set to the proxy's CA when `trusted`.
+    /// The browser (curl) goes through the proxy too, trusting the CA as the company's
+    /// browsers do.
     fn ssobar(&self, w: &World, trusted: bool, args: &[&str], extra: &[(&str, &str)]) -> Ran {
         let mut command = w.command();
         for (variable, _) in w.fake.endpoint_env() {
@@ -327,7 +388,7 @@ impl InspectingProxy {
         if trusted {
             command.env("AWS_CA_BUNDLE", &self.ca);
         }
-        Ran::run(&mut command)
+        Ran::run(&mut self.inside(&command))
     }
 }
 
@@ -346,8 +407,13 @@ fn behind_an_inspecting_proxy_with_its_ca_every_command_reaches_aws_by_its_real_
         ],
         ..FakeConfig::default()
     };
-    let w = World::start(SSOBAR, config, BrowserMode::Follow);
-    let proxy = InspectingProxy::start(&w);
+    let w = behind_a_proxy(config);
+    let Some(proxy) = InspectingProxy::start(
+        &w,
+        "behind_an_inspecting_proxy_with_its_ca_every_command_reaches_aws_by_its_real_names",
+    ) else {
+        return;
+    };
     let session = w.session.clone();
     let run = |args: &[&str]| proxy.ssobar(&w, true, args, &[]).success();
 
@@ -381,6 +447,7 @@ fn behind_an_inspecting_proxy_with_its_ca_every_command_reaches_aws_by_its_real_
     assert_eq!(
         proxy.hosts(),
         [
+            "device.sso.us-east-1.amazonaws.com",
             "eks.eu-west-1.amazonaws.com",
             "oidc.us-east-1.amazonaws.com",
             "portal.sso.us-east-1.amazonaws.com",
@@ -392,8 +459,13 @@ fn behind_an_inspecting_proxy_with_its_ca_every_command_reaches_aws_by_its_real_
 #[test]
 fn behind_an_inspecting_proxy_without_its_ca_one_line_names_aws_ca_bundle_and_nothing_is_written() {
     require_secret_service();
-    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
-    let proxy = InspectingProxy::start(&w);
+    let w = behind_a_proxy(FakeConfig::default());
+    let Some(proxy) = InspectingProxy::start(
+        &w,
+        "behind_an_inspecting_proxy_without_its_ca_one_line_names_aws_ca_bundle_and_nothing_is_written",
+    ) else {
+        return;
+    };
     let ran = proxy
         .ssobar(
             &w,
@@ -420,7 +492,12 @@ fn with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
     w.seed_sign_in(8 * 3600);
-    let proxy = InspectingProxy::start(&w);
+    let Some(proxy) = InspectingProxy::start(
+        &w,
+        "with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one",
+    ) else {
+        return;
+    };
     let fips = [("AWS_USE_FIPS_ENDPOINT", "true")];
     proxy
         .ssobar(&w, true, &["credential-process", "--profile", "dev"], &fips)
@@ -468,7 +545,12 @@ fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
     w.seed_sign_in(8 * 3600);
-    let proxy = InspectingProxy::start(&w);
+    let Some(proxy) = InspectingProxy::start(
+        &w,
+        "the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither",
+    ) else {
+        return;
+    };
     write_settings(
         &w,
         &format!(
@@ -481,7 +563,8 @@ fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
     for (variable, _) in w.fake.endpoint_env() {
         command.env_remove(variable);
     }
-    let ran = Ran::run(command.args(["credential-process", "--profile", "dev"])).success();
+    let ran = Ran::run(&mut proxy.inside(command.args(["credential-process", "--profile", "dev"])))
+        .success();
     assert_eq!(ran.json()["Version"], 1);
     assert_eq!(proxy.hosts(), ["portal.sso.us-east-1.amazonaws.com"]);
 
@@ -492,15 +575,17 @@ fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
     for (variable, _) in w.fake.endpoint_env() {
         command.env_remove(variable);
     }
-    Ran::run(command.args(console)).success();
+    Ran::run(&mut proxy.inside(command.args(console))).success();
     let mut command = w.command();
     for (variable, _) in w.fake.endpoint_env() {
         command.env_remove(variable);
     }
     let refused = Ran::run(
-        command
-            .args(console)
-            .env("HTTPS_PROXY", "http://127.0.0.1:9"),
+        &mut proxy.inside(
+            command
+                .args(console)
+                .env("HTTPS_PROXY", "http://127.0.0.1:9"),
+        ),
     );
     assert_eq!(refused.code, Some(1), "{}", refused.stderr);
     assert_eq!(
@@ -515,8 +600,13 @@ fn the_settings_give_the_proxy_and_its_ca_when_the_environment_has_neither() {
 #[test]
 fn the_profiles_ca_bundle_and_fips_keys_come_after_the_environment_and_before_the_settings() {
     require_secret_service();
-    let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
-    let proxy = InspectingProxy::start(&w);
+    let w = behind_a_proxy(FakeConfig::default());
+    let Some(proxy) = InspectingProxy::start(
+        &w,
+        "the_profiles_ca_bundle_and_fips_keys_come_after_the_environment_and_before_the_settings",
+    ) else {
+        return;
+    };
     // Another private CA, which signed nothing the proxy presents.
     let other = w.sandbox.home().join("other-ca");
     private_ca_and_leaf(&other, "unused", &["DNS:example.com".to_owned()]);
@@ -538,7 +628,13 @@ fn the_profiles_ca_bundle_and_fips_keys_come_after_the_environment_and_before_th
     // --sso-session` reads it, and FIPS, which the one profile of the session that says
     // anything asks for.
     run(&["login", "--sso-session", &session, "--device-code"], &[]).success();
-    assert_eq!(proxy.hosts(), ["oidc-fips.us-east-1.amazonaws.com"]);
+    assert_eq!(
+        proxy.hosts(),
+        [
+            "device.sso.us-east-1.amazonaws.com",
+            "oidc-fips.us-east-1.amazonaws.com"
+        ]
+    );
     let credentials = run(&["credential-process", "--profile", "fips"], &[]).success();
     assert_eq!(credentials.json()["Version"], 1);
     let token = run(
@@ -589,6 +685,7 @@ fn the_profiles_ca_bundle_and_fips_keys_come_after_the_environment_and_before_th
     assert_eq!(
         proxy.hosts(),
         [
+            "device.sso.us-east-1.amazonaws.com",
             "oidc-fips.us-east-1.amazonaws.com",
             "oidc.us-east-1.amazonaws.com",
             "portal.sso-fips.us-east-1.amazonaws.com",

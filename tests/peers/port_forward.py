@@ -1,6 +1,7 @@
 """`ssh -L PORT:127.0.0.1:PORT server` in two halves, joined by Unix sockets where ssh's
-connection would be, so that a browser in a network namespace of its own (the laptop) reaches
-a port of 127.0.0.1 in another (the server) only through the forward.
+connection would be, so that a program in a network namespace of its own (the laptop: a
+browser, or ssobar behind a company proxy) reaches a port of 127.0.0.1 in another (the
+server) only through the forward.
 
   port_forward.py server --serve SOCKET=PORT ...
       sshd's half: for each connection to SOCKET, one to 127.0.0.1:PORT. Prints "ready" on

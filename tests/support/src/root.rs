@@ -2,8 +2,9 @@
 //! user with `setpriv`) get it by being root or through passwordless `sudo`; with neither they
 //! skip, saying on the terminal which test and why (the README lists them).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 /// How this process runs a command as root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +101,10 @@ fn sudo_without_password() -> bool {
 pub enum NetNamespace {
     /// `unshare --net` as root (itself or through sudo): the program runs as root.
     Root(Root),
-    /// `unshare --user --map-root-user --net`: no privilege needed where the kernel lets
-    /// users have namespaces; the program runs as this user.
+    /// `unshare --user --map-current-user --keep-caps --net`: no privilege needed where the
+    /// kernel lets users have namespaces. The program runs as this user, with the same user id
+    /// inside (so the session bus, which checks the id a client claims, still lets it in) and
+    /// the namespace's capabilities (so it can bring the loopback up).
     User,
 }
 
@@ -114,7 +117,8 @@ impl NetNamespace {
             return Some(Self::Root(Root::Already));
         }
         let user = Command::new("unshare")
-            .args(["--user", "--map-root-user", "--net", "true"])
+            .args(USER_NAMESPACE)
+            .arg("true")
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -136,9 +140,115 @@ impl NetNamespace {
             }
             Self::User => {
                 let mut command = Command::new("unshare");
-                command.args(["--user", "--map-root-user", "--net"]);
+                command.args(USER_NAMESPACE);
                 command
             }
         }
+    }
+
+    /// What makes the rest of a command [`NetNamespace::command`] started run as this
+    /// process's user again, with `vars` as its whole environment (see
+    /// [`Root::back_to_this_user`]); none when it already does.
+    fn back_to_this_user<'a>(
+        self,
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Vec<String> {
+        match self {
+            Self::Root(root) => root.back_to_this_user(vars),
+            Self::User => Vec::new(),
+        }
+    }
+}
+
+/// `unshare`'s arguments for a network namespace inside a user namespace of this user's own.
+const USER_NAMESPACE: [&str; 4] = ["--user", "--map-current-user", "--keep-caps", "--net"];
+
+/// Network namespaces with only loopback, one for each command a test runs in them, whose only
+/// ways out are some ports of this namespace's 127.0.0.1, forwarded the way
+/// `ssh -L PORT:127.0.0.1:PORT` forwards them (`tests/peers/port_forward.py`): anything else
+/// the command tries to reach, another machine or another port here, is not there.
+pub struct Forwards {
+    netns: NetNamespace,
+    server: Child,
+    pairs: Vec<(u16, PathBuf)>,
+}
+
+impl Drop for Forwards {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+impl Forwards {
+    /// Starts this namespace's half of the forwards of `ports`, its Unix sockets in `dir`.
+    pub fn start(netns: NetNamespace, dir: &Path, ports: &[u16]) -> Self {
+        let pairs: Vec<(u16, PathBuf)> = ports
+            .iter()
+            .map(|&port| (port, dir.join(format!("forward-{port}.sock"))))
+            .collect();
+        let mut command = Command::new(crate::peer_python());
+        command
+            .arg(crate::peer_script("port_forward.py"))
+            .arg("server");
+        for (port, socket) in &pairs {
+            command
+                .arg("--serve")
+                .arg(format!("{}={port}", socket.display()));
+        }
+        let mut server = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start this namespace's half of the forwards");
+        let mut ready = String::new();
+        std::io::BufReader::new(server.stdout.take().expect("its stdout"))
+            .read_line(&mut ready)
+            .expect("read whether the forwards are ready");
+        assert_eq!(ready.trim(), "ready", "the forwards did not start");
+        Self {
+            netns,
+            server,
+            pairs,
+        }
+    }
+
+    /// `inner` (its program, arguments, folder and environment, which is only what it sets, as
+    /// for a [`crate::Sandbox`] command) run in a network namespace of its own with the forwards.
+    /// It keeps running as this process's user, with the same standard streams, and its exit
+    /// status is the command's.
+    pub fn wrap(&self, inner: &Command) -> Command {
+        let vars: Vec<(String, String)> = inner
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect();
+        let mut command = self.netns.command();
+        command
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .arg(crate::peer_python())
+            .arg(crate::peer_script("port_forward.py"))
+            .arg("laptop");
+        for (port, socket) in &self.pairs {
+            command
+                .arg("--forward")
+                .arg(format!("{port}={}", socket.display()));
+        }
+        command
+            .arg("--")
+            .args(
+                self.netns
+                    .back_to_this_user(vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            )
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        if let Some(dir) = inner.get_current_dir() {
+            command.current_dir(dir);
+        }
+        command
     }
 }
