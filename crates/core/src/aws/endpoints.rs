@@ -108,6 +108,9 @@ pub enum Partition {
     AwsCn,
     /// AWS GovCloud (US) (`aws-us-gov`, `us-gov-*`).
     AwsUsGov,
+    /// The AWS European Sovereign Cloud (`aws-eusc`, `eusc-*`), whose service endpoints end
+    /// in `amazonaws.eu` and whose console and sign-in live under `amazonaws-eusc.eu`.
+    AwsEusc,
 }
 
 impl Partition {
@@ -118,6 +121,8 @@ impl Partition {
             Self::AwsCn
         } else if region.starts_with("us-gov-") {
             Self::AwsUsGov
+        } else if region.starts_with("eusc-") {
+            Self::AwsEusc
         } else {
             Self::Aws
         }
@@ -129,6 +134,8 @@ impl Partition {
             Self::Aws => "https://signin.aws.amazon.com",
             Self::AwsCn => "https://signin.amazonaws.cn",
             Self::AwsUsGov => "https://signin.amazonaws-us-gov.com",
+            // Regional only, and the partition has one region so far.
+            Self::AwsEusc => "https://eusc-de-east-1.signin.amazonaws-eusc.eu",
         }
     }
 
@@ -138,6 +145,7 @@ impl Partition {
             Self::Aws => "console.aws.amazon.com",
             Self::AwsCn => "console.amazonaws.cn",
             Self::AwsUsGov => "console.amazonaws-us-gov.com",
+            Self::AwsEusc => "console.amazonaws-eusc.eu",
         }
     }
 }

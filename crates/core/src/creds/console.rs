@@ -91,7 +91,7 @@ impl Destination {
         let partition = Partition::of_region(region);
         let console = partition.console_host();
         let regional = match partition {
-            Partition::Aws => format!("{region}.{console}"),
+            Partition::Aws | Partition::AwsEusc => format!("{region}.{console}"),
             Partition::AwsCn | Partition::AwsUsGov => console.to_owned(),
         };
         match self {
@@ -354,6 +354,15 @@ mod tests {
         assert_eq!(
             Destination::Home.url("cn-northwest-1"),
             "https://console.amazonaws.cn/console/home?region=cn-northwest-1"
+        );
+        // The European Sovereign Cloud's console has regional hosts, under its own domain.
+        assert_eq!(
+            parsed("ec2").url("eusc-de-east-1"),
+            "https://eusc-de-east-1.console.amazonaws-eusc.eu/ec2/home?region=eusc-de-east-1"
+        );
+        assert_eq!(
+            Partition::of_region("eusc-de-east-1").signin_url(),
+            "https://eusc-de-east-1.signin.amazonaws-eusc.eu"
         );
     }
 
