@@ -7,6 +7,7 @@ import { h, $ } from './dom.js';
 import { actionButtons, accountText, clockOffset, expiryText, hostOf, kindText, stateNote } from './format.js';
 import { initSignIn } from './signin.js';
 import { initSettings } from './settings.js';
+import { initActivity } from './activity.js';
 import { initAccounts } from './accounts.js';
 import { initSetup } from './setup.js';
 
@@ -27,6 +28,7 @@ const signIn = initSignIn({
   },
 });
 const settings = initSettings();
+const activity = initActivity();
 const accounts = initAccounts();
 const setup = initSetup();
 
@@ -251,7 +253,7 @@ function tick() {
 }
 
 
-const VIEWS = ['sessions', 'accounts', 'settings'];
+const VIEWS = ['sessions', 'accounts', 'activity', 'settings'];
 
 function showView(name) {
   for (const view of VIEWS) {
@@ -262,6 +264,7 @@ function showView(name) {
   if (name === 'sessions') render();
   if (name === 'settings') settings.load();
   if (name === 'accounts') accounts.open();
+  if (name === 'activity') activity.open();
 }
 
 for (const view of VIEWS) $(`#show-${view}`).addEventListener('click', () => showView(view));

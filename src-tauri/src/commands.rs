@@ -7,6 +7,7 @@ use ssobar_core::app::first_run::SetupAction;
 use ssobar_core::app::monitor::StatusView;
 use ssobar_core::aws::network::Network;
 use ssobar_core::config::SessionId;
+use ssobar_core::creds::access_log::{AccessLog, ActivityRow, activity_rows};
 use ssobar_core::settings::{Settings, SignInFlowKind};
 use ssobar_core::sso::signin::{RefreshWhen, SignInFlow};
 use tauri::{AppHandle, State};
@@ -151,4 +152,16 @@ pub fn version() -> String {
 #[tauri::command]
 pub fn save_settings(app: AppHandle, settings: Settings) -> Result<Settings, String> {
     watch::apply_settings(&app, settings)
+}
+
+/// The access log of the last day, as the window's Activity view shows it (newest first).
+#[tauri::command]
+pub fn activity(state: State<'_, AppState>) -> Vec<ActivityRow> {
+    let ctx = state.ctx();
+    let now = ctx.now();
+    let since = ssobar_core::util::time::add_seconds(now, -86_400);
+    let records = AccessLog::at(&ctx.paths.access_log).read(since, now);
+    let mut rows = activity_rows(&records, now, &jiff::tz::TimeZone::system());
+    rows.reverse();
+    rows
 }

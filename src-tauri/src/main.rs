@@ -165,6 +165,7 @@ fn main() {
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::status,
+            commands::activity,
             commands::sign_in,
             commands::cancel_sign_in,
             commands::open_browser_again,

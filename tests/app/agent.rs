@@ -277,3 +277,29 @@ fn a_profile_that_needs_approval_fails_closed_without_the_app() {
         ran.stderr
     );
 }
+
+#[test]
+fn the_window_s_activity_view_lists_who_took_which_role() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = signed_in_world();
+    // A helper on its own (no app yet) hands out dev's credentials: one line in the log.
+    credential_process(&w, None).success();
+    let driver = Driver::start(
+        w.sandbox.command(tauri_driver()),
+        Path::new(APP),
+        &["--window"],
+    );
+    let tab = wait_for(20, || driver.find("#show-activity")).expect("the window");
+    driver.click(&tab);
+    let row = wait_for(10, || {
+        let cell = driver.find("#activity-table tbody tr")?;
+        let text = driver.text(&cell);
+        text.contains("ReadOnlyAccess").then_some(text)
+    });
+    let row = row.expect("a row for the credentials handed out");
+    assert!(
+        row.contains("dev") && row.contains("helper") && row.contains("handed out"),
+        "{row}"
+    );
+}

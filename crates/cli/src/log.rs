@@ -4,9 +4,8 @@ use crate::Outcome;
 use crate::table::aligned;
 use anyhow::Result;
 use ssobar_core::context::Context;
-use ssobar_core::creds::access_log::{AccessLog, AccessRecord, AnsweredBy};
-use ssobar_core::util::text::printable;
-use ssobar_core::util::time::{format_local, parse_span};
+use ssobar_core::creds::access_log::{AccessLog, AccessRecord, activity_rows};
+use ssobar_core::util::time::parse_span;
 
 /// Arguments of `ssobar log`.
 #[derive(clap::Args)]
@@ -57,33 +56,14 @@ pub fn run(args: &LogArgs, ctx: &Context) -> Result<Outcome> {
 /// The table: when, profile, account and role, program and folder, who answered, outcome.
 fn render(records: &[AccessRecord], ctx: &Context) -> String {
     let tz = jiff::tz::TimeZone::system();
-    let now = ctx.now();
-    let mut rows = Vec::with_capacity(records.len());
-    for r in records {
-        let time = ssobar_core::util::time::parse_timestamp(&r.time)
-            .map(|t| format_local(t, now, &tz))
-            .unwrap_or_else(|_| printable(&r.time));
-        let outcome = match &r.detail {
-            Some(why) => format!("{}: {}", r.outcome.word(), printable(why)),
-            None => r.outcome.word().to_owned(),
-        };
-        rows.push([
-            time,
-            printable(&r.profile),
-            printable(r.account.as_deref().unwrap_or("-")),
-            printable(r.role.as_deref().unwrap_or("-")),
-            match r.pid {
-                Some(pid) => format!("{} ({pid})", printable(&r.program)),
-                None => printable(&r.program),
-            },
-            printable(r.cwd.as_deref().unwrap_or("-")),
-            match r.by {
-                AnsweredBy::App => "app".to_owned(),
-                AnsweredBy::Helper => "helper".to_owned(),
-            },
-            outcome,
-        ]);
-    }
+    let rows: Vec<[String; 8]> = activity_rows(records, ctx.now(), &tz)
+        .into_iter()
+        .map(|r| {
+            [
+                r.when, r.profile, r.account, r.role, r.program, r.folder, r.by, r.outcome,
+            ]
+        })
+        .collect();
     aligned(
         [
             "TIME", "PROFILE", "ACCOUNT", "ROLE", "PROGRAM", "IN", "BY", "OUTCOME",

@@ -241,6 +241,60 @@ impl AccessLog {
     }
 }
 
+/// A record as a person reads it, in `ssobar log`'s table and the window's Activity view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActivityRow {
+    /// When, in local time ("14:02", or with the date when not today).
+    pub when: String,
+    /// The profile.
+    pub profile: String,
+    /// The account, or "-".
+    pub account: String,
+    /// The role, or "-".
+    pub role: String,
+    /// The program, with its pid.
+    pub program: String,
+    /// Its working directory, or "-".
+    pub folder: String,
+    /// "app" or "helper".
+    pub by: String,
+    /// "handed out", "denied", "failed: why".
+    pub outcome: String,
+}
+
+/// The rows of `records`, newest last, every field from the file made printable.
+pub fn activity_rows(
+    records: &[AccessRecord],
+    now: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Vec<ActivityRow> {
+    use crate::util::text::printable;
+    records
+        .iter()
+        .map(|r| ActivityRow {
+            when: parse_timestamp(&r.time)
+                .map(|t| crate::util::time::format_local(t, now, tz))
+                .unwrap_or_else(|_| printable(&r.time)),
+            profile: printable(&r.profile),
+            account: printable(r.account.as_deref().unwrap_or("-")),
+            role: printable(r.role.as_deref().unwrap_or("-")),
+            program: match r.pid {
+                Some(pid) => format!("{} ({pid})", printable(&r.program)),
+                None => printable(&r.program),
+            },
+            folder: printable(r.cwd.as_deref().unwrap_or("-")),
+            by: match r.by {
+                AnsweredBy::App => "app".to_owned(),
+                AnsweredBy::Helper => "helper".to_owned(),
+            },
+            outcome: match &r.detail {
+                Some(why) => format!("{}: {}", r.outcome.word(), printable(why)),
+                None => r.outcome.word().to_owned(),
+            },
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
