@@ -106,7 +106,7 @@ fn entries_written_by_earlier_releases_are_found_replaced_and_deleted() {
     assert_eq!(keychain.get(&current).unwrap().unwrap(), b"replaced");
     assert_eq!(
         secret_tool_entries(&current),
-        [current.clone()],
+        std::slice::from_ref(&current),
         "replaced, not added"
     );
     assert!(keychain.delete(&current).unwrap());
