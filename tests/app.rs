@@ -21,6 +21,8 @@ use std::sync::{Mutex, MutexGuard};
 
 #[path = "app/accounts.rs"]
 mod accounts;
+#[path = "app/agent.rs"]
+mod agent;
 #[path = "app/first_run.rs"]
 mod first_run;
 #[path = "app/handoff.rs"]

@@ -4,6 +4,7 @@
 use crate::progress::{SignInPhase, SignInProgress};
 use crate::state::{AppState, SignInTask};
 use crate::{WINDOW, open_window};
+use ssobar_core::app::agent::Wanted;
 use ssobar_core::app::channel::{Failure, Reply};
 use ssobar_core::app::directory::{
     self, ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView,
@@ -202,6 +203,7 @@ pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
     state.mark_busy(&id);
     let ctx = state.ctx();
     let config = ctx.load_config();
+    state.agent.forget_session(&id);
     let result = signin::sign_out(&ctx, &config, &session).await;
     state.mark_idle(&id);
     result.map(|_| ()).map_err(|e| e.to_string())
@@ -210,18 +212,24 @@ pub async fn sign_out(app: &AppHandle, id: SessionId) -> Result<(), String> {
 /// A profile's credentials as `export` lines, as `ssobar env` prints them (fetched into the
 /// keychain if need be).
 async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> {
-    let ctx = app.state::<AppState>().ctx();
-    let config = ctx.load_config();
-    let steps = plan(&config, profile).map_err(|e| e.to_string())?;
-    let creds = Vault::new(&ctx)
-        .credentials(&steps)
+    let state = app.state::<AppState>();
+    let ctx = state.ctx();
+    let wanted = Wanted {
+        profile,
+        role_arn: None,
+        config_file: None,
+        valid_for_seconds: i64::from(ctx.settings.credential_margin_minutes) * 60,
+    };
+    let handed = state
+        .agent
+        .credentials(&ctx, &wanted)
         .await
         .map_err(|e| e.to_string())?;
     Ok(credential_env::export_script(
         Shell::Sh,
         profile,
-        &creds,
-        config.profile_region(profile),
+        &handed.credentials,
+        handed.region.as_deref(),
     ))
 }
 

@@ -6,7 +6,8 @@
 use crate::actions;
 use crate::state::AppState;
 use crate::waiters::{Waiter, Withdrawal};
-use ssobar_core::app::channel::server::{Server, SignInDesk, Ticket};
+use ssobar_core::app::agent::Wanted;
+use ssobar_core::app::channel::server::{CredentialsRequest, RequestDesk, Server, Ticket};
 use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
 use ssobar_core::app::monitor::sign_in_request_notice;
 use ssobar_core::config::SessionId;
@@ -29,7 +30,7 @@ struct Desk {
     next_ticket: AtomicU64,
 }
 
-impl SignInDesk for Desk {
+impl RequestDesk for Desk {
     fn request(&self, caller: Caller, session: &str, start: Start) -> Ticket {
         let state = self.app.state::<AppState>();
         let unknown = Ticket::at_once(Reply::Failed {
@@ -83,6 +84,28 @@ impl SignInDesk for Desk {
             reply: Reply::Waiting { prompt },
             outcome: Some((ticket, outcome)),
         }
+    }
+
+    fn credentials(
+        &self,
+        _caller: Caller,
+        request: CredentialsRequest,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send>> {
+        let app = self.app.clone();
+        Box::pin(async move {
+            let state = app.state::<AppState>();
+            let ctx = state.ctx();
+            let wanted = Wanted {
+                profile: &request.profile,
+                role_arn: request.role_arn.as_deref(),
+                config_file: request.config_file.as_deref(),
+                valid_for_seconds: request.valid_for,
+            };
+            match state.agent.credentials(&ctx, &wanted).await {
+                Ok(handed) => Reply::credentials(&handed),
+                Err(why) => Reply::not_handed(&why),
+            }
+        })
     }
 
     fn hang_up(&self, ticket: u64) {

@@ -4,6 +4,7 @@ use crate::demo::Demo;
 use crate::progress::SignInProgress;
 use crate::waiters::Waiters;
 use ssobar_core::app::activity::Activity;
+use ssobar_core::app::agent::CredentialAgent;
 use ssobar_core::app::channel::Reply;
 use ssobar_core::app::directory::SearchView;
 use ssobar_core::app::monitor::Notifier;
@@ -84,6 +85,8 @@ pub struct AppState {
     pub view_turn: Mutex<()>,
     /// The socket this app serves sign-in requests on, once bound.
     pub channel: Mutex<Option<std::path::PathBuf>>,
+    /// Role credentials held for helpers (the app as a credential agent).
+    pub agent: CredentialAgent,
 }
 
 impl AppState {
@@ -109,6 +112,7 @@ impl AppState {
             watcher: Mutex::new(None),
             view_turn: Mutex::new(()),
             channel: Mutex::new(None),
+            agent: CredentialAgent::default(),
         })
     }
 

@@ -94,6 +94,8 @@ fn rewatch(app: &AppHandle) {
 fn update(app: &AppHandle) -> jiff::Timestamp {
     let state = app.state::<AppState>();
     let (ctx, config, status) = state.compute_status();
+    // A token that changed (signed out, in again, refreshed) retires what the agent holds.
+    state.agent.forget_retired(&ctx);
     let now = ctx.now();
     let (notices, refreshes, listings, search_changed) = {
         let mut inner = state.shared();

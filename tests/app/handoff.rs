@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// The `ssobar` beside the app under test. `cargo test --workspace` (scripts/test) builds both;
 /// `cargo test -p ssobar-app` alone does not rebuild it, so build it first then.
-fn ssobar() -> String {
+pub(super) fn ssobar() -> String {
     let path = Path::new(APP).with_file_name("ssobar");
     assert!(
         path.exists(),
@@ -29,12 +29,12 @@ fn expired_world(mode: BrowserMode) -> World {
     w
 }
 
-fn socket(w: &World) -> PathBuf {
+pub(super) fn socket(w: &World) -> PathBuf {
     w.sandbox.home().join(".run/ssobar/app.sock")
 }
 
 /// The app, started in the world, once it serves sign-in requests.
-fn serving_app(w: &World) -> Running {
+pub(super) fn serving_app(w: &World) -> Running {
     let app = Running::app(w);
     let up = wait_for(20, || UnixStream::connect(socket(w)).ok());
     assert!(up.is_some(), "the app serves {}", socket(w).display());

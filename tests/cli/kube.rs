@@ -440,7 +440,7 @@ while True:
     assert_eq!(lines.len(), 2, "{}", ran.stderr);
     assert!(
         lines[0].starts_with(&format!(
-            "ssobar: not asking ssobar-app to sign in: {} belongs to uid 65534",
+            "ssobar: not using ssobar-app: {} belongs to uid 65534",
             folder.display()
         )),
         "{}",

@@ -16,6 +16,7 @@ mod credentials;
 mod doctor;
 mod keychain;
 mod kube;
+mod layout;
 mod packaging;
 mod pipes;
 mod populate;

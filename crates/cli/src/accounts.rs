@@ -1,6 +1,7 @@
 //! `ssobar accounts`: every account a session reaches and its roles, as a table or as JSON.
 
-use crate::expired::{WaitArg, attended_on_stderr, recover};
+use crate::args::{WaitArg, attended_on_stderr};
+use crate::expired::recover;
 use crate::signin::{SessionSelector, Target, select_one};
 use crate::table::aligned;
 use crate::{Outcome, runtime};

@@ -2,9 +2,9 @@
 //! one profile) can reach, as a table or JSON, or as one kubeconfig context each.
 
 use crate::accounts::session_directory;
-use crate::credentials::profile_or_default;
-use crate::expired::{WaitArg, attended_on_stderr, recover};
-use crate::kube::{ExecApiVersion, this_ssobar};
+use crate::args::{WaitArg, attended_on_stderr, profile_or_default};
+use crate::expired::recover;
+use crate::hook::{ExecApiVersion, this_ssobar};
 use crate::table::aligned;
 use crate::{Outcome, UsageError};
 use anyhow::{Context as _, Result};

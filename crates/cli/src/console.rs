@@ -3,8 +3,8 @@
 //! instead of opening it. The browser (or the clipboard) gets a one-time link to the login
 //! URL, never the URL itself (`sso::secret_link`), and the command waits until it is followed.
 
-use crate::credentials::profile_or_default;
-use crate::expired::{self, WaitArg, attended_on_stderr};
+use crate::args::{WaitArg, attended_on_stderr, profile_or_default};
+use crate::role_credentials::of_profile;
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Result, bail};
 use ssobar_core::config::is_region_name;
@@ -79,7 +79,7 @@ pub fn run(args: &ConsoleArgs, ctx: &Context) -> Result<Outcome> {
         })
         .unwrap_or_else(|| "us-east-1".to_owned());
 
-    let credentials = expired::fetch(ctx, &steps, args.wait, attended_on_stderr())?;
+    let credentials = of_profile(ctx, &profile, args.wait, attended_on_stderr())?;
     let runtime = runtime()?;
     let url = runtime.block_on(console_url_with(
         ctx,

@@ -2,33 +2,12 @@
 //! keychain (or fetched into it) for the AWS CLI, SDKs, scripts and shells.
 
 use crate::Outcome;
-use crate::expired::{self, WaitArg, attended_on_stderr};
+use crate::args::{ProfileArg, Shell, WaitArg, attended_on_stderr, shell_of};
+use crate::role_credentials::{Patience, Wanted, role_credentials};
 use anyhow::{Context as _, Result, bail};
+use ssobar_core::app::agent::Handed;
 use ssobar_core::context::Context;
 use ssobar_core::creds::credential_env::{self, MARKER, removed, variables};
-use ssobar_core::creds::{AwsCredentials, Step, Vault, plan};
-
-/// Which profile's credentials.
-#[derive(clap::Args)]
-pub struct ProfileArg {
-    /// The profile (default: $AWS_PROFILE, else "default").
-    #[arg(long, short = 'p')]
-    profile: Option<String>,
-}
-
-impl ProfileArg {
-    pub(crate) fn name(&self, ctx: &Context) -> String {
-        profile_or_default(ctx, self.profile.as_deref())
-    }
-}
-
-/// The profile given, else `$AWS_PROFILE`, else "default": the AWS CLI's rule.
-pub(crate) fn profile_or_default(ctx: &Context, given: Option<&str>) -> String {
-    given
-        .or_else(|| ctx.env.get("AWS_PROFILE"))
-        .unwrap_or("default")
-        .to_owned()
-}
 
 /// Arguments of `ssobar credential-process`.
 #[derive(clap::Args)]
@@ -58,27 +37,6 @@ pub struct ExecArgs {
     pub(crate) command: Vec<String>,
 }
 
-/// The shells `ssobar env` writes for.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum Shell {
-    /// POSIX sh, bash, zsh.
-    Sh,
-    /// fish.
-    Fish,
-    /// PowerShell.
-    Powershell,
-}
-
-impl From<Shell> for credential_env::Shell {
-    fn from(shell: Shell) -> Self {
-        match shell {
-            Shell::Sh => Self::Sh,
-            Shell::Fish => Self::Fish,
-            Shell::Powershell => Self::Powershell,
-        }
-    }
-}
-
 /// Arguments of `ssobar env`.
 #[derive(clap::Args)]
 pub struct EnvArgs {
@@ -91,34 +49,24 @@ pub struct EnvArgs {
     shell: Option<Shell>,
 }
 
-/// Credentials for `profile`: from the keychain without a network call while they last, else
-/// fetched (and kept) with one call however many processes ask at once; a session that needs
-/// a sign-in gets one first (see `expired`).
-fn credentials(
-    ctx: &Context,
-    profile: &str,
-    wait: WaitArg,
-) -> Result<(AwsCredentials, Option<String>)> {
-    let config = ctx.load_config();
-    let steps = plan(&config, profile)?;
-    let region = config.profile_region(profile).map(str::to_owned);
-    let creds = expired::fetch(ctx, &steps, wait, attended_on_stderr())?;
-    Ok((creds, region))
-}
-
-/// Credentials for the steps: the keychain's while they last, else fetched (and kept).
-pub(crate) fn fetch(ctx: &Context, steps: &[Step]) -> Result<AwsCredentials> {
-    let vault = Vault::new(ctx);
-    if let Some(creds) = vault.cached(steps)? {
-        return Ok(creds);
-    }
-    Ok(crate::runtime()?.block_on(vault.credentials(steps))?)
+/// Credentials for `profile` and its region, as every command gets them, waiting for a
+/// sign-in as the command's `--wait` says.
+fn credentials(ctx: &Context, profile: &str, wait: WaitArg) -> Result<Handed> {
+    let wanted = Wanted {
+        profile,
+        role_arn: None,
+    };
+    let patience = Patience::Recover {
+        wait,
+        attended: attended_on_stderr(),
+    };
+    role_credentials(ctx, wanted, patience)
 }
 
 /// Runs `ssobar credential-process`.
 pub fn credential_process(args: &CredentialProcessArgs, ctx: &Context) -> Result<Outcome> {
-    let (creds, _) = credentials(ctx, &args.profile.name(ctx), args.wait)?;
-    let mut out = creds.credential_process_json();
+    let handed = credentials(ctx, &args.profile.name(ctx), args.wait)?;
+    let mut out = handed.credentials.credential_process_json();
     out.push('\n');
     crate::out::write_stdout(out)?;
     Ok(Outcome::Success)
@@ -135,10 +83,13 @@ pub fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
         );
     }
     if args.server {
-        return crate::serve::exec(args, ctx);
+        return crate::serve::exec(args.profile.name(ctx), args.wait, &args.command, ctx);
     }
     let profile = args.profile.name(ctx);
-    let (creds, region) = credentials(ctx, &profile, args.wait)?;
+    let Handed {
+        credentials: creds,
+        region,
+    } = credentials(ctx, &profile, args.wait)?;
     let (program, rest) = args.command.split_first().context("no command to run")?;
     let mut command = std::process::Command::new(program);
     command.args(rest);
@@ -170,11 +121,11 @@ fn run_replacing(mut command: std::process::Command, program: &str) -> Result<Ou
 /// Runs `ssobar env`.
 pub fn env(args: &EnvArgs, ctx: &Context) -> Result<Outcome> {
     let profile = args.profile.name(ctx);
-    let (creds, region) = credentials(ctx, &profile, args.wait)?;
-    let shell = args
-        .shell
-        .map(Shell::into)
-        .unwrap_or_else(|| credential_env::Shell::from_login_shell(ctx.env.get("SHELL")));
+    let Handed {
+        credentials: creds,
+        region,
+    } = credentials(ctx, &profile, args.wait)?;
+    let shell = shell_of(args.shell, ctx);
     let out = credential_env::export_script(shell, &profile, &creds, region.as_deref());
     crate::out::write_stdout(out)?;
     Ok(Outcome::Success)

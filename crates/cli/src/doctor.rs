@@ -1,7 +1,7 @@
 //! `ssobar doctor`: every check of `ssobar_core::doctor` over this machine's setup, one finding
 //! a line (or JSON), and with `--fix` the safe fixes first.
 
-use crate::kube::this_ssobar;
+use crate::hook::this_ssobar;
 use crate::{Outcome, runtime};
 use anyhow::Result;
 use ssobar_core::context::Context;

@@ -1,6 +1,8 @@
 //! `ssobar eks-token`, `ssobar kubeconfig`, `ssobar aws-auth`: EKS access with SSO credentials.
 
-use crate::expired::{self, WaitArg, attended_for_kubectl, attended_on_stderr};
+use crate::args::{WaitArg, attended_for_kubectl, attended_on_stderr};
+use crate::hook::{ExecApiVersion, this_ssobar};
+use crate::role_credentials::{Patience, Wanted, of_profile, role_credentials};
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
@@ -12,7 +14,7 @@ use ssobar_core::creds::{self, Step, plan, plan_assuming};
 use ssobar_core::env::Env;
 use ssobar_core::kube::aws_auth::{self, AccessPolicy, PolicyGrant, SsoRole};
 use ssobar_core::kube::eks::{self, CachedEksToken, EksTokenCache, TokenRequest};
-use ssobar_core::kube::kubeconfig::{self, ClusterAccess, ExecApi, Update, eks_token_exec};
+use ssobar_core::kube::kubeconfig::{self, ClusterAccess, Update, eks_token_exec};
 use ssobar_core::paths::Paths;
 use std::path::PathBuf;
 
@@ -33,24 +35,6 @@ pub struct EksTokenArgs {
     role_arn: Option<String>,
     #[command(flatten)]
     wait: WaitArg,
-}
-
-/// The ExecCredential versions `ssobar kubeconfig` can write.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ExecApiVersion {
-    /// client.authentication.k8s.io/v1beta1 (kubectl 1.11 and later).
-    V1beta1,
-    /// client.authentication.k8s.io/v1 (kubectl 1.22 and later).
-    V1,
-}
-
-impl From<ExecApiVersion> for ExecApi {
-    fn from(version: ExecApiVersion) -> Self {
-        match version {
-            ExecApiVersion::V1beta1 => Self::V1beta1,
-            ExecApiVersion::V1 => Self::V1,
-        }
-    }
 }
 
 /// Arguments of `ssobar kubeconfig`.
@@ -199,7 +183,15 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     let session_token = creds::session_token_file(&ctx, &steps)
         .map(|path| (eks::file_stamp(&path), path))
         .map(|(stamp, path)| (path, stamp));
-    let creds = expired::fetch(&ctx, &steps, args.wait, attended_for_kubectl(&api))?;
+    let wanted = Wanted {
+        profile: &args.profile,
+        role_arn: args.role_arn.as_deref(),
+    };
+    let patience = Patience::Recover {
+        wait: args.wait,
+        attended: attended_for_kubectl(&api),
+    };
+    let creds = role_credentials(&ctx, wanted, patience)?.credentials;
     let top = steps.last().context("a profile with no credentials")?;
     let marker = creds::mark_current(&paths.runtime_dir, top, &creds)
         .context("cannot write to the runtime folder")?;
@@ -232,14 +224,6 @@ fn print_line(text: &str) -> Result<Outcome> {
     out.push('\n');
     crate::out::write_stdout(out)?;
     Ok(Outcome::Success)
-}
-
-/// The absolute path of this ssobar, for kubeconfig exec hooks.
-pub(crate) fn this_ssobar() -> Result<String> {
-    Ok(std::env::current_exe()
-        .context("cannot tell where this ssobar is; pass --command ssobar")?
-        .display()
-        .to_string())
 }
 
 /// Runs `ssobar kubeconfig`.
@@ -293,8 +277,7 @@ pub fn kubeconfig(args: &KubeconfigArgs, ctx: &Context) -> Result<Outcome> {
             )
         }
         _ => {
-            let steps = plan(&config, profile)?;
-            let creds = expired::fetch(ctx, &steps, args.wait, attended_on_stderr())?;
+            let creds = of_profile(ctx, profile, args.wait, attended_on_stderr())?;
             let eks = EksClient::new(&ctx.env, &region, &creds)?;
             let cluster = runtime()?.block_on(eks.describe_cluster(cluster_id))?;
             (cluster.endpoint, cluster.certificate_authority_data)
@@ -362,7 +345,7 @@ pub fn aws_auth(args: &AwsAuthArgs, ctx: &Context) -> Result<Outcome> {
         );
     };
     let identity_center_region = session.region.clone();
-    let creds = expired::fetch(ctx, &steps, WaitArg::default(), attended_on_stderr())?;
+    let creds = of_profile(ctx, &args.profile, WaitArg::default(), attended_on_stderr())?;
     let region = args
         .region
         .clone()

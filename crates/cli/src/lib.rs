@@ -9,15 +9,19 @@
 mod out;
 
 mod accounts;
+mod app_link;
+mod args;
 mod clusters;
 mod completions;
 mod console;
 mod credentials;
 mod doctor;
 mod expired;
+mod hook;
 mod kube;
 mod populate;
 mod prompt;
+mod role_credentials;
 mod serve;
 mod setup;
 mod signin;

@@ -1,7 +1,7 @@
 //! `ssobar populate`: a profile for every account and role of a session in the AWS config.
 
 use crate::accounts::session_directory;
-use crate::expired::WaitArg;
+use crate::args::WaitArg;
 use crate::signin::{SessionSelector, Target, select_one};
 use crate::{Outcome, UsageError};
 use anyhow::Result;

@@ -3,8 +3,10 @@
 //! that a program that runs for hours gets fresh ones across expiries and sign-ins.
 
 use crate::Outcome;
-use crate::credentials::{ExecArgs, ProfileArg, Shell};
-use crate::expired::{self, AppAnswer, WaitArg, attended_on_stderr};
+use crate::app_link::{AppAnswer, ask_app};
+use crate::args::{ProfileArg, Shell, WaitArg, attended_on_stderr, shell_of};
+use crate::expired::needs_sign_in;
+use crate::role_credentials::{Patience, Wanted, role_credentials};
 use anyhow::{Context as _, Result, anyhow};
 use ssobar_core::app::channel::Start;
 use ssobar_core::config::login_command;
@@ -49,13 +51,18 @@ struct Served {
 /// Reads the profile and gets its credentials once, with a sign-in as every helper gets one
 /// when the session needs it: a server that starts is a server that can answer.
 fn prepare(ctx: &Context, profile: String, wait: WaitArg) -> Result<Served> {
-    let config = ctx.load_config();
-    let steps = plan(&config, &profile)?;
-    let region = config.profile_region(&profile).map(str::to_owned);
     let mut ctx = ctx.clone();
     ctx.settings.credential_margin_minutes =
         server_margin_minutes(ctx.settings.credential_margin_minutes);
-    expired::fetch(&ctx, &steps, wait, attended_on_stderr())?;
+    let wanted = Wanted {
+        profile: &profile,
+        role_arn: None,
+    };
+    let patience = Patience::Recover {
+        wait,
+        attended: attended_on_stderr(),
+    };
+    let region = role_credentials(&ctx, wanted, patience)?.region;
     Ok(Served {
         source: VaultSource {
             ctx,
@@ -82,14 +89,18 @@ impl VaultSource {
     /// The profile is read again for each request, so an edit to it is served from then on,
     /// as the vault never serves credentials made under settings that changed.
     fn fetch(&self) -> Result<AwsCredentials> {
-        let steps = plan(&self.ctx.load_config(), &self.profile)?;
-        let fetched = expired::fetch_without_waiting(&self.ctx, &steps);
+        let wanted = Wanted {
+            profile: &self.profile,
+            role_arn: None,
+        };
+        let fetched = role_credentials(&self.ctx, wanted, Patience::RefreshOnly);
         if let Err(e) = &fetched
-            && expired::needs_sign_in(e)
+            && needs_sign_in(e)
         {
+            let steps = plan(&self.ctx.load_config(), &self.profile)?;
             self.ask_app_in_background(&steps);
         }
-        fetched
+        Ok(fetched?.credentials)
     }
 
     /// A request cannot wait for a person (the SDKs give up after seconds), but the person
@@ -116,7 +127,7 @@ impl VaultSource {
         );
         let login = login_command(&session, Some(profile));
         std::thread::spawn(move || {
-            match expired::ask_app(&ctx, &session, &login, wait, Start::AsConfigured) {
+            match ask_app(&ctx, &session, &login, wait, Start::AsConfigured) {
                 Ok(AppAnswer::SignedIn | AppAnswer::NoApp) => {}
                 Err(e) => errln!("ssobar: {e:#}"),
             }
@@ -149,10 +160,7 @@ async fn bind(port: u16) -> Result<CredentialServer> {
 /// SIGINT, SIGTERM or SIGHUP.
 pub fn serve(args: &ServeArgs, ctx: &Context) -> Result<Outcome> {
     let served = prepare(ctx, args.profile.name(ctx), args.wait)?;
-    let shell = args
-        .shell
-        .map(Shell::into)
-        .unwrap_or_else(|| credential_env::Shell::from_login_shell(ctx.env.get("SHELL")));
+    let shell = shell_of(args.shell, ctx);
     let runtime = crate::runtime()?;
     let result = runtime.block_on(async {
         // Listening for the signals before the lines are out: whoever read them may stop the
@@ -213,9 +221,14 @@ fn stop_signal() -> Result<impl Future<Output = ()>> {
 /// Runs `ssobar exec --server`: the command runs as a child, with the server's URI and token in
 /// its environment and no key, while this process serves it; the exit status is the child's
 /// (128 + the signal's number when a signal ended it).
-pub(crate) fn exec(args: &ExecArgs, ctx: &Context) -> Result<Outcome> {
-    let served = prepare(ctx, args.profile.name(ctx), args.wait)?;
-    let (program, rest) = args.command.split_first().context("no command to run")?;
+pub(crate) fn exec(
+    profile: String,
+    wait: WaitArg,
+    command: &[String],
+    ctx: &Context,
+) -> Result<Outcome> {
+    let served = prepare(ctx, profile, wait)?;
+    let (program, rest) = command.split_first().context("no command to run")?;
     let runtime = crate::runtime()?;
     let result = runtime.block_on(async {
         let server = bind(0).await?;

@@ -3,9 +3,9 @@
 //! and their rules are core's (`ssobar_core::setup`); this parses, asks, calls and prints.
 
 use crate::accounts::session_directory;
+use crate::args::WaitArg;
 use crate::clusters::{Scope, find, report_skipped, report_without_profile};
-use crate::expired::WaitArg;
-use crate::kube::this_ssobar;
+use crate::hook::this_ssobar;
 use crate::signin::{SignedIn, Target, ensure_signed_in, until};
 use crate::{Outcome, UsageError, runtime};
 use anyhow::{Context as _, Result};

@@ -1,7 +1,7 @@
 //! `ssobar login`, `ssobar refresh`, `ssobar logout`: thin layers over `ssobar_core::sso::signin`.
 
-use crate::credentials::profile_or_default;
-use crate::expired::{AppAnswer, WaitArg, ask_app};
+use crate::app_link::{AppAnswer, ask_app};
+use crate::args::{WaitArg, profile_or_default};
 use crate::{Outcome, runtime};
 use anyhow::{Result, bail};
 use ssobar_core::app::channel::Start;

@@ -1,9 +1,13 @@
-//! The local channel between `ssobar` and `ssobar-app`: a helper that finds a session needing
-//! a sign-in asks the running app to sign in to it, and waits for the outcome.
+//! The local channel between `ssobar` and `ssobar-app`: a helper asks the running app for a
+//! profile's role credentials (the app as a credential agent, [`super::agent`]) and, when a
+//! session needs a sign-in, asks it to sign in and waits for the outcome.
 //!
 //! Rules:
-//! - Only sign-in requests, their progress and their outcome cross it: never a token or a
-//!   credential. A helper told "signed in" reads the token store again itself.
+//! - What crosses it: sign-in requests, their progress and outcome, and role credentials
+//!   (access key, secret key, session token, expiry) for a profile. Never an SSO access or
+//!   refresh token: a helper told "signed in" reads the token store again itself. Credentials
+//!   go only to a peer that runs as the app's own user, over the `0600` socket in the folder
+//!   private to that user, which is exactly who may read them from the keychain anyway.
 //! - One JSON object per line, at most [`MAX_MESSAGE`] bytes, each carrying the protocol
 //!   version `v`. A malformed, oversized or unknown message gets a [`Reply::Error`] and the
 //!   connection is closed; nothing a peer sends can stop the server.
@@ -11,17 +15,21 @@
 //!   folder is private to the user it runs as ([`fsutil::check_private_dir`]: theirs by the
 //!   effective uid, no permission for group or others) and refuses it in one line naming the
 //!   `chmod`/`chown` otherwise, and that the other side runs as that same user (`SO_PEERCRED`
-//!   on Linux, `getpeereid` on macOS, both through tokio's `peer_cred`). A folder others may
-//!   enter, or that another user owns, would let them pose as the app or keep it from binding.
-//! - A helper touches the socket only once a sign-in is needed, and gives up connecting after
-//!   [`CONNECT_TIMEOUT`]: the warm paths never pay for it.
+//!   on Linux, `getpeereid` on macOS). A folder others may enter, or that another user owns,
+//!   would let them pose as the app or keep it from binding.
+//! - A helper gives up connecting after [`CONNECT_TIMEOUT`], and on a credentials request
+//!   hears the app's first word within [`AGENT_FIRST_WORD`] or goes its own way (the
+//!   keychain): a stopped or stuck app costs a helper a fraction of a second, never a hang.
 //!
 //! Unix sockets only for now: elsewhere [`AppLink::connect`] finds no app and the helper signs
-//! in from the terminal, and the app serves no channel.
+//! in from the terminal and reads the keychain itself, and the app serves no channel.
 
+use crate::app::agent::{Handed, NotHanded};
+use crate::aws::credentials::AwsCredentials;
 use crate::paths::Paths;
 use crate::settings::OnExpired;
 use crate::util::fsutil::{self, NotPrivate};
+use crate::util::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +43,15 @@ pub const MAX_MESSAGE: usize = 4096;
 
 /// How long a helper tries to reach the app before deciding that none runs.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// How long a helper waits for the app's first word on a credentials request: the answer, or
+/// [`Reply::Working`] when the app must fetch them first. Past it the helper reads the keychain
+/// itself.
+pub const AGENT_FIRST_WORD: Duration = Duration::from_millis(250);
+
+/// How long a helper waits for credentials the app said it is fetching: the AWS calls' own
+/// budget, plus a little.
+pub const AGENT_FETCH_WITHIN: Duration = Duration::from_secs(40);
 
 /// How long the app waits for a request on a new connection before closing it.
 pub const REQUEST_WITHIN: Duration = Duration::from_secs(2);
@@ -71,6 +88,20 @@ pub enum Request {
         session: String,
         /// When to start.
         start: Start,
+    },
+    /// A profile's role credentials (see [`super::agent`]).
+    Credentials {
+        /// The profile.
+        profile: String,
+        /// A role to assume with the profile's credentials first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_arn: Option<String>,
+        /// The AWS config file the helper reads, so that the app never answers for a profile
+        /// of the same name in another file; absent from a remote helper.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config_file: Option<PathBuf>,
+        /// How long, in seconds, the credentials must still be good for.
+        valid_for: i64,
     },
 }
 
@@ -117,11 +148,76 @@ pub enum Reply {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A credentials request is taken and the credentials are being fetched; they follow.
+    Working,
+    /// A profile's role credentials.
+    Credentials {
+        /// Access key id.
+        access_key_id: String,
+        /// Secret access key.
+        secret_access_key: Secret,
+        /// Session token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_token: Option<Secret>,
+        /// When they stop working, as the AWS tools write timestamps.
+        expiration: String,
+        /// The profile's region, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+    },
+    /// No credentials from the app; the helper goes its own way (the keychain, a sign-in).
+    NotHanded {
+        /// Why.
+        why: NotHandedWhy,
+        /// The app's own words, for a person.
+        detail: String,
+    },
     /// The message could not be used; the connection closes.
     Error {
         /// What was wrong with it.
         message: String,
     },
+}
+
+/// Why the app handed out no credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotHandedWhy {
+    /// The profile's session needs a sign-in.
+    SignInNeeded,
+    /// The helper reads another AWS config file.
+    OtherConfig,
+    /// The profile is wrong or a call failed.
+    Failed,
+}
+
+impl Reply {
+    /// The reply that hands out `handed`.
+    pub fn credentials(handed: &Handed) -> Self {
+        let credentials = &handed.credentials;
+        Self::Credentials {
+            access_key_id: credentials.access_key_id.clone(),
+            secret_access_key: credentials.secret_access_key.clone(),
+            session_token: credentials.session_token.clone(),
+            expiration: crate::util::time::format_timestamp(credentials.expiration),
+            region: handed.region.clone(),
+        }
+    }
+
+    /// The reply for credentials not handed out.
+    pub fn not_handed(why: &NotHanded) -> Self {
+        let kind = if why.needs_sign_in() {
+            NotHandedWhy::SignInNeeded
+        } else if matches!(why, NotHanded::OtherConfig(_)) {
+            NotHandedWhy::OtherConfig
+        } else {
+            NotHandedWhy::Failed
+        };
+        Self::NotHanded {
+            why: kind,
+            detail: why.to_string(),
+        }
+    }
 }
 
 /// A message as one line: the JSON object with `v` added, and a newline.
@@ -327,19 +423,42 @@ pub mod server {
     use tokio::sync::oneshot;
 
     /// What the app does with requests: the server handles the wire, this the meaning.
-    pub trait SignInDesk: Send + Sync + 'static {
-        /// Takes a request from `caller`; the ticket says what to answer now and, when the
-        /// request waits, where its outcome will come from.
+    pub trait RequestDesk: Send + Sync + 'static {
+        /// Takes a sign-in request from `caller`; the ticket says what to answer now and,
+        /// when the request waits, where its outcome will come from.
         fn request(&self, caller: Caller, session: &str, start: Start) -> Ticket;
         /// The caller behind a waiting ticket hung up: it no longer waits.
         fn hang_up(&self, ticket: u64);
+        /// Answers a credentials request from `caller`: a [`Reply::Credentials`] or a
+        /// [`Reply::NotHanded`].
+        fn credentials(
+            &self,
+            caller: Caller,
+            request: CredentialsRequest,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send>>;
     }
+
+    /// A credentials request as the desk gets it.
+    pub struct CredentialsRequest {
+        /// The profile.
+        pub profile: String,
+        /// A role to assume with the profile's credentials first.
+        pub role_arn: Option<String>,
+        /// The AWS config file the helper reads, when it said.
+        pub config_file: Option<PathBuf>,
+        /// How long the credentials must still be good for, in seconds.
+        pub valid_for: i64,
+    }
+
+    /// How long the server lets the desk work on credentials before it tells the helper it
+    /// is fetching them, well inside the helper's [`AGENT_FIRST_WORD`].
+    const WORKING_AFTER: Duration = Duration::from_millis(100);
 
     /// The app's first answer to a request.
     pub struct Ticket {
         /// What to send now.
         pub reply: Reply,
-        /// For a request that waits: its id (for [`SignInDesk::hang_up`]) and its outcome.
+        /// For a request that waits: its id (for [`RequestDesk::hang_up`]) and its outcome.
         pub outcome: Option<(u64, oneshot::Receiver<Reply>)>,
     }
 
@@ -402,7 +521,7 @@ pub mod server {
         }
 
         /// Serves connections until the runtime stops, each on its own task.
-        pub async fn serve(self, desk: Arc<dyn SignInDesk>) -> std::io::Result<()> {
+        pub async fn serve(self, desk: Arc<dyn RequestDesk>) -> std::io::Result<()> {
             let listener = tokio::net::UnixListener::from_std(self.listener)?;
             let idle = Arc::new(Idle::default());
             loop {
@@ -458,7 +577,7 @@ pub mod server {
         stream.write_all(encode(reply).as_bytes()).await.is_ok()
     }
 
-    async fn serve_one(stream: UnixStream, me: u32, desk: &dyn SignInDesk, idle: &Idle) {
+    async fn serve_one(stream: UnixStream, me: u32, desk: &dyn RequestDesk, idle: &Idle) {
         let peer = stream.peer_cred().ok();
         let (read, mut write) = stream.into_split();
         if peer.is_none_or(|p| p.uid() != me) {
@@ -503,10 +622,37 @@ pub mod server {
                 return;
             }
         };
-        let Request::SignIn { session, start } = request;
         let pid = peer
             .and_then(|p| p.pid())
             .and_then(|p| u32::try_from(p).ok());
+        let (session, start) = match request {
+            Request::SignIn { session, start } => (session, start),
+            Request::Credentials {
+                profile,
+                role_arn,
+                config_file,
+                valid_for,
+            } => {
+                let request = CredentialsRequest {
+                    profile,
+                    role_arn,
+                    config_file,
+                    valid_for,
+                };
+                let mut answer = desk.credentials(Caller::of_peer(pid), request);
+                let reply = match tokio::time::timeout(WORKING_AFTER, &mut answer).await {
+                    Ok(reply) => reply,
+                    Err(_) => {
+                        if !send(&mut write, &Reply::Working).await {
+                            return;
+                        }
+                        answer.await
+                    }
+                };
+                send(&mut write, &reply).await;
+                return;
+            }
+        };
         let ticket = desk.request(Caller::of_peer(pid), &session, start);
         if !send(&mut write, &ticket.reply).await {
             if let Some((id, _)) = ticket.outcome {
@@ -640,6 +786,120 @@ impl AppLink {
     }
 }
 
+/// What a helper finds when it asks the app for a profile's credentials.
+#[derive(Debug)]
+pub enum AgentAnswer {
+    /// The app handed them out.
+    Handed(Handed),
+    /// The app answered without credentials.
+    NotHanded {
+        /// Why.
+        why: NotHandedWhy,
+        /// The app's own words.
+        detail: String,
+    },
+    /// No app answered in time (none runs, or it is stuck); or it said something unusable.
+    NoApp,
+    /// The socket's folder is not private to this user: nothing in it is trusted.
+    Refused(NotPrivate),
+}
+
+/// Asks the app at `path` for credentials (`request` is a [`Request::Credentials`]), with
+/// blocking I/O and no runtime: this is the warm path of `credential_process`. Never waits on
+/// a full backlog, hears the first word within [`AGENT_FIRST_WORD`] and credentials being
+/// fetched within [`AGENT_FETCH_WITHIN`]; anything else is [`AgentAnswer::NoApp`].
+#[cfg(unix)]
+pub fn ask_for_credentials(path: &Path, request: &Request) -> AgentAnswer {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let Some(folder) = path.parent() else {
+        return AgentAnswer::NoApp;
+    };
+    match fsutil::check_private_dir(folder) {
+        Ok(None) => {}
+        Ok(Some(why)) => return AgentAnswer::Refused(why),
+        Err(_) => return AgentAnswer::NoApp,
+    }
+    let Some(stream) = connect_at_once(path) else {
+        return AgentAnswer::NoApp;
+    };
+    let talk = || -> std::io::Result<Option<Reply>> {
+        stream.set_write_timeout(Some(AGENT_FIRST_WORD))?;
+        stream.set_read_timeout(Some(AGENT_FIRST_WORD))?;
+        (&stream).write_all(encode(request).as_bytes())?;
+        let mut reader = BufReader::with_capacity(MAX_MESSAGE + 1, &stream);
+        let mut next = || -> std::io::Result<Option<Reply>> {
+            let mut line = String::new();
+            (&mut reader)
+                .take(MAX_MESSAGE as u64 + 1)
+                .read_line(&mut line)?;
+            Ok(line
+                .strip_suffix('\n')
+                .and_then(|line| decode::<Reply>(line).ok()))
+        };
+        match next()? {
+            Some(Reply::Working) => {
+                stream.set_read_timeout(Some(AGENT_FETCH_WITHIN))?;
+                next()
+            }
+            other => Ok(other),
+        }
+    };
+    match talk() {
+        Ok(Some(Reply::Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token,
+            expiration,
+            region,
+        })) => match crate::util::time::parse_timestamp(&expiration).ok() {
+            Some(expiration) => AgentAnswer::Handed(Handed {
+                credentials: AwsCredentials {
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                    expiration,
+                },
+                region,
+            }),
+            None => AgentAnswer::NoApp,
+        },
+        Ok(Some(Reply::NotHanded { why, detail })) => AgentAnswer::NotHanded { why, detail },
+        _ => AgentAnswer::NoApp,
+    }
+}
+
+/// No channel off Unix yet: no app is ever found.
+#[cfg(not(unix))]
+pub fn ask_for_credentials(_path: &Path, _request: &Request) -> AgentAnswer {
+    AgentAnswer::NoApp
+}
+
+/// A connection to the socket at `path` that an app run by this user accepted, without
+/// waiting: a stuck app whose backlog is full is no app.
+#[cfg(unix)]
+fn connect_at_once(path: &Path) -> Option<std::os::unix::net::UnixStream> {
+    use rustix::net::{
+        AddressFamily, SocketAddrUnix, SocketFlags, SocketType, connect, socket_with,
+    };
+    let fd = socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )
+    .ok()?;
+    connect(&fd, &SocketAddrUnix::new(path).ok()?).ok()?;
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    stream.set_nonblocking(false).ok()?;
+    #[cfg(target_os = "linux")]
+    if rustix::net::sockopt::socket_peercred(&stream)
+        .map_or(true, |peer| peer.uid.as_raw() != fsutil::my_uid())
+    {
+        return None;
+    }
+    Some(stream)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,6 +919,38 @@ mod tests {
             detail: Some("denied".into()),
         };
         assert_eq!(decode::<Reply>(encode(&reply).trim_end()), Ok(reply));
+    }
+
+    #[test]
+    fn credentials_cross_as_a_request_and_a_reply_that_never_print_the_secret() {
+        let request = Request::Credentials {
+            profile: "dev".into(),
+            role_arn: None,
+            config_file: Some("/home/me/.aws/config".into()),
+            valid_for: 900,
+        };
+        assert_eq!(decode::<Request>(encode(&request).trim_end()), Ok(request));
+        let handed = Handed {
+            credentials: AwsCredentials {
+                access_key_id: "ASIA1".into(),
+                secret_access_key: "the-secret".into(),
+                session_token: Some("the-session".into()),
+                expiration: "2024-05-01T14:00:00Z".parse().unwrap(),
+            },
+            region: Some("eu-west-1".into()),
+        };
+        let reply = Reply::credentials(&handed);
+        let line = encode(&reply);
+        assert!(
+            line.contains("the-secret") && line.contains("2024-05-01T14:00:00Z"),
+            "{line}"
+        );
+        assert_eq!(decode::<Reply>(line.trim_end()), Ok(reply.clone()));
+        let shown = format!("{reply:?}");
+        assert!(
+            !shown.contains("the-secret") && !shown.contains("the-session"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -749,19 +1041,21 @@ mod tests {
 
     #[cfg(unix)]
     mod serving {
-        use super::super::server::{Server, SignInDesk, Ticket};
+        use super::super::server::{CredentialsRequest, RequestDesk, Server, Ticket};
         use super::super::*;
         use std::sync::{Arc, Mutex};
         use tokio::sync::oneshot;
 
-        /// A desk that keeps every request waiting and remembers hang-ups.
+        /// A desk that keeps every sign-in request waiting and remembers hang-ups, and
+        /// answers credentials requests after `credentials_after` (never, when `None`).
         #[derive(Default)]
         struct Desk {
             waiting: Mutex<Vec<(u64, oneshot::Sender<Reply>)>>,
             hung_up: Mutex<Vec<u64>>,
+            credentials_after: Mutex<Option<Duration>>,
         }
 
-        impl SignInDesk for Desk {
+        impl RequestDesk for Desk {
             fn request(&self, _caller: Caller, _session: &str, _start: Start) -> Ticket {
                 let (tx, rx) = oneshot::channel();
                 let mut waiting = self.waiting.lock().unwrap();
@@ -778,12 +1072,82 @@ mod tests {
             fn hang_up(&self, ticket: u64) {
                 self.hung_up.lock().unwrap().push(ticket);
             }
+
+            fn credentials(
+                &self,
+                _caller: Caller,
+                request: CredentialsRequest,
+            ) -> std::pin::Pin<Box<dyn Future<Output = Reply> + Send>> {
+                let after = *self.credentials_after.lock().unwrap();
+                Box::pin(async move {
+                    let Some(after) = after else {
+                        return std::future::pending().await;
+                    };
+                    tokio::time::sleep(after).await;
+                    Reply::NotHanded {
+                        why: NotHandedWhy::Failed,
+                        detail: format!("no profile {}", request.profile),
+                    }
+                })
+            }
+        }
+
+        fn credentials_request() -> Request {
+            Request::Credentials {
+                profile: "dev".into(),
+                role_arn: None,
+                config_file: None,
+                valid_for: 60,
+            }
+        }
+
+        /// The helper's blocking ask, off the runtime's threads.
+        async fn ask_blocking(path: &Path) -> (AgentAnswer, std::time::Duration) {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let answer = ask_for_credentials(&path, &credentials_request());
+                (answer, started.elapsed())
+            })
+            .await
+            .unwrap()
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn a_helper_hears_the_answer_after_working_and_gives_up_on_a_silent_app() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("run/app.sock");
+            let desk = serve(&path);
+
+            // Longer than the first word's deadline: "working" keeps the helper waiting.
+            *desk.credentials_after.lock().unwrap() = Some(AGENT_FIRST_WORD * 3);
+            let (answer, _) = ask_blocking(&path).await;
+            let AgentAnswer::NotHanded { why, detail } = answer else {
+                panic!("{answer:?}");
+            };
+            assert_eq!(
+                (why, detail.as_str()),
+                (NotHandedWhy::Failed, "no profile dev")
+            );
+
+            // An app that never says a word: the helper goes its own way.
+            *desk.credentials_after.lock().unwrap() = None;
+            let server_stalled = dir.path().join("stalled/app.sock");
+            fsutil::ensure_private_dir(server_stalled.parent().unwrap()).unwrap();
+            let _listener = std::os::unix::net::UnixListener::bind(&server_stalled).unwrap();
+            let (answer, took) = ask_blocking(&server_stalled).await;
+            assert!(matches!(answer, AgentAnswer::NoApp), "{answer:?}");
+            assert!(took < AGENT_FETCH_WITHIN, "{took:?}");
+
+            // Nobody at all.
+            let (answer, _) = ask_blocking(&dir.path().join("run/none.sock")).await;
+            assert!(matches!(answer, AgentAnswer::NoApp), "{answer:?}");
         }
 
         fn serve(path: &Path) -> Arc<Desk> {
             let server = Server::bind(path).unwrap();
             let desk = Arc::new(Desk::default());
-            let serving: Arc<dyn SignInDesk> = desk.clone();
+            let serving: Arc<dyn RequestDesk> = desk.clone();
             tokio::spawn(server.serve(serving));
             desk
         }

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod activity;
+pub mod agent;
 pub mod channel;
 pub mod directory;
 pub mod first_run;

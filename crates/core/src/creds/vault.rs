@@ -100,7 +100,7 @@ impl<'a> Vault<'a> {
 
     /// The sign-in the credentials of `steps` come from: a digest of their root session's
     /// current access token, `None` when it has none. One small read of the token store.
-    fn sign_in_of(&self, steps: &[Step]) -> Option<String> {
+    pub fn sign_in_of(&self, steps: &[Step]) -> Option<String> {
         let Some(Step::Sso { session, .. }) = steps.first() else {
             return None;
         };
@@ -404,12 +404,12 @@ fn short_digest(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::creds::plan::plan;
     use crate::creds::plan::tests::{CHAIN, config};
 
-    fn vault_fixture(now: &str) -> (tempfile::TempDir, Context) {
+    pub(crate) fn vault_fixture(now: &str) -> (tempfile::TempDir, Context) {
         use crate::context::FixedClock;
         use crate::creds::keychain::memory::MemoryStore;
         use crate::env::Env;
@@ -428,7 +428,7 @@ mod tests {
     }
 
     /// Leaves a token for the `corp` session, as a sign-in would.
-    fn sign_in(ctx: &Context, access_token: &str) {
+    pub(crate) fn sign_in(ctx: &Context, access_token: &str) {
         let token = crate::sso::token_cache::SsoToken {
             start_url: Some("https://corp.awsapps.com/start".into()),
             region: Some("us-east-1".into()),
@@ -446,7 +446,7 @@ mod tests {
     }
 
     /// Keeps `creds` for `steps[i]` under the session's current sign-in.
-    fn keep_at(vault: &Vault<'_>, steps: &[Step], i: usize, creds: &AwsCredentials) {
+    pub(crate) fn keep_at(vault: &Vault<'_>, steps: &[Step], i: usize, creds: &AwsCredentials) {
         let sign_in = vault.sign_in_of(steps).expect("signed in");
         let below = i.checked_sub(1).map(|b| &steps[b]);
         vault.keep(&steps[i], below, creds, &sign_in).unwrap();

@@ -1,0 +1,342 @@
+//! The app as a credential agent: role credentials held in the app's memory and handed to the
+//! helpers of the same user over the channel, as ssh-agent hands out signatures, so that a
+//! warm `credential_process` is a socket round trip instead of a keychain read.
+//!
+//! Rules:
+//! - Role credentials only, never an SSO access or refresh token: the agent hands out nothing
+//!   the keychain would not hand the same user's helper, and nothing that could sign in again.
+//! - An entry is used only for the same steps (profile edits change them), under the sign-in
+//!   it was fetched with, and while it lasts longer than the asker needs. A sign-out, a new
+//!   sign-in or a refresh changes the session's token and so retires it; the app's loop calls
+//!   [`CredentialAgent::forget_retired`] on every look at the files, and sign-out
+//!   [`CredentialAgent::forget_session`], so retired credentials do not stay in memory.
+//! - Filled through the keychain [`Vault`], one fetch per entry at a time: from the keychain
+//!   when it holds good ones, else from the portal (and then kept in the keychain too, for
+//!   helpers that run without the app).
+
+use crate::aws::credentials::AwsCredentials;
+use crate::config::SessionId;
+use crate::context::Context;
+use crate::creds::{CredentialsError, Step, Vault, plan, plan_assuming};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// What a helper asks the agent for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wanted<'a> {
+    /// The profile.
+    pub profile: &'a str,
+    /// A role to assume with the profile's credentials first (`eks-token --role-arn`).
+    pub role_arn: Option<&'a str>,
+    /// The AWS config file the helper reads; `None` when it does not say (a remote helper).
+    pub config_file: Option<&'a Path>,
+    /// How long the credentials must still be good for.
+    pub valid_for_seconds: i64,
+}
+
+/// Role credentials handed out, with the profile's region for the helper's environment.
+#[derive(Clone, Debug)]
+pub struct Handed {
+    /// The credentials.
+    pub credentials: AwsCredentials,
+    /// The profile's `region`, when it has one.
+    pub region: Option<String>,
+}
+
+/// Why the agent did not hand out credentials; the helper then goes its own way.
+#[derive(Debug, thiserror::Error)]
+pub enum NotHanded {
+    /// The helper reads another AWS config file than the app: the same profile name may be
+    /// another role there.
+    #[error("ssobar-app reads another AWS config file ({0})")]
+    OtherConfig(String),
+    /// The profile or fetching its credentials failed; the error says why.
+    #[error(transparent)]
+    Failed(#[from] CredentialsError),
+}
+
+impl NotHanded {
+    /// Whether the session must be signed in first (the helper recovers as it would alone).
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, Self::Failed(CredentialsError::SignInNeeded { .. }))
+    }
+}
+
+/// One entry of the agent's memory.
+struct Held {
+    steps: Vec<Step>,
+    /// The sign-in of the root session they were fetched under (see [`Vault::sign_in_of`]).
+    sign_in: Option<String>,
+    handed: Handed,
+}
+
+impl Held {
+    fn root_session(&self) -> Option<&SessionId> {
+        match self.steps.first()? {
+            Step::Sso { session, .. } => Some(&session.id),
+            Step::Assume { .. } => None,
+        }
+    }
+}
+
+/// The agent's memory: role credentials by profile.
+#[derive(Default)]
+pub struct CredentialAgent {
+    held: Mutex<HashMap<String, Held>>,
+    /// One fetch per entry at a time: later askers wait for the first and use what it got.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl CredentialAgent {
+    /// Credentials for `wanted`, from memory while they are good for the asker, else fetched
+    /// through the vault (the keychain, else the portal) and held.
+    pub async fn credentials(
+        &self,
+        ctx: &Context,
+        wanted: &Wanted<'_>,
+    ) -> Result<Handed, NotHanded> {
+        if let Some(theirs) = wanted.config_file
+            && theirs != ctx.paths.config_file
+        {
+            return Err(NotHanded::OtherConfig(theirs.display().to_string()));
+        }
+        let config = ctx.load_config();
+        let steps = match wanted.role_arn {
+            Some(arn) => plan_assuming(&config, wanted.profile, arn)?,
+            None => plan(&config, wanted.profile)?,
+        };
+        let region = config.profile_region(wanted.profile).map(str::to_owned);
+        let key = held_key(wanted);
+        let vault = Vault::new(ctx);
+        if let Some(handed) = self.usable(&key, &steps, &vault, ctx, wanted) {
+            return Ok(handed);
+        }
+        let turn = {
+            let mut fetching = lock(&self.fetching);
+            fetching.entry(key.clone()).or_default().clone()
+        };
+        let _turn = turn.lock().await;
+        if let Some(handed) = self.usable(&key, &steps, &vault, ctx, wanted) {
+            return Ok(handed);
+        }
+        // The vault keeps what it fetches until its margin: ask it for at least as long as
+        // the asker needs.
+        let mut asked = ctx.clone();
+        let needed_minutes = u32::try_from((wanted.valid_for_seconds + 59) / 60).unwrap_or(0);
+        asked.settings.credential_margin_minutes =
+            asked.settings.credential_margin_minutes.max(needed_minutes);
+        let sign_in = vault.sign_in_of(&steps);
+        let credentials = Vault::new(&asked).credentials(&steps).await?;
+        let handed = Handed {
+            credentials,
+            region,
+        };
+        lock(&self.held).insert(
+            key,
+            Held {
+                steps,
+                sign_in,
+                handed: handed.clone(),
+            },
+        );
+        Ok(handed)
+    }
+
+    fn usable(
+        &self,
+        key: &str,
+        steps: &[Step],
+        vault: &Vault<'_>,
+        ctx: &Context,
+        wanted: &Wanted<'_>,
+    ) -> Option<Handed> {
+        let held = lock(&self.held);
+        let entry = held.get(key)?;
+        let good_until = ctx.now().as_second() + wanted.valid_for_seconds;
+        (entry.steps == steps
+            && entry.handed.credentials.expiration.as_second() > good_until
+            && entry.sign_in.is_some()
+            && entry.sign_in == vault.sign_in_of(steps))
+        .then(|| entry.handed.clone())
+    }
+
+    /// Drops every entry whose session's sign-in is not the one it was fetched under: the
+    /// session was signed out, signed in again or refreshed. One token read per session held.
+    pub fn forget_retired(&self, ctx: &Context) {
+        let vault = Vault::new(ctx);
+        lock(&self.held).retain(|_, held| held.sign_in == vault.sign_in_of(&held.steps));
+    }
+
+    /// Drops every entry of `session` (it is being signed out).
+    pub fn forget_session(&self, session: &SessionId) {
+        lock(&self.held).retain(|_, held| held.root_session() != Some(session));
+    }
+
+    /// How many entries are held.
+    pub fn len(&self) -> usize {
+        lock(&self.held).len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where a request's credentials are held: by profile (and role to assume), since the region
+/// handed out with them is the profile's.
+fn held_key(wanted: &Wanted<'_>) -> String {
+    format!(
+        "{}\n{}",
+        wanted.profile,
+        wanted.role_arn.unwrap_or_default()
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the map leaves a map, not a broken invariant: keep using it.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::creds::keychain::memory::MemoryStore;
+    use crate::creds::plan::tests::CHAIN;
+    use crate::creds::vault::tests::{keep_at, sign_in, vault_fixture};
+
+    const NOW: &str = "2024-05-01T12:00:00Z";
+
+    fn creds(key: &str, until: &str) -> AwsCredentials {
+        AwsCredentials {
+            access_key_id: key.into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+            expiration: until.parse().unwrap(),
+        }
+    }
+
+    /// A HOME with the chain config, signed in, and `dev`'s credentials in the keychain.
+    fn fixture() -> (tempfile::TempDir, Context) {
+        let (home, ctx) = vault_fixture(NOW);
+        crate::util::fsutil::write_private(&ctx.paths.config_file, CHAIN.as_bytes()).unwrap();
+        let steps = plan(&ctx.load_config(), "dev").unwrap();
+        keep_at(
+            &Vault::new(&ctx),
+            &steps,
+            0,
+            &creds("ASIA1", "2024-05-01T14:00:00Z"),
+        );
+        (home, ctx)
+    }
+
+    fn wanted(valid_for_seconds: i64) -> Wanted<'static> {
+        Wanted {
+            profile: "dev",
+            role_arn: None,
+            config_file: None,
+            valid_for_seconds,
+        }
+    }
+
+    fn block_on<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn held_credentials_are_handed_out_without_the_keychain() {
+        let (_home, ctx) = fixture();
+        let agent = CredentialAgent::default();
+        let first = block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        assert_eq!(first.credentials.access_key_id, "ASIA1");
+        assert_eq!(agent.len(), 1);
+
+        // The keychain emptied behind the agent's back: memory still answers.
+        let empty = ctx.clone().with_secrets(std::sync::Arc::new(MemoryStore {
+            limit: 2_560,
+            ..MemoryStore::default()
+        }));
+        let again = block_on(agent.credentials(&empty, &wanted(600))).unwrap();
+        assert_eq!(again.credentials.access_key_id, "ASIA1");
+    }
+
+    #[test]
+    fn credentials_that_do_not_last_as_long_as_asked_are_not_handed_from_memory() {
+        let (_home, ctx) = fixture();
+        let agent = CredentialAgent::default();
+        block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        let steps = plan(&ctx.load_config(), "dev").unwrap();
+        // Asked for three hours, memory's two do not do: it goes to the vault, which fetches
+        // (and here, with no network, fails) instead of handing out short ones.
+        assert!(
+            agent
+                .usable(
+                    &held_key(&wanted(0)),
+                    &steps,
+                    &Vault::new(&ctx),
+                    &ctx,
+                    &wanted(3 * 3600)
+                )
+                .is_none()
+        );
+        assert!(
+            agent
+                .usable(
+                    &held_key(&wanted(0)),
+                    &steps,
+                    &Vault::new(&ctx),
+                    &ctx,
+                    &wanted(600)
+                )
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_changed_token_retires_what_is_held() {
+        let (_home, ctx) = fixture();
+        let agent = CredentialAgent::default();
+        block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        agent.forget_retired(&ctx);
+        assert_eq!(agent.len(), 1, "the same sign-in keeps it");
+        sign_in(&ctx, "second-access-token");
+        agent.forget_retired(&ctx);
+        assert!(agent.is_empty());
+    }
+
+    #[test]
+    fn a_sign_out_forgets_the_session_s_credentials() {
+        let (_home, ctx) = fixture();
+        let agent = CredentialAgent::default();
+        block_on(agent.credentials(&ctx, &wanted(600))).unwrap();
+        agent.forget_session(&SessionId::Named("other".into()));
+        assert_eq!(agent.len(), 1);
+        agent.forget_session(&SessionId::Named("corp".into()));
+        assert!(agent.is_empty());
+    }
+
+    #[test]
+    fn a_helper_reading_another_config_file_is_not_answered() {
+        let (_home, ctx) = fixture();
+        let agent = CredentialAgent::default();
+        let other = std::path::PathBuf::from("/elsewhere/config");
+        let asked = Wanted {
+            config_file: Some(&other),
+            ..wanted(600)
+        };
+        let refused = block_on(agent.credentials(&ctx, &asked)).unwrap_err();
+        assert!(matches!(refused, NotHanded::OtherConfig(_)), "{refused}");
+        let same = Wanted {
+            config_file: Some(&ctx.paths.config_file),
+            ..wanted(600)
+        };
+        assert!(block_on(agent.credentials(&ctx, &same)).is_ok());
+    }
+}
