@@ -32,7 +32,12 @@ fn imports(folder: &str) -> BTreeMap<String, BTreeSet<String>> {
             let rest = &code[at + "crate::".len()..];
             // `crate::{a, b::c}` names several.
             let names: Vec<&str> = match rest.strip_prefix('{') {
-                Some(group) => group.split('}').next().unwrap_or_default().split(',').collect(),
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .collect(),
                 None => vec![rest],
             };
             for path in names {
