@@ -1,5 +1,6 @@
 //! `ssobar clusters` and `ssobar kubeconfig --all`: the EKS clusters of hundreds of accounts
-//! found with a bounded number of calls in flight, a role refused EKS reported and the next one
+//! found with a bounded number of calls in flight, throttling survived, no keychain entry left
+//! for the roles a session's search looked through, a role refused EKS reported and the next one
 //! used, one kubeconfig context per cluster, and the real kubectl reaching the loopback API
 //! server through one of them.
 
@@ -7,10 +8,13 @@ use crate::SSOBAR;
 use base64::Engine;
 use serde_json::Value;
 use ssobar_fake_aws::{FakeAccount, FakeCluster, FakeConfig, Operation};
-use ssobar_testkit::{KubeApiServer, Ran, World, sha1_hex};
+use ssobar_testkit::{KubeApiServer, Ran, World, secret_tool_entries, sha1_hex};
 
-/// The most accounts ssobar looks in at once (core's `ACCOUNTS_IN_FLIGHT`).
-const BOUND: usize = 8;
+/// The most calls ssobar has in flight at once (core's `aws::window::MAX`).
+const BOUND: usize = 128;
+
+/// The accounts searched at once when that was a fixed number: a search now runs wider.
+const FORMER_BOUND: usize = 8;
 
 const ROLES: [&str; 3] = ["Admin", "Billing", "ReadOnly"];
 
@@ -95,7 +99,7 @@ fn three_hundred_accounts_are_searched_with_a_bounded_number_of_calls_in_flight(
     w.fake.inject_fault(
         Operation::ListClusters,
         ssobar_fake_aws::Fault::Latency(std::time::Duration::from_millis(300)),
-        2 * BOUND,
+        4 * FORMER_BOUND,
     );
     let ran = w
         .ssobar(&[
@@ -154,9 +158,19 @@ fn three_hundred_accounts_are_searched_with_a_bounded_number_of_calls_in_flight(
     assert_eq!(w.calls(Operation::GetRoleCredentials), 300 + 1);
     let peak = w.fake.peak_in_flight(Operation::ListClusters);
     assert!(peak <= BOUND, "{peak} calls in flight");
-    assert!(peak > 1, "the accounts were searched one at a time");
+    assert!(
+        peak > FORMER_BOUND,
+        "{peak} calls in flight: no wider than a fixed bound"
+    );
+    // The roles' credentials served the search alone: none was kept.
+    let prefix = format!("sso/{}/", w.session);
+    assert_eq!(secret_tool_entries(&prefix), Vec::<String>::new());
+    assert_eq!(
+        secret_tool_entries(&format!("index/{}", w.session)),
+        Vec::<String>::new()
+    );
 
-    // Credentials and the account list are reused: a second run asks only EKS.
+    // The account list is reused; the credentials, kept nowhere, are fetched again.
     w.fake.reset_counters();
     let again = w
         .ssobar(&[
@@ -169,8 +183,50 @@ fn three_hundred_accounts_are_searched_with_a_bounded_number_of_calls_in_flight(
         ])
         .success();
     assert_eq!(found(&again.json()), expected);
-    assert_eq!(w.calls(Operation::GetRoleCredentials), 0);
+    assert_eq!(w.calls(Operation::GetRoleCredentials), 300 + 1);
     assert_eq!(w.calls(Operation::ListAccounts), 0);
+    assert_eq!(secret_tool_entries(&prefix), Vec::<String>::new());
+}
+
+#[test]
+fn a_search_throttled_again_and_again_still_finds_every_cluster() {
+    let (w, expected) = organisation(300);
+    // More throttling than the SDK's three tries of each call in flight absorb: the calls
+    // still throttled are made again, fewer at a time, until they are answered.
+    for (operation, times) in [
+        (Operation::GetRoleCredentials, 40),
+        (Operation::ListClusters, 40),
+        (Operation::DescribeCluster, 10),
+    ] {
+        w.fake
+            .inject_fault(operation, ssobar_fake_aws::Fault::Throttle, times);
+    }
+    let ran = w
+        .ssobar(&[
+            "clusters",
+            "--sso-session",
+            &w.session,
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--json",
+        ])
+        .success();
+    let json = ran.json();
+    assert_eq!(found(&json), expected);
+    let roles: Vec<&str> = json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["role_name"].as_str().unwrap())
+        .collect();
+    assert!(roles.iter().all(|r| *r == "Admin"), "{roles:?}");
+    // Only the refusals are lines: no call was given up on.
+    assert_eq!(
+        ran.stderr,
+        "ssobar: account-0050 (100000000050) / Access: not allowed eks:ListClusters; skipped\n\
+         ssobar: account-0100 (100000000100) / Access: not allowed eks:ListClusters; skipped\n\
+         ssobar: account-0100 (100000000100): no role may list its EKS clusters; skipped\n"
+    );
 }
 
 #[test]
@@ -540,7 +596,7 @@ fn signal(pid: u32, signal: &str) {
 
 #[cfg(unix)]
 #[test]
-fn a_credential_fetch_stopped_elsewhere_ends_the_search_with_one_line_naming_it() {
+fn a_credential_fetch_stopped_elsewhere_ends_a_profiles_search_and_not_a_sessions() {
     let (w, _) = organisation(20);
     // A fetch of account 1's Admin credentials, mid-call when its `aws` gets Ctrl-Z.
     let config = w
@@ -561,19 +617,30 @@ fn a_credential_fetch_stopped_elsewhere_ends_the_search_with_one_line_naming_it(
     signal(holder.id(), "STOP");
     w.fake.update_config(|c| c.latency_ms = 0);
 
-    let started = std::time::Instant::now();
-    let ran = Ran::run(
-        w.command()
-            .args([
-                "clusters",
-                "--sso-session",
-                &w.session,
-                "--regions",
-                "us-east-1",
-            ])
-            .env("SSOBAR_LOCK_WAIT_SECONDS", "1"),
-    )
-    .expect_code(1);
+    // The session's search fetches the role's credentials for itself: no lock to wait for.
+    let search = |scope: &[&str]| {
+        let started = std::time::Instant::now();
+        let mut command = w.command();
+        command
+            .arg("clusters")
+            .args(scope)
+            .args(["--regions", "us-east-1"])
+            .env("SSOBAR_LOCK_WAIT_SECONDS", "1");
+        (command, started)
+    };
+    let (mut command, started) = search(&["--sso-session", &w.session]);
+    let ran = Ran::run(&mut command).success();
+    assert!(ran.stdout.contains("  api-0\n"), "{}", ran.stdout);
+    assert_eq!(ran.stderr, "");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the session's search waited for the lock"
+    );
+
+    // The profile's search uses the vault, whose lock the stopped fetch holds: it waits once,
+    // then ends with one line naming the holder.
+    let (mut command, started) = search(&["-p", "one"]);
+    let ran = Ran::run(&mut command).expect_code(1);
     let took = started.elapsed();
     signal(holder.id(), "KILL");
     holder.wait().unwrap();

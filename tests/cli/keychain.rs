@@ -59,3 +59,58 @@ fn long_values_are_split_across_entries_and_removed_whole() {
     assert!(delete_value(&Keychain::default(), &name).unwrap());
     assert_eq!(read_value(&Keychain::default(), &name).unwrap(), None);
 }
+
+/// Stores `secret` the way another client would, with `attributes` (pairs) given to secret-tool.
+fn secret_tool_store(attributes: &[&str], secret: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("secret-tool")
+        .args(["store", "--label=earlier release"])
+        .args(attributes)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("secret-tool runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(secret.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn entries_written_by_earlier_releases_are_found_replaced_and_deleted() {
+    require_secret_service();
+    // What the libdbus backend of earlier releases wrote (keyring 3's attributes), and an
+    // entry of keyring 1, which had no target.
+    let current = format!("test/earlier-{}", std::process::id());
+    let oldest = format!("test/oldest-{}", std::process::id());
+    secret_tool_store(
+        &[
+            "service",
+            "ssobar",
+            "username",
+            &current,
+            "target",
+            "default",
+            "application",
+            "rust-keyring",
+        ],
+        "kept before",
+    );
+    secret_tool_store(&["service", "ssobar", "username", &oldest], "kept long ago");
+    let keychain = Keychain::default();
+    assert_eq!(keychain.get(&current).unwrap().unwrap(), b"kept before");
+    assert_eq!(keychain.get(&oldest).unwrap().unwrap(), b"kept long ago");
+    keychain.set(&current, b"replaced").unwrap();
+    assert_eq!(keychain.get(&current).unwrap().unwrap(), b"replaced");
+    assert_eq!(
+        secret_tool_entries(&current),
+        std::slice::from_ref(&current),
+        "replaced, not added"
+    );
+    assert!(keychain.delete(&current).unwrap());
+    assert!(keychain.delete(&oldest).unwrap());
+    assert_eq!(keychain.get(&current).unwrap(), None);
+    assert!(!keychain.delete(&oldest).unwrap());
+}

@@ -11,6 +11,7 @@ pub mod portal;
 pub mod redirect;
 pub mod sts;
 pub mod transport;
+pub mod window;
 
 use crate::aws::endpoints::EndpointError;
 use crate::util::text::printable;

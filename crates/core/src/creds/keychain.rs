@@ -1,5 +1,6 @@
-//! The OS keychain (macOS Keychain, Windows Credential Manager, the Secret Service on Linux)
-//! through the `keyring` crate, behind a small trait so the rules around it are tested alone.
+//! The OS keychain (macOS Keychain and Windows Credential Manager through the `keyring` crate,
+//! the Secret Service on Linux through a pure-Rust D-Bus client), behind a small trait so the
+//! rules around it are tested alone.
 //!
 //! Values are split over several entries when a platform limits their size (Windows keeps at
 //! most 2,560 bytes per secret): a value is never refused for being long.
@@ -60,31 +61,74 @@ impl Keychain {
     pub const fn named(service: &'static str) -> Self {
         Self { service }
     }
+}
 
-    fn entry(&self, name: &str) -> Result<keyring::Entry, keyring::Error> {
-        keyring::Entry::new(self.service, name)
+#[cfg(all(unix, not(target_os = "macos")))]
+#[path = "secret_service.rs"]
+mod platform;
+
+/// macOS and Windows: the platform keychain through the `keyring` crate.
+#[cfg(any(target_os = "macos", windows))]
+mod platform {
+    use super::{Failure, FailureKind};
+
+    /// One keychain call's handle; the platform needs no connection.
+    pub(super) struct Connection;
+
+    fn failure(e: &keyring::Error) -> Failure {
+        let detail = e.to_string();
+        let kind = if matches!(e, keyring::Error::NoStorageAccess(_)) {
+            FailureKind::Refused
+        } else {
+            FailureKind::from_detail(&detail)
+        };
+        Failure { kind, detail }
+    }
+
+    fn entry(service: &str, user: &str) -> Result<keyring::Entry, Failure> {
+        keyring::Entry::new(service, user).map_err(|e| failure(&e))
+    }
+
+    impl Connection {
+        pub(super) fn open() -> Result<Self, Failure> {
+            Ok(Self)
+        }
+
+        pub(super) fn get(&self, service: &str, user: &str) -> Result<Option<Vec<u8>>, Failure> {
+            match entry(service, user)?.get_secret() {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(failure(&e)),
+            }
+        }
+
+        pub(super) fn set(&self, service: &str, user: &str, value: &[u8]) -> Result<(), Failure> {
+            entry(service, user)?
+                .set_secret(value)
+                .map_err(|e| failure(&e))
+        }
+
+        pub(super) fn delete(&self, service: &str, user: &str) -> Result<bool, Failure> {
+            match entry(service, user)?.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring::Error::NoEntry) => Ok(false),
+                Err(e) => Err(failure(&e)),
+            }
+        }
     }
 }
 
 impl SecretStore for Keychain {
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, KeychainError> {
-        retrying(|| match self.entry(name)?.get_secret() {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(e),
-        })
+        retrying(|| platform::Connection::open()?.get(self.service, name))
     }
 
     fn set(&self, name: &str, value: &[u8]) -> Result<(), KeychainError> {
-        retrying(|| self.entry(name)?.set_secret(value))
+        retrying(|| platform::Connection::open()?.set(self.service, name, value))
     }
 
     fn delete(&self, name: &str) -> Result<bool, KeychainError> {
-        retrying(|| match self.entry(name)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring::Error::NoEntry) => Ok(false),
-            Err(e) => Err(e),
-        })
+        retrying(|| platform::Connection::open()?.delete(self.service, name))
     }
 
     fn max_value_len(&self) -> usize {
@@ -93,6 +137,52 @@ impl SecretStore for Keychain {
 
     fn service(&self) -> &str {
         self.service
+    }
+}
+
+/// A keychain call that failed: what it means, and the platform's own words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Failure {
+    kind: FailureKind,
+    detail: String,
+}
+
+/// What a failed keychain call means for the person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FailureKind {
+    /// There is no session bus to reach a Secret Service on.
+    NoBus,
+    /// Nothing provides the Secret Service.
+    NoProvider,
+    /// The call was not answered in time.
+    NoReply,
+    /// The keyring is locked, or its prompt was dismissed.
+    Refused,
+    /// Anything else.
+    Other,
+}
+
+impl FailureKind {
+    /// The meaning of an error known only by its words.
+    fn from_detail(detail: &str) -> Self {
+        let lower = detail.to_ascii_lowercase();
+        if lower.contains("autolaunch") || lower.contains("dbus_session_bus_address") {
+            Self::NoBus
+        } else if lower.contains("serviceunknown")
+            || lower.contains("org.freedesktop.secrets")
+            || lower.contains("was not provided by any .service")
+        {
+            Self::NoProvider
+        } else if lower.contains("noreply")
+            || lower.contains("did not receive a reply")
+            || lower.contains("timed out")
+        {
+            Self::NoReply
+        } else if lower.contains("locked") || lower.contains("dismissed") {
+            Self::Refused
+        } else {
+            Self::Other
+        }
     }
 }
 
@@ -107,7 +197,7 @@ const RETRY_WAITS: [std::time::Duration; 3] = [
 /// Runs a keychain call, again after a pause when the service left in the middle of it or is
 /// not there for a moment (a keyring daemon that crashed and is being started again). Every
 /// call is safe to repeat: reads, whole-entry writes, deletes.
-fn retrying<T>(call: impl Fn() -> Result<T, keyring::Error>) -> Result<T, KeychainError> {
+fn retrying<T>(call: impl Fn() -> Result<T, Failure>) -> Result<T, KeychainError> {
     let mut waits = RETRY_WAITS.iter();
     loop {
         match call() {
@@ -122,49 +212,44 @@ fn retrying<T>(call: impl Fn() -> Result<T, keyring::Error>) -> Result<T, Keycha
 
 /// Whether an error says the Secret Service left (or is between two lives), rather than that
 /// it refused or that there is none to be had (no session bus at all).
-fn service_went_away(e: &keyring::Error) -> bool {
-    let detail = e.to_string().to_ascii_lowercase();
-    [
-        "noreply",
-        "disconnected",
-        "serviceunknown",
-        "was not provided by any .service",
-        "nameHasNoOwner",
-        "unknownobject",
-    ]
-    .iter()
-    .any(|sign| detail.contains(&sign.to_ascii_lowercase()))
+fn service_went_away(e: &Failure) -> bool {
+    if matches!(e.kind, FailureKind::NoBus | FailureKind::Refused) {
+        return false;
+    }
+    let detail = e.detail.to_ascii_lowercase();
+    e.kind == FailureKind::NoReply
+        || [
+            "noreply",
+            "disconnected",
+            "serviceunknown",
+            "was not provided by any .service",
+            "nameHasNoOwner",
+            "unknownobject",
+        ]
+        .iter()
+        .any(|sign| detail.contains(&sign.to_ascii_lowercase()))
 }
 
-/// Turns a keyring error into one line naming the backend and the way out.
-fn explain(e: &keyring::Error) -> KeychainError {
-    let detail = e.to_string();
-    let lower = detail.to_ascii_lowercase();
+/// Turns a failed call into one line naming the backend and the way out.
+fn explain(e: &Failure) -> KeychainError {
+    let detail = &e.detail;
     let what = if cfg!(all(unix, not(target_os = "macos"))) {
-        if lower.contains("autolaunch") || lower.contains("dbus_session_bus_address") {
-            "there is no D-Bus session bus; run ssobar inside a desktop session (or start one with dbus-run-session)".to_owned()
-        } else if lower.contains("serviceunknown")
-            || lower.contains("org.freedesktop.secrets")
-            || lower.contains("was not provided by any .service")
-        {
-            format!(
+        match e.kind {
+            FailureKind::NoBus => "there is no D-Bus session bus; run ssobar inside a desktop session (or start one with dbus-run-session)".to_owned(),
+            FailureKind::NoProvider => format!(
                 "no Secret Service provider answers ({detail}); install and start gnome-keyring (or KeePassXC with its Secret Service integration)"
-            )
-        } else if lower.contains("noreply") || lower.contains("did not receive a reply") {
-            // A call that timed out reaches the keyring crate as a refusal too; it is not one.
-            format!(
+            ),
+            // A call that timed out is no refusal, whatever the library calls it.
+            FailureKind::NoReply => format!(
                 "the Secret Service did not answer in time ({detail}); it may be busy or stuck: run the command again, and if it persists restart the keyring daemon (for gnome-keyring: log out and in)"
-            )
-        } else if matches!(e, keyring::Error::NoStorageAccess(_))
-            || lower.contains("locked")
-            || lower.contains("dismissed")
-        {
-            "the keyring is locked or access was refused; unlock your login keyring and try again"
-                .to_owned()
-        } else {
-            format!("it failed: {detail}")
+            ),
+            FailureKind::Refused => {
+                "the keyring is locked or access was refused; unlock your login keyring and try again"
+                    .to_owned()
+            }
+            FailureKind::Other => format!("it failed: {detail}"),
         }
-    } else if matches!(e, keyring::Error::NoStorageAccess(_)) {
+    } else if e.kind == FailureKind::Refused {
         "access was refused or the keychain is locked; unlock it and try again".to_owned()
     } else {
         format!("it failed: {detail}")
@@ -504,39 +589,64 @@ mod tests {
         );
     }
 
+    fn failed(kind: FailureKind, detail: &str) -> Failure {
+        Failure {
+            kind,
+            detail: detail.to_owned(),
+        }
+    }
+
     #[test]
     fn a_service_that_left_is_tried_again_and_a_refusal_is_not() {
-        let gone = |text: &str| keyring::Error::PlatformFailure(text.to_owned().into());
+        let gone = |text: &str| failed(FailureKind::from_detail(text), text);
         assert!(service_went_away(&gone(
             "DBus error: The name org.freedesktop.secrets was not provided by any .service files"
         )));
         assert!(service_went_away(&gone(
             "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected from message bus without replying"
         )));
-        assert!(!service_went_away(&keyring::Error::NoStorageAccess(
-            "the prompt was dismissed".to_owned().into()
+        assert!(service_went_away(&gone(
+            "zbus error: org.freedesktop.DBus.Error.ServiceUnknown: The name is not activatable"
+        )));
+        assert!(!service_went_away(&failed(
+            FailureKind::Refused,
+            "the prompt was dismissed"
         )));
         assert!(!service_went_away(&gone(
             "Unable to autolaunch a dbus-daemon without a $DISPLAY for X11"
+        )));
+        assert!(!service_went_away(&failed(
+            FailureKind::NoBus,
+            "no secret service provider or dbus session found"
         )));
     }
 
     #[cfg(all(unix, not(target_os = "macos")))]
     #[test]
     fn a_secret_service_that_did_not_answer_in_time_is_not_called_locked() {
-        let timed_out = keyring::Error::NoStorageAccess(
-            "org.freedesktop.DBus.Error.NoReply: Did not receive a reply. Possible causes include: the remote application did not send a reply, the message bus security policy blocked the reply, the reply timeout expired, or the network connection was broken."
-                .to_owned()
-                .into(),
-        );
-        let said = explain(&timed_out).to_string();
-        assert!(said.contains("did not answer in time"), "{said}");
-        assert!(!said.contains("keyring is locked"), "{said}");
-        let refused = keyring::Error::NoStorageAccess("the prompt was dismissed".to_owned().into());
+        // The words libdbus used, and a zbus call past its deadline.
+        for timed_out in [
+            "org.freedesktop.DBus.Error.NoReply: Did not receive a reply. Possible causes include: the remote application did not send a reply, the message bus security policy blocked the reply, the reply timeout expired, or the network connection was broken.",
+            "zbus error: I/O error: timed out",
+        ] {
+            let said = explain(&failed(FailureKind::from_detail(timed_out), timed_out)).to_string();
+            assert!(said.contains("did not answer in time"), "{said}");
+            assert!(!said.contains("keyring is locked"), "{said}");
+        }
+        let refused = failed(FailureKind::Refused, "SS error: prompt dismissed");
         assert!(
             explain(&refused)
                 .to_string()
                 .contains("the keyring is locked or access was refused")
+        );
+        let no_bus = failed(
+            FailureKind::NoBus,
+            "no secret service provider or dbus session found",
+        );
+        assert!(
+            explain(&no_bus)
+                .to_string()
+                .contains("there is no D-Bus session bus")
         );
     }
 

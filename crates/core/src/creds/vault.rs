@@ -254,6 +254,55 @@ impl<'a> Vault<'a> {
         base.ok_or_else(|| CredentialsError::Local("no steps to credentials".into()))
     }
 
+    /// Credentials for the one SSO step `step`, fetched from the portal and kept nowhere: for a
+    /// caller that uses them once (a session-wide cluster search, which would otherwise write
+    /// and lock an entry for every role it looks through). No keychain call, no lock.
+    pub async fn fetch_unkept(
+        &self,
+        step: &Step,
+        window: &crate::aws::window::Window,
+    ) -> Result<AwsCredentials, CredentialsError> {
+        let Step::Sso {
+            session,
+            profile,
+            account_id,
+            role_name,
+        } = step
+        else {
+            return Err(CredentialsError::Local(
+                "only an SSO role's credentials are fetched without keeping them".into(),
+            ));
+        };
+        let token = self.session_token(session, profile)?;
+        let portal = PortalClient::new(&self.ctx.env, &session.region).map_err(|error| {
+            CredentialsError::Call {
+                what: format!("GetRoleCredentials for {role_name} in {account_id}"),
+                error,
+            }
+        })?;
+        let role = crate::aws::window::call(window, || {
+            portal.role_credentials(&token, account_id, role_name)
+        })
+        .await
+        .map_err(|error| match error.code() {
+            Some("UnauthorizedException") => {
+                self.sign_in_needed(session, profile, "was signed out or has ended".into())
+            }
+            _ => CredentialsError::Call {
+                what: format!("GetRoleCredentials for {role_name} in {account_id}"),
+                error,
+            },
+        })?;
+        Ok(AwsCredentials {
+            access_key_id: role.access_key_id,
+            secret_access_key: role.secret_access_key,
+            session_token: Some(role.session_token),
+            // The portal counts in milliseconds.
+            expiration: Timestamp::from_second(role.expiration_ms.div_euclid(1000))
+                .unwrap_or_else(|_| self.ctx.now()),
+        })
+    }
+
     /// Fetches and keeps the step's credentials, unless another process did while this one
     /// waited for the lock. The caller has just found none stored.
     async fn obtain(

@@ -1,7 +1,13 @@
 //! Finding every EKS cluster a person can reach: per account, one role's credentials list the
-//! clusters of each region asked for (ListClusters, then DescribeCluster), at most
-//! [`ACCOUNTS_IN_FLIGHT`] accounts at a time. A role refused `eks:ListClusters` is reported and
-//! the account's next role tried; nothing an account does stops the others.
+//! clusters of each region asked for (ListClusters, then DescribeCluster): the first region
+//! alone, which says whether the role may list, then the others together. Every account is
+//! searched at once, its calls within one congestion [`Window`] that widens while the
+//! services answer and narrows when they throttle. A role refused `eks:ListClusters` is
+//! reported and the account's next role tried; nothing an account does stops the others.
+//!
+//! A session's roles are used for the search alone: their credentials are fetched and kept
+//! in memory, never written to the keychain ([`Vault::fetch_unkept`]). A profile's own are
+//! the vault's, as every other command's.
 //!
 //! The result is a value ([`Discovery`]) that `ssobar clusters` prints and `ssobar kubeconfig
 //! --all` writes; [`context_names`] names its kubeconfig contexts from a template. A session's
@@ -9,7 +15,9 @@
 //! never searches by itself unless asked.
 
 use crate::aws::CallError;
+use crate::aws::credentials::AwsCredentials;
 use crate::aws::eks_cluster::{ClusterInfo, EksClient};
+use crate::aws::window::{self, Window};
 use crate::config::{AwsConfig, SessionId, SsoSessionConfig};
 use crate::context::Context;
 use crate::creds::{CredentialsError, Step, Vault};
@@ -23,13 +31,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-/// The most accounts whose clusters are looked for at once: each runs its calls one after the
-/// other, so this bounds the EKS and portal calls in flight, as
-/// [`ROLE_CALLS_IN_FLIGHT`](crate::sso::accounts::ROLE_CALLS_IN_FLIGHT) does for the directory.
-pub const ACCOUNTS_IN_FLIGHT: usize = 8;
+/// The search's threads: its calls wait on the network, not on these; more are for a
+/// profile's keychain read, a blocking D-Bus round trip that must not hold up the others.
+const SEARCH_THREADS: usize = 4;
 
 /// The service code of a call the role's policies do not allow.
 const ACCESS_DENIED: &str = "AccessDeniedException";
@@ -57,6 +63,9 @@ pub struct RoleWay {
     pub profile: Option<String>,
     /// The regions to look in.
     pub regions: Vec<String>,
+    /// Whether the credentials are the vault's, read from and kept in the keychain (a
+    /// profile's own), or fetched for the search alone and kept nowhere (a session's roles).
+    pub kept: bool,
 }
 
 /// What was found: the clusters, and what could not be looked at.
@@ -352,6 +361,7 @@ pub fn session_targets(
                         }],
                         profile,
                         regions,
+                        kept: false,
                     }
                 })
                 .collect();
@@ -402,6 +412,7 @@ pub fn profile_target(
             steps,
             profile: Some(profile.to_owned()),
             regions,
+            kept: true,
         }],
     })
 }
@@ -414,15 +425,15 @@ fn role_of_arn(arn: &str) -> (String, String) {
     (account, name)
 }
 
-/// [`discover`] on a runtime of its own with [`ACCOUNTS_IN_FLIGHT`] threads: a credential
-/// kept in the keychain is a blocking D-Bus round trip, and on fewer threads each would hold
-/// up the other accounts' calls. Blocks the calling thread.
+/// [`discover`] on a runtime of its own: a profile's credentials kept in the keychain are a
+/// blocking D-Bus round trip, which must not hold up the other accounts' calls. Blocks the
+/// calling thread.
 pub fn discover_on_threads(
     ctx: &Context,
     targets: Vec<Target>,
 ) -> Result<Discovery, CredentialsError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(ACCOUNTS_IN_FLIGHT)
+        .worker_threads(SEARCH_THREADS)
         .enable_all()
         .build()
         .map_err(|e| CredentialsError::Local(format!("cannot start the search: {e}")))?;
@@ -482,21 +493,17 @@ pub fn write_cached(
     write_private(&cache_path(paths, session), &json)
 }
 
-/// Looks for the clusters of every target, at most [`ACCOUNTS_IN_FLIGHT`] at a time. Only a
-/// session that needs a sign-in, a keychain that cannot be used, or a lock another process
-/// keeps stops it (every account would fail alike, or wait as long); anything else is a
-/// [`Skipped`] line.
+/// Looks for the clusters of every target, all at once, their calls within one congestion
+/// [`Window`]. Only a session that needs a sign-in, a keychain that cannot be used, or a lock
+/// another process keeps stops it (every account would fail alike, or wait as long); anything
+/// else is a [`Skipped`] line.
 pub async fn discover(ctx: &Context, targets: Vec<Target>) -> Result<Discovery, CredentialsError> {
     let ctx = Arc::new(ctx.clone());
-    let permits = Arc::new(Semaphore::new(ACCOUNTS_IN_FLIGHT));
+    let window = Arc::new(Window::new(window::START, window::MAX));
     let mut searches = JoinSet::new();
     for (index, target) in targets.into_iter().enumerate() {
-        let (ctx, permits) = (ctx.clone(), permits.clone());
-        searches.spawn(async move {
-            // The semaphore is never closed, so a permit always comes.
-            let _permit = permits.acquire_owned().await;
-            (index, search_account(&ctx, &target).await)
-        });
+        let (ctx, window) = (ctx.clone(), window.clone());
+        searches.spawn(async move { (index, search_account(&ctx, &window, &target).await) });
     }
     let mut found: Vec<(usize, AccountFindings)> = Vec::new();
     while let Some(joined) = searches.join_next().await {
@@ -526,15 +533,45 @@ struct AccountFindings {
     skipped: Vec<Skipped>,
 }
 
-/// One account: its roles in order until one may list; that role lists every region and
-/// describes each cluster.
-async fn search_account(
+impl AccountFindings {
+    fn add(&mut self, more: Self) {
+        self.clusters.extend(more.clusters);
+        self.skipped.extend(more.skipped);
+    }
+}
+
+/// What one region of a role gave.
+enum RegionFindings {
+    /// The role may not list clusters (said of its first region only), as a line says.
+    Refused(Skipped),
+    /// What was found, and what failed.
+    Looked(AccountFindings),
+}
+
+/// A role's credentials for the search: the vault's when they are kept, else fetched for the
+/// search alone.
+async fn role_credentials(
     ctx: &Context,
+    window: &Window,
+    role: &RoleWay,
+) -> Result<AwsCredentials, CredentialsError> {
+    let vault = Vault::new(ctx);
+    match role.steps.as_slice() {
+        [step] if !role.kept => vault.fetch_unkept(step, window).await,
+        steps => vault.credentials(steps).await,
+    }
+}
+
+/// One account: its roles in order until one may list; that role lists its first region,
+/// then every other region at once, and describes each cluster.
+async fn search_account(
+    ctx: &Arc<Context>,
+    window: &Arc<Window>,
     target: &Target,
 ) -> Result<AccountFindings, CredentialsError> {
     let mut findings = AccountFindings::default();
     for role in &target.roles {
-        let creds = match Vault::new(ctx).credentials(&role.steps).await {
+        let creds = match role_credentials(ctx, window, role).await {
             Ok(creds) => creds,
             // Every account would fail alike, or wait as long for a lock held elsewhere.
             Err(
@@ -553,72 +590,48 @@ async fn search_account(
                 continue;
             }
         };
-        // Whether this role is the account's: once a region answers, or fails for a reason
-        // other than a refusal (another role would fare no better), no other role is tried.
-        let mut chosen = false;
-        for region in &role.regions {
-            let listed = async {
-                let eks = EksClient::new(&ctx.env, region, &creds)?;
-                let names = eks.list_clusters().await?;
-                Ok::<_, CallError>((eks, names))
-            }
-            .await;
-            let (eks, names) = match listed {
-                Ok(listed) => listed,
-                Err(e) if e.code() == Some(ACCESS_DENIED) && !chosen => {
-                    findings.skipped.push(Skipped::new(
-                        target,
-                        Some(role),
-                        None,
-                        SkipReason::NotAllowed,
-                        "not allowed eks:ListClusters; skipped",
-                    ));
-                    break;
-                }
-                Err(e) => {
-                    chosen = true;
-                    let reason = if e.code() == Some(ACCESS_DENIED) {
-                        SkipReason::NotAllowed
-                    } else {
-                        SkipReason::Failed
-                    };
-                    findings.skipped.push(Skipped::new(
-                        target,
-                        Some(role),
-                        Some(region),
-                        reason,
-                        &format!("ListClusters failed: {e}; skipped"),
-                    ));
-                    continue;
-                }
-            };
-            chosen = true;
-            for name in names {
-                match eks.describe_cluster(&name).await {
-                    Ok(info) => findings.clusters.push(FoundCluster {
-                        account_id: target.account_id.clone(),
-                        account_name: target.account_name.clone(),
-                        role_name: role.role_name.clone(),
-                        profile: role.profile.clone(),
-                        region: region.clone(),
-                        cluster: name,
-                        arn: info.arn,
-                        endpoint: info.endpoint,
-                        certificate_authority_data: info.certificate_authority_data,
-                    }),
-                    Err(e) => findings.skipped.push(Skipped::new(
-                        target,
-                        Some(role),
-                        Some(region),
-                        SkipReason::Failed,
-                        &format!("DescribeCluster {name} failed: {e}; skipped"),
-                    )),
-                }
-            }
-        }
-        if chosen {
+        let Some((first, others)) = role.regions.split_first() else {
             return Ok(findings);
+        };
+        // Whether this role is the account's: once its first region answers, or fails for a
+        // reason other than a refusal (another role would fare no better), no other role is
+        // tried.
+        match search_region(ctx, window, target, role, &creds, first, true).await {
+            RegionFindings::Refused(line) => {
+                findings.skipped.push(line);
+                continue;
+            }
+            RegionFindings::Looked(found) => findings.add(found),
         }
+        let mut regions = JoinSet::new();
+        for (index, region) in others.iter().enumerate() {
+            let (ctx, window, target, role, creds, region) = (
+                ctx.clone(),
+                window.clone(),
+                target.clone(),
+                role.clone(),
+                creds.clone(),
+                region.clone(),
+            );
+            regions.spawn(async move {
+                let found =
+                    search_region(&ctx, &window, &target, &role, &creds, &region, false).await;
+                (index, found)
+            });
+        }
+        let mut found: Vec<(usize, AccountFindings)> = Vec::new();
+        while let Some(joined) = regions.join_next().await {
+            let (index, region) = joined.map_err(|e| CredentialsError::Local(e.to_string()))?;
+            if let RegionFindings::Looked(region) = region {
+                found.push((index, region));
+            }
+        }
+        // In the order the regions were asked for, as when they were searched one by one.
+        found.sort_by_key(|(index, _)| *index);
+        for (_, region) in found {
+            findings.add(region);
+        }
+        return Ok(findings);
     }
     if !target.roles.is_empty() {
         findings.skipped.push(Skipped::new(
@@ -630,6 +643,76 @@ async fn search_account(
         ));
     }
     Ok(findings)
+}
+
+/// One region of a role: ListClusters, then DescribeCluster for each name. A refusal of the
+/// role's `first` region is [`RegionFindings::Refused`]; anything else that fails is a line.
+async fn search_region(
+    ctx: &Context,
+    window: &Window,
+    target: &Target,
+    role: &RoleWay,
+    creds: &AwsCredentials,
+    region: &str,
+    first: bool,
+) -> RegionFindings {
+    let mut findings = AccountFindings::default();
+    let listed = async {
+        let eks = EksClient::new(&ctx.env, region, creds)?;
+        let names = window::call(window, || eks.list_clusters()).await?;
+        Ok::<_, CallError>((eks, names))
+    }
+    .await;
+    let (eks, names) = match listed {
+        Ok(listed) => listed,
+        Err(e) if e.code() == Some(ACCESS_DENIED) && first => {
+            return RegionFindings::Refused(Skipped::new(
+                target,
+                Some(role),
+                None,
+                SkipReason::NotAllowed,
+                "not allowed eks:ListClusters; skipped",
+            ));
+        }
+        Err(e) => {
+            let reason = if e.code() == Some(ACCESS_DENIED) {
+                SkipReason::NotAllowed
+            } else {
+                SkipReason::Failed
+            };
+            findings.skipped.push(Skipped::new(
+                target,
+                Some(role),
+                Some(region),
+                reason,
+                &format!("ListClusters failed: {e}; skipped"),
+            ));
+            return RegionFindings::Looked(findings);
+        }
+    };
+    for name in names {
+        match window::call(window, || eks.describe_cluster(&name)).await {
+            Ok(info) => findings.clusters.push(FoundCluster {
+                account_id: target.account_id.clone(),
+                account_name: target.account_name.clone(),
+                role_name: role.role_name.clone(),
+                profile: role.profile.clone(),
+                region: region.to_owned(),
+                cluster: name,
+                arn: info.arn,
+                endpoint: info.endpoint,
+                certificate_authority_data: info.certificate_authority_data,
+            }),
+            Err(e) => findings.skipped.push(Skipped::new(
+                target,
+                Some(role),
+                Some(region),
+                SkipReason::Failed,
+                &format!("DescribeCluster {name} failed: {e}; skipped"),
+            )),
+        }
+    }
+    RegionFindings::Looked(findings)
 }
 
 /// The placeholders a context name template may use.
@@ -1008,6 +1091,7 @@ sso_role_name = ReadOnly
             steps: Vec::new(),
             profile: None,
             regions: Vec::new(),
+            kept: false,
         };
         let line = Skipped::new(
             &target,

@@ -6,6 +6,7 @@
 
 use crate::aws::CallError;
 use crate::aws::portal::PortalClient;
+use crate::aws::window::{self, Window};
 use crate::config::{RoleAssignment, SsoSessionConfig};
 use crate::context::Context;
 use crate::paths::Paths;
@@ -15,16 +16,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// How long a fetched directory is used before it is fetched again: accounts and role
 /// assignments change rarely, and a large organisation's directory costs hundreds of calls.
 pub const DIRECTORY_LIFETIME_SECONDS: i64 = 3600;
-
-/// The most ListAccountRoles calls in flight at once: enough to list hundreds of accounts in
-/// seconds, few enough that the portal does not throttle a whole burst.
-pub const ROLE_CALLS_IN_FLIGHT: usize = 8;
 
 /// Every account of a session with its roles, and when the portal said so. Its JSON form is
 /// what `ssobar accounts --json` prints and what the cache file holds.
@@ -246,8 +242,8 @@ fn sign_in_needed(session: &SsoSessionConfig, login: &str, state: String) -> Acc
     }
 }
 
-/// Asks the portal: ListAccounts, then ListAccountRoles for each account with at most
-/// [`ROLE_CALLS_IN_FLIGHT`] calls in flight.
+/// Asks the portal: ListAccounts, then ListAccountRoles for every account at once, within a
+/// congestion [`Window`] that widens while the portal answers and narrows when it throttles.
 async fn fetch(
     ctx: &Context,
     session: &SsoSessionConfig,
@@ -270,15 +266,14 @@ async fn fetch(
         .await
         .map_err(failed("ListAccounts".to_owned()))?;
 
-    let permits = Arc::new(Semaphore::new(ROLE_CALLS_IN_FLIGHT));
+    let window = Arc::new(Window::new(window::START, window::MAX));
     let mut calls = JoinSet::new();
     for (index, account) in accounts.iter().enumerate() {
-        let (portal, token, permits) = (portal.clone(), token.clone(), permits.clone());
+        let (portal, token, window) = (portal.clone(), token.clone(), window.clone());
         let account_id = account.account_id.clone();
         calls.spawn(async move {
-            // The semaphore is never closed, so a permit always comes.
-            let _permit = permits.acquire_owned().await;
-            (index, portal.account_roles(&token, &account_id).await)
+            let listed = window::call(&window, || portal.account_roles(&token, &account_id)).await;
+            (index, listed)
         });
     }
     let mut roles: Vec<Vec<String>> = vec![Vec::new(); accounts.len()];
