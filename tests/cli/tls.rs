@@ -218,8 +218,8 @@ fn a_bundle_that_is_not_pem_is_one_line_naming_it_and_nothing_is_called() {
 }
 
 /// The real AWS host names the proxy's certificate is made for: what ssobar asks for in the
-/// world's regions (the session in us-east-1, `dev` in eu-west-1), standard and FIPS, and
-/// the device code's page, which the browser opens.
+/// world's regions (the session in us-east-1, `dev` in eu-west-1), standard, FIPS and
+/// dual-stack, and the device code's page, which the browser opens.
 const AWS_HOSTS: &[&str] = &[
     "device.sso.us-east-1.amazonaws.com",
     "oidc.us-east-1.amazonaws.com",
@@ -231,6 +231,7 @@ const AWS_HOSTS: &[&str] = &[
     "portal.sso-fips.us-east-1.amazonaws.com",
     "sts-fips.eu-west-1.amazonaws.com",
     "fips.eks.eu-west-1.amazonaws.com",
+    "portal.sso.us-east-1.api.aws",
 ];
 
 /// Where the fake sends the browser for a device code: the page's real host, so that the
@@ -488,13 +489,13 @@ fn behind_an_inspecting_proxy_without_its_ca_one_line_names_aws_ca_bundle_and_no
 }
 
 #[test]
-fn with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one() {
+fn with_fips_or_dual_stack_asked_the_proxy_sees_those_hosts_and_the_eks_token_names_one() {
     require_secret_service();
     let w = World::start(SSOBAR, FakeConfig::default(), BrowserMode::Follow);
     w.seed_sign_in(8 * 3600);
     let Some(proxy) = InspectingProxy::start(
         &w,
-        "with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one",
+        "with_fips_or_dual_stack_asked_the_proxy_sees_those_hosts_and_the_eks_token_names_one",
     ) else {
         return;
     };
@@ -527,6 +528,50 @@ fn with_fips_asked_for_the_proxy_sees_the_fips_hosts_and_the_eks_token_names_one
         "{url}"
     );
     assert_eq!(proxy.hosts(), ["portal.sso-fips.us-east-1.amazonaws.com"]);
+
+    // Dual-stack: the hosts that answer on IPv6 too, for the portal and the token's STS.
+    let dual = [("AWS_USE_DUALSTACK_ENDPOINT", "true")];
+    proxy
+        .ssobar(
+            &w,
+            true,
+            &["credential-process", "--profile", "admin"],
+            &dual,
+        )
+        .success();
+    let token = proxy
+        .ssobar(
+            &w,
+            true,
+            &["eks-token", "--profile", "admin", "--cluster-id", "prod"],
+            &dual,
+        )
+        .success();
+    let url = decoded_token_url(&token.json());
+    assert!(url.starts_with("https://sts.us-east-1.api.aws/?"), "{url}");
+    assert!(
+        proxy
+            .hosts()
+            .contains(&"portal.sso.us-east-1.api.aws".to_owned()),
+        "{:?}",
+        proxy.hosts()
+    );
+}
+
+/// The presigned STS URL inside an EKS token's ExecCredential.
+fn decoded_token_url(exec_credential: &serde_json::Value) -> String {
+    let encoded = exec_credential["status"]["token"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("k8s-aws-v1.")
+        .unwrap()
+        .to_owned();
+    String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 /// Writes HOME's `settings.toml`, private as ssobar wants it.
