@@ -253,6 +253,18 @@ fn settings_are_saved_from_the_window() {
     })
     .expect("the warning threshold field");
     driver.fill(&minutes, "30");
+    // Each SSO profile has its approval choice; dev is asked about each time from now on.
+    let chose = wait_for(10, || {
+        let answer = driver.execute_async(
+            "const done = arguments[arguments.length - 1];
+             const select = document.querySelector('#approval-rows select[data-profile=\"dev\"]');
+             if (!select) { done('none'); return; }
+             select.value = 'each';
+             done('chosen');",
+        );
+        (answer == "chosen").then_some(())
+    });
+    assert!(chose.is_some(), "an approval choice for dev");
     let save = driver
         .find("#settings button[type=\"submit\"]")
         .expect("a Save button");
@@ -273,6 +285,14 @@ fn settings_are_saved_from_the_window() {
     let file = w.sandbox.home().join(".config/ssobar/settings.toml");
     let text = std::fs::read_to_string(&file).expect("the settings file");
     assert!(text.contains("warning_minutes = 30"), "{text}");
+    assert!(
+        text.contains("[profiles.dev]\napprove = \"each\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("[profiles.admin]"),
+        "defaults are not written: {text}"
+    );
 
     // The window may call the app's own commands, and nothing of Tauri's it does not use.
     let call = |command: &str| {

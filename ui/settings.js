@@ -2,7 +2,7 @@
 // stale values if the Rust side changed them (e.g. "start at login" from the tray menu).
 
 import { invoke, errorText } from './api.js';
-import { $ } from './dom.js';
+import { $, h } from './dom.js';
 
 export function initSettings() {
   const form = $('#settings');
@@ -46,8 +46,38 @@ export function initSettings() {
     }
   }
 
+  // The choices are the app's (core's approval_settings); this only lays them out.
+  const APPROVE = [['never', 'Never'], ['hour', 'Once an hour'], ['each', 'Each time']];
+
+  async function loadApprovals() {
+    const rows = $('#approval-rows');
+    try {
+      const settings = await invoke('approval_settings');
+      rows.replaceChildren(
+        ...settings.map(({ profile, approve }) =>
+          h('label', { class: 'field approval' },
+            h('span', {}, profile),
+            h('select', { 'data-profile': profile, 'aria-label': `Ask for ${profile}` },
+              ...APPROVE.map(([value, text]) =>
+                h('option', { value, selected: value === approve }, text))))),
+      );
+      if (settings.length === 0) rows.textContent = 'No profile signs in with SSO yet.';
+    } catch (e) {
+      rows.textContent = `Could not read them: ${errorText(e)}`;
+    }
+  }
+
+  function approvals() {
+    const profiles = {};
+    for (const select of document.querySelectorAll('#approval-rows select')) {
+      profiles[select.dataset.profile] = { approve: select.value };
+    }
+    return profiles;
+  }
+
   async function load() {
     say('');
+    loadApprovals();
     loadNetwork();
     // The version is no setting: a failure to read it leaves the line empty, the form usable.
     invoke('version').then((line) => { $('#version').textContent = line; }, () => {});
@@ -74,6 +104,7 @@ export function initSettings() {
       sign_in_flow: f.sign_in_flow.value,
       on_sign_in_request: f.on_sign_in_request.value,
       start_at_login: f.start_at_login.checked,
+      profiles: { ...loaded.profiles, ...approvals() },
     };
     saving = true;
     say('Saving…');
@@ -81,6 +112,7 @@ export function initSettings() {
       fill(await invoke('save_settings', { settings }));
       say('Saved');
       loadNetwork();
+      loadApprovals();
     } catch (err) {
       say(errorText(err), true);
     } finally {

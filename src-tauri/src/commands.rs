@@ -2,6 +2,7 @@
 
 use crate::state::AppState;
 use crate::{actions, first_run, watch};
+use ssobar_core::app::approvals::ApprovalSetting;
 use ssobar_core::app::directory::{ClusterAction, ClusterRef, RoleAction, RoleRef, SearchView};
 use ssobar_core::app::first_run::SetupAction;
 use ssobar_core::app::monitor::StatusView;
@@ -140,6 +141,13 @@ pub fn get_settings(state: State<'_, AppState>) -> Settings {
 #[tauri::command]
 pub fn network(state: State<'_, AppState>) -> Network {
     state.ctx().network()
+}
+
+/// Every SSO profile with its `approve` setting, for Settings to offer a choice per profile.
+#[tauri::command]
+pub fn approval_settings(state: State<'_, AppState>) -> Vec<ApprovalSetting> {
+    let ctx = state.ctx();
+    ssobar_core::app::approvals::approval_settings(&ctx.load_config(), &ctx.settings)
 }
 
 /// The version line Settings shows, as `ssobar --version` prints it ("ssobar 0.1.0 (abc1234)").

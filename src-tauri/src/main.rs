@@ -166,6 +166,7 @@ fn main() {
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::activity,
+            commands::approval_settings,
             commands::sign_in,
             commands::cancel_sign_in,
             commands::open_browser_again,

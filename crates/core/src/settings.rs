@@ -469,7 +469,11 @@ impl Settings {
 
     /// Writes the settings file atomically (0600, in a folder made 0700).
     pub fn save(&self, file: &Path) -> io::Result<()> {
-        let text = toml::to_string(self).map_err(io::Error::other)?;
+        // A profile left at the defaults (`approve = "never"`) needs no table.
+        let mut kept = self.clone();
+        kept.profiles
+            .retain(|_, p| *p != ProfileSettings::default());
+        let text = toml::to_string(&kept).map_err(io::Error::other)?;
         fsutil::write_private(file, text.as_bytes())
     }
 

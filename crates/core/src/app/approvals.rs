@@ -114,6 +114,36 @@ pub fn question(
     )
 }
 
+/// A profile and when its credentials are approved, as the window's settings list them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ApprovalSetting {
+    /// The profile.
+    pub profile: String,
+    /// Its `approve` setting.
+    pub approve: Approve,
+}
+
+/// Every profile that leads to an SSO session (the ones the agent hands out), and every
+/// profile settings.toml names, with its `approve` setting, by name.
+pub fn approval_settings(
+    config: &crate::config::AwsConfig,
+    settings: &crate::settings::Settings,
+) -> Vec<ApprovalSetting> {
+    let mut names: std::collections::BTreeSet<String> = config
+        .profiles()
+        .filter(|p| config.session_for_profile(&p.name).is_ok())
+        .map(|p| p.name.clone())
+        .collect();
+    names.extend(settings.profiles.keys().cloned());
+    names
+        .into_iter()
+        .map(|profile| ApprovalSetting {
+            approve: settings.approve(&profile),
+            profile,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +198,31 @@ mod tests {
         let (title, body) = question(&c, "prod-admin", Some(std::path::Path::new("/home/me")));
         assert_eq!(title, "terraform apply in ~/infra/prod wants prod-admin");
         assert!(body.contains("prod-admin"), "{body}");
+    }
+
+    #[test]
+    fn the_window_lists_every_sso_profile_and_every_profile_settings_name() {
+        use crate::creds::plan::tests::{CHAIN, config};
+        let mut settings = crate::settings::Settings::default();
+        settings.profiles.insert(
+            "gone".into(),
+            crate::settings::ProfileSettings {
+                approve: Approve::Each,
+            },
+        );
+        let rows = approval_settings(&config(CHAIN), &settings);
+        let names: Vec<&str> = rows.iter().map(|r| r.profile.as_str()).collect();
+        assert!(
+            names.contains(&"dev") && names.contains(&"deploy"),
+            "{names:?}"
+        );
+        assert!(
+            !names.contains(&"keys"),
+            "a profile with its own keys: {names:?}"
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r.profile == "gone" && r.approve == Approve::Each)
+        );
     }
 }
