@@ -511,18 +511,7 @@ fn with_fips_or_dual_stack_asked_the_proxy_sees_those_hosts_and_the_eks_token_na
             &fips,
         )
         .success();
-    let encoded = token.json()["status"]["token"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("k8s-aws-v1.")
-        .unwrap()
-        .to_owned();
-    let url = String::from_utf8(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(encoded)
-            .unwrap(),
-    )
-    .unwrap();
+    let url = decoded_token_url(&token.json());
     assert!(
         url.starts_with("https://sts-fips.eu-west-1.amazonaws.com/?"),
         "{url}"
@@ -687,19 +676,10 @@ fn the_profiles_ca_bundle_and_fips_keys_come_after_the_environment_and_before_th
         &[],
     )
     .success();
-    let encoded = token.json()["status"]["token"]
-        .as_str()
-        .unwrap()
-        .strip_prefix("k8s-aws-v1.")
-        .unwrap()
-        .to_owned();
-    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded)
-        .unwrap();
+    let url = decoded_token_url(&token.json());
     assert!(
-        url.starts_with(b"https://sts-fips.eu-west-1.amazonaws.com/?"),
-        "{}",
-        String::from_utf8_lossy(&url)
+        url.starts_with("https://sts-fips.eu-west-1.amazonaws.com/?"),
+        "{url}"
     );
 
     // The environment comes first: its bundle, which does not hold the proxy's CA, and its

@@ -223,38 +223,34 @@ impl CredentialAgent {
         wanted: &Wanted<'_>,
         steps: &[Step],
     ) -> Result<Handed, NotHanded> {
-        let steps = steps.to_vec();
-        let region = config.profile_region(wanted.profile).map(str::to_owned);
-        let key = held_key(wanted);
-        let vault = Vault::new(ctx);
-        if let Some(handed) = self.usable(&key, &steps, &vault, ctx, wanted) {
+        if let Some(handed) = self.usable(ctx, wanted, steps) {
             return Ok(handed);
         }
+        let key = held_key(wanted);
         let turn = {
             let mut fetching = lock(&self.fetching);
             fetching.entry(key.clone()).or_default().clone()
         };
         let _turn = turn.lock().await;
-        if let Some(handed) = self.usable(&key, &steps, &vault, ctx, wanted) {
+        if let Some(handed) = self.usable(ctx, wanted, steps) {
             return Ok(handed);
         }
-        // The vault keeps what it fetches until its margin: ask it for at least as long as
-        // the asker needs.
-        // The profile's own network keys (ca_bundle, FIPS, dual-stack) for its calls.
+        // With the profile's own network keys (ca_bundle, FIPS, dual-stack), and a vault
+        // margin at least as long as the asker needs, since it keeps what it fetches until then.
         let mut asked = ctx.for_profile(config, wanted.profile);
         let needed_minutes = u32::try_from((wanted.valid_for_seconds + 59) / 60).unwrap_or(0);
         asked.settings.credential_margin_minutes =
             asked.settings.credential_margin_minutes.max(needed_minutes);
-        let sign_in = vault.sign_in_of(&steps);
-        let credentials = Vault::new(&asked).credentials(&steps).await?;
+        let sign_in = Vault::new(ctx).sign_in_of(steps);
+        let credentials = Vault::new(&asked).credentials(steps).await?;
         let handed = Handed {
             credentials,
-            region,
+            region: config.profile_region(wanted.profile).map(str::to_owned),
         };
         lock(&self.held).insert(
             key,
             Held {
-                steps,
+                steps: steps.to_vec(),
                 sign_in,
                 handed: handed.clone(),
             },
@@ -262,21 +258,17 @@ impl CredentialAgent {
         Ok(handed)
     }
 
-    fn usable(
-        &self,
-        key: &str,
-        steps: &[Step],
-        vault: &Vault<'_>,
-        ctx: &Context,
-        wanted: &Wanted<'_>,
-    ) -> Option<Handed> {
-        let held = lock(&self.held);
-        let entry = held.get(key)?;
+    /// What memory holds for `wanted` when it was fetched for the same `steps`, under the
+    /// session's current sign-in, and lasts as long as the asker needs.
+    fn usable(&self, ctx: &Context, wanted: &Wanted<'_>, steps: &[Step]) -> Option<Handed> {
+        // Read before the lock: the token file is I/O.
+        let sign_in = Vault::new(ctx).sign_in_of(steps)?;
         let good_until = ctx.now().as_second() + wanted.valid_for_seconds;
+        let held = lock(&self.held);
+        let entry = held.get(&held_key(wanted))?;
         (entry.steps == steps
             && entry.handed.credentials.expiration.as_second() > good_until
-            && entry.sign_in.is_some()
-            && entry.sign_in == vault.sign_in_of(steps))
+            && entry.sign_in.as_deref() == Some(sign_in.as_str()))
         .then(|| entry.handed.clone())
     }
 
@@ -480,28 +472,8 @@ mod tests {
         let steps = plan(&ctx.load_config(), "dev").unwrap();
         // Asked for three hours, memory's two do not do: it goes to the vault, which fetches
         // (and here, with no network, fails) instead of handing out short ones.
-        assert!(
-            agent
-                .usable(
-                    &held_key(&wanted(0)),
-                    &steps,
-                    &Vault::new(&ctx),
-                    &ctx,
-                    &wanted(3 * 3600)
-                )
-                .is_none()
-        );
-        assert!(
-            agent
-                .usable(
-                    &held_key(&wanted(0)),
-                    &steps,
-                    &Vault::new(&ctx),
-                    &ctx,
-                    &wanted(600)
-                )
-                .is_some()
-        );
+        assert!(agent.usable(&ctx, &wanted(3 * 3600), &steps).is_none());
+        assert!(agent.usable(&ctx, &wanted(600), &steps).is_some());
     }
 
     #[test]

@@ -263,10 +263,7 @@ impl<'a> Vault<'a> {
         window: &crate::aws::window::Window,
     ) -> Result<AwsCredentials, CredentialsError> {
         let Step::Sso {
-            session,
-            profile,
-            account_id,
-            role_name,
+            session, profile, ..
         } = step
         else {
             return Err(CredentialsError::Local(
@@ -274,17 +271,30 @@ impl<'a> Vault<'a> {
             ));
         };
         let token = self.session_token(session, profile)?;
-        let portal = PortalClient::new(&self.ctx.env, &session.region).map_err(|error| {
-            CredentialsError::Call {
-                what: format!("GetRoleCredentials for {role_name} in {account_id}"),
-                error,
-            }
-        })?;
-        let role = crate::aws::window::call(window, || {
-            portal.role_credentials(&token, account_id, role_name)
-        })
-        .await
-        .map_err(|error| match error.code() {
+        self.portal_credentials(step, &token, Some(window)).await
+    }
+
+    /// GetRoleCredentials for the SSO step `step` with the session's `token`, within `window`
+    /// when the caller makes a burst of calls; a token the portal no longer takes is "sign in
+    /// again", naming the command.
+    async fn portal_credentials(
+        &self,
+        step: &Step,
+        token: &Secret,
+        window: Option<&crate::aws::window::Window>,
+    ) -> Result<AwsCredentials, CredentialsError> {
+        let Step::Sso {
+            session,
+            profile,
+            account_id,
+            role_name,
+        } = step
+        else {
+            return Err(CredentialsError::Local(
+                "GetRoleCredentials is asked for an SSO role only".into(),
+            ));
+        };
+        let failed = |error: crate::aws::CallError| match error.code() {
             Some("UnauthorizedException") => {
                 self.sign_in_needed(session, profile, "was signed out or has ended".into())
             }
@@ -292,7 +302,14 @@ impl<'a> Vault<'a> {
                 what: format!("GetRoleCredentials for {role_name} in {account_id}"),
                 error,
             },
-        })?;
+        };
+        let portal = PortalClient::new(&self.ctx.env, &session.region).map_err(&failed)?;
+        let call = || portal.role_credentials(token, account_id, role_name);
+        let role = match window {
+            Some(window) => crate::aws::window::call(window, call).await,
+            None => call().await,
+        }
+        .map_err(failed)?;
         Ok(AwsCredentials {
             access_key_id: role.access_key_id,
             secret_access_key: role.secret_access_key,
@@ -329,35 +346,11 @@ impl<'a> Vault<'a> {
         let mut fetched_under = sign_in.map(str::to_owned);
         let creds = match step {
             Step::Sso {
-                session,
-                profile,
-                account_id,
-                role_name,
+                session, profile, ..
             } => {
                 let token = self.session_token(session, profile)?;
                 fetched_under = Some(sign_in_digest(&token));
-                let portal = async {
-                    PortalClient::new(&self.ctx.env, &session.region)?
-                        .role_credentials(&token, account_id, role_name)
-                        .await
-                };
-                let role = portal.await.map_err(|error| match error.code() {
-                    Some("UnauthorizedException") => {
-                        self.sign_in_needed(session, profile, "was signed out or has ended".into())
-                    }
-                    _ => CredentialsError::Call {
-                        what: format!("GetRoleCredentials for {role_name} in {account_id}"),
-                        error,
-                    },
-                })?;
-                AwsCredentials {
-                    access_key_id: role.access_key_id,
-                    secret_access_key: role.secret_access_key,
-                    session_token: Some(role.session_token),
-                    // The portal counts in milliseconds.
-                    expiration: Timestamp::from_second(role.expiration_ms.div_euclid(1000))
-                        .unwrap_or_else(|_| self.ctx.now()),
-                }
+                self.portal_credentials(step, &token, None).await?
             }
             Step::Assume {
                 request, region, ..
