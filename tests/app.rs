@@ -406,11 +406,42 @@ fn icon_colours(x: i64, y: i64, width: i64, height: i64) -> String {
 
 /// True when a top-level window titled "ssobar" (the app's window) is mapped.
 fn window_is_open() -> bool {
+    // Mapped, not only present: a closed window is kept hidden (unmapped) for the next opening.
     Command::new("xwininfo")
-        .args(["-root", "-tree"])
+        .args(["-name", "ssobar"])
         .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).contains("\"ssobar\": (\"ssobar-app\""))
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("Map State: IsViewable"))
         .unwrap_or(false)
+}
+
+/// Closes the window as a window manager's close button does (`WM_DELETE_WINDOW`).
+fn close_window() {
+    let closed = Command::new("/usr/bin/python3")
+        .arg(ssobar_testkit::peer_script("close_window.py"))
+        .args(["ssobar", "ssobar-app"])
+        .status()
+        .unwrap();
+    assert!(closed.success(), "a window to close");
+}
+
+/// The app's WebKit web processes (one while a page is loaded).
+fn web_processes(app: u32) -> usize {
+    with_descendants(app)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.starts_with("WebKitWebProces"))
+        })
+        .count()
+}
+
+/// WebKit's shared-memory descriptors the app holds (`memfd:WebKitSharedMemory`).
+fn webkit_shared_memory(app: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{app}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("WebKitSharedMemory"))
+        .count()
 }
 
 #[test]
@@ -435,6 +466,40 @@ fn a_second_launch_opens_the_first_ones_window() {
     assert!(
         tray_icon_geometry().is_some(),
         "still one app, still in the tray"
+    );
+}
+
+#[test]
+fn opening_and_closing_the_window_again_and_again_holds_no_more_descriptors() {
+    let _turn = one_app_at_a_time();
+    require_desktop();
+    let w = World::start(APP, FakeConfig::default(), BrowserMode::Ignore);
+    w.seed_sign_in(8 * 3600);
+    let app = Running::app(&w);
+    let pid = app.0.id();
+    wait_for(15, tray_icon_geometry).expect("the tray icon");
+    let mut held = Vec::new();
+    for round in 1..=5 {
+        let mut second = Running::app(&w);
+        let exited = wait_for(10, || second.0.try_wait().ok().flatten());
+        assert!(
+            exited.is_some_and(|s| s.success()),
+            "round {round}: {exited:?}"
+        );
+        wait_for(15, || {
+            (window_is_open() && web_processes(pid) == 1).then_some(())
+        })
+        .unwrap_or_else(|| panic!("round {round}: the window and its web process"));
+        close_window();
+        wait_for(15, || {
+            (!window_is_open() && web_processes(pid) == 0).then_some(())
+        })
+        .unwrap_or_else(|| panic!("round {round}: a closed window keeps no web process"));
+        held.push(webkit_shared_memory(pid));
+    }
+    assert!(
+        held.iter().all(|&n| n == held[0]),
+        "WebKit shared memory held after each of five closes: {held:?}"
     );
 }
 

@@ -38,9 +38,14 @@ struct Args {
 /// The window's label.
 pub const WINDOW: &str = "main";
 
-/// Shows the window, creating it first: a closed window holds no webview.
+/// Shows the window, building it the first time. A closed window holds no web process: on
+/// Linux it is kept hidden without one (`keep_window_on_close`), so showing it again loads the
+/// page afresh; elsewhere it was destroyed.
 pub fn open_window(app: &tauri::AppHandle) {
     if let Some(window) = app.get_webview_window(WINDOW) {
+        if !window.is_visible().unwrap_or(true) {
+            let _ = window.reload();
+        }
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
@@ -51,9 +56,39 @@ pub fn open_window(app: &tauri::AppHandle) {
         .inner_size(780.0, 660.0)
         .min_inner_size(420.0, 360.0)
         .build();
-    if let Err(e) = built {
-        eprintln!("ssobar-app: cannot open the window: {e}");
+    match built {
+        #[cfg(target_os = "linux")]
+        Ok(window) => keep_window_on_close(&window),
+        #[cfg(not(target_os = "linux"))]
+        Ok(_) => {}
+        Err(e) => eprintln!("ssobar-app: cannot open the window: {e}"),
     }
+}
+
+/// The window while the person can see it; a closed one is hidden, with no page loaded.
+pub fn shown_window(app: &tauri::AppHandle) -> Option<tauri::WebviewWindow> {
+    app.get_webview_window(WINDOW)
+        .filter(|window| window.is_visible().unwrap_or(false))
+}
+
+/// On Linux, closing the window hides it and ends its web process instead of destroying it.
+/// WebKitGTK keeps a shared-memory descriptor in this process for every web view destroyed
+/// (docs/reliability.md, "Soak"), so a tray that built a new view for each opening would gain
+/// one descriptor per window for as long as it runs; one view, reloaded when shown, holds the
+/// same few. Ending the web process gives its memory back, as destroying the view did.
+#[cfg(target_os = "linux")]
+fn keep_window_on_close(window: &tauri::WebviewWindow) {
+    let closing = window.clone();
+    window.on_window_event(move |event| {
+        if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+            api.prevent_close();
+            let _ = closing.hide();
+            let _ = closing.with_webview(|view| {
+                use webkit2gtk::WebViewExt;
+                view.inner().terminate_web_process();
+            });
+        }
+    });
 }
 
 /// Set in the environment of a launch that replaces an instance which quit during handover.

@@ -136,7 +136,7 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
     if search_changed {
         let _ = app.emit_to(WINDOW, "accounts-changed", ());
     }
-    if app.get_webview_window(WINDOW).is_some() {
+    if crate::shown_window(app).is_some() {
         let app = app.clone();
         tauri::async_runtime::spawn_blocking(move || {
             let state = app.state::<AppState>();
