@@ -25,6 +25,7 @@ export function initSettings() {
     f.token_store.value = s.token_store;
     f.sign_in_flow.value = s.sign_in_flow;
     f.on_sign_in_request.value = s.on_sign_in_request;
+    f.remote_requests.value = s.remote_requests;
     f.start_at_login.checked = Boolean(s.start_at_login);
   }
 
@@ -103,6 +104,7 @@ export function initSettings() {
       token_store: f.token_store.value,
       sign_in_flow: f.sign_in_flow.value,
       on_sign_in_request: f.on_sign_in_request.value,
+      remote_requests: f.remote_requests.value,
       start_at_login: f.start_at_login.checked,
       profiles: { ...loaded.profiles, ...approvals() },
     };

@@ -228,6 +228,7 @@ async fn export_lines(app: &AppHandle, profile: &str) -> Result<String, String> 
         command_line: "ssobar-app (Copy export lines)".to_owned(),
         cwd: None,
         exe: None,
+        remote: None,
     };
     let handed = state
         .agent

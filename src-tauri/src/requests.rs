@@ -7,12 +7,12 @@ use crate::actions;
 use crate::notices::ApprovalQuestion;
 use crate::state::AppState;
 use crate::waiters::{Waiter, Withdrawal};
-use ssobar_core::app::agent::{Approver, Wanted};
+use ssobar_core::app::agent::{Approver, CredentialAgent, Wanted};
 use ssobar_core::app::channel::server::{CredentialsRequest, RequestDesk, Server, Ticket};
 use ssobar_core::app::channel::{Caller, Failure, Prompt, Reply, Start, socket_path};
 use ssobar_core::app::monitor::sign_in_request_notice;
 use ssobar_core::config::SessionId;
-use ssobar_core::settings::{Approve, OnSignInRequest};
+use ssobar_core::settings::{Approve, OnSignInRequest, RemoteRequests};
 use ssobar_core::status::Status;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,12 +45,19 @@ impl RequestDesk for Desk {
             return unknown;
         }
         let ctx = state.ctx();
+        if caller.remote.is_some() && ctx.settings.remote_requests == RemoteRequests::Refuse {
+            return Ticket::at_once(Reply::Failed {
+                why: Failure::RemoteRefused,
+                detail: None,
+            });
+        }
         // Signed in between the helper's look and its request: it reads the token again.
         if ctx.valid_access_token(&id).is_ok() {
             return Ticket::at_once(Reply::SignedIn);
         }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let (reply, outcome) = oneshot::channel();
+        let caller_is_local = caller.remote.is_none();
         let (prompt, then) = {
             let mut inner = state.shared();
             let waiter = Waiter {
@@ -59,8 +66,11 @@ impl RequestDesk for Desk {
                 reply,
             };
             inner.change_waiters(|waiters| waiters.add(ticket, waiter));
-            let browser_now =
-                start == Start::Now || ctx.settings.on_sign_in_request == OnSignInRequest::Browser;
+            // A remote shell's sign-in waits for a click on the notification that names its
+            // host: that click is the person's approval of the host (`signed_in_for`).
+            let browser_now = caller_is_local
+                && (start == Start::Now
+                    || ctx.settings.on_sign_in_request == OnSignInRequest::Browser);
             if inner.sign_ins.contains_key(&id) {
                 (Prompt::SigningIn, Then::Nothing)
             } else if browser_now {
@@ -117,7 +127,13 @@ impl RequestDesk for Desk {
             }
             match answer {
                 Ok(handed) => Reply::credentials(&handed),
-                Err(why) => Reply::not_handed(&why),
+                Err(why) => {
+                    let session = why
+                        .needs_sign_in()
+                        .then(|| CredentialAgent::session_of(&ctx, &request.profile))
+                        .flatten();
+                    Reply::not_handed(&why, session.map(|id| id.key()))
+                }
             }
         })
     }

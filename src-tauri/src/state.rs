@@ -193,6 +193,12 @@ impl AppState {
         if waiters.is_empty() {
             return;
         }
+        if *reply == Reply::SignedIn {
+            let ctx = self.ctx();
+            for waiter in &waiters {
+                self.agent.signed_in_for(&ctx, &waiter.caller, session);
+            }
+        }
         for waiter in waiters {
             // A process that hung up meanwhile has nobody to read this.
             let _ = waiter.reply.send(reply.clone());

@@ -6,10 +6,10 @@ use crate::runtime;
 use anyhow::{Result, anyhow, bail};
 use ssobar_core::app::agent::Handed;
 use ssobar_core::app::channel::{
-    self, AgentAnswer, AppLink, Failure, LinkError, NotHandedWhy, Prompt, Reach, Reply, Request,
-    Start,
+    self, AgentAnswer, AppLink, Caller, Deadlines, Failure, LinkError, NotHandedWhy, Prompt, Reach,
+    Reply, Request, Start,
 };
-use ssobar_core::config::SsoSessionConfig;
+use ssobar_core::config::{SessionId, SsoSessionConfig};
 use ssobar_core::context::Context;
 use ssobar_core::util::fsutil::NotPrivate;
 use ssobar_core::util::text::printable;
@@ -22,8 +22,10 @@ pub(crate) enum FromApp {
     Handed(Handed),
     /// The person denied the request (or did not answer): the app's words.
     Denied(String),
-    /// The profile's session needs a sign-in.
-    SignInNeeded,
+    /// The profile's session needs a sign-in (the session's key, when the app said).
+    SignInNeeded(Option<String>),
+    /// A remote shell's request failed in the laptop's app: its words.
+    Failed(String),
     /// No app, one that did not answer in time, one that reads another config file, or one
     /// whose fetch failed: the command goes its own way.
     NoAnswer,
@@ -31,34 +33,59 @@ pub(crate) enum FromApp {
 
 /// The app's answer for `profile`'s credentials (a role to assume first with `role_arn`),
 /// when an app of this user runs, reads the same AWS config and answers within the channel's
-/// deadlines.
+/// deadlines. On a remote shell (`SSOBAR_AGENT`) the app is the laptop's, reached through
+/// `ssh -R`: the request names no config file (the laptop's profiles answer) but the program
+/// that asks, and waits as long as a person may take to answer.
 pub(crate) fn credentials_from_app(
     ctx: &Context,
     profile: &str,
     role_arn: Option<&str>,
 ) -> FromApp {
+    let remote = ctx.paths.agent_socket.is_some();
     let request = Request::Credentials {
         profile: profile.to_owned(),
         role_arn: role_arn.map(str::to_owned),
-        config_file: Some(ctx.paths.config_file.clone()),
+        config_file: (!remote).then(|| ctx.paths.config_file.clone()),
         valid_for: i64::from(ctx.settings.credential_margin_minutes) * 60,
+        program: remote_program(ctx),
     };
-    match channel::ask_for_credentials(&channel::socket_path(&ctx.paths), &request) {
+    let within = if remote {
+        Deadlines::remote(ctx.settings.sign_in_wait())
+    } else {
+        Deadlines::LOCAL
+    };
+    match channel::ask_for_credentials(&channel::helper_socket(&ctx.paths), &request, within) {
         AgentAnswer::Handed(handed) => FromApp::Handed(handed),
         AgentAnswer::NotHanded {
             why: NotHandedWhy::Denied,
             detail,
+            ..
         } => FromApp::Denied(printable(&detail)),
         AgentAnswer::NotHanded {
             why: NotHandedWhy::SignInNeeded,
+            session,
             ..
-        } => FromApp::SignInNeeded,
+        } => FromApp::SignInNeeded(session),
+        AgentAnswer::NotHanded {
+            why: NotHandedWhy::Failed,
+            detail,
+            ..
+        } if remote => FromApp::Failed(printable(&detail)),
         AgentAnswer::Refused(why) => {
             say_not_private(&why);
             FromApp::NoAnswer
         }
         AgentAnswer::NotHanded { .. } | AgentAnswer::NoApp => FromApp::NoAnswer,
     }
+}
+
+/// On a remote shell, the program that runs this helper, as the laptop's app names it
+/// ("kubectl on devbox"); nothing on this machine's own channel, where the app reads it.
+fn remote_program(ctx: &Context) -> Option<String> {
+    ctx.paths
+        .agent_socket
+        .as_ref()
+        .map(|_| Caller::of_this_helper().command)
 }
 
 /// Says why the app's folder is not used, once per process: a command may ask the app for
@@ -87,8 +114,20 @@ pub(crate) fn ask_app(
     wait: WaitArg,
     start: Start,
 ) -> Result<AppAnswer> {
-    let path = channel::socket_path(&ctx.paths);
-    let label = session.id.label();
+    ask_app_for(ctx, &session.id, &format!("run \"{login}\""), wait, start)
+}
+
+/// [`ask_app`] by the session's id alone, for a remote shell, which knows only what the
+/// laptop's app told it; `next` is what its errors tell the person to do.
+pub(crate) fn ask_app_for(
+    ctx: &Context,
+    session: &SessionId,
+    next: &str,
+    wait: WaitArg,
+    start: Start,
+) -> Result<AppAnswer> {
+    let path = channel::helper_socket(&ctx.paths);
+    let label = session.label();
     let wait = wait.duration(ctx);
     runtime()?.block_on(async {
         let mut link = match AppLink::connect(&path).await {
@@ -100,8 +139,9 @@ pub(crate) fn ask_app(
             }
         };
         let request = Request::SignIn {
-            session: session.id.key(),
+            session: session.key(),
             start,
+            program: remote_program(ctx),
         };
         let talk = async {
             link.send(&request).await?;
@@ -110,14 +150,14 @@ pub(crate) fn ask_app(
                     Reply::Waiting { prompt } => errln!("{}", waiting_message(&label, prompt)),
                     Reply::SignedIn => return Ok(AppAnswer::SignedIn),
                     Reply::Failed { why, detail } => {
-                        bail!("{}", failure_message(&label, why, detail.as_deref(), login))
+                        bail!("{}", failure_message(&label, why, detail.as_deref(), next))
                     }
                     Reply::Error { message } => bail!(
-                        "ssobar-app refused the sign-in request ({}); run \"{login}\"",
+                        "ssobar-app refused the sign-in request ({}); {next}",
                         printable(&message)
                     ),
                     Reply::Working | Reply::Credentials { .. } | Reply::NotHanded { .. } => bail!(
-                        "ssobar-app answered the sign-in request with credentials' words; update ssobar and ssobar-app together, or run \"{login}\""
+                        "ssobar-app answered the sign-in request with credentials' words; update ssobar and ssobar-app together, or {next}"
                     ),
                 }
             }
@@ -125,13 +165,13 @@ pub(crate) fn ask_app(
         match tokio::time::timeout(wait, talk).await {
             Ok(answer) => answer.map_err(|e| match e.downcast::<LinkError>() {
                 Ok(LinkError::Closed) => anyhow!(
-                    "ssobar-app stopped before the sign-in to \"{label}\" finished; run \"{login}\""
+                    "ssobar-app stopped before the sign-in to \"{label}\" finished; {next}"
                 ),
-                Ok(other) => anyhow!("{other}; run \"{login}\""),
+                Ok(other) => anyhow!("{other}; {next}"),
                 Err(e) => e,
             }),
             Err(_) => bail!(
-                "no sign-in to \"{label}\" within {}; run \"{login}\" (or wait longer with --wait SECONDS)",
+                "no sign-in to \"{label}\" within {}; {next} (or wait longer with --wait SECONDS)",
                 spoken_duration(wait)
             ),
         }
@@ -150,20 +190,23 @@ fn waiting_message(label: &str, prompt: Prompt) -> String {
     }
 }
 
-fn failure_message(label: &str, why: Failure, detail: Option<&str>, login: &str) -> String {
+fn failure_message(label: &str, why: Failure, detail: Option<&str>, next: &str) -> String {
     match why {
         Failure::Cancelled => {
-            format!("the sign-in to \"{label}\" was cancelled in ssobar-app; run \"{login}\"")
+            format!("the sign-in to \"{label}\" was cancelled in ssobar-app; {next}")
         }
         Failure::SignInFailed => format!(
-            "ssobar-app could not sign in to \"{label}\" ({}); run \"{login}\"",
+            "ssobar-app could not sign in to \"{label}\" ({}); {next}",
             printable(detail.unwrap_or("no reason given"))
         ),
         Failure::UnknownSession => format!(
-            "ssobar-app does not know the session \"{label}\" (does it read the same AWS config?); run \"{login}\""
+            "ssobar-app does not know the session \"{label}\" (does it read the same AWS config?); {next}"
         ),
         Failure::AppQuit => {
-            format!("ssobar-app quit before the sign-in to \"{label}\" finished; run \"{login}\"")
+            format!("ssobar-app quit before the sign-in to \"{label}\" finished; {next}")
         }
+        Failure::RemoteRefused => format!(
+            "ssobar-app takes no requests from remote shells (remote_requests = \"refuse\" in its settings); {next}"
+        ),
     }
 }

@@ -169,6 +169,9 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
         return print_line(&eks::exec_credential(&api.version, &token));
     }
 
+    if paths.agent_socket.is_some() {
+        return remote_eks_token(args, env, &api);
+    }
     // Stamped before reading: an edit in between retires the token instead of hiding in it.
     let config_stamp = eks::file_stamp(&paths.config_file);
     let ctx = Context::from_env(env)?;
@@ -217,6 +220,39 @@ pub fn eks_token(args: &EksTokenArgs, env: Env) -> Result<Outcome> {
     if let Err(e) = cache.store(&request, &paths.config_file, &entry) {
         errln!("ssobar: warning: the token was not cached ({e}); the next call signs again");
     }
+    print_line(&eks::exec_credential(&api.version, &token))
+}
+
+/// `eks-token` on a remote shell (`SSOBAR_AGENT`): the role credentials come from the
+/// laptop's app and the token is signed here, in the region the kubeconfig names (else the
+/// profile's, as the app tells it). Nothing is cached: this machine has no profile to tie a
+/// cached token to, and the app remembers the credentials.
+fn remote_eks_token(args: &EksTokenArgs, env: Env, api: &eks::ExecApi) -> Result<Outcome> {
+    let ctx = Context::from_env(env)?;
+    crate::report_settings_warnings(&ctx);
+    let wanted = Wanted {
+        profile: &args.profile,
+        role_arn: args.role_arn.as_deref(),
+    };
+    let patience = Patience::Recover {
+        wait: args.wait,
+        attended: attended_for_kubectl(api),
+    };
+    let handed = role_credentials(&ctx, wanted, patience)?;
+    let region = args
+        .region
+        .clone()
+        .or(handed.region)
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let sts = endpoint(&ctx.env, Service::Sts, &region)?.url;
+    let token = eks::presign(
+        &handed.credentials,
+        &args.cluster_id,
+        &region,
+        &sts,
+        ctx.now(),
+    )
+    .map_err(anyhow::Error::msg)?;
     print_line(&eks::exec_credential(&api.version, &token))
 }
 

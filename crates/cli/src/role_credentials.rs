@@ -5,17 +5,18 @@
 //! of `expired` as the command's [`Patience`] allows, then the vault once more. Each request
 //! the helper answers on its own goes to the access log (the app logs those it answers).
 
-use crate::app_link::{FromApp, credentials_from_app};
+use crate::app_link::{AppAnswer, FromApp, ask_app_for, credentials_from_app};
 use crate::args::WaitArg;
 use crate::expired::{needs_sign_in, recover, silently_refreshed};
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use ssobar_core::app::agent::Handed;
-use ssobar_core::app::channel::{Attended, Caller};
-use ssobar_core::config::login_command;
+use ssobar_core::app::channel::{Attended, Caller, Start};
+use ssobar_core::config::{SessionId, login_command};
 use ssobar_core::context::Context;
 use ssobar_core::creds::access_log::{AnsweredBy, Outcome, Request, record};
 use ssobar_core::creds::{AwsCredentials, Step, Vault, plan, plan_assuming};
 use ssobar_core::settings::Approve;
+use std::path::Path;
 
 /// Which credentials a command wants.
 #[derive(Clone, Copy)]
@@ -47,20 +48,25 @@ pub(crate) fn role_credentials(
     wanted: Wanted<'_>,
     patience: Patience,
 ) -> Result<Handed> {
+    if let Some(agent) = &ctx.paths.agent_socket {
+        return from_remote_app(ctx, wanted, patience, agent);
+    }
     // A profile whose credentials the person approves goes through the app, or nowhere.
     let approved_only = ctx.settings.approve(wanted.profile) != Approve::Never;
     match credentials_from_app(ctx, wanted.profile, wanted.role_arn) {
         FromApp::Handed(handed) => return Ok(handed),
         FromApp::Denied(why) => bail!("{why}; run the command again to be asked again"),
-        FromApp::SignInNeeded if approved_only => {
+        FromApp::SignInNeeded(_) if approved_only => {
             return approved_after_sign_in(ctx, wanted, patience);
         }
-        FromApp::NoAnswer | FromApp::SignInNeeded if approved_only => bail!(
-            "profile {} needs approval in ssobar-app (approve = \"{}\" in settings.toml), which did not answer: start ssobar-app, then run the command again",
-            wanted.profile,
-            ctx.settings.approve(wanted.profile).as_str()
-        ),
-        FromApp::NoAnswer | FromApp::SignInNeeded => {}
+        FromApp::NoAnswer | FromApp::Failed(_) | FromApp::SignInNeeded(_) if approved_only => {
+            bail!(
+                "profile {} needs approval in ssobar-app (approve = \"{}\" in settings.toml), which did not answer: start ssobar-app, then run the command again",
+                wanted.profile,
+                ctx.settings.approve(wanted.profile).as_str()
+            )
+        }
+        FromApp::NoAnswer | FromApp::Failed(_) | FromApp::SignInNeeded(_) => {}
     }
     let config = ctx.load_config();
     let planned = match wanted.role_arn {
@@ -116,10 +122,62 @@ fn approved_after_sign_in(ctx: &Context, wanted: Wanted<'_>, patience: Patience)
     match credentials_from_app(ctx, wanted.profile, wanted.role_arn) {
         FromApp::Handed(handed) => Ok(handed),
         FromApp::Denied(why) => bail!("{why}; run the command again to be asked again"),
-        FromApp::NoAnswer | FromApp::SignInNeeded => bail!(
+        FromApp::NoAnswer | FromApp::Failed(_) | FromApp::SignInNeeded(_) => bail!(
             "ssobar-app did not hand out profile {}'s credentials after the sign-in; run the command again",
             wanted.profile
         ),
+    }
+}
+
+/// On a remote shell (`SSOBAR_AGENT`): the laptop's app is the only source. This machine has
+/// no token, keychain or profile of its own to fall back on; a session that needs a sign-in
+/// is signed in by the app (its notification names this host), then asked once more.
+fn from_remote_app(
+    ctx: &Context,
+    wanted: Wanted<'_>,
+    patience: Patience,
+    agent: &Path,
+) -> Result<Handed> {
+    let nobody = || {
+        anyhow!(
+            "no ssobar-app answered at SSOBAR_AGENT={}: forward it from the machine that runs ssobar-app (ssh -R {}:$XDG_RUNTIME_DIR/ssobar/app.sock HOST), then run the command again",
+            agent.display(),
+            agent.display()
+        )
+    };
+    let mut signed_in = false;
+    loop {
+        let key = match credentials_from_app(ctx, wanted.profile, wanted.role_arn) {
+            FromApp::Handed(handed) => return Ok(handed),
+            FromApp::Denied(why) => bail!("{why}; run the command again to be asked again"),
+            FromApp::Failed(why) => bail!(
+                "ssobar-app could not hand out profile {}'s credentials: {why}",
+                wanted.profile
+            ),
+            FromApp::NoAnswer => return Err(nobody()),
+            FromApp::SignInNeeded(key) => key,
+        };
+        let session = key.as_deref().and_then(SessionId::from_key);
+        let (Some(session), false) = (session, signed_in) else {
+            bail!(
+                "profile {}'s SSO session is not signed in in ssobar-app; sign in there (its tray), then run the command again",
+                wanted.profile
+            );
+        };
+        let next = format!(
+            "sign in to \"{}\" in ssobar-app (its tray, on the machine that runs it), then run the command again",
+            session.label()
+        );
+        let Patience::Recover { wait, .. } = patience else {
+            bail!(
+                "SSO session \"{}\" needs a sign-in in ssobar-app; sign in from its tray, then try again",
+                session.label()
+            );
+        };
+        match ask_app_for(ctx, &session, &next, wait, Start::AsConfigured)? {
+            AppAnswer::SignedIn => signed_in = true,
+            AppAnswer::NoApp => return Err(nobody()),
+        }
     }
 }
 

@@ -33,6 +33,10 @@ pub struct Paths {
     /// The kernel's release text (`/proc/sys/kernel/osrelease`), which says whether this is
     /// WSL; fixed, but a path here so that nothing else names it.
     pub kernel_release: PathBuf,
+    /// `SSOBAR_AGENT`: the app's channel forwarded from another machine (`ssh -R`). When set,
+    /// this is a remote shell: helpers ask that app for everything and read no keychain,
+    /// token or AWS profile of their own ([`crate::app::channel::helper_socket`]).
+    pub agent_socket: Option<PathBuf>,
 }
 
 /// The home directory could not be determined.
@@ -68,6 +72,7 @@ impl Paths {
             cache_dir,
             access_log: state_dir.join("access.log"),
             kernel_release: PathBuf::from("/proc/sys/kernel/osrelease"),
+            agent_socket: env.get("SSOBAR_AGENT").map(|p| expand_tilde(p, &home)),
         })
     }
 }

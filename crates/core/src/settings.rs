@@ -99,6 +99,28 @@ impl OnSignInRequest {
     }
 }
 
+/// What the app does with requests from a remote shell (a helper on another machine that
+/// reaches the app through `ssh -R`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemoteRequests {
+    /// Take them, each approved per host and profile (see [`Approve::for_remote`]).
+    #[default]
+    Ask,
+    /// Refuse them all.
+    Refuse,
+}
+
+impl RemoteRequests {
+    /// The name used in the settings file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ask => "ask",
+            Self::Refuse => "refuse",
+        }
+    }
+}
+
 /// When the app asks the person before handing a profile's credentials to a program.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -113,6 +135,16 @@ pub enum Approve {
 }
 
 impl Approve {
+    /// The rule for a request from a remote shell: never unasked; "hour" (per host and
+    /// profile) unless the profile asks each time. A remote machine's programs cannot be told
+    /// apart from here, and anyone with root there may use the forwarded channel.
+    pub fn for_remote(self) -> Self {
+        match self {
+            Self::Never | Self::Hour => Self::Hour,
+            Self::Each => Self::Each,
+        }
+    }
+
     /// The name used in the settings file.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -282,6 +314,8 @@ pub struct Settings {
     pub on_expired: OnExpired,
     /// What the app does when a helper asks it for a sign-in.
     pub on_sign_in_request: OnSignInRequest,
+    /// What the app does with requests from remote shells (`ssh -R`).
+    pub remote_requests: RemoteRequests,
     /// How many seconds a helper waits for the app's sign-in (`--wait` overrides it).
     pub sign_in_wait: u32,
     /// Say that the browser's redirect has not come back after this many seconds of a
@@ -328,6 +362,7 @@ impl Default for Settings {
             clipboard_clear_seconds: 60,
             on_expired: OnExpired::App,
             on_sign_in_request: OnSignInRequest::Notify,
+            remote_requests: RemoteRequests::Ask,
             sign_in_wait: 120,
             no_redirect_hint_seconds: 30,
             callback_port: 0,
@@ -354,6 +389,7 @@ pub const KEYS: &[&str] = &[
     "clipboard_clear_seconds",
     "on_expired",
     "on_sign_in_request",
+    "remote_requests",
     "sign_in_wait",
     "no_redirect_hint_seconds",
     "callback_port",
@@ -671,6 +707,19 @@ impl Settings {
                         return Err(format!(
                             "{key} = `{raw}` is not notify or browser; keeping {}",
                             self.on_sign_in_request.as_str()
+                        ));
+                    }
+                };
+                Ok(())
+            }
+            "remote_requests" => {
+                self.remote_requests = match raw {
+                    "ask" => RemoteRequests::Ask,
+                    "refuse" => RemoteRequests::Refuse,
+                    _ => {
+                        return Err(format!(
+                            "{key} = `{raw}` is not ask or refuse; keeping {}",
+                            self.remote_requests.as_str()
                         ));
                     }
                 };

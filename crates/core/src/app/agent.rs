@@ -14,13 +14,14 @@
 //!   when it holds good ones, else from the portal (and then kept in the keychain too, for
 //!   helpers that run without the app).
 
-use crate::app::approvals::{Approvals, Asker, Gate};
+use crate::app::approvals::{Approvals, Asker, Gate, rule_for};
 use crate::app::channel::Caller;
 use crate::aws::credentials::AwsCredentials;
 use crate::config::{AwsConfig, SessionId};
 use crate::context::Context;
 use crate::creds::access_log::{AnsweredBy, Outcome, Request, record};
 use crate::creds::{CredentialsError, Step, Vault, plan, plan_assuming};
+use crate::settings::RemoteRequests;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -140,9 +141,12 @@ impl CredentialAgent {
             None => plan(&config, wanted.profile),
         };
         let answer = match &planned {
-            Ok(steps) => match self.approved(ctx, wanted.profile, caller, approver).await {
-                Ok(()) => self.held_or_fetched(ctx, &config, wanted, steps).await,
-                Err(denied) => Err(denied),
+            Ok(steps) => match remote_sign_in_first(ctx, caller, steps) {
+                Some(needed) => Err(needed),
+                None => match self.approved(ctx, wanted.profile, caller, approver).await {
+                    Ok(()) => self.held_or_fetched(ctx, &config, wanted, steps).await,
+                    Err(denied) => Err(denied),
+                },
             },
             Err(e) => Err(NotHanded::Failed(CredentialsError::Local(e.to_string()))),
         };
@@ -176,7 +180,12 @@ impl CredentialAgent {
         let Approver::Ask(person) = approver else {
             return Ok(());
         };
-        let approve = ctx.settings.approve(profile);
+        if caller.remote.is_some() && ctx.settings.remote_requests == RemoteRequests::Refuse {
+            return Err(NotHanded::Denied(
+                "ssobar-app takes no requests from remote shells (remote_requests = \"refuse\": change it in the window's Settings)".to_owned(),
+            ));
+        }
+        let approve = rule_for(ctx.settings.approve(profile), caller);
         let asker = Asker::of(caller, profile);
         if lock(&self.approvals).gate(approve, &asker, ctx.now()) == Gate::Open {
             return Ok(());
@@ -203,6 +212,37 @@ impl CredentialAgent {
             _ => Err(NotHanded::Denied(format!(
                 "the request for profile {profile} was denied in ssobar-app (or not answered in time)"
             ))),
+        }
+    }
+
+    /// A remote shell's sign-in, asked for by `caller` and done: the person saw the host named
+    /// in the sign-in's notification and signed in for it, so every profile of `session` is
+    /// approved for that host as an answered question would approve it (for an hour, except a
+    /// profile that asks each time).
+    pub fn signed_in_for(&self, ctx: &Context, caller: &Caller, session: &SessionId) {
+        if caller.remote.is_none() {
+            return;
+        }
+        let config = ctx.load_config();
+        let now = ctx.now();
+        let mut approvals = lock(&self.approvals);
+        for profile in config.profiles() {
+            if config
+                .session_for_profile(&profile.name)
+                .is_ok_and(|s| &s.id == session)
+            {
+                let rule = rule_for(ctx.settings.approve(&profile.name), caller);
+                approvals.allowed(rule, Asker::of(caller, &profile.name), now);
+            }
+        }
+    }
+
+    /// The SSO session `profile`'s credentials come from (its key), for a helper told that it
+    /// needs a sign-in.
+    pub fn session_of(ctx: &Context, profile: &str) -> Option<SessionId> {
+        match plan(&ctx.load_config(), profile).ok()?.first()? {
+            Step::Sso { session, .. } => Some(session.id.clone()),
+            Step::Assume { .. } => None,
         }
     }
 
@@ -295,6 +335,25 @@ impl CredentialAgent {
     }
 }
 
+/// For a remote shell whose session is not signed in: the sign-in it must ask for first,
+/// before any question. Its notification names the host, and its click approves the host
+/// ([`CredentialAgent::signed_in_for`]): one notification, not a question and then a sign-in.
+fn remote_sign_in_first(ctx: &Context, caller: &Caller, steps: &[Step]) -> Option<NotHanded> {
+    caller.remote.as_ref()?;
+    let Some(Step::Sso {
+        session, profile, ..
+    }) = steps.first()
+    else {
+        return None;
+    };
+    let state = ctx.valid_access_token(&session.id).err()?;
+    Some(NotHanded::Failed(CredentialsError::SignInNeeded {
+        session: session.id.to_string(),
+        state,
+        command: crate::config::login_command(session, Some(profile)),
+    }))
+}
+
 /// Where a request's credentials are held: by profile (and role to assume), since the region
 /// handed out with them is the profile's.
 fn held_key(wanted: &Wanted<'_>) -> String {
@@ -360,6 +419,7 @@ mod tests {
             command_line: "terraform apply".into(),
             cwd: Some("/home/me/infra".into()),
             exe: Some("/usr/bin/terraform".into()),
+            remote: None,
         }
     }
 

@@ -18,6 +18,18 @@ use std::collections::BTreeMap;
 /// How long an `hour` approval lasts, in seconds.
 pub const HOUR_SECONDS: i64 = 3600;
 
+/// How an [`Asker`] names a remote shell's host.
+const REMOTE_PREFIX: &str = "ssh:";
+
+/// The approval rule for `caller`'s request of a profile whose setting is `approve`: the
+/// setting itself for a program of this machine, [`Approve::for_remote`] for a remote shell.
+pub fn rule_for(approve: Approve, caller: &Caller) -> Approve {
+    match caller.remote {
+        Some(_) => approve.for_remote(),
+        None => approve,
+    }
+}
+
 /// A program and the profile it asked for: what an approval is given to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Asker {
@@ -28,15 +40,25 @@ pub struct Asker {
 }
 
 impl Asker {
-    /// The asker behind `caller`'s request for `profile`.
+    /// The asker behind `caller`'s request for `profile`: a remote shell's by its host
+    /// (`ssh:HOST`), since nothing it says of its programs can be checked from here.
     pub fn of(caller: &Caller, profile: &str) -> Self {
-        Self {
-            program: caller
+        let program = match &caller.remote {
+            Some(host) => format!("{REMOTE_PREFIX}{host}"),
+            None => caller
                 .exe
                 .clone()
                 .unwrap_or_else(|| caller.command_line.clone()),
+        };
+        Self {
+            program,
             profile: profile.to_owned(),
         }
+    }
+
+    /// The remote host an approval was given to, for an asker of a remote shell.
+    pub fn remote_host(&self) -> Option<&str> {
+        self.program.strip_prefix(REMOTE_PREFIX)
     }
 }
 
@@ -104,6 +126,15 @@ pub fn question(
         },
         None => cwd.to_owned(),
     });
+    if let Some(host) = &caller.remote {
+        // The laptop's folder means nothing to a remote request: the host is what matters.
+        return (
+            format!("{} wants {profile}", caller.command_line),
+            format!(
+                "A remote shell on {host} asks for the role credentials of profile {profile}. Allow it? Dismiss to deny."
+            ),
+        );
+    }
     let who = match folder {
         Some(folder) => format!("{} in {folder}", caller.command_line),
         None => caller.command_line.clone(),
@@ -155,6 +186,7 @@ mod tests {
             command_line: line.into(),
             cwd: Some(cwd.into()),
             exe: Some(exe.into()),
+            remote: None,
         }
     }
 
@@ -186,6 +218,44 @@ mod tests {
         approvals.allowed(Approve::Hour, terraform.clone(), now);
         approvals.revoke(&terraform);
         assert_eq!(approvals.gate(Approve::Hour, &terraform, now), Gate::Ask);
+    }
+
+    #[test]
+    fn a_remote_shell_is_always_asked_and_approved_by_host_whatever_its_programs_say() {
+        let now: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+        let on = |host: &str, program: &str| Caller {
+            command: format!("{program} on {host}"),
+            pid: Some(7),
+            command_line: format!("{program} on {host}"),
+            cwd: Some("/home/me".into()),
+            exe: Some("/usr/bin/ssh".into()),
+            remote: Some(host.into()),
+        };
+        let kubectl = on("devbox", "kubectl");
+        assert_eq!(rule_for(Approve::Never, &kubectl), Approve::Hour);
+        assert_eq!(rule_for(Approve::Each, &kubectl), Approve::Each);
+        let local = caller("/usr/bin/kubectl", "kubectl", "/");
+        assert_eq!(rule_for(Approve::Never, &local), Approve::Never);
+
+        let mut approvals = Approvals::default();
+        let asker = Asker::of(&kubectl, "prod");
+        assert_eq!(asker.remote_host(), Some("devbox"));
+        let rule = rule_for(Approve::Never, &kubectl);
+        assert_eq!(approvals.gate(rule, &asker, now), Gate::Ask);
+        approvals.allowed(rule, asker, now);
+        let terraform = Asker::of(&on("devbox", "terraform"), "prod");
+        assert_eq!(
+            approvals.gate(rule, &terraform, now),
+            Gate::Open,
+            "one approval per host and profile"
+        );
+        let elsewhere = Asker::of(&on("build-7", "kubectl"), "prod");
+        assert_eq!(approvals.gate(rule, &elsewhere, now), Gate::Ask);
+        assert_eq!(Asker::of(&local, "prod").remote_host(), None);
+
+        let (title, body) = question(&kubectl, "prod", Some(std::path::Path::new("/home/me")));
+        assert_eq!(title, "kubectl on devbox wants prod");
+        assert!(body.contains("devbox"), "{body}");
     }
 
     #[test]

@@ -53,6 +53,33 @@ pub const AGENT_FIRST_WORD: Duration = Duration::from_millis(250);
 /// budget, plus a little.
 pub const AGENT_FETCH_WITHIN: Duration = Duration::from_secs(40);
 
+/// How long a helper waits for each of the app's words on a credentials request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// For the first: the answer, or [`Reply::Working`].
+    pub first_word: Duration,
+    /// For the answer after [`Reply::Working`].
+    pub answer: Duration,
+}
+
+impl Deadlines {
+    /// This machine's app: a helper that hears nothing soon reads the keychain itself.
+    pub const LOCAL: Self = Self {
+        first_word: AGENT_FIRST_WORD,
+        answer: AGENT_FETCH_WITHIN,
+    };
+
+    /// An app reached through `ssh -R`: the network's round trips come first, and there is
+    /// nothing else to turn to, so the person's answer is waited for as long as a sign-in is
+    /// (`sign_in_wait`).
+    pub fn remote(wait: Duration) -> Self {
+        Self {
+            first_word: Duration::from_secs(10),
+            answer: wait.max(AGENT_FETCH_WITHIN),
+        }
+    }
+}
+
 /// How long the app waits for a request on a new connection before closing it.
 pub const REQUEST_WITHIN: Duration = Duration::from_secs(2);
 
@@ -66,6 +93,15 @@ const SOCKET_NAME: &str = "app.sock";
 /// Where the running app listens.
 pub fn socket_path(paths: &Paths) -> PathBuf {
     paths.runtime_dir.join(SOCKET_NAME)
+}
+
+/// Where a helper finds the app: `SSOBAR_AGENT` (a forwarded channel, on a remote shell),
+/// else where this machine's app listens.
+pub fn helper_socket(paths: &Paths) -> PathBuf {
+    paths
+        .agent_socket
+        .clone()
+        .unwrap_or_else(|| socket_path(paths))
 }
 
 /// When the app should start the sign-in a request asks for.
@@ -88,6 +124,9 @@ pub enum Request {
         session: String,
         /// When to start.
         start: Start,
+        /// The program that asks, as a remote helper names it (see [`Caller::on_host`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        program: Option<String>,
     },
     /// A profile's role credentials (see [`super::agent`]).
     Credentials {
@@ -102,6 +141,9 @@ pub enum Request {
         config_file: Option<PathBuf>,
         /// How long, in seconds, the credentials must still be good for.
         valid_for: i64,
+        /// The program that asks, as a remote helper names it (see [`Caller::on_host`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        program: Option<String>,
     },
 }
 
@@ -127,6 +169,8 @@ pub enum Failure {
     UnknownSession,
     /// The app is quitting.
     AppQuit,
+    /// The app takes no requests from remote shells (`remote_requests = "refuse"`).
+    RemoteRefused,
 }
 
 /// What the app answers.
@@ -171,6 +215,10 @@ pub enum Reply {
         why: NotHandedWhy,
         /// The app's own words, for a person.
         detail: String,
+        /// For [`NotHandedWhy::SignInNeeded`], the session to sign in to (its key): a remote
+        /// helper, which has no profiles of its own, asks for that sign-in with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
     },
     /// The message could not be used; the connection closes.
     Error {
@@ -206,8 +254,9 @@ impl Reply {
         }
     }
 
-    /// The reply for credentials not handed out.
-    pub fn not_handed(why: &NotHanded) -> Self {
+    /// The reply for credentials not handed out; `session` is the key of the profile's SSO
+    /// session, told when it needs a sign-in.
+    pub fn not_handed(why: &NotHanded, session: Option<String>) -> Self {
         let kind = match why {
             _ if why.needs_sign_in() => NotHandedWhy::SignInNeeded,
             NotHanded::OtherConfig(_) => NotHandedWhy::OtherConfig,
@@ -217,6 +266,7 @@ impl Reply {
         Self::NotHanded {
             why: kind,
             detail: why.to_string(),
+            session: session.filter(|_| kind == NotHandedWhy::SignInNeeded),
         }
     }
 }
@@ -344,15 +394,20 @@ pub struct Caller {
     pub cwd: Option<String>,
     /// Its executable's path (`/proc/PID/exe`), by which an approval knows it.
     pub exe: Option<String>,
+    /// The host of a remote shell whose request came through the `ssh` client forwarding the
+    /// channel (`ssh -R`), as that client's command line names it.
+    pub remote: Option<String>,
 }
 
 impl Caller {
-    /// The caller behind a peer process: its parent when the peer is `ssobar`, else itself.
+    /// The caller behind a peer process: its parent when the peer is `ssobar`; a program on
+    /// a remote host when the peer is the `ssh` client that forwards the channel; else itself.
     pub fn of_peer(pid: Option<u32>) -> Self {
         let Some(pid) = pid else {
             return Self::unknown(None);
         };
         match process_name(pid) {
+            Some(name) if name == "ssh" => Self::through_ssh(pid),
             Some(name) if name == "ssobar" => match parent_of(pid) {
                 Some(parent) => Self::of_process(
                     parent,
@@ -383,7 +438,47 @@ impl Caller {
             command_line,
             cwd: link("cwd"),
             exe: link("exe"),
+            remote: None,
         }
+    }
+
+    /// A request that came through the `ssh` client `pid`: from the host its command line
+    /// names. Nothing of the remote program can be read from here; [`Self::on_host`] takes
+    /// what the remote helper says of it.
+    fn through_ssh(pid: u32) -> Self {
+        let words = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|raw| {
+                raw.split(|&b| b == 0)
+                    .map(|w| String::from_utf8_lossy(w).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let host = ssh_destination(&words).unwrap_or_else(|| "a remote host".to_owned());
+        let host = crate::util::text::printable(&host);
+        let command = format!("a program on {host}");
+        Self {
+            command: command.clone(),
+            pid: Some(pid),
+            command_line: command,
+            cwd: None,
+            exe: None,
+            remote: Some(host),
+        }
+    }
+
+    /// A remote caller named by what its helper said of it ("kubectl"): shown as "kubectl on
+    /// devbox". The name is the remote machine's word, only ever shown, never trusted: an
+    /// approval is given to the host ([`crate::app::approvals::Asker::of`]).
+    pub fn on_host(mut self, program: Option<&str>) -> Self {
+        if let (Some(host), Some(program)) = (&self.remote, program) {
+            let program = crate::util::text::printable(program);
+            let program: String = program.chars().take(COMMAND_LINE_CHARS).collect();
+            if !program.is_empty() {
+                self.command = format!("{program} on {host}");
+                self.command_line = self.command.clone();
+            }
+        }
+        self
     }
 
     /// The caller as the access log names it.
@@ -392,6 +487,7 @@ impl Caller {
             command_line: self.command_line.clone(),
             pid: self.pid,
             cwd: self.cwd.clone(),
+            host: self.remote.clone(),
         }
     }
 
@@ -410,8 +506,48 @@ impl Caller {
             command_line: "a program".to_owned(),
             cwd: None,
             exe: None,
+            remote: None,
         }
     }
+}
+
+/// The host an `ssh` command line connects to: its first word that is not an option or an
+/// option's argument (OpenSSH's own option letters), without a user, a port or `ssh://`.
+pub fn ssh_destination(words: &[String]) -> Option<String> {
+    // ssh's options that take an argument (its getopt string, OpenSSH 9).
+    const WITH_ARGUMENT: &str = "BbcDEeFIiJLlmOoPpQRSWw";
+    let mut rest = words.iter().skip(1);
+    while let Some(word) = rest.next() {
+        if word == "--" {
+            return rest.next().map(|w| host_of(w));
+        }
+        let Some(letters) = word.strip_prefix('-').filter(|l| !l.is_empty()) else {
+            return Some(host_of(word));
+        };
+        // Flags run together ("-NfR"); the first that takes an argument takes the rest of
+        // the word, or the next word.
+        for (at, letter) in letters.char_indices() {
+            if WITH_ARGUMENT.contains(letter) {
+                if at + letter.len_utf8() == letters.len() {
+                    rest.next();
+                }
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// `user@host`, `ssh://user@host:2222` → `host`.
+fn host_of(destination: &str) -> String {
+    let plain = destination.strip_prefix("ssh://");
+    let rest = plain.unwrap_or(destination);
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = match plain {
+        Some(_) => host.split(':').next().unwrap_or(host),
+        None => host,
+    };
+    host.to_owned()
 }
 
 /// The longest command line a caller is shown with, in characters.
@@ -687,13 +823,18 @@ pub mod server {
         let pid = peer
             .and_then(|p| p.pid())
             .and_then(|p| u32::try_from(p).ok());
-        let (session, start) = match request {
-            Request::SignIn { session, start } => (session, start),
+        let (session, start, program) = match request {
+            Request::SignIn {
+                session,
+                start,
+                program,
+            } => (session, start, program),
             Request::Credentials {
                 profile,
                 role_arn,
                 config_file,
                 valid_for,
+                program,
             } => {
                 let request = CredentialsRequest {
                     profile,
@@ -701,7 +842,8 @@ pub mod server {
                     config_file,
                     valid_for,
                 };
-                let mut answer = desk.credentials(Caller::of_peer(pid), request);
+                let caller = Caller::of_peer(pid).on_host(program.as_deref());
+                let mut answer = desk.credentials(caller, request);
                 let reply = match tokio::time::timeout(WORKING_AFTER, &mut answer).await {
                     Ok(reply) => reply,
                     Err(_) => {
@@ -715,7 +857,8 @@ pub mod server {
                 return;
             }
         };
-        let ticket = desk.request(Caller::of_peer(pid), &session, start);
+        let caller = Caller::of_peer(pid).on_host(program.as_deref());
+        let ticket = desk.request(caller, &session, start);
         if !send(&mut write, &ticket.reply).await {
             if let Some((id, _)) = ticket.outcome {
                 desk.hang_up(id);
@@ -859,6 +1002,8 @@ pub enum AgentAnswer {
         why: NotHandedWhy,
         /// The app's own words.
         detail: String,
+        /// The session to sign in to, when that is why (its key).
+        session: Option<String>,
     },
     /// No app answered in time (none runs, or it is stuck); or it said something unusable.
     NoApp,
@@ -868,10 +1013,10 @@ pub enum AgentAnswer {
 
 /// Asks the app at `path` for credentials (`request` is a [`Request::Credentials`]), with
 /// blocking I/O and no runtime: this is the warm path of `credential_process`. Never waits on
-/// a full backlog, hears the first word within [`AGENT_FIRST_WORD`] and credentials being
-/// fetched within [`AGENT_FETCH_WITHIN`]; anything else is [`AgentAnswer::NoApp`].
+/// a full backlog, hears the first word and credentials being fetched within `within`;
+/// anything else is [`AgentAnswer::NoApp`].
 #[cfg(unix)]
-pub fn ask_for_credentials(path: &Path, request: &Request) -> AgentAnswer {
+pub fn ask_for_credentials(path: &Path, request: &Request, within: Deadlines) -> AgentAnswer {
     use std::io::{BufRead, BufReader, Read, Write};
     let Some(folder) = path.parent() else {
         return AgentAnswer::NoApp;
@@ -885,8 +1030,8 @@ pub fn ask_for_credentials(path: &Path, request: &Request) -> AgentAnswer {
         return AgentAnswer::NoApp;
     };
     let talk = || -> std::io::Result<Option<Reply>> {
-        stream.set_write_timeout(Some(AGENT_FIRST_WORD))?;
-        stream.set_read_timeout(Some(AGENT_FIRST_WORD))?;
+        stream.set_write_timeout(Some(within.first_word))?;
+        stream.set_read_timeout(Some(within.first_word))?;
         (&stream).write_all(encode(request).as_bytes())?;
         let mut reader = BufReader::with_capacity(MAX_MESSAGE + 1, &stream);
         let mut next = || -> std::io::Result<Option<Reply>> {
@@ -900,7 +1045,7 @@ pub fn ask_for_credentials(path: &Path, request: &Request) -> AgentAnswer {
         };
         match next()? {
             Some(Reply::Working) => {
-                stream.set_read_timeout(Some(AGENT_FETCH_WITHIN))?;
+                stream.set_read_timeout(Some(within.answer))?;
                 next()
             }
             other => Ok(other),
@@ -925,14 +1070,22 @@ pub fn ask_for_credentials(path: &Path, request: &Request) -> AgentAnswer {
             }),
             None => AgentAnswer::NoApp,
         },
-        Ok(Some(Reply::NotHanded { why, detail })) => AgentAnswer::NotHanded { why, detail },
+        Ok(Some(Reply::NotHanded {
+            why,
+            detail,
+            session,
+        })) => AgentAnswer::NotHanded {
+            why,
+            detail,
+            session,
+        },
         _ => AgentAnswer::NoApp,
     }
 }
 
 /// No channel off Unix yet: no app is ever found.
 #[cfg(not(unix))]
-pub fn ask_for_credentials(_path: &Path, _request: &Request) -> AgentAnswer {
+pub fn ask_for_credentials(_path: &Path, _request: &Request, _within: Deadlines) -> AgentAnswer {
     AgentAnswer::NoApp
 }
 
@@ -966,11 +1119,64 @@ fn connect_at_once(path: &Path) -> Option<std::os::unix::net::UnixStream> {
 mod tests {
     use super::*;
 
+    fn words(line: &str) -> Vec<String> {
+        line.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_host_of_an_ssh_command_line_is_its_first_word_not_an_option() {
+        let cases = [
+            ("ssh devbox", Some("devbox")),
+            (
+                "ssh -R /run/a.sock:/run/b.sock me@devbox kubectl get pods",
+                Some("devbox"),
+            ),
+            (
+                "ssh -NfR /r:/l -p 2222 -o StreamLocalBindUnlink=yes devbox",
+                Some("devbox"),
+            ),
+            ("ssh -i key -lme -J jump -- build-7", Some("build-7")),
+            ("ssh -4vA ssh://me@10.0.0.7:2222", Some("10.0.0.7")),
+            ("ssh -p2222 me@[::1]", Some("[::1]")),
+            ("ssh -R /r:/l", None),
+        ];
+        for (line, host) in cases {
+            assert_eq!(ssh_destination(&words(line)).as_deref(), host, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_remote_caller_is_named_by_its_program_and_host_and_a_local_one_is_not_renamed() {
+        let remote = Caller {
+            command: "a program on devbox".into(),
+            pid: Some(7),
+            command_line: "a program on devbox".into(),
+            cwd: None,
+            exe: None,
+            remote: Some("devbox".into()),
+        };
+        let named = remote.clone().on_host(Some("kubectl\u{1b}[31m"));
+        assert!(
+            named.command.starts_with("kubectl")
+                && named.command.ends_with(" on devbox")
+                && !named.command.contains('\u{1b}'),
+            "{named:?}"
+        );
+        assert_eq!(named.command_line, named.command);
+        assert_eq!(remote.clone().on_host(None), remote);
+        let local = Caller {
+            remote: None,
+            ..remote.clone()
+        };
+        assert_eq!(local.clone().on_host(Some("kubectl")), local);
+    }
+
     #[test]
     fn every_message_carries_the_version_and_reads_back() {
         let request = Request::SignIn {
             session: "s:corp".into(),
             start: Start::AsConfigured,
+            program: None,
         };
         let line = encode(&request);
         assert!(line.ends_with('\n'));
@@ -990,6 +1196,7 @@ mod tests {
             role_arn: None,
             config_file: Some("/home/me/.aws/config".into()),
             valid_for: 900,
+            program: Some("kubectl".into()),
         };
         assert_eq!(decode::<Request>(encode(&request).trim_end()), Ok(request));
         let handed = Handed {
@@ -1082,6 +1289,7 @@ mod tests {
             command_line: "kubectl".into(),
             cwd: None,
             exe: None,
+            remote: None,
         };
         let python = Caller {
             command: "python3".into(),
@@ -1089,6 +1297,7 @@ mod tests {
             command_line: "python3".into(),
             cwd: None,
             exe: None,
+            remote: None,
         };
         assert_eq!(
             waiting_line(std::slice::from_ref(&kubectl), "corp"),
@@ -1155,6 +1364,7 @@ mod tests {
                     Reply::NotHanded {
                         why: NotHandedWhy::Failed,
                         detail: format!("no profile {}", request.profile),
+                        session: None,
                     }
                 })
             }
@@ -1166,6 +1376,7 @@ mod tests {
                 role_arn: None,
                 config_file: None,
                 valid_for: 60,
+                program: None,
             }
         }
 
@@ -1174,7 +1385,7 @@ mod tests {
             let path = path.to_owned();
             tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
-                let answer = ask_for_credentials(&path, &credentials_request());
+                let answer = ask_for_credentials(&path, &credentials_request(), Deadlines::LOCAL);
                 (answer, started.elapsed())
             })
             .await
@@ -1190,7 +1401,7 @@ mod tests {
             // Longer than the first word's deadline: "working" keeps the helper waiting.
             *desk.credentials_after.lock().unwrap() = Some(AGENT_FIRST_WORD * 3);
             let (answer, _) = ask_blocking(&path).await;
-            let AgentAnswer::NotHanded { why, detail } = answer else {
+            let AgentAnswer::NotHanded { why, detail, .. } = answer else {
                 panic!("{answer:?}");
             };
             assert_eq!(
@@ -1227,6 +1438,7 @@ mod tests {
             let request = Request::SignIn {
                 session: "s:corp".into(),
                 start: Start::AsConfigured,
+                program: None,
             };
             link.send(&request).await.unwrap();
             link

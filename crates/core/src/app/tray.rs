@@ -741,6 +741,7 @@ sso_role_name = ReadOnly
             command_line: "kubectl".into(),
             cwd: None,
             exe: None,
+            remote: None,
         };
         let activity = Activity {
             waiting: [(old.clone(), vec![kubectl])].into(),

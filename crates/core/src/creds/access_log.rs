@@ -81,6 +81,9 @@ pub struct AccessRecord {
     /// Its working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    /// The remote shell's host, for a request that came through `ssh -R`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Who answered.
     pub by: AnsweredBy,
     /// What came of it.
@@ -116,6 +119,8 @@ pub struct Program {
     pub pid: Option<u32>,
     /// Its working directory.
     pub cwd: Option<String>,
+    /// The remote shell's host, for a request that came through `ssh -R`.
+    pub host: Option<String>,
 }
 
 /// A request as the log records it.
@@ -148,6 +153,7 @@ pub fn record(
         program: request.program.command_line.clone(),
         pid: request.program.pid,
         cwd: request.program.cwd.clone(),
+        host: request.program.host.clone(),
         by: request.by,
         outcome,
         detail: detail.map(|why| crate::util::text::printable(&why)),
@@ -308,6 +314,7 @@ mod tests {
             program: "terraform apply".into(),
             pid: Some(42),
             cwd: Some("/home/me/infra".into()),
+            host: None,
             by: AnsweredBy::App,
             outcome: Outcome::HandedOut,
             detail: None,
