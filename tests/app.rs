@@ -27,6 +27,8 @@ mod agent;
 mod first_run;
 #[path = "app/handoff.rs"]
 mod handoff;
+#[path = "app/remote.rs"]
+mod remote;
 
 const APP: &str = env!("CARGO_BIN_EXE_ssobar-app");
 

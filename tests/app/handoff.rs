@@ -23,7 +23,7 @@ pub(super) fn ssobar() -> String {
 }
 
 /// A world whose session expired and has no refresh token: only a sign-in brings it back.
-fn expired_world(mode: BrowserMode) -> World {
+pub(super) fn expired_world(mode: BrowserMode) -> World {
     let w = World::start(&ssobar(), FakeConfig::default(), mode);
     w.seed_sign_in_with(-60, &[]);
     w
@@ -130,14 +130,14 @@ pub(super) fn displayed_notifications() -> u32 {
 }
 
 /// The calls the app makes to the notification daemon, as `dbus-monitor` sees them.
-struct NotificationCalls {
+pub(super) struct NotificationCalls {
     log: PathBuf,
     _monitor: Running,
 }
 
 impl NotificationCalls {
     /// Starts listening (earlier notifications closed first, so that only this test's count).
-    fn start(dir: &Path) -> Self {
+    pub(super) fn start(dir: &Path) -> Self {
         let _ = Command::new("dunstctl").arg("close-all").status();
         let log = dir.join("notifications.log");
         let monitor = Running(
@@ -159,6 +159,11 @@ impl NotificationCalls {
             log,
             _monitor: monitor,
         }
+    }
+
+    /// Everything the app sent the daemon so far, as `dbus-monitor` printed it.
+    pub(super) fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// How many times the app called `member`.

@@ -6,6 +6,7 @@
 //! browser to it.
 
 pub mod root;
+pub mod sshd;
 pub mod sweep;
 pub mod webdriver;
 
