@@ -85,7 +85,7 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
         state.shared().sign_ins.remove(&task_id);
         state.mark_idle(&task_id);
         match &result {
-            Ok(_) => state.answer(&task_id, &Reply::SignedIn),
+            Ok(_) => state.answer_signed_in_here(&task_id),
             Err(e) => state.answer(
                 &task_id,
                 &Reply::Failed {

@@ -184,6 +184,29 @@ impl AppState {
         self.poke.notify_one();
     }
 
+    /// Answers `session`'s waiters after a sign-in this app ran: one that a remote shell asked
+    /// for was started from the notification naming its host (a remote request never opens
+    /// the browser at once), so the host is approved for the session's profiles
+    /// ([`ssobar_core::app::agent::CredentialAgent::signed_in_for`]). A sign-in done elsewhere
+    /// approves nothing.
+    pub fn answer_signed_in_here(&self, session: &SessionId) {
+        let remote: Vec<_> = self
+            .shared()
+            .waiters
+            .by_ticket
+            .values()
+            .filter(|waiter| &waiter.session == session && waiter.caller.remote.is_some())
+            .map(|waiter| waiter.caller.clone())
+            .collect();
+        if !remote.is_empty() {
+            let ctx = self.ctx();
+            for caller in &remote {
+                self.agent.signed_in_for(&ctx, caller, session);
+            }
+        }
+        self.answer(session, &Reply::SignedIn);
+    }
+
     /// Answers every process waiting for `session`'s sign-in.
     pub fn answer(&self, session: &SessionId, reply: &Reply) {
         let waiters = {
@@ -192,12 +215,6 @@ impl AppState {
         };
         if waiters.is_empty() {
             return;
-        }
-        if *reply == Reply::SignedIn {
-            let ctx = self.ctx();
-            for waiter in &waiters {
-                self.agent.signed_in_for(&ctx, &waiter.caller, session);
-            }
         }
         for waiter in waiters {
             // A process that hung up meanwhile has nobody to read this.
