@@ -21,6 +21,7 @@ mod watch;
 use clap::Parser;
 use ssobar_core::env::Env;
 use state::AppState;
+use std::sync::atomic::Ordering;
 use tauri::{Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 /// ssobar's tray app: your AWS SSO sessions in the menu bar.
@@ -42,8 +43,12 @@ pub const WINDOW: &str = "main";
 /// Linux it is kept hidden without one (`keep_window_on_close`), so showing it again loads the
 /// page afresh; elsewhere it was destroyed.
 pub fn open_window(app: &tauri::AppHandle) {
+    let was_shown = app
+        .state::<AppState>()
+        .window_shown
+        .swap(true, Ordering::Relaxed);
     if let Some(window) = app.get_webview_window(WINDOW) {
-        if !window.is_visible().unwrap_or(true) {
+        if !was_shown {
             let _ = window.reload();
         }
         let _ = window.unminimize();
@@ -61,14 +66,19 @@ pub fn open_window(app: &tauri::AppHandle) {
         Ok(window) => keep_window_on_close(&window),
         #[cfg(not(target_os = "linux"))]
         Ok(_) => {}
-        Err(e) => eprintln!("ssobar-app: cannot open the window: {e}"),
+        Err(e) => {
+            app.state::<AppState>()
+                .window_shown
+                .store(false, Ordering::Relaxed);
+            eprintln!("ssobar-app: cannot open the window: {e}");
+        }
     }
 }
 
 /// The window while the person can see it; a closed one is hidden, with no page loaded.
 pub fn shown_window(app: &tauri::AppHandle) -> Option<tauri::WebviewWindow> {
-    app.get_webview_window(WINDOW)
-        .filter(|window| window.is_visible().unwrap_or(false))
+    let shown = app.state::<AppState>().window_shown.load(Ordering::Relaxed);
+    app.get_webview_window(WINDOW).filter(|_| shown)
 }
 
 /// On Linux, closing the window hides it and ends its web process instead of destroying it.
@@ -82,6 +92,10 @@ fn keep_window_on_close(window: &tauri::WebviewWindow) {
     window.on_window_event(move |event| {
         if let tauri::WindowEvent::CloseRequested { api, .. } = event {
             api.prevent_close();
+            closing
+                .state::<AppState>()
+                .window_shown
+                .store(false, Ordering::Relaxed);
             let _ = closing.hide();
             let _ = closing.with_webview(|view| {
                 use webkit2gtk::WebViewExt;

@@ -87,6 +87,9 @@ pub struct AppState {
     pub channel: Mutex<Option<std::path::PathBuf>>,
     /// Role credentials held for helpers (the app as a credential agent).
     pub agent: CredentialAgent,
+    /// Whether the window is on show, kept here as it opens and closes: asking the window
+    /// itself is a round trip to the main thread, which the background loop must not wait on.
+    pub window_shown: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -113,6 +116,7 @@ impl AppState {
             view_turn: Mutex::new(()),
             channel: Mutex::new(None),
             agent: CredentialAgent::default(),
+            window_shown: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
