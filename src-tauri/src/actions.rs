@@ -1,9 +1,9 @@
 //! What the tray menu, notifications and the window can ask for: each a call into
 //! ssobar-core, with the app's bookkeeping (busy sessions, progress events) around it.
 
+use crate::open_window;
 use crate::progress::{SignInPhase, SignInProgress};
 use crate::state::{AppState, SignInTask};
-use crate::{WINDOW, open_window};
 use ssobar_core::app::agent::{Approver, Wanted};
 use ssobar_core::app::channel::{Caller, Failure, Reply};
 use ssobar_core::app::directory::{
@@ -27,11 +27,11 @@ use ssobar_core::sso::token_cache::CachedToken;
 use ssobar_core::util::secret::Secret;
 use ssobar_core::util::text::printable;
 use ssobar_core::util::time::format_local;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
 fn emit(app: &AppHandle, progress: SignInProgress) {
-    let _ = app.emit_to(WINDOW, "sign-in", progress);
+    crate::emit_to_window(app, "sign-in", progress);
 }
 
 /// Sends the progress of every running sign-in again, for a window that has just loaded.

@@ -22,7 +22,7 @@ use clap::Parser;
 use ssobar_core::env::Env;
 use state::AppState;
 use std::sync::atomic::Ordering;
-use tauri::{Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
+use tauri::{Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 /// ssobar's tray app: your AWS SSO sessions in the menu bar.
 #[derive(Parser)]
@@ -41,8 +41,17 @@ pub const WINDOW: &str = "main";
 
 /// Shows the window, building it the first time. A closed window holds no web process: on
 /// Linux it is kept hidden without one (`keep_window_on_close`), so showing it again loads the
-/// page afresh; elsewhere it was destroyed.
+/// page afresh; elsewhere it was destroyed. All of it is one turn of the main thread: a close
+/// that arrives meanwhile is handled before or after the opening, never between its steps
+/// (a focus after the close's hide would show the window again, with no page in it).
 pub fn open_window(app: &tauri::AppHandle) {
+    let handle = app.clone();
+    if let Err(e) = app.run_on_main_thread(move || open_window_now(&handle)) {
+        eprintln!("ssobar-app: cannot open the window: {e}");
+    }
+}
+
+fn open_window_now(app: &tauri::AppHandle) {
     let was_shown = app
         .state::<AppState>()
         .window_shown
@@ -79,6 +88,19 @@ pub fn open_window(app: &tauri::AppHandle) {
 pub fn shown_window(app: &tauri::AppHandle) -> Option<tauri::WebviewWindow> {
     let shown = app.state::<AppState>().window_shown.load(Ordering::Relaxed);
     app.get_webview_window(WINDOW).filter(|_| shown)
+}
+
+/// Sends `event` to the window while it is on show. A closed window has no page to hear it (on
+/// Linux its web process was ended, and a script sent to it would start a new one); the page
+/// loads what it shows afresh when the window opens.
+pub fn emit_to_window<S: serde::Serialize + Clone>(
+    app: &tauri::AppHandle,
+    event: &str,
+    payload: S,
+) {
+    if shown_window(app).is_some() {
+        let _ = app.emit_to(WINDOW, event, payload);
+    }
 }
 
 /// On Linux, closing the window hides it and ends its web process instead of destroying it.

@@ -2,7 +2,7 @@
 //! next minute, expiry or warning), then show what changed. No polling in between.
 
 use crate::state::AppState;
-use crate::{WINDOW, actions, notices, tray};
+use crate::{actions, notices, tray};
 use notify::{RecursiveMode, Watcher};
 use ssobar_core::app::directory;
 use ssobar_core::app::monitor::{
@@ -13,7 +13,7 @@ use ssobar_core::settings::Settings;
 use ssobar_core::sso::signin::RefreshWhen;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use tauri_plugin_autostart::ManagerExt;
 
 /// Starts watching the AWS files and the clock.
@@ -134,7 +134,7 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
     }
     tray::render(app, now);
     if search_changed {
-        let _ = app.emit_to(WINDOW, "accounts-changed", ());
+        crate::emit_to_window(app, "accounts-changed", ());
     }
     if crate::shown_window(app).is_some() {
         let app = app.clone();
@@ -142,7 +142,7 @@ fn update(app: &AppHandle) -> jiff::Timestamp {
             let state = app.state::<AppState>();
             let _turn = state.view_turn.lock().unwrap_or_else(|p| p.into_inner());
             let view = view(&app);
-            let _ = app.emit_to(WINDOW, "status-changed", view);
+            crate::emit_to_window(&app, "status-changed", view);
         });
     }
     next_wake(&status, now, &ctx.settings)
