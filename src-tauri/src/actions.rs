@@ -99,7 +99,7 @@ pub fn start_sign_in(app: &AppHandle, id: SessionId, flow: Option<SignInFlow>) {
                 let expires = outcome.token().expires_at;
                 let message = format!(
                     "Signed in until {}",
-                    format_local(expires, ctx.now(), &ctx.tz)
+                    format_local(expires, ctx.now(), ctx.tz())
                 );
                 emit(
                     &task_app,

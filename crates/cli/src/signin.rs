@@ -140,7 +140,7 @@ pub(crate) fn until(ctx: &Context, token: &SsoToken) -> String {
     let now = ctx.now();
     format!(
         "until {} ({} left)",
-        format_local(token.expires_at, now, &ctx.tz),
+        format_local(token.expires_at, now, ctx.tz()),
         format_duration(token.expires_at.as_second() - now.as_second())
     )
 }

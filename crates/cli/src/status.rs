@@ -63,7 +63,7 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Outcome> {
             } else {
                 Style::Plain
             };
-            crate::out::write_stdout(render_table(&selected, now, &ctx.tz, style))?;
+            crate::out::write_stdout(render_table(&selected, now, ctx.tz(), style))?;
         }
     }
 

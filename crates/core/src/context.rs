@@ -14,7 +14,7 @@ use crate::util::secret::Secret;
 use crate::util::time::format_local;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The time, injectable.
 pub trait Clock: Send + Sync {
@@ -86,8 +86,9 @@ pub struct Context {
     pub registrations: TokenCache,
     /// Where role credentials are kept: the OS keychain.
     pub secrets: Arc<dyn SecretStore>,
-    /// The local time zone, for times shown to people.
-    pub tz: TimeZone,
+    /// The local time zone, read on first use by [`Self::tz`]: finding it walks the zoneinfo
+    /// folder, and most commands (every `credential_process` call) show no local time.
+    tz: OnceLock<TimeZone>,
     clock: Arc<dyn Clock>,
     /// Which network variables of `env` the settings or a profile's keys set.
     network: Origins,
@@ -103,7 +104,7 @@ impl Context {
             CachedToken::Present(token) if token.expires_at > now => Ok(token.access_token),
             CachedToken::Present(token) => Err(format!(
                 "expired at {}",
-                format_local(token.expires_at, now, &self.tz)
+                format_local(token.expires_at, now, self.tz())
             )),
             CachedToken::Missing => Err("is not signed in".to_owned()),
             CachedToken::Invalid { path, reason } => Err(format!(
@@ -111,6 +112,12 @@ impl Context {
                 path.display()
             )),
         }
+    }
+
+    /// The local time zone, for times shown to people (UTC when the system names none).
+    pub fn tz(&self) -> &TimeZone {
+        self.tz
+            .get_or_init(|| TimeZone::try_system().unwrap_or(TimeZone::UTC))
     }
 
     /// A context for this environment, with settings loaded, ssobar's keychain entries and
@@ -129,7 +136,7 @@ impl Context {
             tokens: token_store(settings.token_store, &cache, keychain, &paths),
             registrations: cache,
             secrets: Arc::new(keychain),
-            tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            tz: OnceLock::new(),
             env,
             paths,
             settings,
