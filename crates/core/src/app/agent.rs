@@ -10,6 +10,8 @@
 //!   sign-in or a refresh changes the session's token and so retires it; the app's loop calls
 //!   [`CredentialAgent::forget_retired`] on every look at the files, and sign-out
 //!   [`CredentialAgent::forget_session`], so retired credentials do not stay in memory.
+//! - The AWS config is read again only when its files change ([`ConfigCache`]): a request
+//!   costs a `stat`, not the parse of a config of a thousand profiles.
 //! - Filled through the keychain [`Vault`], one fetch per entry at a time: from the keychain
 //!   when it holds good ones, else from the portal (and then kept in the keychain too, for
 //!   helpers that run without the app).
@@ -17,6 +19,7 @@
 use crate::app::approvals::{Approvals, Asker, Gate, rule_for};
 use crate::app::channel::Caller;
 use crate::aws::credentials::AwsCredentials;
+use crate::config::cached::ConfigCache;
 use crate::config::{AwsConfig, SessionId};
 use crate::context::Context;
 use crate::creds::access_log::{AnsweredBy, Outcome, Request, record};
@@ -96,6 +99,8 @@ pub struct CredentialAgent {
     approvals: Mutex<Approvals>,
     /// The questions open, each with the requests waiting for its answer.
     questions: Mutex<HashMap<Asker, Vec<tokio::sync::oneshot::Sender<bool>>>>,
+    /// The AWS config as last read: each request costs a `stat`, not a parse.
+    config: ConfigCache,
 }
 
 /// Who approves a request, when its profile wants approval.
@@ -135,7 +140,7 @@ impl CredentialAgent {
             // Not answered here: the helper reads its own keychain, and logs that itself.
             return Err(NotHanded::OtherConfig(theirs.display().to_string()));
         }
-        let config = ctx.load_config();
+        let config = self.config.load(&ctx.paths);
         let planned = match wanted.role_arn {
             Some(arn) => plan_assuming(&config, wanted.profile, arn),
             None => plan(&config, wanted.profile),

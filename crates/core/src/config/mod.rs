@@ -5,8 +5,9 @@
 //! follows a profile through role chains and `ssobar credential-process` doorways to its SSO
 //! session; [`session`] names a session and the commands that sign in to it; [`populate`]
 //! writes a profile for every account and role of a session into the config; [`start_url`] reads
-//! an access portal URL as people paste it.
+//! an access portal URL as people paste it; [`cached`] keeps the last read for the app.
 
+pub mod cached;
 pub mod edit;
 pub mod parse;
 pub mod populate;
@@ -28,6 +29,16 @@ pub use session::{SessionId, SsoSessionConfig, login_command, refresh_command, s
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
+
+    /// Where everything lives for a HOME of `home` (its runtime folder inside it).
+    pub(crate) fn paths_in(home: &std::path::Path) -> crate::paths::Paths {
+        let home = home.to_str().unwrap();
+        crate::paths::Paths::from_env(&crate::env::Env::from_pairs([
+            ("HOME", home),
+            ("XDG_RUNTIME_DIR", &format!("{home}/run")),
+        ]))
+        .unwrap()
+    }
 
     /// A config read from `text` as `~/.aws/config`.
     pub(crate) fn config(text: &str) -> AwsConfig {

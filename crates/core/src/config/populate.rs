@@ -996,6 +996,7 @@ pub fn add_profile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::fixtures::paths_in;
     use proptest::prelude::*;
     use std::path::Path;
     use std::time::Duration;
@@ -1535,15 +1536,6 @@ mod tests {
             &request(Vec::new(), Unlisted::Prune),
         );
         assert_eq!(out.bytes, HAND_WRITTEN.as_bytes());
-    }
-
-    fn paths_in(home: &Path) -> Paths {
-        let home = home.to_str().unwrap();
-        Paths::from_env(&crate::env::Env::from_pairs([
-            ("HOME", home),
-            ("XDG_RUNTIME_DIR", &format!("{home}/run")),
-        ]))
-        .unwrap()
     }
 
     #[cfg(unix)]
