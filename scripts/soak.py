@@ -55,14 +55,9 @@ def log(text):
 
 class Clock:
     """The shared fake clock: a holder process creates libfaketime's shared memory, whose start
-    time every faked process (started with its FAKETIME_SHARED) then shares. At speed 1 there is
-    nothing to fake: every process runs on the real clock, without libfaketime."""
+    time every faked process (started with its FAKETIME_SHARED) then shares."""
 
     def __init__(self):
-        if SPEED == 1:
-            self.holder, self.env = None, {}
-            self.sim0, self.mono0 = time.time(), time.monotonic()
-            return
         env = dict(os.environ, LD_PRELOAD=LIBFAKETIME, FAKETIME=f"+0 x{SPEED}")
         env.pop("FAKETIME_SHARED", None)
         self.holder = subprocess.Popen(
@@ -85,17 +80,28 @@ class Clock:
 
     def check(self):
         """The faked `date` against this clock's reckoning, in simulated seconds."""
-        if self.holder is None:
-            return 0.0
         out = subprocess.run(["date", "+%s.%N"], env=dict(os.environ, **self.env),
                              capture_output=True, text=True, check=True).stdout
         return float(out) - self.now()
 
     def stop(self):
-        if self.holder is None:
-            return
         self.holder.stdin.close()
         self.holder.wait(timeout=10)
+
+
+class RealClock:
+    """Speed 1: nothing to fake, every process runs on the real clock without libfaketime."""
+
+    env = {}
+
+    def now(self):
+        return time.time()
+
+    def check(self):
+        return 0.0
+
+    def stop(self):
+        pass
 
 
 def utc(epoch):
@@ -338,7 +344,7 @@ class Soak:
     # --- the run -----------------------------------------------------------------------------
 
     def run(self):
-        self.clock = Clock()
+        self.clock = Clock() if SPEED > 1 else RealClock()
         self.start_fake()
         self.write_config()
         self.seed("renew", ["sso:account:access"])

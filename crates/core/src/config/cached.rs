@@ -92,11 +92,13 @@ mod tests {
     fn write_config(paths: &Paths, text: &str, age: Duration) {
         std::fs::create_dir_all(paths.config_file.parent().unwrap()).unwrap();
         std::fs::write(&paths.config_file, text).unwrap();
-        let file = std::fs::File::options()
-            .write(true)
-            .open(&paths.config_file)
-            .unwrap();
-        file.set_modified(SystemTime::now() - age).unwrap();
+        date(&paths.config_file, SystemTime::now() - age);
+    }
+
+    /// Sets the modification time of the file at `path`.
+    fn date(path: &Path, modified: SystemTime) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(modified).unwrap();
     }
 
     fn region_of(config: &AwsConfig) -> Option<String> {
@@ -128,12 +130,7 @@ mod tests {
             .modified()
             .unwrap();
         std::fs::write(&paths.config_file, "[profile dev]\nregion = eu-west-3\n").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&paths.config_file)
-            .unwrap()
-            .set_modified(modified)
-            .unwrap();
+        date(&paths.config_file, modified);
         assert_eq!(region_of(&cache.load(&paths)).as_deref(), Some("eu-west-3"));
 
         // A credentials file that appears counts as a change too.
